@@ -1,0 +1,149 @@
+#pragma once
+
+/// @file
+/// `Waker`: the handle a pending future keeps to say "poll me again",
+/// Rust's `std::task::Waker`, with the same raw vtable underneath.
+
+#include <pollux/detail/config.hpp>
+
+#include <atomic>
+#include <memory>
+#include <utility>
+
+namespace pollux {
+
+struct RawWaker;
+
+/// The four operations behind a `Waker`, as in Rust's `RawWakerVTable`.
+///
+/// - `clone` returns a new `RawWaker` for the same task (usually: bump a
+///   reference count and return the same data).
+/// - `wake` wakes the task and releases this reference (consuming).
+/// - `wake_by_ref` wakes the task and keeps this reference.
+/// - `drop` releases this reference.
+///
+/// Every function must be callable from any thread.
+struct RawWakerVTable {
+    RawWaker (*clone)(const void*);
+    void (*wake)(const void*);
+    void (*wake_by_ref)(const void*);
+    void (*drop)(const void*);
+};
+
+/// A data pointer and the vtable that knows what it means.
+struct RawWaker {
+    const void* data;
+    const RawWakerVTable* vtable;
+};
+
+/// A handle that wakes a task: copying clones it, destroying drops it.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: safe for the const operations
+/// (`wake_by_ref`, `will_wake`, copying from it); a `Waker` may be sent to and
+/// woken from any thread.
+///
+/// A moved-from `Waker` behaves as `Waker::noop()`.
+class POLLUX_API Waker {
+public:
+    /// Takes ownership of one reference held by `raw`.
+    [[nodiscard]] static Waker from_raw(RawWaker raw) noexcept { return Waker(raw); }
+
+    /// A waker that does nothing when woken.
+    [[nodiscard]] static const Waker& noop() noexcept;
+
+    Waker(const Waker& other) : raw_(other.raw_.vtable->clone(other.raw_.data)) {}
+    Waker(Waker&& other) noexcept : raw_(std::exchange(other.raw_, noop_raw())) {}
+    Waker& operator=(const Waker& other) {
+        if (this != &other) {
+            Waker copy(other);
+            swap(copy);
+        }
+        return *this;
+    }
+    Waker& operator=(Waker&& other) noexcept {
+        Waker moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+    ~Waker() { raw_.vtable->drop(raw_.data); }
+
+    /// Wakes the task and releases this reference; `*this` becomes a no-op
+    /// waker.
+    void wake() && {
+        RawWaker raw = std::exchange(raw_, noop_raw());
+        raw.vtable->wake(raw.data);
+    }
+
+    /// Wakes the task and keeps this reference.
+    void wake_by_ref() const { raw_.vtable->wake_by_ref(raw_.data); }
+
+    /// True when both wakers have the same data and vtable, so waking either
+    /// wakes the same task. A future uses it to skip replacing a stored waker.
+    [[nodiscard]] bool will_wake(const Waker& other) const noexcept {
+        return raw_.data == other.raw_.data && raw_.vtable == other.raw_.vtable;
+    }
+
+    /// Exchanges the references held by two wakers.
+    void swap(Waker& other) noexcept { std::swap(raw_, other.raw_); }
+
+    /// The raw parts, still owned by `*this`.
+    [[nodiscard]] const RawWaker& as_raw() const noexcept { return raw_; }
+
+private:
+    explicit Waker(RawWaker raw) noexcept : raw_(raw) {}
+    static RawWaker noop_raw() noexcept;
+
+    RawWaker raw_;
+};
+
+namespace detail {
+
+// The control block behind `waker_from`: one allocation per `waker_from`
+// call, then a clone is one atomic increment. It holds the user's
+// shared_ptr, so the woken object lives while any waker does.
+template <class W>
+struct SharedWakeBlock {
+    std::atomic<std::size_t> refs{1};
+    std::shared_ptr<W> target;
+
+    static RawWaker clone(const void* p) {
+        auto* self = static_cast<SharedWakeBlock*>(const_cast<void*>(p));
+        // ORDERING: a new reference is made from an existing one, which keeps
+        // the block alive; no other memory is published (as Arc::clone).
+        self->refs.fetch_add(1, std::memory_order_relaxed);
+        return RawWaker{p, &vtable};
+    }
+    static void wake(const void* p) {
+        wake_by_ref(p);
+        drop(p);
+    }
+    static void wake_by_ref(const void* p) {
+        static_cast<const SharedWakeBlock*>(p)->target->wake();
+    }
+    static void drop(const void* p) {
+        auto* self = static_cast<SharedWakeBlock*>(const_cast<void*>(p));
+        // ORDERING: release publishes this holder's uses of the block; the
+        // acquire fence pairs with every other holder's release before the
+        // last one deletes it (as Arc::drop).
+        if (self->refs.fetch_sub(1, std::memory_order_release) == 1) {
+            std::atomic_thread_fence(std::memory_order_acquire);
+            delete self;
+        }
+    }
+    static constexpr RawWakerVTable vtable{&clone, &wake, &wake_by_ref, &drop};
+};
+
+} // namespace detail
+
+/// A waker from a shared object with a `void wake()` member (Rust's `Wake`
+/// trait). Waking calls `w->wake()`, from whichever thread wakes; the object
+/// lives as long as any waker made from it.
+template <class W>
+    requires requires(W& w) { w.wake(); }
+[[nodiscard]] Waker waker_from(std::shared_ptr<W> w) {
+    auto* block = new detail::SharedWakeBlock<W>{{1}, std::move(w)};
+    return Waker::from_raw(RawWaker{block, &detail::SharedWakeBlock<W>::vtable});
+}
+
+} // namespace pollux
