@@ -97,7 +97,7 @@ TEST_CASE("block_on nested inside a poll does not steal the outer wake", "[core]
         Poll<int> poll(Context& cx) {
             if (first) {
                 first = false;
-                cx.waker().wake_by_ref();             // the outer wake
+                cx.waker().wake_by_ref();              // the outer wake
                 return Ready{block_on(SelfWaking{2})}; // an inner block_on
             }
             return Ready{0};

@@ -1,6 +1,5 @@
-#include <pollux/core/waker.hpp>
-
 #include <pollux/core/context.hpp>
+#include <pollux/core/waker.hpp>
 #include <pollux/detail/arc_wake.hpp>
 
 #include "support/wakers.hpp"
@@ -21,14 +20,14 @@ TEST_CASE("Waker clones and drops balance through copies, moves, wake and destru
     CountingWaker counter;
     {
         Waker a = counter.waker();
-        Waker b = a;                 // clone
-        Waker c = std::move(b);      // move: no clone, b becomes noop
+        Waker b = a;            // clone
+        Waker c = std::move(b); // move: no clone, b becomes noop
         Waker d = Waker::noop();
-        d = c;                       // clone into d
-        d = std::move(a);            // drops d's old reference, takes a's
+        d = c;            // clone into d
+        d = std::move(a); // drops d's old reference, takes a's
         std::vector<Waker> many(8, c);
-        std::move(c).wake();         // consumes c's reference
-        many.front().wake_by_ref();  // keeps it
+        std::move(c).wake();        // consumes c's reference
+        many.front().wake_by_ref(); // keeps it
         REQUIRE(counter.wakes() == 2);
         REQUIRE(counter.live() == 1 + 8); // d and the vector
     }

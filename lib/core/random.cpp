@@ -11,9 +11,9 @@ namespace {
 // clock (splitmix64), so threads started together do not share a sequence.
 std::uint64_t seed_for_this_thread() noexcept {
     static std::atomic<std::uint64_t> counter{0};
-    std::uint64_t z = counter.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) +
-                      static_cast<std::uint64_t>(
-                          std::chrono::steady_clock::now().time_since_epoch().count());
+    std::uint64_t z =
+        counter.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed) +
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;

@@ -13,7 +13,9 @@
 namespace pollux::test {
 
 /// The waker a test expects never to be woken.
-inline const Waker& noop_waker() { return Waker::noop(); }
+inline const Waker& noop_waker() {
+    return Waker::noop();
+}
 
 /// Owns the counters behind a counting waker. Keep it alive longer than
 /// every waker made from it; `live()` is clones minus drops, and is 0 once
@@ -40,7 +42,9 @@ public:
     }
 
 private:
-    static const CountingWaker& self(const void* p) { return *static_cast<const CountingWaker*>(p); }
+    static const CountingWaker& self(const void* p) {
+        return *static_cast<const CountingWaker*>(p);
+    }
     static RawWaker clone(const void* p) {
         self(p).clones_.fetch_add(1);
         return RawWaker{p, &vtable};

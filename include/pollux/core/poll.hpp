@@ -50,9 +50,8 @@ public:
     Poll(Pending) noexcept {}
 
     template <class U>
-        requires std::constructible_from<T, U&&>
-    Poll(Ready<U> r) noexcept(std::is_nothrow_constructible_v<T, U&&>)
-        : value_(std::in_place, std::move(r.value)) {}
+    requires std::constructible_from<T, U&&> Poll(Ready<U> r)
+    noexcept(std::is_nothrow_constructible_v<T, U&&>) : value_(std::in_place, std::move(r.value)) {}
 
     [[nodiscard]] bool is_ready() const noexcept { return value_.has_value(); }
     [[nodiscard]] bool is_pending() const noexcept { return !value_.has_value(); }

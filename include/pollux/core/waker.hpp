@@ -140,7 +140,9 @@ struct SharedWakeBlock {
 /// trait). Waking calls `w->wake()`, from whichever thread wakes; the object
 /// lives as long as any waker made from it.
 template <class W>
-    requires requires(W& w) { w.wake(); }
+requires requires(W& w) {
+    w.wake();
+}
 [[nodiscard]] Waker waker_from(std::shared_ptr<W> w) {
     auto* block = new detail::SharedWakeBlock<W>{{1}, std::move(w)};
     return Waker::from_raw(RawWaker{block, &detail::SharedWakeBlock<W>::vtable});

@@ -17,8 +17,8 @@
 
 namespace pollux::detail {
 
-[[noreturn]] inline void assert_fail(const char* expr, const char* msg, const char* file,
-                                     int line) noexcept {
+[[noreturn]] inline void
+assert_fail(const char* expr, const char* msg, const char* file, int line) noexcept {
     std::fprintf(stderr, "%s:%d: pollux contract violation: %s (%s)\n", file, line, msg, expr);
     std::abort();
 }

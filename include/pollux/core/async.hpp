@@ -1,0 +1,250 @@
+#pragma once
+
+/// @file
+/// `Async<T>`: the coroutine return type that plays Rust's `async fn`.
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/coro_chain.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace pollux {
+
+template <class T = void>
+class Async;
+
+namespace detail {
+
+template <class F>
+inline constexpr bool is_async_v = false;
+template <class T>
+inline constexpr bool is_async_v<Async<T>> = true;
+
+// What every coroutine promise of a chain has: the chain pointer, the parent
+// to continue when this frame finishes, the stored exception, and the
+// await_transform that turns any Future into an awaiter.
+class ChainPromiseBase {
+public:
+    std::suspend_always initial_suspend() noexcept { return {}; }
+
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    // `co_await fut` for any Future: by value (moved into the frame) or by
+    // lvalue reference (the caller keeps it). An `Async` that has not
+    // started joins this chain instead of being polled as a future.
+    template <class F>
+    auto await_transform(F&& fut) {
+        static_assert(Future<F>, "pollux coroutines can co_await only pollux Futures");
+        if constexpr (is_async_v<std::remove_cvref_t<F>>) {
+            return typename std::remove_cvref_t<F>::template ChainAwaiter<F>(std::forward<F>(fut),
+                                                                             chain_);
+        } else {
+            return FutureAwaiter<F>(std::forward<F>(fut), chain_);
+        }
+    }
+
+    CoroChain* chain_ = &own_chain_;       // the root's chain; our own until awaited
+    std::coroutine_handle<> continuation_; // the parent awaiting us, if any
+    std::exception_ptr exception_;
+    bool started_ = false; // set by the first poll or await: it may not join a chain later
+    CoroChain own_chain_;  // used only while this frame is a root
+};
+
+// Hands control back to the parent through the trampoline (see CoroChain).
+struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
+        auto& p = h.promise();
+        p.chain_->next = p.continuation_;
+    }
+    void await_resume() const noexcept {}
+};
+
+template <class T>
+class AsyncPromise : public ChainPromiseBase {
+public:
+    Async<T> get_return_object() noexcept;
+    FinalAwaiter final_suspend() noexcept { return {}; }
+
+    template <class U>
+    requires std::constructible_from<T, U&&>
+    void return_value(U&& v) { value_.emplace(std::forward<U>(v)); }
+
+    T take() {
+        if (exception_) {
+            std::rethrow_exception(exception_);
+        }
+        return std::move(*value_);
+    }
+
+private:
+    std::optional<T> value_;
+};
+
+template <>
+class AsyncPromise<void> : public ChainPromiseBase {
+public:
+    Async<void> get_return_object() noexcept;
+    FinalAwaiter final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void take() {
+        if (exception_) {
+            std::rethrow_exception(exception_);
+        }
+    }
+};
+
+} // namespace detail
+
+/// The `async fn` of pollux: a coroutine that is a move-only
+/// `Future<Output = T>`.
+///
+/// ```cpp
+/// pollux::Async<int> add_later(int a) {
+///     int b = co_await some_future;
+///     co_return a + b;
+/// }
+/// ```
+///
+/// It is lazy: the body starts on the first `poll` (or `co_await`).
+/// `co_await` accepts any `Future`, by value or lvalue reference; the awaited
+/// future is polled with the `Context` of this `Async`'s own poll, and a
+/// `Pending` suspends the coroutine and makes the outer poll return
+/// `Pending`. An exception escaping the body is rethrown from `poll` (so at
+/// the parent's `co_await`, or from `block_on`).
+///
+/// Awaiting another `Async` does not nest polls: after a wake, the innermost
+/// suspended coroutine's future is polled directly, so a wake costs O(1)
+/// whatever the depth, and chains that complete synchronously run in
+/// constant stack (100,000 deep is tested).
+///
+/// @par Cancel safety
+/// Destroying an `Async` destroys its frame, and with it the future it is
+/// suspended on (and that future's own children): what they started is
+/// cancelled. It is cancel safe exactly when the operation it is suspended
+/// on is. Destroying a suspended chain of nested `Async`s recurses once per
+/// level, so very deep *suspended* chains (over about 10,000 levels) may
+/// exhaust the stack when dropped; completed levels cost nothing.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. It may be polled on
+/// different threads over its life, one poll at a time.
+/// @par Preconditions
+/// Not polled again after it returned Ready (asserts).
+template <class T>
+class POLLUX_NODISCARD_FUTURE Async {
+    static_assert(!std::is_reference_v<T>, "Async<T&> is not supported: return a pointer");
+
+public:
+    using Output = T;
+    using promise_type = detail::AsyncPromise<T>;
+
+    Async(Async&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Async& operator=(Async&& other) noexcept {
+        if (this != &other) {
+            destroy();
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    ~Async() { destroy(); }
+
+    Poll<T> poll(Context& cx) {
+        POLLUX_ASSERT(handle_ && !handle_.done(), "Async polled after it returned Ready");
+        auto& p = handle_.promise();
+        POLLUX_ASSERT(p.chain_ == &p.own_chain_, "Async polled while another coroutine awaits it");
+        p.started_ = true;
+        if (!p.own_chain_.drive(cx) || !handle_.done()) {
+            return Pending{};
+        }
+        if constexpr (std::is_void_v<T>) {
+            p.take();
+            return Ready<void>{};
+        } else {
+            return Ready<T>{p.take()};
+        }
+    }
+
+    /// True once the body has finished (returned or thrown).
+    [[nodiscard]] bool is_done() const noexcept { return !handle_ || handle_.done(); }
+
+    // The awaiter a parent coroutine uses for `co_await` of an Async that has
+    // not started: the child joins the parent's chain (see CoroChain). An
+    // Async that was already polled on its own is awaited as a plain Future.
+    template <class Stored>
+    class ChainAwaiter {
+    public:
+        ChainAwaiter(Stored child, detail::CoroChain* chain)
+            : child_(std::forward<Stored>(child)), chain_(chain) {}
+
+        bool await_ready() const noexcept { return false; }
+
+        void await_suspend(std::coroutine_handle<> parent) {
+            auto& p = child_.handle_.promise();
+            POLLUX_ASSERT(!child_.handle_.done(), "co_await of an Async that already finished");
+            if (p.started_) {
+                // Already driven as a root: poll it like any Future.
+                fallback_.emplace(child_, chain_);
+                if (fallback_->await_ready()) {
+                    chain_->next = parent;
+                } else {
+                    fallback_->await_suspend(parent);
+                }
+                return;
+            }
+            p.started_ = true;
+            p.chain_ = chain_;
+            p.continuation_ = parent;
+            chain_->next = child_.handle_;
+        }
+
+        T await_resume() {
+            if (fallback_) {
+                return fallback_->await_resume();
+            }
+            return child_.handle_.promise().take();
+        }
+
+    private:
+        Stored child_;
+        detail::CoroChain* chain_;
+        std::optional<detail::FutureAwaiter<Async&>> fallback_;
+    };
+
+private:
+    friend promise_type;
+    explicit Async(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {
+        h.promise().own_chain_.leaf = h;
+    }
+
+    void destroy() noexcept {
+        if (handle_) {
+            // SAFETY: we own the frame; it is suspended (initially, at an
+            // await, or finally), never running, while we are reachable.
+            handle_.destroy();
+            handle_ = nullptr;
+        }
+    }
+
+    std::coroutine_handle<promise_type> handle_;
+};
+
+namespace detail {
+
+template <class T>
+Async<T> AsyncPromise<T>::get_return_object() noexcept {
+    return Async<T>(std::coroutine_handle<AsyncPromise<T>>::from_promise(*this));
+}
+
+inline Async<void> AsyncPromise<void>::get_return_object() noexcept {
+    return Async<void>(std::coroutine_handle<AsyncPromise<void>>::from_promise(*this));
+}
+
+} // namespace detail
+
+} // namespace pollux

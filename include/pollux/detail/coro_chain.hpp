@@ -1,0 +1,139 @@
+#pragma once
+
+/// @file
+/// The machinery shared by `Async<T>` and `AsyncStream<T>`: how a chain of
+/// coroutines that await each other is driven from one `poll`.
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace pollux::detail {
+
+// A *chain* is a root coroutine (the `Async` or `AsyncStream` that someone
+// polls) plus the `Async`s it is awaiting, nested: root awaits A, A awaits B,
+// and so on. Only the innermost one, the *leaf*, is ever suspended on a
+// non-`Async` future. The chain's state lives in the root's promise, which
+// never moves, and every promise in the chain points at it.
+//
+// Driving (`drive`, called from the root's `poll`):
+// 1. If the leaf is parked on a future, poll that future directly through
+//    `repoll` with the caller's Context. Still Pending: return at once. A wake
+//    therefore costs O(1), whatever the depth of the chain (Rust re-polls
+//    from the top: O(depth)).
+// 2. Otherwise resume `next` (the leaf, or on the first poll the root) in a
+//    trampoline loop. A coroutine that starts awaiting a child `Async` sets
+//    `next` to the child and suspends back into the loop; a child that
+//    finishes sets `next` to its parent in `final_suspend` and suspends back
+//    into the loop. So the native stack never grows with the depth of the
+//    chain: a 100,000-deep chain of synchronous completions runs in constant
+//    stack.
+//
+// We bounce through a loop rather than use symmetric transfer (returning the
+// next handle from `await_suspend`, as cppcoro does) because symmetric
+// transfer is only stack-safe when the compiler emits a tail call, which
+// g++ 12 does not promise at -O0 or under the sanitizers. The loop costs one
+// indirect call per hand-over and is stack-safe in every build.
+struct CoroChain {
+    Context* cx = nullptr;                     // the Context of the poll in progress
+    std::coroutine_handle<> next;              // the next frame the trampoline resumes
+    std::coroutine_handle<> leaf;              // the innermost suspended frame
+    void* awaiter = nullptr;                   // the leaf's parked FutureAwaiter
+    bool (*repoll)(void*, Context&) = nullptr; // polls it; true once ready
+
+    // Returns false when the leaf's future is still pending; true when the
+    // chain ran until it parked again, yielded or finished.
+    bool drive(Context& ctx) {
+        cx = &ctx;
+        if (repoll != nullptr) {
+            if (!repoll(awaiter, ctx)) {
+                cx = nullptr;
+                return false;
+            }
+            repoll = nullptr;
+            awaiter = nullptr;
+        }
+        next = leaf;
+        while (next) {
+            // SAFETY: `next` is a suspended frame of this chain. Each frame is
+            // owned by its parent's awaiter (or, for the root, by the Async
+            // being polled), and a parent cannot finish while a child runs.
+            std::exchange(next, nullptr).resume();
+        }
+        cx = nullptr;
+        return true;
+    }
+};
+
+/// Awaits a plain `Future` inside a chain. `Stored` is the future type (the
+/// future was passed as an rvalue and lives here, in the coroutine frame) or
+/// an lvalue reference to it (the caller keeps it).
+template <class Stored>
+class FutureAwaiter {
+    using Fut = std::remove_reference_t<Stored>;
+    using Out = output_t<Fut>;
+
+public:
+    FutureAwaiter(Stored fut, CoroChain* chain) : fut_(std::forward<Stored>(fut)), chain_(chain) {}
+    FutureAwaiter(const FutureAwaiter&) = delete;
+    FutureAwaiter& operator=(const FutureAwaiter&) = delete;
+
+    // The first poll happens here, with the Context of the outer poll that
+    // is running the coroutine; most awaits complete without suspending.
+    bool await_ready() {
+        POLLUX_ASSERT(chain_->cx != nullptr, "co_await outside a poll of its Async");
+        return store(fut_.poll(*chain_->cx));
+    }
+
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+        chain_->leaf = h;
+        chain_->awaiter = this;
+        chain_->repoll = &repoll;
+    }
+
+    Out await_resume() {
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+        if constexpr (!std::is_void_v<Out>) {
+            return std::move(*value_);
+        }
+    }
+
+private:
+    // Called by CoroChain::drive with the coroutine suspended. An exception
+    // from the future's poll is kept and rethrown inside the coroutine, at
+    // the co_await, by await_resume.
+    static bool repoll(void* self, Context& cx) {
+        auto* a = static_cast<FutureAwaiter*>(self);
+        try {
+            return a->store(a->fut_.poll(cx));
+        } catch (...) {
+            a->error_ = std::current_exception();
+            return true;
+        }
+    }
+
+    bool store(Poll<Out>&& p) {
+        if (p.is_pending()) {
+            return false;
+        }
+        if constexpr (!std::is_void_v<Out>) {
+            value_.emplace(std::move(p).value());
+        }
+        return true;
+    }
+
+    Stored fut_;
+    CoroChain* chain_;
+    std::exception_ptr error_;
+    [[no_unique_address]] std::conditional_t<std::is_void_v<Out>, Unit, std::optional<value_t<Out>>>
+        value_;
+};
+
+} // namespace pollux::detail
