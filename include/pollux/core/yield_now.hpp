@@ -1,0 +1,36 @@
+#pragma once
+
+/// @file
+/// `yield_now()`: give other tasks a turn (tokio's `task::yield_now`).
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+
+namespace pollux {
+
+/// Returns Pending once, waking itself, then Ready: the task goes to the
+/// back of its executor's queue, so other ready work runs first.
+class POLLUX_NODISCARD_FUTURE YieldNow {
+public:
+    using Output = void;
+
+    Poll<void> poll(Context& cx) {
+        if (yielded_) {
+            return Ready<void>{};
+        }
+        yielded_ = true;
+        cx.waker().wake_by_ref();
+        return Pending{};
+    }
+
+private:
+    bool yielded_ = false;
+};
+
+/// @par Cancel safety
+/// Cancel safe: it holds nothing.
+[[nodiscard]] inline YieldNow yield_now() noexcept {
+    return {};
+}
+
+} // namespace pollux

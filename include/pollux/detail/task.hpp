@@ -1,0 +1,206 @@
+#pragma once
+
+/// @file
+/// The spawned task: a type-erased header (state word, references, join
+/// slot, registry links) and the typed task that owns the future, its output
+/// and its executor. Private; the public faces are JoinHandle and spawn.
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/future.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/waker.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/task_state.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace pollux::detail {
+
+class TaskHeader;
+class SchedulerService;
+
+// What the header needs from the typed task.
+struct TaskVTable {
+    // Polls the future. On Ready stores the output, destroys the future and
+    // returns true. May throw (the caller stores the exception).
+    bool (*poll)(TaskHeader&, Context&);
+    // Destroys the future if it is still there.
+    void (*drop_future)(TaskHeader&) noexcept;
+    // Posts a run handler to the task's executor. The handler adopts one
+    // reference that the caller has already taken.
+    void (*schedule)(TaskHeader&);
+    // The task's executor, for spawn(fut) and timers created inside it.
+    boost::asio::any_io_executor (*executor)(const TaskHeader&);
+    // Deletes the typed task.
+    void (*destroy)(TaskHeader*) noexcept;
+};
+
+/// The type-erased part of every spawned task. See task_state.hpp for the
+/// state machine and the reference rules.
+class POLLUX_API TaskHeader {
+public:
+    TaskHeader(const TaskHeader&) = delete;
+    TaskHeader& operator=(const TaskHeader&) = delete;
+
+    void retain() const noexcept {
+        // ORDERING: a new reference from one the caller holds; nothing is
+        // published.
+        refs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void release() const noexcept {
+        // ORDERING: release publishes this holder's last uses; the acquire
+        // fence pairs with every other release before the delete.
+        if (refs_.fetch_sub(1, std::memory_order_release) == 1) {
+            std::atomic_thread_fence(std::memory_order_acquire);
+            vtable_->destroy(const_cast<TaskHeader*>(this));
+        }
+    }
+
+    /// A new waker for this task (one more reference).
+    [[nodiscard]] Waker waker() const;
+
+    /// Wakes the task: posts a run unless it is scheduled, running or done.
+    void wake() const;
+
+    /// Runs one poll. Called by the run handler, which holds a reference.
+    void run();
+
+    /// Requests cancellation; thread-safe.
+    void abort() const;
+
+    [[nodiscard]] bool is_complete() const noexcept {
+        return (state_.load() & task_state::complete) != 0;
+    }
+
+    /// The executor the task runs on.
+    [[nodiscard]] boost::asio::any_io_executor executor() const { return vtable_->executor(*this); }
+
+    // Fields shared with JoinHandle and SchedulerService (see (c) in
+    // task_state.hpp for who may touch what).
+    mutable TaskState state_{task_state::initial | task_state::notified};
+    mutable std::mutex join_mutex_;
+    Waker join_waker_ = Waker::noop(); // under join_mutex_
+    std::exception_ptr error_;         // written before complete, read after
+    bool output_taken_ = false;        // under join_mutex_
+    TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
+    TaskHeader* next_ = nullptr;
+
+protected:
+    TaskHeader(const TaskVTable* vtable, SchedulerService& service) noexcept
+        : vtable_(vtable), service_(&service) {}
+    ~TaskHeader() = default;
+
+private:
+    friend class SchedulerService;
+
+    void complete();
+    void finish_cancelled();
+
+    // Initial references: the registry, the JoinHandle and the first run
+    // handler (spawn submits the task at once, hence `notified` above).
+    mutable std::atomic<std::size_t> refs_{3};
+    const TaskVTable* vtable_;
+    SchedulerService* service_;
+};
+
+/// The task with its output slot, which is all a JoinHandle<T> needs.
+template <class T>
+class TaskWithOutput : public TaskHeader {
+public:
+    std::optional<value_t<T>> output_; // written before complete, read after
+
+protected:
+    using TaskHeader::TaskHeader;
+};
+
+// Calls TaskHeader::run and holds the reference that schedule() took. A
+// handler that Asio destroys without running (the loop shut down) releases
+// the reference and does nothing else.
+class RunHandler {
+public:
+    explicit RunHandler(TaskHeader* task) noexcept : task_(task) {}
+    RunHandler(RunHandler&& o) noexcept : task_(std::exchange(o.task_, nullptr)) {}
+    RunHandler& operator=(RunHandler&&) = delete;
+    ~RunHandler() {
+        if (task_) {
+            task_->release();
+        }
+    }
+    void operator()() {
+        TaskHeader* t = std::exchange(task_, nullptr);
+        t->run();
+        t->release();
+    }
+
+private:
+    TaskHeader* task_;
+};
+
+/// A task owning future `F`, run on `Executor`.
+template <class F, class Executor>
+class Task final : public TaskWithOutput<output_t<F>> {
+public:
+    template <class G>
+    Task(const Executor& ex, G&& fut, SchedulerService& service)
+        : TaskWithOutput<output_t<F>>(&vtable, service), executor_(ex),
+          future_(std::in_place, std::forward<G>(fut)) {}
+
+private:
+    static bool poll(TaskHeader& h, Context& cx) {
+        auto& self = static_cast<Task&>(h);
+        auto p = self.future_->poll(cx);
+        if (p.is_pending()) {
+            return false;
+        }
+        if constexpr (std::is_void_v<output_t<F>>) {
+            self.output_.emplace();
+        } else {
+            self.output_.emplace(std::move(p).value());
+        }
+        self.future_.reset();
+        return true;
+    }
+    static void drop_future(TaskHeader& h) noexcept { static_cast<Task&>(h).future_.reset(); }
+    static void schedule(TaskHeader& h) {
+        boost::asio::post(static_cast<Task&>(h).executor_, RunHandler(&h));
+    }
+    static boost::asio::any_io_executor executor(const TaskHeader& h) {
+        return boost::asio::any_io_executor(static_cast<const Task&>(h).executor_);
+    }
+    static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
+
+    static constexpr TaskVTable vtable{&poll, &drop_future, &schedule, &executor, &destroy};
+
+    Executor executor_;
+    std::optional<F> future_; // only under `running`, or at shutdown
+};
+
+/// The task whose poll is running on this thread, or null.
+POLLUX_API TaskHeader* current_task() noexcept;
+
+/// Sets the current task for the lifetime of the scope.
+class POLLUX_API CurrentTaskScope {
+public:
+    explicit CurrentTaskScope(TaskHeader* task) noexcept;
+    ~CurrentTaskScope();
+    CurrentTaskScope(const CurrentTaskScope&) = delete;
+    CurrentTaskScope& operator=(const CurrentTaskScope&) = delete;
+
+private:
+    TaskHeader* previous_;
+};
+
+/// Hands an exception that no JoinHandle will observe to the hook set with
+/// pollux::set_unhandled_exception_handler.
+POLLUX_API void report_unhandled_exception(std::exception_ptr e) noexcept;
+
+} // namespace pollux::detail

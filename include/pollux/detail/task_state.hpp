@@ -1,0 +1,212 @@
+#pragma once
+
+/// @file
+/// The state word of a spawned task and its transitions. Private: included
+/// by detail/task.hpp; its rules are tested in test/task_state_test.cpp.
+
+#include <pollux/detail/config.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace pollux::detail {
+
+// # The task state machine
+//
+// (a) References. A task is intrusively reference counted (`TaskHeader::refs_`,
+//     kept apart from the state word). Holders: the scheduler's registry (one,
+//     from spawn until the task completes or the loop shuts down), the
+//     JoinHandle (one, until it is destroyed), every Waker made for the task
+//     (one each), and every posted run handler (one each). The last release
+//     deletes the task.
+//
+// (b) Bits of `state`:
+//     running       a thread is inside poll (or dropping the future). Only the
+//                   thread that set it touches the future.
+//     notified      a wake arrived that has not been acted on. With running
+//                   clear it means "a run handler is posted" (scheduled); with
+//                   running set it means "poll once more after this poll".
+//     complete      the future is gone and the output (value, exception or
+//                   cancellation) is final. Never unset once set.
+//     cancelled     abort() was called, or the loop shut down. Never unset.
+//     join_interest a JoinHandle is alive; cleared by its destructor.
+//
+//     The five states of DESIGN.md are:
+//       idle                 = !running && !notified && !complete
+//       scheduled            = !running &&  notified && !complete
+//       running              =  running && !notified
+//       running-and-notified =  running &&  notified
+//       complete             =  complete
+//
+// (c) Fields. The future: only under `running` (or by the registry's shutdown,
+//     when no thread runs the loop). The output: written under `running`
+//     before `complete` is set (release); read by the JoinHandle after it saw
+//     `complete` (acquire), under the join mutex. The join waker: under the
+//     join mutex.
+//
+// (d) Transitions (each one read-modify-write, each returning an enum):
+//     wake:     complete or notified -> do_nothing
+//               running              -> set notified; do_nothing (the runner re-posts)
+//               idle                 -> set notified; submit (post a run handler)
+//     run:      scheduled -> running, clear notified; success, or cancelled
+//               when the cancelled bit is set; complete -> failed (a stale
+//               handler after shutdown)
+//     idle:     (after a Pending poll) cancelled -> stays running; cancelled
+//               notified -> clear running, keep notified; resubmit
+//               otherwise -> clear running; ok
+//     complete: running -> complete, clear running and notified
+//     abort:    complete or cancelled -> do_nothing
+//               running or scheduled  -> set cancelled; do_nothing (the runner sees it)
+//               idle                  -> set cancelled and notified; submit
+//
+// (e) Safety.
+//     - A wake that races with the end of a poll is never lost: either it set
+//       notified before `idle` read the word (then idle resubmits), or it
+//       comes after and finds the task idle (then it submits itself).
+//     - Waking an already scheduled task posts nothing, so a wake storm costs
+//       one run per poll, not one per wake (test: "wake of a scheduled task
+//       posts nothing").
+//     - Re-polling a notified task goes through a fresh post instead of a
+//       loop inside run, so one busy task cannot starve other handlers.
+//     - After `complete`, every transition but drop does nothing, so late
+//       wakes after shutdown touch no executor.
+namespace task_state {
+
+/// A thread is polling the future.
+inline constexpr std::uint32_t running = 1u << 0;
+/// A wake has not been acted on yet.
+inline constexpr std::uint32_t notified = 1u << 1;
+/// The output is final. Never unset once set.
+inline constexpr std::uint32_t complete = 1u << 2;
+/// abort() was called or the loop shut down. Never unset once set.
+inline constexpr std::uint32_t cancelled = 1u << 3;
+/// A JoinHandle is alive.
+inline constexpr std::uint32_t join_interest = 1u << 4;
+
+/// A new task: not yet scheduled (spawn submits it at once), with a
+/// JoinHandle.
+inline constexpr std::uint32_t initial = join_interest;
+
+} // namespace task_state
+
+enum class [[nodiscard]] TransitionToNotified{do_nothing, submit};
+enum class [[nodiscard]] TransitionToRunning{success, cancelled, failed};
+enum class [[nodiscard]] TransitionToIdle{ok, resubmit, cancelled};
+enum class [[nodiscard]] TransitionToCancelled{do_nothing, submit};
+
+/// The state word, with the transitions of the comment above.
+class TaskState {
+public:
+    explicit TaskState(std::uint32_t initial = task_state::initial) noexcept : word_(initial) {}
+
+    std::uint32_t load() const noexcept {
+        // ORDERING: acquire pairs with the release in transition_to_complete,
+        // so a reader that sees `complete` also sees the output.
+        return word_.load(std::memory_order_acquire);
+    }
+
+    TransitionToNotified transition_to_notified() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (s & (task_state::complete | task_state::notified)) {
+                return TransitionToNotified::do_nothing;
+            }
+            const std::uint32_t next = s | task_state::notified;
+            // ORDERING: acq_rel: release publishes what the waker wrote before
+            // waking to the poll that follows (which acquires in
+            // transition_to_running); acquire orders us after that poll's end.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                return (s & task_state::running) ? TransitionToNotified::do_nothing
+                                                 : TransitionToNotified::submit;
+            }
+        }
+    }
+
+    TransitionToRunning transition_to_running() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (s & task_state::complete) {
+                return TransitionToRunning::failed;
+            }
+            POLLUX_ASSERT((s & task_state::running) == 0, "task run while already running");
+            const std::uint32_t next = (s | task_state::running) & ~task_state::notified;
+            // ORDERING: acquire pairs with the release of the wake (see
+            // transition_to_notified) and of the previous poll's idle.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acquire, std::memory_order_relaxed)) {
+                return (s & task_state::cancelled) ? TransitionToRunning::cancelled
+                                                   : TransitionToRunning::success;
+            }
+        }
+    }
+
+    TransitionToIdle transition_to_idle() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            POLLUX_ASSERT(s & task_state::running, "transition_to_idle of a task not running");
+            if (s & task_state::cancelled) {
+                return TransitionToIdle::cancelled;
+            }
+            const std::uint32_t next = s & ~task_state::running;
+            // ORDERING: release publishes this poll's writes to the next run;
+            // acquire pairs with a concurrent wake's release.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                return (s & task_state::notified) ? TransitionToIdle::resubmit
+                                                  : TransitionToIdle::ok;
+            }
+        }
+    }
+
+    /// Sets complete and clears running and notified. Returns the previous word.
+    std::uint32_t transition_to_complete() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            const std::uint32_t next =
+                (s | task_state::complete) & ~(task_state::running | task_state::notified);
+            // ORDERING: release publishes the output to JoinHandle::poll's
+            // acquire load; acquire orders us after a concurrent abort or wake.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                return s;
+            }
+        }
+    }
+
+    TransitionToCancelled transition_to_cancelled() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (s & (task_state::complete | task_state::cancelled)) {
+                return TransitionToCancelled::do_nothing;
+            }
+            const bool idle = (s & (task_state::running | task_state::notified)) == 0;
+            const std::uint32_t next =
+                s | task_state::cancelled | (idle ? task_state::notified : 0u);
+            // ORDERING: acq_rel, as a wake.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                return idle ? TransitionToCancelled::submit : TransitionToCancelled::do_nothing;
+            }
+        }
+    }
+
+    /// Clears join_interest; returns the previous word.
+    std::uint32_t drop_join_interest() noexcept {
+        // ORDERING: acq_rel: acquire sees a completed output (to report an
+        // exception nobody will await); release orders the handle's last
+        // reads before it.
+        return word_.fetch_and(~task_state::join_interest, std::memory_order_acq_rel);
+    }
+
+    /// Marks the task complete and cancelled at shutdown; returns the previous word.
+    std::uint32_t shutdown() noexcept {
+        return word_.fetch_or(task_state::complete | task_state::cancelled,
+                              std::memory_order_acq_rel);
+    }
+
+private:
+    std::atomic<std::uint32_t> word_;
+};
+
+} // namespace pollux::detail

@@ -1,0 +1,124 @@
+#pragma once
+
+/// @file
+/// `JoinHandle<T>`: the future of a spawned task's output, and
+/// `TaskCancelled`, what awaiting an aborted task throws.
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/task.hpp>
+
+#include <exception>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+
+namespace pollux {
+
+/// Thrown where a JoinHandle of an aborted task is awaited (or of a task
+/// that the runtime dropped at shutdown before it finished).
+class TaskCancelled : public std::exception {
+public:
+    const char* what() const noexcept override { return "pollux: task was cancelled"; }
+};
+
+/// The output of a spawned task, as a `Future<Output = T>`.
+///
+/// Guarantees (tokio's `JoinHandle`):
+/// - Destroying a JoinHandle *detaches* the task: it keeps running to
+///   completion, and its output is destroyed with it. If a detached task
+///   throws, the exception goes to the handler set with
+///   `set_unhandled_exception_handler` (default: a line on stderr), never
+///   silently nowhere.
+/// - `abort()` is the only way to cancel a task. The task's future is
+///   destroyed on the task's executor, at its next scheduling point (at
+///   once if it is idle, after the current poll if it is running). A task
+///   that already finished keeps its output.
+/// - Awaiting the handle yields the output; rethrows what the task threw;
+///   throws `TaskCancelled` if the task was aborted (or dropped by runtime
+///   shutdown) before it finished.
+///
+/// @par Cancel safety
+/// Cancel safe: dropping the JoinHandle future loses nothing but the output
+/// (the task keeps running); awaiting it again is not possible after that.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: `abort()` and `is_finished()` are
+/// safe from any thread; `poll` needs exclusive access.
+/// @par Wakes / resumes on
+/// The waker of whoever polls it is woken by the thread that completes the
+/// task (the task's executor).
+/// @par Preconditions
+/// Not polled again after it returned Ready or threw (asserts).
+// Unlike every other future, JoinHandle is not [[nodiscard]]: discarding it
+// is how a task is detached (STYLE H7 yields to the tokio idiom here).
+template <class T>
+class JoinHandle {
+public:
+    using Output = T;
+
+    /// Adopts the JoinHandle's reference of `task` (spawn's business).
+    explicit JoinHandle(detail::TaskWithOutput<T>* task) noexcept : task_(task) {}
+
+    JoinHandle(JoinHandle&& o) noexcept : task_(std::exchange(o.task_, nullptr)) {}
+    JoinHandle& operator=(JoinHandle&& o) noexcept {
+        if (this != &o) {
+            detach();
+            task_ = std::exchange(o.task_, nullptr);
+        }
+        return *this;
+    }
+    ~JoinHandle() { detach(); }
+
+    Poll<T> poll(Context& cx) {
+        POLLUX_ASSERT(task_ != nullptr, "JoinHandle polled after it was moved from");
+        std::unique_lock lock(task_->join_mutex_);
+        POLLUX_ASSERT(!task_->output_taken_, "JoinHandle polled after it returned its output");
+        if (!(task_->state_.load() & detail::task_state::complete)) {
+            if (!task_->join_waker_.will_wake(cx.waker())) {
+                task_->join_waker_ = cx.waker();
+            }
+            return Pending{};
+        }
+        task_->output_taken_ = true;
+        lock.unlock();
+        if (task_->error_) {
+            std::rethrow_exception(std::exchange(task_->error_, nullptr));
+        }
+        if (!task_->output_) {
+            throw TaskCancelled();
+        }
+        if constexpr (std::is_void_v<T>) {
+            task_->output_.reset();
+            return Ready<void>{};
+        } else {
+            return Ready<T>{std::move(*task_->output_)};
+        }
+    }
+
+    /// Requests cancellation of the task. Thread-safe; does nothing if the
+    /// task already finished.
+    void abort() const {
+        if (task_) {
+            task_->abort();
+        }
+    }
+
+    /// True once the task has finished (output, exception or cancellation).
+    [[nodiscard]] bool is_finished() const noexcept { return !task_ || task_->is_complete(); }
+
+private:
+    void detach() noexcept {
+        if (!task_) {
+            return;
+        }
+        const std::uint32_t prev = task_->state_.drop_join_interest();
+        if ((prev & detail::task_state::complete) && task_->error_ && !task_->output_taken_) {
+            detail::report_unhandled_exception(task_->error_);
+        }
+        std::exchange(task_, nullptr)->release();
+    }
+
+    detail::TaskWithOutput<T>* task_;
+};
+
+} // namespace pollux

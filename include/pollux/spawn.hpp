@@ -1,0 +1,188 @@
+#pragma once
+
+/// @file
+/// `spawn`, `spawn_blocking`, and the hook for exceptions of detached tasks.
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/scheduler_service.hpp>
+#include <pollux/detail/task.hpp>
+#include <pollux/join_handle.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/execution.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace pollux {
+
+// The spawn functions are not [[nodiscard]]: dropping the JoinHandle is the
+// documented way to detach a task, as `tokio::spawn(...);` is.
+
+/// Starts `f` as a task on `ex` (an io_context executor, a strand, or any
+/// Asio executor whose context is an execution_context) and returns its
+/// JoinHandle. The task is posted at once; each wake posts its next poll to
+/// `ex`. Works whoever runs the context: `Runtime::block_on`,
+/// `uv::Loop::run`, or a plain `io_context::run()`.
+///
+/// @par Thread safety
+/// Safe from any thread.
+/// @par Errors
+/// Allocation failure throws `std::bad_alloc`; nothing else.
+/// @par Example
+/// @code
+/// boost::asio::io_context io;
+/// auto handle = pollux::spawn(io.get_executor(), compute());
+/// io.run();
+/// @endcode
+template <class Executor, Future F>
+requires boost::asio::execution::executor<Executor> JoinHandle<output_t<F>>
+spawn(const Executor& ex, F&& f) {
+    using Fut = std::remove_cvref_t<F>;
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    auto& service = boost::asio::use_service<detail::SchedulerService>(
+        static_cast<boost::asio::execution_context&>(ctx));
+    auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service);
+    service.register_task(*task);
+    detail::RunHandler first(task); // the first run adopts its initial reference
+    boost::asio::post(ex, std::move(first));
+    return JoinHandle<output_t<F>>(task);
+}
+
+/// `spawn(io.get_executor(), f)`.
+template <Future F>
+JoinHandle<output_t<F>> spawn(boost::asio::io_context& io, F&& f) {
+    return pollux::spawn(io.get_executor(), std::forward<F>(f));
+}
+
+/// Starts `f` on the executor of the task that is running on this thread
+/// (so inside any spawned task, or inside `Runtime::block_on`).
+///
+/// @par Errors
+/// Throws `std::logic_error` when called outside a task.
+template <Future F>
+JoinHandle<output_t<F>> spawn(F&& f) {
+    detail::TaskHeader* current = detail::current_task();
+    if (current == nullptr) {
+        throw std::logic_error("pollux::spawn(f) called outside a task; use spawn(executor, f)");
+    }
+    return pollux::spawn(current->executor(), std::forward<F>(f));
+}
+
+namespace detail {
+
+// The shared block between a blocking function on the pool and the future
+// that waits for it. The pool thread writes the result, then wakes; the
+// future reads it after seeing `done` (both under the mutex).
+template <class T>
+struct BlockingState {
+    std::mutex mutex;
+    bool done = false;
+    std::optional<value_t<T>> value;
+    std::exception_ptr error;
+    Waker waker = Waker::noop();
+};
+
+// Waits for the result that a blocking-pool thread writes into `state`.
+template <class T>
+class BlockingFuture {
+public:
+    using Output = T;
+
+    explicit BlockingFuture(std::shared_ptr<BlockingState<T>> state) : state_(std::move(state)) {}
+
+    Poll<T> poll(Context& cx) {
+        std::unique_lock lock(state_->mutex);
+        if (!state_->done) {
+            if (!state_->waker.will_wake(cx.waker())) {
+                state_->waker = cx.waker();
+            }
+            return Pending{};
+        }
+        lock.unlock();
+        if (state_->error) {
+            std::rethrow_exception(state_->error);
+        }
+        if constexpr (std::is_void_v<T>) {
+            return Ready<void>{};
+        } else {
+            return Ready<T>{std::move(*state_->value)};
+        }
+    }
+
+private:
+    std::shared_ptr<BlockingState<T>> state_;
+};
+
+} // namespace detail
+
+/// Runs `fn()` on the bounded blocking thread pool of the current task's
+/// io_context (16 threads unless `RuntimeOptions::max_blocking_threads` says
+/// otherwise), and returns a JoinHandle for its result. For blocking system
+/// calls and CPU-heavy work that would stall the loop.
+///
+/// @par Cancel safety
+/// `abort()` cannot interrupt `fn` once it started: the handle reports
+/// `TaskCancelled`, and `fn` runs to the end on the pool. Runtime shutdown
+/// waits for running functions to return.
+/// @par Errors
+/// Throws `std::logic_error` outside a task. An exception thrown by `fn` is
+/// rethrown where the handle is awaited.
+template <class Fn>
+JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>> spawn_blocking(Fn&& fn) {
+    using T = std::invoke_result_t<std::decay_t<Fn>&>;
+    detail::TaskHeader* current = detail::current_task();
+    if (current == nullptr) {
+        throw std::logic_error("pollux::spawn_blocking called outside a task");
+    }
+    auto state = std::make_shared<detail::BlockingState<T>>();
+    // Like tokio, the function starts now, whether or not the handle is
+    // ever awaited; the task below only waits for its result.
+    auto& ctx = boost::asio::query(current->executor(), boost::asio::execution::context);
+    boost::asio::post(boost::asio::use_service<detail::SchedulerService>(ctx).blocking_pool(),
+                      [fn = std::decay_t<Fn>(std::forward<Fn>(fn)), st = state]() mutable {
+                          std::optional<value_t<T>> v;
+                          std::exception_ptr err;
+                          try {
+                              if constexpr (std::is_void_v<T>) {
+                                  fn();
+                                  v.emplace();
+                              } else {
+                                  v.emplace(fn());
+                              }
+                          } catch (...) {
+                              err = std::current_exception();
+                          }
+                          Waker w = Waker::noop();
+                          {
+                              std::lock_guard lock(st->mutex);
+                              st->value = std::move(v);
+                              st->error = err;
+                              st->done = true;
+                              w = std::move(st->waker);
+                          }
+                          std::move(w).wake();
+                      });
+    return pollux::spawn(current->executor(), detail::BlockingFuture<T>(std::move(state)));
+}
+
+/// Sets the function that receives exceptions thrown by tasks whose
+/// JoinHandle was dropped (detached tasks), and returns the previous one. An
+/// empty function restores the default, which prints the exception's
+/// `what()` to stderr. It is called on the thread that completed the task
+/// (or that dropped the handle), must be thread-safe, and should not throw.
+POLLUX_API std::function<void(std::exception_ptr)>
+set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
+
+} // namespace pollux

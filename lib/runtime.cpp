@@ -1,0 +1,40 @@
+#include <pollux/detail/scheduler_service.hpp>
+#include <pollux/runtime.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+namespace pollux {
+
+Runtime::Runtime() : Runtime(RuntimeOptions{}) {
+}
+
+Runtime::Runtime(RuntimeOptions options)
+    : options_(options),
+      io_(options.worker_threads == 0 ? 1 : static_cast<int>(options.worker_threads)) {
+    boost::asio::use_service<detail::SchedulerService>(io_).set_max_blocking_threads(
+        options_.max_blocking_threads);
+    if (options_.worker_threads > 0) {
+        guard_.emplace(io_.get_executor());
+        workers_.reserve(options_.worker_threads);
+        for (std::size_t i = 0; i < options_.worker_threads; ++i) {
+            workers_.emplace_back([this] { io_.run(); });
+        }
+    }
+}
+
+Runtime::~Runtime() {
+    guard_.reset();
+    io_.stop();
+    for (auto& w : workers_) {
+        w.join();
+    }
+    // The io_context member is destroyed after this body; its shutdown runs
+    // SchedulerService::shutdown, which drops every task still alive.
+}
+
+std::size_t Runtime::live_tasks() const {
+    auto& ctx = const_cast<boost::asio::io_context&>(io_);
+    return boost::asio::use_service<detail::SchedulerService>(ctx).live_tasks();
+}
+
+} // namespace pollux

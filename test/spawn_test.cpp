@@ -1,0 +1,230 @@
+#include <pollux/core/async.hpp>
+#include <pollux/core/block_on.hpp>
+#include <pollux/core/yield_now.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
+
+#include "support/futures.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace pollux;
+
+namespace {
+
+Async<int> answer() {
+    co_return 42;
+}
+
+// Counts its polls; on the first poll wakes itself `wakes` times.
+struct WakesItselfDuringPoll {
+    using Output = int;
+    int wakes;
+    std::shared_ptr<int> polls = std::make_shared<int>(0);
+    Poll<int> poll(Context& cx) {
+        if (++*polls == 1) {
+            for (int i = 0; i < wakes; ++i) {
+                cx.waker().wake_by_ref();
+            }
+            return Pending{};
+        }
+        return Ready{*polls};
+    }
+};
+
+// Collects a task's waker, so the test can wake it while it is scheduled.
+struct ParkOnce {
+    using Output = int;
+    std::shared_ptr<std::optional<Waker>> slot;
+    std::shared_ptr<int> polls = std::make_shared<int>(0);
+    Poll<int> poll(Context& cx) {
+        if (++*polls == 1) {
+            *slot = cx.waker();
+            return Pending{};
+        }
+        return Ready{*polls};
+    }
+};
+
+} // namespace
+
+TEST_CASE("spawn onto a plain io_context runs the task when the context runs",
+          "[scheduler][spawn]") {
+    boost::asio::io_context io;
+    auto handle = spawn(io.get_executor(), answer());
+    REQUIRE_FALSE(handle.is_finished());
+    io.run();
+    REQUIRE(handle.is_finished());
+    REQUIRE(block_on(std::move(handle)) == 42);
+}
+
+TEST_CASE("spawn is lazy about nothing: the task is posted at once, polled only by the loop",
+          "[scheduler][spawn]") {
+    boost::asio::io_context io;
+    bool ran = false;
+    auto body = [&]() -> Async<> {
+        ran = true;
+        co_return;
+    };
+    auto handle = spawn(io, body());
+    REQUIRE_FALSE(ran);
+    REQUIRE(io.run_one() == 1);
+    REQUIRE(ran);
+}
+
+TEST_CASE("spawn onto a strand runs the task through the strand", "[scheduler][spawn]") {
+    boost::asio::io_context io;
+    auto strand = boost::asio::make_strand(io);
+    auto body = [&]() -> Async<bool> { co_return strand.running_in_this_thread(); };
+    auto handle = spawn(strand, body());
+    io.run();
+    REQUIRE(block_on(std::move(handle)));
+}
+
+TEST_CASE("spawn(f) inside a task spawns onto the same executor", "[scheduler][spawn]") {
+    boost::asio::io_context io;
+    auto outer = []() -> Async<int> {
+        auto inner = spawn(answer());
+        co_return co_await std::move(inner) + 1;
+    };
+    auto handle = spawn(io, outer());
+    io.run();
+    REQUIRE(block_on(std::move(handle)) == 43);
+}
+
+TEST_CASE("spawn(f) outside a task throws std::logic_error", "[scheduler][spawn]") {
+    REQUIRE_THROWS_AS(spawn(answer()), std::logic_error);
+}
+
+TEST_CASE("spawn of 100,000 tasks that are all joined returns every output", "[scheduler][spawn]") {
+    Runtime rt;
+    auto body = []() -> Async<long> {
+        std::vector<JoinHandle<int>> handles;
+        handles.reserve(100'000);
+        for (int i = 0; i < 100'000; ++i) {
+            handles.push_back(spawn([](int v) -> Async<int> { co_return v; }(i)));
+        }
+        long sum = 0;
+        for (auto& h : handles) {
+            sum += co_await h;
+        }
+        co_return sum;
+    };
+    REQUIRE(rt.block_on(body()) == 100'000L * 99'999L / 2);
+    REQUIRE(rt.live_tasks() == 0);
+}
+
+TEST_CASE("wake during its own poll re-polls the task exactly once afterwards",
+          "[scheduler][task_state]") {
+    boost::asio::io_context io;
+    WakesItselfDuringPoll fut{10};
+    auto polls = fut.polls;
+    auto handle = spawn(io, std::move(fut));
+    io.run();
+    REQUIRE(*polls == 2);
+    REQUIRE(block_on(std::move(handle)) == 2);
+}
+
+TEST_CASE("wake of a scheduled task posts nothing", "[scheduler][task_state]") {
+    boost::asio::io_context io;
+    auto slot = std::make_shared<std::optional<Waker>>();
+    ParkOnce fut{slot};
+    auto polls = fut.polls;
+    auto handle = spawn(io, std::move(fut));
+    REQUIRE(io.poll() == 1); // first poll: parks
+    REQUIRE(slot->has_value());
+    io.restart(); // poll() ran out of work and stopped the context
+    for (int i = 0; i < 100; ++i) {
+        (*slot)->wake_by_ref(); // the first schedules; the rest find it scheduled
+    }
+    slot->reset();
+    REQUIRE(io.poll() == 1); // exactly one run handler was posted
+    REQUIRE(*polls == 2);
+    REQUIRE(handle.is_finished());
+}
+
+TEST_CASE("wake after completion is harmless", "[scheduler][task_state]") {
+    boost::asio::io_context io;
+    auto slot = std::make_shared<std::optional<Waker>>();
+    auto handle = spawn(io, ParkOnce{slot});
+    io.poll();
+    Waker kept = **slot;
+    (*slot)->wake_by_ref();
+    io.restart();
+    io.poll();
+    REQUIRE(handle.is_finished());
+    kept.wake_by_ref();
+    std::move(kept).wake();
+    io.restart();
+    REQUIRE(io.poll() == 0);
+}
+
+TEST_CASE("yield_now lets another ready task run first", "[scheduler][yield_now]") {
+    Runtime rt;
+    std::vector<std::string> order;
+    auto a = [&]() -> Async<> {
+        order.push_back("a1");
+        co_await yield_now();
+        order.push_back("a2");
+    };
+    auto b = [&]() -> Async<> {
+        order.push_back("b");
+        co_return;
+    };
+    auto main_task = [&]() -> Async<> {
+        auto ha = spawn(a());
+        auto hb = spawn(b());
+        co_await ha;
+        co_await hb;
+    };
+    rt.block_on(main_task());
+    REQUIRE(order == std::vector<std::string>{"a1", "b", "a2"});
+}
+
+TEST_CASE("spawn_blocking runs the function on another thread and returns its value",
+          "[scheduler][spawn_blocking]") {
+    Runtime rt;
+    const auto loop_thread = std::this_thread::get_id();
+    auto body = [&]() -> Async<bool> {
+        auto id = co_await spawn_blocking([] { return std::this_thread::get_id(); });
+        co_return id != loop_thread;
+    };
+    REQUIRE(rt.block_on(body()));
+}
+
+TEST_CASE("spawn_blocking rethrows the function's exception at the await",
+          "[scheduler][spawn_blocking]") {
+    Runtime rt;
+    auto body = []() -> Async<int> {
+        co_return co_await spawn_blocking([]() -> int { throw std::runtime_error("blocking"); });
+    };
+    REQUIRE_THROWS_WITH(rt.block_on(body()), "blocking");
+}
+
+TEST_CASE("spawn_blocking functions still running are waited for by ~Runtime",
+          "[scheduler][spawn_blocking]") {
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    {
+        Runtime rt;
+        auto body = [&]() -> Async<> {
+            auto h = spawn_blocking([finished] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                finished->store(true);
+            });
+            (void)h; // detached
+            co_return;
+        };
+        rt.block_on(body());
+    }
+    REQUIRE(finished->load());
+}

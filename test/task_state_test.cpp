@@ -1,0 +1,99 @@
+#include <pollux/detail/task_state.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+
+// Each rule of the state machine comment in task_state.hpp, on the bare
+// state word.
+
+using namespace pollux::detail;
+namespace ts = pollux::detail::task_state;
+
+namespace {
+// A task that ran once and is now idle.
+constexpr std::uint32_t idle_word = ts::join_interest;
+} // namespace
+
+TEST_CASE("task state wake of an idle task submits it", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    REQUIRE(s.load() & ts::notified);
+}
+
+TEST_CASE("task state wake of a scheduled task does nothing", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+}
+
+TEST_CASE("task state wake while running makes idle resubmit", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+    REQUIRE(s.transition_to_idle() == TransitionToIdle::resubmit);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    REQUIRE(s.transition_to_idle() == TransitionToIdle::ok);
+}
+
+TEST_CASE("task state wake after complete does nothing", "[scheduler][task_state]") {
+    TaskState s(ts::notified);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    (void)s.transition_to_complete();
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::do_nothing);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::failed);
+}
+
+TEST_CASE("task state complete clears running and notified", "[scheduler][task_state]") {
+    TaskState s(ts::notified);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+    const auto prev = s.transition_to_complete();
+    REQUIRE(prev & ts::running);
+    REQUIRE(s.load() == ts::complete);
+}
+
+TEST_CASE("task state abort of an idle task submits it, and the run sees cancelled",
+          "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::submit);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::cancelled);
+}
+
+TEST_CASE("task state abort of a running task is seen by idle", "[scheduler][task_state]") {
+    TaskState s(ts::notified);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::do_nothing);
+    REQUIRE(s.transition_to_idle() == TransitionToIdle::cancelled);
+}
+
+TEST_CASE("task state abort of a scheduled task posts nothing more", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::do_nothing);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::cancelled);
+}
+
+TEST_CASE("task state abort twice does nothing the second time", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::submit);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::do_nothing);
+}
+
+TEST_CASE("task state join interest drop reports the previous word", "[scheduler][task_state]") {
+    TaskState s;
+    REQUIRE(s.drop_join_interest() & ts::join_interest);
+    REQUIRE_FALSE(s.load() & ts::join_interest);
+}
+
+TEST_CASE("task state shutdown marks complete and cancelled for good", "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    const auto prev = s.shutdown();
+    REQUIRE_FALSE(prev & ts::complete);
+    REQUIRE(s.load() & ts::complete);
+    REQUIRE(s.load() & ts::cancelled);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+}
