@@ -1,0 +1,303 @@
+#pragma once
+
+/// @file
+/// `pollux::use_future`: the Asio completion token that turns any Asio
+/// asynchronous operation into a lazy pollux Future.
+
+#include <pollux/core/future.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/atomic_waker.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/task.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace pollux {
+
+/// The completion token: `timer.async_wait(pollux::use_future)` returns a
+/// Future instead of starting the operation.
+struct UseFuture {};
+inline constexpr UseFuture use_future{};
+
+namespace detail {
+
+// How a completion signature becomes a future's Output:
+//   void()                    -> void
+//   void(error_code)          -> Result<void>
+//   void(error_code, T)       -> Result<T>
+//   void(error_code, Ts...)   -> Result<std::tuple<Ts...>>
+//   void(Ts...)               -> std::tuple<Ts...>
+template <class Sig>
+struct SignatureOutput;
+
+template <class... Ts>
+struct SignatureOutput<void(Ts...)> {
+    using type = std::tuple<std::decay_t<Ts>...>;
+    template <class... As>
+    static type make(As&&... as) {
+        return type(std::forward<As>(as)...);
+    }
+};
+template <>
+struct SignatureOutput<void()> {
+    using type = void;
+};
+template <class E, class... Ts>
+requires std::is_same_v<std::decay_t<E>, boost::system::error_code>
+struct SignatureOutput<void(E, Ts...)> {
+    using value = std::conditional_t<
+        sizeof...(Ts) == 0,
+        void,
+        std::conditional_t<sizeof...(Ts) == 1,
+                           std::decay_t<std::tuple_element_t<0, std::tuple<Ts..., void>>>,
+                           std::tuple<std::decay_t<Ts>...>>>;
+    using type = Result<value>;
+    template <class... As>
+    static type make(const boost::system::error_code& ec, As&&... as) {
+        if (ec) {
+            return type(boost::system::in_place_error, ec);
+        }
+        if constexpr (sizeof...(Ts) == 0) {
+            return type();
+        } else if constexpr (sizeof...(Ts) == 1) {
+            return type(boost::system::in_place_value, std::forward<As>(as)...);
+        } else {
+            return type(boost::system::in_place_value, std::forward<As>(as)...);
+        }
+    }
+};
+
+// The block an in-flight operation and its future share. The future holds
+// one reference, the completion handler another; whoever releases last frees
+// it, through Asio's per-thread recycling allocator, so in steady state an
+// operation allocates nothing.
+//
+// The handler writes `result`, then sets `done` (release); the future reads
+// `result` after seeing `done` (acquire). `waker` is the AtomicWaker the
+// future registers into and the handler wakes.
+template <class Out>
+struct OpState {
+    std::atomic<std::uint32_t> refs{1};
+    std::atomic<bool> done{false};
+    AtomicWaker waker;
+    std::optional<value_t<Out>> result;
+    boost::asio::cancellation_signal signal;
+
+    using allocator = boost::asio::recycling_allocator<OpState>;
+
+    static OpState* create() {
+        allocator alloc;
+        OpState* p = alloc.allocate(1);
+        // SAFETY: p is fresh, suitably aligned storage for one OpState.
+        return ::new (static_cast<void*>(p)) OpState();
+    }
+    void retain() noexcept {
+        // ORDERING: a new reference from one the caller holds.
+        refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    void release() noexcept {
+        // ORDERING: acq_rel: the last releaser sees every other holder's
+        // writes before it destroys the block.
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            allocator alloc;
+            this->~OpState();
+            alloc.deallocate(this, 1);
+        }
+    }
+};
+
+// The completion handler given to the Asio initiation. Its associated
+// allocator is the recycling allocator (so Asio's own operation state is
+// recycled as well) and its cancellation slot is the shared block's.
+template <class Sig>
+class UseFutureHandler {
+    using Out = typename SignatureOutput<Sig>::type;
+
+public:
+    using allocator_type = boost::asio::recycling_allocator<void>;
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+
+    explicit UseFutureHandler(OpState<Out>* st) noexcept : st_(st) {}
+    UseFutureHandler(UseFutureHandler&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    UseFutureHandler& operator=(UseFutureHandler&&) = delete;
+    // A handler that Asio destroys without calling (its io_context shut
+    // down) just gives up its reference.
+    ~UseFutureHandler() {
+        if (st_) {
+            st_->release();
+        }
+    }
+
+    allocator_type get_allocator() const noexcept { return {}; }
+    cancellation_slot_type get_cancellation_slot() const noexcept { return st_->signal.slot(); }
+
+    template <class... As>
+    void operator()(As&&... as) {
+        OpState<Out>* st = std::exchange(st_, nullptr);
+        if constexpr (std::is_void_v<Out>) {
+            st->result.emplace();
+        } else {
+            st->result.emplace(SignatureOutput<Sig>::make(std::forward<As>(as)...));
+        }
+        // ORDERING: release publishes `result` to the future's acquire load.
+        st->done.store(true, std::memory_order_release);
+        st->waker.wake();
+        st->release();
+    }
+
+private:
+    OpState<Out>* st_;
+};
+
+} // namespace detail
+
+/// The future an Asio operation returns when given `use_future`.
+///
+/// Lazy: the operation is initiated on the first poll (with the Context's
+/// waker registered first, so its completion cannot be missed). Dropping the
+/// future before the operation completed emits
+/// `cancellation_type::terminal` on the operation's cancellation slot — on
+/// the operation's executor: a drop on another thread hops there first,
+/// because Asio's cancellation slots are not thread-safe. The handler that
+/// then runs (usually with `operation_aborted`) frees the shared block and
+/// touches nothing else.
+///
+/// @par Cancel safety
+/// As the Asio operation under `terminal` cancellation: a timer wait or an
+/// accept loses nothing; a read or write may have transferred bytes that
+/// are then lost. Prefer the readiness-based pollux::net streams where
+/// that matters.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. It may be polled from any
+/// thread; the operation completes on its I/O object's executor.
+/// @par Wakes / resumes on
+/// The waker is woken from the thread that runs the completion handler.
+/// @par Errors
+/// Asio's error codes pass through unchanged in the `Result`. An exception
+/// thrown by the initiation is rethrown from the first `poll`.
+template <class Sig, class Initiation, class... Args>
+class POLLUX_NODISCARD_FUTURE AsioFuture {
+public:
+    using Output = typename detail::SignatureOutput<Sig>::type;
+
+    template <class I, class... As>
+    explicit AsioFuture(I&& init, As&&... args)
+        : init_(std::forward<I>(init)), args_(std::forward<As>(args)...) {}
+
+    AsioFuture(AsioFuture&& o) noexcept(std::is_nothrow_move_constructible_v<Initiation> &&
+                                        (std::is_nothrow_move_constructible_v<Args> && ...))
+        : init_(std::move(o.init_)), args_(std::move(o.args_)), st_(std::exchange(o.st_, nullptr)),
+          executor_(std::move(o.executor_)), finished_(o.finished_) {}
+    AsioFuture& operator=(AsioFuture&&) = delete;
+    ~AsioFuture() { abandon(); }
+
+    Poll<Output> poll(Context& cx) {
+        POLLUX_ASSERT(!finished_, "AsioFuture polled after it returned Ready");
+        if (st_ == nullptr) {
+            start(cx);
+        } else {
+            st_->waker.register_waker(cx.waker());
+        }
+        // ORDERING: acquire pairs with the handler's release of `result`.
+        if (!st_->done.load(std::memory_order_acquire)) {
+            return Pending{};
+        }
+        finished_ = true;
+        detail::OpState<Output>* st = std::exchange(st_, nullptr);
+        if constexpr (std::is_void_v<Output>) {
+            st->release();
+            return Ready<void>{};
+        } else {
+            Output out(std::move(*st->result));
+            st->release();
+            return Ready<Output>{std::move(out)};
+        }
+    }
+
+private:
+    void start(Context& cx) {
+        if constexpr (requires(Initiation & i) { i.get_executor(); }) {
+            executor_.emplace(init_.get_executor());
+        } else if (auto* task = detail::current_task()) {
+            executor_.emplace(task->executor());
+        }
+        st_ = detail::OpState<Output>::create();
+        st_->waker.register_waker(cx.waker());
+        st_->retain(); // the handler's reference
+        try {
+            std::apply(
+                [&](Args&... as) {
+                    std::move(init_)(detail::UseFutureHandler<Sig>(st_), std::move(as)...);
+                },
+                args_);
+        } catch (...) {
+            // The handler, if Asio built it, was destroyed and released its
+            // reference; drop ours.
+            std::exchange(st_, nullptr)->release();
+            finished_ = true;
+            throw;
+        }
+    }
+
+    void abandon() noexcept {
+        if (st_ == nullptr) {
+            return;
+        }
+        detail::OpState<Output>* st = std::exchange(st_, nullptr);
+        if (st->done.load(std::memory_order_acquire)) {
+            st->release();
+            return;
+        }
+        // Emit on the operation's executor: inline when we are already on
+        // it (dispatch), else posted. The lambda owns our reference.
+        auto emit = [st]() {
+            if (!st->done.load(std::memory_order_acquire)) {
+                st->signal.emit(boost::asio::cancellation_type::terminal);
+            }
+            st->release();
+        };
+        if (executor_) {
+            try {
+                boost::asio::dispatch(*executor_, std::move(emit));
+                return;
+            } catch (...) {
+                // The executor could not take it (its context is gone):
+                // nothing can complete the operation but its own shutdown.
+                st->release();
+                return;
+            }
+        }
+        emit();
+    }
+
+    Initiation init_;
+    std::tuple<Args...> args_;
+    detail::OpState<Output>* st_ = nullptr;
+    std::optional<boost::asio::any_io_executor> executor_;
+    bool finished_ = false;
+};
+
+} // namespace pollux
+
+template <class Sig>
+struct boost::asio::async_result<pollux::UseFuture, Sig> {
+    template <class Initiation, class... Args>
+    static auto initiate(Initiation&& init, pollux::UseFuture, Args&&... args) {
+        return pollux::AsioFuture<Sig, std::decay_t<Initiation>, std::decay_t<Args>...>(
+            std::forward<Initiation>(init), std::forward<Args>(args)...);
+    }
+};

@@ -1,0 +1,118 @@
+#include <pollux/asio.hpp>
+#include <pollux/core/async.hpp>
+#include <pollux/core/block_on.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
+
+#include "support/mock_task.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+
+using namespace pollux;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+TEST_CASE("use_future maps completion signatures to outputs", "[asio][use_future]") {
+    asio::io_context io;
+    asio::steady_timer timer(io);
+    asio::ip::tcp::socket sock(io);
+    char buf[4];
+    using Wait = decltype(timer.async_wait(use_future));
+    using Read = decltype(sock.async_read_some(asio::buffer(buf), use_future));
+    using Post = decltype(asio::post(io, use_future));
+    STATIC_REQUIRE(Future<Wait>);
+    STATIC_REQUIRE(std::is_same_v<output_t<Wait>, Result<void>>);
+    STATIC_REQUIRE(std::is_same_v<output_t<Read>, Result<std::size_t>>);
+    STATIC_REQUIRE(std::is_same_v<output_t<Post>, void>);
+    STATIC_REQUIRE(
+        std::is_same_v<detail::SignatureOutput<void(int, char)>::type, std::tuple<int, char>>);
+    STATIC_REQUIRE(
+        std::is_same_v<detail::SignatureOutput<void(boost::system::error_code, int, char)>::type,
+                       Result<std::tuple<int, char>>>);
+}
+
+TEST_CASE("use_future starts nothing before the first poll", "[asio][use_future]") {
+    asio::io_context io;
+    asio::steady_timer timer(io, 0ms);
+    auto fut = timer.async_wait(use_future);
+    REQUIRE(io.poll() == 0); // no wait was initiated
+    test::MockTask task(std::move(fut));
+    REQUIRE(task.poll().is_pending());
+    io.restart();
+    REQUIRE(io.run() == 1); // now the wait completes
+    REQUIRE(task.is_woken());
+    REQUIRE(task.poll().value().has_value());
+}
+
+TEST_CASE("use_future timer wait completes inside a runtime", "[asio][use_future]") {
+    Runtime rt;
+    auto body = [](asio::io_context& io) -> Async<bool> {
+        asio::steady_timer timer(io, 1ms);
+        Result<void> r = co_await timer.async_wait(use_future);
+        co_return r.has_value();
+    };
+    REQUIRE(rt.block_on(body(rt.io_context())));
+}
+
+TEST_CASE("use_future passes Asio's error codes through", "[asio][use_future]") {
+    Runtime rt;
+    auto body = [](asio::io_context& io) -> Async<bool> {
+        asio::steady_timer timer(io, 1h);
+        auto wait = timer.async_wait(use_future);
+        auto canceller = spawn([](asio::steady_timer& t) -> Async<> {
+            t.cancel();
+            co_return;
+        }(timer));
+        Result<void> r = co_await wait;
+        co_await canceller;
+        co_return r.error() == asio::error::operation_aborted;
+    };
+    REQUIRE(rt.block_on(body(rt.io_context())));
+}
+
+TEST_CASE("use_future of a void() signature has a void output", "[asio][use_future]") {
+    Runtime rt;
+    auto body = [](asio::io_context& io) -> Async<int> {
+        co_await asio::post(io, use_future);
+        co_return 1;
+    };
+    REQUIRE(rt.block_on(body(rt.io_context())) == 1);
+}
+
+TEST_CASE("use_future dropped in flight cancels the operation and leaves no work",
+          "[asio][use_future][cancel]") {
+    asio::io_context io;
+    asio::steady_timer timer(io, 1h);
+    using Task = test::MockTask<decltype(timer.async_wait(use_future))>;
+    std::optional<Task> task;
+    task.emplace(timer.async_wait(use_future));
+    REQUIRE(task->poll().is_pending());
+    // Dropped on the executor's thread: terminal cancellation is emitted
+    // inline. The aborted handler then runs and frees the block; nothing else
+    // is left, so run() returns instead of waiting an hour.
+    asio::post(io, [&] { task.reset(); });
+    REQUIRE(io.run() == 2); // the dropper and the aborted handler
+    REQUIRE(io.stopped());
+}
+
+TEST_CASE("use_future dropped on another thread hops onto the operation's executor",
+          "[asio][use_future][cancel]") {
+    asio::io_context io;
+    asio::steady_timer timer(io, 1h);
+    std::optional<test::MockTask<decltype(timer.async_wait(use_future))>> task;
+    task.emplace(timer.async_wait(use_future));
+    REQUIRE(task->poll().is_pending());
+    std::thread([&] { task.reset(); }).join(); // posts the cancellation
+    REQUIRE(io.run() == 2);                    // the hop, then the aborted handler
+}
