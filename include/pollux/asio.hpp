@@ -213,7 +213,7 @@ public:
             st_->waker.register_waker(cx.waker());
         }
         // ORDERING: acquire pairs with the handler's release of `result`.
-        if (!st_->done.load(std::memory_order_acquire)) {
+        if (!st_->done.load(std::memory_order_acquire) || !coop::poll_proceed(cx)) {
             return Pending{};
         }
         finished_ = true;

@@ -79,6 +79,9 @@ public:
             }
             return Pending{};
         }
+        if (!coop::poll_proceed(cx)) {
+            return Pending{};
+        }
         task_->output_taken_ = true;
         lock.unlock();
         if (task_->error_) {

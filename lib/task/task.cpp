@@ -78,7 +78,9 @@ void TaskHeader::run() {
     // clones made by the future take their own references.
     const Waker* waker = ::new (static_cast<void*>(storage))
         Waker(Waker::from_raw(RawWaker{this, &task_waker_vtable}));
-    Context cx(*waker);
+    // Phase 3: a fresh cooperative budget for this poll.
+    Budget budget;
+    Context cx(*waker, &budget);
 
     bool ready = false;
     {
