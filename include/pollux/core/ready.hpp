@@ -1,0 +1,78 @@
+#pragma once
+
+/// @file
+/// `ready(v)`: a future that is immediately ready with `v` (futures-rs's
+/// `future::ready`).
+
+#include <pollux/core/future.hpp>
+#include <pollux/detail/config.hpp>
+
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace pollux {
+
+/// The future returned by `ready(v)`: its first poll returns `Ready(v)`.
+/// (`Ready<T>` is the poll marker of poll.hpp, hence the longer name.)
+template <class T>
+class POLLUX_NODISCARD_FUTURE ReadyFuture {
+public:
+    using Output = T;
+
+    template <class U>
+    requires std::constructible_from<T, U&&>
+    explicit ReadyFuture(std::in_place_t, U&& v) : value_(std::in_place, std::forward<U>(v)) {}
+
+    Poll<T> poll(Context&) {
+        POLLUX_ASSERT(value_.has_value(), "ReadyFuture polled after it returned Ready");
+        Poll<T> p(Ready<T>{std::move(*value_)});
+        value_.reset();
+        return p;
+    }
+
+private:
+    std::optional<T> value_;
+};
+
+template <>
+class POLLUX_NODISCARD_FUTURE ReadyFuture<void> {
+public:
+    using Output = void;
+
+    Poll<void> poll(Context&) {
+        POLLUX_ASSERT(!done_, "ReadyFuture polled after it returned Ready");
+        done_ = true;
+        return Ready<void>{};
+    }
+
+private:
+    bool done_ = false;
+};
+
+/// A future whose first poll returns `Ready(v)`; `Output` is `std::decay_t`
+/// of the argument (an lvalue is copied in, an rvalue moved in).
+///
+/// @par Cancel safety
+/// Dropping it before its poll drops the value.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Wakes / resumes on
+/// Never wakes: it is ready on its first poll.
+/// @par Preconditions
+/// Not polled again after it returned `Ready` (asserts).
+/// @par Example
+/// @code
+/// int v = pollux::block_on(pollux::ready(42));
+/// @endcode
+template <class T>
+[[nodiscard]] ReadyFuture<std::decay_t<T>> ready(T&& v) {
+    return ReadyFuture<std::decay_t<T>>(std::in_place, std::forward<T>(v));
+}
+
+/// A future of `void` whose first poll returns `Ready`.
+[[nodiscard]] inline ReadyFuture<void> ready() noexcept {
+    return {};
+}
+
+} // namespace pollux
