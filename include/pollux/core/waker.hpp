@@ -123,11 +123,10 @@ struct SharedWakeBlock {
     }
     static void drop(const void* p) {
         auto* self = static_cast<SharedWakeBlock*>(const_cast<void*>(p));
-        // ORDERING: release publishes this holder's uses of the block; the
-        // acquire fence pairs with every other holder's release before the
-        // last one deletes it (as Arc::drop).
-        if (self->refs.fetch_sub(1, std::memory_order_release) == 1) {
-            std::atomic_thread_fence(std::memory_order_acquire);
+        // ORDERING: acq_rel: the release half publishes this holder's uses
+        // of the block, the acquire half lets the last holder see every
+        // other's before the delete (Arc::drop, in a form TSan models).
+        if (self->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             delete self;
         }
     }

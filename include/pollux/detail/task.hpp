@@ -57,10 +57,10 @@ public:
         refs_.fetch_add(1, std::memory_order_relaxed);
     }
     void release() const noexcept {
-        // ORDERING: release publishes this holder's last uses; the acquire
-        // fence pairs with every other release before the delete.
-        if (refs_.fetch_sub(1, std::memory_order_release) == 1) {
-            std::atomic_thread_fence(std::memory_order_acquire);
+        // ORDERING: acq_rel: the release half publishes this holder's last
+        // uses, the acquire half lets the last holder see every other's
+        // before the delete (Arc's release + fence, in a form TSan models).
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             vtable_->destroy(const_cast<TaskHeader*>(this));
         }
     }
