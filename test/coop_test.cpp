@@ -1,5 +1,6 @@
 #include <pollux/asio.hpp>
 #include <pollux/core/async.hpp>
+#include <pollux/core/futures_unordered.hpp>
 #include <pollux/core/context.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
@@ -84,4 +85,18 @@ TEST_CASE("coop budget keeps an always-ready task from starving a timer on a cur
     REQUIRE(rt.block_on(busy(fired)) > 0);
     REQUIRE(*fired);
     rt.block_on(std::move(h));
+}
+
+TEST_CASE("FuturesUnordered children spend the budget of the task that polls it",
+          "[core][coop][futures_unordered]") {
+    FuturesUnordered<AlwaysReadyLeaf> set;
+    for (int i = 0; i < 10; ++i) {
+        set.push(AlwaysReadyLeaf{});
+    }
+    test::MockTask task(next(set));
+    Budget b(0);
+    Context cx(task.waker(), &b);
+    REQUIRE(task.future().poll(cx).is_pending()); // no budget: no child may finish
+    REQUIRE(task.is_woken());
+    REQUIRE(set.size() == 10);
 }
