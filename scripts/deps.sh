@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages pollux builds with, if any is missing.
+# Sourced by scripts/demo.sh, scripts/test.sh and .ci/run. Needs root (or
+# sudo) only when something is missing.
+set -euo pipefail
+
+pollux_install_deps() {
+    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2 "$@")
+    local missing=()
+    local p
+    for p in "${wanted[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    echo "pollux: installing ${missing[*]}" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+}
