@@ -59,7 +59,6 @@ private:
     int remaining_;
     int polls_ = 0;
     std::vector<std::thread> wakers_; // joined on destruction
-
 };
 
 // 3. An async fn: it awaits other futures and co_returns a value. Nothing
@@ -78,7 +77,9 @@ pollux::Async<std::string> fetch_name() {
     co_return name;
 }
 
-pollux::Async<int> one() { co_return 1; }
+pollux::Async<int> one() {
+    co_return 1;
+}
 pollux::Async<std::string> two() {
     co_await Countdown(2); // pending once: join keeps polling one() meanwhile
     co_return "two";

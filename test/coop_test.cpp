@@ -1,7 +1,7 @@
 #include <pollux/asio.hpp>
 #include <pollux/core/async.hpp>
-#include <pollux/core/futures_unordered.hpp>
 #include <pollux/core/context.hpp>
+#include <pollux/core/futures_unordered.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
 
