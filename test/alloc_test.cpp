@@ -1,5 +1,6 @@
 // Allocation counts per operation. This binary replaces the global operator
-// new, so it is its own test executable.
+// new, so it is its own test executable. It also counts aligned_alloc, which
+// Asio's recycling allocator uses for fresh memory.
 #include <pollux/asio.hpp>
 #include <pollux/core/async.hpp>
 #include <pollux/core/ready.hpp>
@@ -40,6 +41,17 @@ void operator delete(void* p, std::size_t) noexcept {
 }
 void operator delete[](void* p, std::size_t) noexcept {
     std::free(p);
+}
+
+// Interposes the C library's aligned_alloc for this executable; the memory
+// is freed with free(), as posix_memalign's is.
+extern "C" void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    void* p = nullptr;
+    if (alignment < sizeof(void*)) {
+        alignment = sizeof(void*);
+    }
+    return ::posix_memalign(&p, alignment, size) == 0 ? p : nullptr;
 }
 
 using namespace pollux;

@@ -253,6 +253,30 @@ private:
         }
     }
 
+    // Emits terminal cancellation if the operation is still in flight, then
+    // releases the future's reference to the shared block.
+    class Emit {
+    public:
+        explicit Emit(detail::OpState<Output>* st) noexcept : st_(st) {}
+        Emit(Emit&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+        Emit& operator=(Emit&&) = delete;
+        ~Emit() {
+            if (st_) {
+                st_->release();
+            }
+        }
+        void operator()() {
+            detail::OpState<Output>* st = std::exchange(st_, nullptr);
+            if (!st->done.load(std::memory_order_acquire)) {
+                st->signal.emit(boost::asio::cancellation_type::terminal);
+            }
+            st->release();
+        }
+
+    private:
+        detail::OpState<Output>* st_;
+    };
+
     void abandon() noexcept {
         if (st_ == nullptr) {
             return;
@@ -263,23 +287,16 @@ private:
             return;
         }
         // Emit on the operation's executor: inline when we are already on
-        // it (dispatch), else posted. The lambda owns our reference.
-        auto emit = [st]() {
-            if (!st->done.load(std::memory_order_acquire)) {
-                st->signal.emit(boost::asio::cancellation_type::terminal);
-            }
-            st->release();
-        };
+        // it (dispatch), else posted. The handler owns our reference, and
+        // gives it up even if Asio destroys it unrun (its context shut down).
+        Emit emit(st);
         if (executor_) {
             try {
                 boost::asio::dispatch(*executor_, std::move(emit));
-                return;
             } catch (...) {
-                // The executor could not take it (its context is gone):
-                // nothing can complete the operation but its own shutdown.
-                st->release();
-                return;
+                // Whichever Emit still owns the reference has released it.
             }
+            return;
         }
         emit();
     }

@@ -27,3 +27,5 @@
 #include <pollux/core/then.hpp>
 #include <pollux/core/try_join.hpp>
 #include <pollux/core/waker.hpp>
+#include <pollux/signal.hpp>
+#include <pollux/time.hpp>

@@ -22,6 +22,39 @@
 
 namespace pollux {
 
+namespace detail {
+
+// The main future of a current-thread Runtime::block_on: stops the
+// io_context once it has finished, by value or by exception, so the run()
+// that drives it returns.
+template <class F>
+class StopWhenDone {
+public:
+    using Output = output_t<F>;
+
+    template <class G>
+    StopWhenDone(G&& fut, boost::asio::io_context& io) : fut_(std::forward<G>(fut)), io_(&io) {}
+
+    Poll<Output> poll(Context& cx) {
+        try {
+            auto p = fut_.poll(cx);
+            if (p.is_ready()) {
+                io_->stop();
+            }
+            return p;
+        } catch (...) {
+            io_->stop();
+            throw;
+        }
+    }
+
+private:
+    F fut_;
+    boost::asio::io_context* io_;
+};
+
+} // namespace detail
+
 struct RuntimeOptions {
     /// 0: current-thread (the loop runs inside block_on, on the caller's
     /// thread). N > 0: N worker threads run the loop all the time.
@@ -58,9 +91,20 @@ public:
     /// down under it.
     template <Future F>
     output_t<F> block_on(F&& f) {
-        auto handle = pollux::spawn(io_.get_executor(), std::forward<F>(f));
-        if (options_.worker_threads == 0) {
-            drive_until([&] { return handle.is_finished(); });
+        if (options_.worker_threads > 0) {
+            return pollux::block_on(pollux::spawn(io_.get_executor(), std::forward<F>(f)));
+        }
+        auto handle =
+            pollux::spawn(io_.get_executor(),
+                          detail::StopWhenDone<std::remove_cvref_t<F>>(std::forward<F>(f), io_));
+        // run(), not a loop of run_one(): Asio keeps its per-thread recycling
+        // cache for the length of one run call, so one long run is what makes
+        // steady-state operations allocation-free. The main task stops the
+        // context when it finishes; a stop() from anyone else just loops.
+        auto guard = boost::asio::make_work_guard(io_);
+        while (!handle.is_finished()) {
+            io_.restart();
+            io_.run();
         }
         return pollux::block_on(std::move(handle));
     }
@@ -78,17 +122,6 @@ public:
     [[nodiscard]] std::size_t live_tasks() const;
 
 private:
-    template <class Done>
-    void drive_until(Done done) {
-        auto guard = boost::asio::make_work_guard(io_);
-        while (!done()) {
-            if (io_.stopped()) {
-                io_.restart();
-            }
-            io_.run_one();
-        }
-    }
-
     RuntimeOptions options_;
     boost::asio::io_context io_; // destroyed last: its shutdown drops the tasks
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;

@@ -1,0 +1,204 @@
+#pragma once
+
+/// @file
+/// `time::sleep(duration)` and `time::sleep_until(instant)`: the future
+/// `Sleep`, which completes once a deadline has passed (tokio's
+/// `time::sleep`). Also the clock aliases `time::Clock`, `time::Instant` and
+/// `time::Duration`.
+
+#include <pollux/asio.hpp>
+#include <pollux/core/context.hpp>
+#include <pollux/core/future.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/io_block.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+
+namespace pollux::time {
+
+/// The clock of pollux::time: monotonic, never adjusted.
+using Clock = std::chrono::steady_clock;
+/// A point in time of `Clock` (tokio's `Instant`).
+using Instant = Clock::time_point;
+/// A span of `Clock` time, in nanoseconds. Any integral std::chrono
+/// duration converts to it implicitly (`10ms`, `2s`).
+using Duration = Clock::duration;
+
+} // namespace pollux::time
+
+namespace pollux::detail {
+
+// `t + d`, clamped to the clock's range, so `sleep(Duration::max())` means
+// "for ever" instead of overflowing.
+inline time::Instant saturating_add(time::Instant t, time::Duration d) noexcept {
+    using time::Duration;
+    using time::Instant;
+    if (d > Duration::zero() && t > Instant::max() - d) {
+        return Instant::max();
+    }
+    if (d < Duration::zero() && t < Instant::min() - d) {
+        return Instant::min();
+    }
+    return t + d;
+}
+
+using TimerPtr = IoBlockPtr<boost::asio::steady_timer>;
+
+// Polls until `deadline` has passed: the engine of Sleep and Interval.
+//
+// A deadline that has already passed is Ready at once (after spending one
+// unit of the task's cooperative budget), without a timer, as in tokio.
+// Otherwise the timer is created on the first poll that needs it, on the
+// current task's executor, and a wait is kept in flight for the deadline. A
+// wait armed for a later expiry than `deadline` (Interval::reset moved the
+// deadline earlier) is re-armed: expires_at aborts it, and once it completes
+// with operation_aborted a new wait starts. A wait armed for an earlier
+// expiry simply fires and is followed by another. Whatever completes, the
+// clock decides.
+//
+// `what` names the operation in the logic_error thrown outside a task.
+inline Poll<void>
+poll_deadline(TimerPtr& timer, time::Instant deadline, Context& cx, const char* what) {
+    using time::Clock;
+    if (!timer) {
+        // Checked on every poll before the timer exists, even when the
+        // deadline has passed, so that polling outside a task fails the same
+        // way whatever the clock says.
+        (void)require_current_task(what);
+    }
+    for (;;) {
+        if (timer && timer->wait) {
+            if (timer->io.expiry() > deadline) {
+                timer->io.expires_at(deadline); // aborts the wait in flight
+            }
+            Poll<Result<void>> p = Pending{};
+            try {
+                p = timer->wait->poll(cx);
+            } catch (...) {
+                timer->wait.reset();
+                throw;
+            }
+            if (p.is_pending()) {
+                return Pending{};
+            }
+            timer->wait.reset();
+            const Result<void>& r = p.value();
+            if (!r && r.error() != boost::asio::error::operation_aborted) {
+                throw boost::system::system_error(r.error(), what);
+            }
+            // The AsioFuture spent this poll's budget unit already.
+            if (Clock::now() >= deadline) {
+                return Ready<void>{};
+            }
+            continue; // aborted by a re-arm, or fired for an earlier deadline
+        }
+        if (Clock::now() >= deadline) {
+            if (!coop::poll_proceed(cx)) {
+                return Pending{};
+            }
+            return Ready<void>{};
+        }
+        if (!timer) {
+            timer = TimerPtr::make(executor_of_current_task(what));
+        }
+        timer->io.expires_at(deadline);
+        timer->wait.emplace(timer->io.async_wait(use_future));
+    }
+}
+
+} // namespace pollux::detail
+
+namespace pollux::time {
+
+/// The future returned by `sleep` and `sleep_until`: completes (Output
+/// `void`) on the first poll at or after its deadline.
+///
+/// The deadline is fixed when the Sleep is made; nothing starts before the
+/// first poll. A deadline that has passed by the time of a poll (including
+/// `sleep(0ms)` and any deadline in the past) completes on that poll without
+/// arming a timer, as in tokio; it still spends one unit of the task's
+/// cooperative budget, so a loop of such sleeps cannot starve the event loop.
+/// Otherwise the first poll creates an Asio `steady_timer` on the executor of
+/// the task being polled and waits on it with `use_future`. The timer lives
+/// in a separate block from Asio's recycling allocator, so a Sleep may be
+/// moved between polls and a steady stream of sleeps allocates nothing.
+///
+/// @par Cancel safety
+/// Cancel safe: dropping a pending Sleep cancels its timer wait
+/// (`cancellation_type::terminal`, emitted on the timer's executor), frees the
+/// timer, and loses nothing; the io_context is left with no work from it.
+/// Timer waits honour terminal, partial and total cancellation.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
+/// thread: a drop off the timer's executor hops there before it touches the
+/// timer.
+/// @par Wakes / resumes on
+/// The waker of the latest poll is woken from the thread that runs the
+/// timer's completion on the executor of the task that first polled it; a
+/// task resumes on its own executor.
+/// @par Errors
+/// Throws `std::logic_error` when its first poll happens outside a pollux
+/// task (for example under plain `pollux::block_on`, with no event loop),
+/// whether or not the deadline has passed. Throws
+/// `boost::system::system_error` if the timer wait fails with anything but
+/// `operation_aborted` (Asio documents no such failure).
+/// @par Preconditions
+/// Not polled again after it returned Ready (asserts).
+/// @par Example
+/// @code
+/// pollux::Async<> tick_twice() {
+///     co_await pollux::time::sleep(100ms);
+///     co_await pollux::time::sleep_until(pollux::time::Clock::now() + 1s);
+/// }
+/// @endcode
+class POLLUX_NODISCARD_FUTURE Sleep {
+public:
+    using Output = void;
+
+    /// A sleep until `deadline`; starts nothing.
+    explicit Sleep(Instant deadline) noexcept : deadline_(deadline) {}
+
+    Sleep(Sleep&&) noexcept = default;
+    Sleep& operator=(Sleep&&) noexcept = default;
+
+    Poll<void> poll(Context& cx) {
+        POLLUX_ASSERT(!done_, "Sleep polled after it returned Ready");
+        Poll<void> p = detail::poll_deadline(timer_, deadline_, cx, "pollux::time::sleep");
+        if (p.is_ready()) {
+            done_ = true;
+            timer_.reset(); // no wait is engaged: freed here and now
+        }
+        return p;
+    }
+
+    /// The instant at which it completes.
+    [[nodiscard]] Instant deadline() const noexcept { return deadline_; }
+
+    /// True once the deadline has passed (whether or not it was polled).
+    [[nodiscard]] bool is_elapsed() const noexcept { return Clock::now() >= deadline_; }
+
+private:
+    Instant deadline_;
+    detail::TimerPtr timer_;
+    bool done_ = false;
+};
+
+/// A future that completes `duration` after this call (not after its first
+/// poll). A zero or negative duration completes on the first poll; see
+/// `Sleep`. Durations too long for the clock mean "never".
+[[nodiscard]] inline Sleep sleep(Duration duration) noexcept {
+    return Sleep(detail::saturating_add(Clock::now(), duration));
+}
+
+/// A future that completes at `deadline`; a deadline in the past completes on
+/// the first poll. See `Sleep`.
+[[nodiscard]] inline Sleep sleep_until(Instant deadline) noexcept {
+    return Sleep(deadline);
+}
+
+} // namespace pollux::time

@@ -1,0 +1,122 @@
+#pragma once
+
+/// @file
+/// `time::timeout(duration, fut)` and `time::timeout_at(instant, fut)`: a
+/// future's output, or `timed_out` once a deadline passes (tokio's
+/// `time::timeout`).
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/future.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/time/sleep.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/system/result.hpp>
+
+#include <type_traits>
+#include <utility>
+
+namespace pollux::time {
+
+/// The future returned by `timeout` and `timeout_at`: the inner future's
+/// output as `Result<output_t<F>>` (`Result<void>` for a void future), or
+/// the error `boost::asio::error::timed_out` once the deadline has passed.
+///
+/// Each poll polls the inner future first and the deadline second, so an
+/// inner future that is ready wins even when the deadline has passed (and a
+/// ready inner future needs no timer at all). If the inner future spent the
+/// task's whole cooperative budget in this poll, the deadline is still
+/// checked, unconstrained, so a busy inner future cannot starve its timeout
+/// (as in tokio).
+///
+/// @par Cancel safety
+/// As the inner future: dropping a Timeout drops the inner future (which
+/// cancels what it started) and cancels the timer as `Sleep` does. On
+/// `timed_out` the inner future is not destroyed until the Timeout is; use
+/// `get_ref()` to look at it meanwhile.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Wakes / resumes on
+/// Whatever the inner future arranges, and the timer's completion (see
+/// `Sleep`).
+/// @par Errors
+/// The output's error is `timed_out`, and only that. Rethrows what the inner
+/// future's `poll` throws. Throws `std::logic_error`, as `Sleep` does, when
+/// the deadline must be checked (the inner future was not ready) outside a
+/// pollux task.
+/// @par Preconditions
+/// Not polled again after it returned Ready (asserts).
+/// @par Example
+/// @code
+/// pollux::Result<std::size_t> n = co_await pollux::time::timeout(5s, read_some(sock, buf));
+/// if (!n && n.error() == boost::asio::error::timed_out) { /* gave up */ }
+/// @endcode
+template <Future F>
+class POLLUX_NODISCARD_FUTURE Timeout {
+public:
+    using Output = Result<output_t<F>>;
+
+    /// `fut`, with a deadline; starts nothing.
+    template <class G>
+    Timeout(G&& fut, Instant deadline) : inner_(std::forward<G>(fut)), delay_(deadline) {}
+
+    Poll<Output> poll(Context& cx) {
+        POLLUX_ASSERT(!done_, "Timeout polled after it returned Ready");
+        const bool had_budget = cx.budget() == nullptr || cx.budget()->remaining() > 0;
+        auto p = inner_.poll(cx);
+        if (p.is_ready()) {
+            done_ = true;
+            if constexpr (std::is_void_v<output_t<F>>) {
+                return Ready<Output>{Output()};
+            } else {
+                return Ready<Output>{Output(boost::system::in_place_value, std::move(p).value())};
+            }
+        }
+        const bool has_budget = cx.budget() == nullptr || cx.budget()->remaining() > 0;
+        Poll<void> d = Pending{};
+        if (had_budget && !has_budget) {
+            // The inner future spent the budget: check the deadline anyway.
+            Context unconstrained(cx.waker());
+            d = delay_.poll(unconstrained);
+        } else {
+            d = delay_.poll(cx);
+        }
+        if (d.is_pending()) {
+            return Pending{};
+        }
+        done_ = true;
+        return Ready<Output>{
+            Output(boost::system::in_place_error,
+                   boost::asio::error::make_error_code(boost::asio::error::timed_out))};
+    }
+
+    /// The inner future.
+    [[nodiscard]] F& get_ref() noexcept { return inner_; }
+    [[nodiscard]] const F& get_ref() const noexcept { return inner_; }
+
+    /// The instant at which it gives up.
+    [[nodiscard]] Instant deadline() const noexcept { return delay_.deadline(); }
+
+private:
+    F inner_;
+    Sleep delay_;
+    bool done_ = false;
+};
+
+/// `fut`'s output, or `timed_out` if `duration` passes first (counted from
+/// this call). `fut` is taken by value (moved in). See `Timeout`.
+template <Future F>
+[[nodiscard]] Timeout<std::remove_cvref_t<F>> timeout(Duration duration, F&& fut) {
+    return Timeout<std::remove_cvref_t<F>>(std::forward<F>(fut),
+                                           detail::saturating_add(Clock::now(), duration));
+}
+
+/// `fut`'s output, or `timed_out` if `deadline` passes first. See `Timeout`.
+template <Future F>
+[[nodiscard]] Timeout<std::remove_cvref_t<F>> timeout_at(Instant deadline, F&& fut) {
+    return Timeout<std::remove_cvref_t<F>>(std::forward<F>(fut), deadline);
+}
+
+} // namespace pollux::time
