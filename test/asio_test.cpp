@@ -8,8 +8,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/connect_pair.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -115,4 +118,28 @@ TEST_CASE("use_future dropped on another thread hops onto the operation's execut
     REQUIRE(task->poll().is_pending());
     std::thread([&] { task.reset(); }).join(); // posts the cancellation
     REQUIRE(io.run() == 2);                    // the hop, then the aborted handler
+}
+
+TEST_CASE("use_future socket read dropped in flight completes with operation_aborted and "
+          "leaves no work",
+          "[asio][use_future][cancel]") {
+    asio::io_context io;
+    asio::local::stream_protocol::socket a(io), b(io);
+    asio::local::connect_pair(a, b);
+    char buf[16];
+    using Task = test::MockTask<decltype(a.async_read_some(asio::buffer(buf), use_future))>;
+    std::optional<Task> task;
+    task.emplace(a.async_read_some(asio::buffer(buf), use_future));
+    REQUIRE(task->poll().is_pending()); // nothing to read: the read is in flight
+    asio::post(io, [&] { task.reset(); });
+    REQUIRE(io.run() == 2); // the dropper and the aborted read handler
+    // The socket is still usable afterwards: a new read sees new data.
+    REQUIRE(asio::write(b, asio::buffer("x", 1)) == 1);
+    test::MockTask again(a.async_read_some(asio::buffer(buf), use_future));
+    REQUIRE(again.poll().is_pending());
+    io.restart();
+    io.run();
+    auto p = again.poll();
+    REQUIRE(p.is_ready());
+    REQUIRE(p.value().value() == 1);
 }
