@@ -29,3 +29,4 @@
 #include <pollux/core/waker.hpp>
 #include <pollux/signal.hpp>
 #include <pollux/time.hpp>
+#include <pollux/uv.hpp>

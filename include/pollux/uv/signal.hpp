@@ -1,0 +1,64 @@
+#pragma once
+
+/// @file
+/// `uv::Signal`: libuv's `uv_signal_t` — a callback on the loop each time the
+/// process receives a signal.
+
+#include <pollux/uv/handle.hpp>
+#include <pollux/uv/loop.hpp>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstdint>
+#include <functional>
+
+namespace pollux::uv {
+
+/// Watches one signal number (`uv_signal_t`). While started it installs a
+/// process-wide handler for that signal (through Asio's `signal_set`);
+/// stopping the last watcher of a signal restores the default disposition.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Loop thread only.
+/// @par Example
+/// @code
+/// uv::Signal sigint(loop);
+/// sigint.start([&](int) { server.close(); sigint.close(); }, SIGINT);
+/// @endcode
+class POLLUX_API Signal final : public Handle {
+public:
+    using Callback = std::function<void(int signum)>;
+
+    explicit Signal(Loop& loop);
+    ~Signal();
+
+    /// Starts watching `signum` (a started handle switches to the new
+    /// signal); `cb(signum)` runs on the loop for each delivery. Deliveries
+    /// that arrive together may be reported once.
+    ///
+    /// @par Cancel safety
+    /// After `stop()` or `close()` the callback does not run again.
+    /// @par Errors
+    /// `bad_descriptor` if the handle is closing; Asio's error if the signal
+    /// cannot be watched (for instance `errc::invalid_argument`). The
+    /// callback is then never called.
+    /// @par Preconditions
+    /// `cb` is not empty (asserts).
+    boost::system::error_code start(Callback cb, int signum);
+    /// Stops watching; no callback runs afterwards.
+    void stop() noexcept;
+    /// The watched signal, or 0.
+    [[nodiscard]] int signum() const noexcept { return signum_; }
+
+private:
+    void on_close() noexcept override { stop(); }
+    void arm();
+
+    boost::asio::signal_set set_;
+    Callback cb_;
+    int signum_ = 0;
+    std::uint64_t generation_ = 0; // bumped by stop(): old waits are ignored
+};
+
+} // namespace pollux::uv

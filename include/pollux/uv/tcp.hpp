@@ -1,0 +1,219 @@
+#pragma once
+
+/// @file
+/// `uv::Tcp`: libuv's `uv_tcp_t` (and the `uv_stream_t` calls on it) — a
+/// listening or connected TCP socket driven by callbacks.
+
+#include <pollux/core/result.hpp>
+#include <pollux/uv/handle.hpp>
+#include <pollux/uv/loop.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pollux::uv {
+
+/// A TCP handle: a server (`bind` + `listen` + `accept`) or a stream
+/// (`connect`, or `accept`ed), with libuv's readiness-based I/O. The handle
+/// is active while listening or reading; writes, connects and shutdowns
+/// are requests (they keep the loop alive until their callback ran, even on
+/// an unreferenced handle).
+///
+/// Writes go out with `MSG_NOSIGNAL` (a peer that closed gives
+/// `broken_pipe`, never SIGPIPE). The handle never buffers on its own:
+/// `write_queue_size()` is what callers queued and the kernel has not
+/// taken yet — stop reading (or writing) while it grows, as with libuv.
+///
+/// Accept errors: per-connection errors (`ECONNABORTED`, `EPROTO`,
+/// `ECONNRESET`) are skipped at once; any other error (`EMFILE`, `ENFILE`,
+/// `ENOBUFS`, `ENOMEM`, ...) is reported to the connection callback and
+/// accepting pauses for 100 ms on a timer, so the loop never spins.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Loop thread only.
+/// @par Example
+/// @code
+/// uv::Tcp server(loop);
+/// server.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+/// server.listen(128, [&](boost::system::error_code ec) {
+///     if (ec) return;
+///     auto conn = std::make_unique<uv::Tcp>(loop);
+///     server.accept(*conn);
+///     ...
+/// });
+/// @endcode
+class POLLUX_API Tcp final : public Handle {
+public:
+    using Endpoint = boost::asio::ip::tcp::endpoint;
+    /// Status callbacks: connect, write, shutdown, and "a connection is
+    /// waiting" for `listen`.
+    using StatusCallback = std::function<void(boost::system::error_code)>;
+    /// `data` is valid only during the call. `ec` is `boost::asio::error::eof`
+    /// at the end of the stream (with empty `data`); after eof or an error,
+    /// reading has stopped.
+    using ReadCallback = std::function<void(boost::system::error_code, std::span<const char> data)>;
+
+    explicit Tcp(Loop& loop);
+    ~Tcp();
+
+    /// Opens a socket for `ep`'s protocol (if not open yet) with
+    /// `SO_REUSEADDR`, and binds it.
+    /// @par Errors
+    /// `bad_descriptor` if closing or already listening/connected; the
+    /// system's bind error (`address_in_use`, ...).
+    boost::system::error_code bind(const Endpoint& ep);
+
+    /// Starts listening (binding an IPv4 ephemeral port if `bind` was not
+    /// called). `cb(ec)` runs each time a connection is waiting: call
+    /// `accept` in it. If it does not accept, accepting pauses until
+    /// `accept` is called (libuv's behaviour). `cb` gets an error for
+    /// resource errors (see the class comment).
+    ///
+    /// @par Cancel safety
+    /// Closing the handle drops connections accepted from the kernel but not
+    /// yet handed to `accept` (their peers see a reset).
+    /// @par Errors
+    /// `bad_descriptor` if closing or connected; the system's listen error.
+    /// @par Preconditions
+    /// `cb` is not empty (asserts).
+    boost::system::error_code listen(int backlog, StatusCallback cb);
+
+    /// Moves the waiting connection into `client` (which becomes a connected
+    /// stream, not yet reading) and resumes accepting.
+    /// @par Errors
+    /// `boost::asio::error::would_block` when no connection is waiting;
+    /// `bad_descriptor` if this handle or `client` is closing.
+    /// @par Preconditions
+    /// `client` is a fresh handle on the same loop (asserts).
+    boost::system::error_code accept(Tcp& client);
+
+    /// Connects to `ep`; `cb(ec)` runs when connected or failed
+    /// (`connection_refused`, ...), or with `operation_aborted` if the handle
+    /// is closed first.
+    /// @par Errors
+    /// `bad_descriptor` if closing; `already_started` if a connect is in
+    /// flight; `already_connected`. The callback is then never called.
+    /// @par Preconditions
+    /// `cb` is not empty (asserts).
+    boost::system::error_code connect(const Endpoint& ep, StatusCallback cb);
+
+    /// Starts reading: `cb(ec, data)` runs for each chunk read, until
+    /// `read_stop()`, eof or an error. Reading is fair: at most 32 reads per
+    /// readiness event before other handlers run.
+    /// @par Errors
+    /// `bad_descriptor` if closing or not connected.
+    /// @par Preconditions
+    /// `cb` is not empty (asserts).
+    boost::system::error_code read_start(ReadCallback cb);
+    /// Stops reading at once: no read callback runs until the next
+    /// `read_start`; data stays in the kernel.
+    void read_stop() noexcept;
+    [[nodiscard]] bool is_reading() const noexcept { return reading_; }
+
+    /// Queues `data` (owned by the handle until `cb` ran) for writing.
+    /// `cb(ec)` runs once it was all written, with the error if it failed,
+    /// or with `operation_aborted` if the handle is closed first. Writes
+    /// complete in the order they were queued. An immediate completion is
+    /// deferred to the loop's pending phase.
+    ///
+    /// @par Cancel safety
+    /// Not cancel safe: closing the handle may leave part of the data
+    /// written.
+    /// @par Errors
+    /// `bad_descriptor` if closing or not connected; `broken_pipe` after
+    /// `shutdown`. The callback is then never called.
+    boost::system::error_code write(std::string data, StatusCallback cb = {});
+    boost::system::error_code write(std::vector<char> data, StatusCallback cb = {});
+    /// Borrowing write: the caller keeps `data` alive and unchanged until
+    /// `cb` runs (or the handle is destroyed).
+    boost::system::error_code write(boost::asio::const_buffer data, StatusCallback cb = {});
+    /// Bytes queued and not yet taken by the kernel.
+    [[nodiscard]] std::size_t write_queue_size() const noexcept { return write_queue_size_; }
+
+    /// Shuts the write side down once every queued write is done (TCP FIN);
+    /// `cb(ec)` runs afterwards, or with `operation_aborted` if the handle is
+    /// closed first.
+    /// @par Errors
+    /// `bad_descriptor` if closing or not connected; `not_connected` if
+    /// already shut down. The callback is then never called.
+    boost::system::error_code shutdown(StatusCallback cb = {});
+
+    /// `TCP_NODELAY`. @par Errors `bad_descriptor` if no socket is open.
+    boost::system::error_code nodelay(bool enable);
+    /// `SO_KEEPALIVE`, and `TCP_KEEPIDLE` = `delay` when enabling.
+    /// @par Errors `bad_descriptor` if no socket is open.
+    boost::system::error_code keepalive(bool enable,
+                                        std::chrono::seconds delay = std::chrono::seconds(60));
+
+    [[nodiscard]] Result<Endpoint> getsockname() const;
+    [[nodiscard]] Result<Endpoint> getpeername() const;
+
+    /// The stream socket under the handle, for interop with Asio or
+    /// `pollux::use_future` (its operations complete on the loop's
+    /// io_context). Do not interleave its writes with the handle's, nor its
+    /// reads with `read_start`; do not close it.
+    [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+private:
+    struct WriteReq {
+        std::string owned_string;
+        std::vector<char> owned_vector;
+        boost::asio::const_buffer remaining;
+        StatusCallback cb;
+    };
+
+    void on_close() noexcept override;
+    void on_closed() override;
+
+    boost::system::error_code queue_write(WriteReq req);
+    void flush_writes();
+    void fail_writes(boost::system::error_code ec);
+    void complete_write(StatusCallback cb, boost::system::error_code ec);
+    void arm_write();
+    void maybe_shutdown();
+
+    void kick_read();
+    void arm_read();
+    void do_read();
+
+    void kick_accept();
+    void arm_accept();
+    void do_accept();
+    void update_active() noexcept { set_active(reading_ || listening_); }
+
+    boost::asio::ip::tcp::socket socket_;
+    std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::optional<boost::asio::ip::tcp::socket> waiting_; // accepted, not yet handed out
+    std::optional<boost::asio::steady_timer> backoff_;
+
+    StatusCallback listen_cb_;
+    ReadCallback read_cb_;
+    StatusCallback shutdown_cb_;
+    std::unique_ptr<char[]> read_buf_;
+    std::deque<WriteReq> writes_;
+    std::size_t write_queue_size_ = 0;
+
+    bool connected_ = false;
+    bool connecting_ = false;
+    bool listening_ = false;
+    bool reading_ = false;
+    bool read_in_flight_ = false;   // a kick or a wait will call do_read
+    bool accept_in_flight_ = false; // a kick, a wait or the backoff will call do_accept
+    bool write_in_flight_ = false;  // a wait for writability will call flush_writes
+    bool shutdown_requested_ = false;
+    bool shutdown_queued_ = false;
+};
+
+} // namespace pollux::uv

@@ -1,0 +1,294 @@
+#include <pollux/detail/config.hpp>
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/timer.hpp>
+#include <pollux/uv/work.hpp>
+
+#include "loop_impl.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/errc.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace pollux::uv {
+
+namespace detail {
+
+LoopImpl::LoopImpl(boost::asio::io_context* external)
+    : owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
+      io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
+}
+
+LoopImpl::~LoopImpl() {
+    POLLUX_ASSERT(handle_objects == 0, "a uv::Loop was destroyed before its handles");
+    // Work still queued is abandoned; work running now finishes first. Its
+    // completion, posted to the io_context, finds the loop gone.
+    if (pool) {
+        pool->stop();
+        pool->join();
+    }
+    pool.reset();
+    owned_io.reset();
+}
+
+boost::asio::thread_pool& LoopImpl::work_pool() {
+    if (!pool) {
+        pool = std::make_unique<boost::asio::thread_pool>(threadpool_size);
+    }
+    return *pool;
+}
+
+void LoopImpl::forget_pending(Handle* h) noexcept {
+    for (auto* q : {&pending, &running_pending}) {
+        for (auto& item : *q) {
+            if (item.handle == h) {
+                item.handle = nullptr;
+                item.fn = nullptr;
+            }
+        }
+    }
+}
+
+// One iteration, libuv's uv_run (docs/callbacks.md, "The loop iteration"):
+//   1. update the cached time, run due timers
+//   2. pending callbacks (deferred completions)
+//   3. idle, 4. prepare
+//   5. poll: run the io_context's ready handlers, blocking for at most
+//      backend_timeout() first
+//   6. check, 7. closing callbacks
+// Once also updates the time and runs due timers after the poll, because
+// Once promises progress even when the poll only timed out.
+int LoopImpl::run(RunMode mode) {
+    POLLUX_ASSERT(!running, "uv::Loop::run is not reentrant");
+    running = true;
+    struct Reset {
+        LoopImpl* self;
+        ~Reset() { self->running = false; }
+    } reset{this};
+
+    // Without outstanding work an io_context stops as soon as it finds its
+    // queue empty; the guard lets the poll phase block until the next timer
+    // is due even when no Asio operation is in flight.
+    const bool was_stopped = io->stopped();
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard(
+        io->get_executor());
+
+    int r = alive() ? 1 : 0;
+    if (r == 0) {
+        update_time();
+    }
+    while (r != 0 && !stop_flag) {
+        // Phase 1: timers.
+        update_time();
+        run_timers();
+        // Phase 2: pending callbacks.
+        const bool ran_pending = run_pending();
+        // Phases 3 and 4: idle, prepare.
+        run_watchers(idle);
+        run_watchers(prepare);
+        // Phase 5: poll for I/O.
+        std::optional<Clock::duration> timeout = Clock::duration::zero();
+        if ((mode == RunMode::Once && !ran_pending) || mode == RunMode::Default) {
+            timeout = backend_timeout();
+        }
+        poll_io(timeout);
+        // Phases 6 and 7: check, closing callbacks.
+        run_watchers(check);
+        run_closing();
+        if (mode == RunMode::Once) {
+            update_time();
+            run_timers();
+        }
+        r = alive() ? 1 : 0;
+        if (mode != RunMode::Default) {
+            break;
+        }
+    }
+    stop_flag = false;
+
+    // Releasing the guard stops an io_context that has no other work; undo
+    // that, so whoever runs it next (a Runtime, io.run()) is not surprised.
+    guard.reset();
+    if (!was_stopped && io->stopped()) {
+        io->restart();
+    }
+    return r;
+}
+
+void LoopImpl::run_timers() {
+    // libuv collects every due timer first, so timers started by these
+    // callbacks (even with timeout 0) run in a later iteration.
+    while (!timers.empty()) {
+        auto it = timers.begin();
+        if (it->first.first > now) {
+            break;
+        }
+        Timer* t = it->second;
+        timers.erase(it);
+        t->in_heap_ = false;
+        ready_timers.push_back(t->phase_node_);
+    }
+    while (ListNode* n = ready_timers.front()) {
+        n->unlink();
+        static_cast<Timer*>(static_cast<Handle*>(n->owner))->fire();
+    }
+}
+
+bool LoopImpl::run_pending() {
+    if (pending.empty()) {
+        return false;
+    }
+    POLLUX_ASSERT(running_pending.empty(), "pending phase re-entered");
+    // Items queued by these callbacks run in the next iteration.
+    running_pending.swap(pending);
+    struct Clear {
+        std::deque<PendingItem>* q;
+        ~Clear() { q->clear(); }
+    } clear{&running_pending};
+    for (std::size_t i = 0; i < running_pending.size(); ++i) {
+        PendingItem& item = running_pending[i];
+        if (item.handle == nullptr) {
+            continue;
+        }
+        Handle* h = std::exchange(item.handle, nullptr);
+        auto fn = std::move(item.fn);
+        h->op_finished();
+        fn();
+    }
+    return true;
+}
+
+void LoopImpl::run_watchers(List& list) {
+    // libuv's loop-watcher.c: take the list, put each handle back before its
+    // callback, so handles started meanwhile wait for the next iteration and
+    // handles stopped meanwhile simply leave either list.
+    List batch;
+    batch.splice(list);
+    while (ListNode* n = batch.front()) {
+        list.push_back(*n);
+        static_cast<Watcher*>(static_cast<Handle*>(n->owner))->fire();
+    }
+}
+
+std::optional<LoopImpl::Clock::duration> LoopImpl::backend_timeout() const {
+    // libuv's uv_backend_timeout.
+    if (stop_flag || (active_handles == 0 && active_reqs == 0) || !idle.empty() ||
+        !pending.empty()) {
+        return Clock::duration::zero();
+    }
+    bool close_ready = false;
+    closing.for_each([&](const ListNode& n) {
+        close_ready = close_ready || static_cast<Handle*>(n.owner)->inflight_ == 0;
+    });
+    if (close_ready) {
+        return Clock::duration::zero();
+    }
+    if (timers.empty()) {
+        return std::nullopt;
+    }
+    auto left = timers.begin()->first.first - now;
+    // Round up so that the wake-up finds the timer due.
+    return std::max(Clock::duration::zero(),
+                    Clock::duration(std::chrono::ceil<std::chrono::microseconds>(left)));
+}
+
+void LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
+    if (io->stopped()) {
+        io->restart();
+    }
+    // Block until one handler ran or the timeout passed. With the run's
+    // work guard, run_one() waits for I/O (epoll) or a post from another
+    // thread.
+    if (!timeout) {
+        io->run_one();
+    } else if (*timeout > Clock::duration::zero()) {
+        io->run_one_for(*timeout);
+    }
+    // Then run what is ready now, but not what those handlers queue (a task
+    // that keeps waking itself must not starve the other phases): drain up
+    // to a marker, twice, so that completions the reactor found during the
+    // first pass (they queue behind the first marker) run in this poll too.
+    for (int pass = 0; pass < 2; ++pass) {
+        const std::uint64_t target = ++marker_posted;
+        boost::asio::post(*io, [seen = marker_seen, target] { *seen = target; });
+        while (*marker_seen < target && io->poll_one() != 0) {
+        }
+        if (*marker_seen < target) {
+            // Someone stopped the io_context; the marker runs later and
+            // writes an old number, which is harmless.
+            break;
+        }
+    }
+}
+
+void LoopImpl::run_closing() {
+    List batch;
+    batch.splice(closing);
+    while (ListNode* n = batch.front()) {
+        Handle* h = static_cast<Handle*>(n->owner);
+        if (h->inflight_ > 0) {
+            // Its cancelled operations have not come back yet: next time.
+            closing.push_back(*n);
+            continue;
+        }
+        n->unlink();
+        h->finish_close();
+    }
+}
+
+} // namespace detail
+
+Loop::Loop() : impl_(std::make_shared<detail::LoopImpl>(nullptr)) {
+}
+
+Loop::Loop(boost::asio::io_context& io) : impl_(std::make_shared<detail::LoopImpl>(&io)) {
+}
+
+Loop::~Loop() = default;
+
+int Loop::run(RunMode mode) {
+    return impl_->run(mode);
+}
+
+void Loop::stop() noexcept {
+    impl_->stop_flag = true;
+}
+
+bool Loop::alive() const noexcept {
+    return impl_->alive();
+}
+
+Loop::Clock::time_point Loop::now() const noexcept {
+    return impl_->now;
+}
+
+void Loop::update_time() noexcept {
+    impl_->update_time();
+}
+
+boost::asio::io_context& Loop::io_context() noexcept {
+    return *impl_->io;
+}
+
+boost::asio::io_context::executor_type Loop::get_executor() noexcept {
+    return impl_->io->get_executor();
+}
+
+std::size_t Loop::handle_count() const noexcept {
+    return impl_->handle_count;
+}
+
+std::size_t Loop::active_requests() const noexcept {
+    return impl_->active_reqs;
+}
+
+boost::system::error_code Loop::close() noexcept {
+    if (impl_->handle_count > 0 || impl_->active_reqs > 0) {
+        return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+    }
+    return {};
+}
+
+} // namespace pollux::uv

@@ -1,0 +1,121 @@
+#pragma once
+
+// The private state of a uv::Loop and the loop iteration itself. Handles'
+// implementation files reach it through Loop::impl(); nothing outside lib/uv
+// includes this header.
+//
+// Invariants (all loop-thread only):
+// - `active_handles` counts handles that are active, referenced and open;
+//   `active_reqs` counts requests whose callback has not run; a closing
+//   handle is on `closing` until its close callback runs. alive() is
+//   exactly libuv's rule over these three.
+// - A handle is on at most one of idle/prepare/check/ready_timers (through
+//   its phase node), and on `closing` (through its closing node) only while
+//   closing. Destroying a handle unlinks both nodes and nulls its pending
+//   items, so no list ever points at freed memory.
+// - A closing handle's close callback runs only when its in-flight count is
+//   0: every Asio completion and deferred callback of it has run first.
+
+#include <pollux/uv/handle.hpp>
+#include <pollux/uv/loop.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace pollux::uv {
+class Timer;
+}
+
+namespace pollux::uv::detail {
+
+class LoopImpl : public std::enable_shared_from_this<LoopImpl> {
+public:
+    using Clock = Loop::Clock;
+    using TimerKey = std::pair<Clock::time_point, std::uint64_t>;
+
+    explicit LoopImpl(boost::asio::io_context* external);
+    ~LoopImpl();
+    LoopImpl(const LoopImpl&) = delete;
+    LoopImpl& operator=(const LoopImpl&) = delete;
+
+    int run(RunMode mode);
+
+    [[nodiscard]] bool alive() const noexcept {
+        return active_handles > 0 || active_reqs > 0 || !closing.empty();
+    }
+    void update_time() noexcept { now = Clock::now(); }
+
+    List& watchers(WatcherKind kind) noexcept {
+        switch (kind) {
+        case WatcherKind::idle:
+            return idle;
+        case WatcherKind::prepare:
+            return prepare;
+        case WatcherKind::check:
+            break;
+        }
+        return check;
+    }
+
+    // Pending phase queue (libuv's pending_queue).
+    void defer(Handle* h, std::function<void()> fn) { pending.push_back({h, std::move(fn)}); }
+    // Drops the items of a handle that is being destroyed.
+    void forget_pending(Handle* h) noexcept;
+
+    // The pool of queue_work, started on first use.
+    boost::asio::thread_pool& work_pool();
+
+    std::unique_ptr<boost::asio::io_context> owned_io;
+    boost::asio::io_context* io;
+    Clock::time_point now;
+    bool stop_flag = false;
+    bool running = false;
+
+    std::size_t active_handles = 0;
+    std::size_t active_reqs = 0;
+    std::size_t handle_count = 0;   // neither closed nor destroyed
+    std::size_t handle_objects = 0; // not destroyed
+
+    List idle;
+    List prepare;
+    List check;
+    List closing;
+    List ready_timers;
+    std::map<TimerKey, Timer*> timers;
+    std::uint64_t timer_seq = 0;
+
+private:
+    struct PendingItem {
+        Handle* handle; // null once the handle is destroyed
+        std::function<void()> fn;
+    };
+
+    // The phases of one iteration, in docs/callbacks.md's order.
+    void run_timers();
+    bool run_pending();
+    static void run_watchers(List& list);
+    [[nodiscard]] std::optional<Clock::duration> backend_timeout() const;
+    void poll_io(std::optional<Clock::duration> timeout);
+    void run_closing();
+
+    std::deque<PendingItem> pending;
+    std::deque<PendingItem> running_pending; // the batch the pending phase is running
+
+    // The poll phase drains the io_context up to a marker handler; the
+    // marker writes its number here when it runs.
+    std::shared_ptr<std::uint64_t> marker_seen = std::make_shared<std::uint64_t>(0);
+    std::uint64_t marker_posted = 0;
+
+    std::unique_ptr<boost::asio::thread_pool> pool;
+};
+
+} // namespace pollux::uv::detail

@@ -1,0 +1,590 @@
+#include <pollux/uv/tcp.hpp>
+
+#include "loop_impl.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/system/errc.hpp>
+
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+#include <utility>
+
+// How a Tcp handle does I/O (libuv's stream.c, on Asio's reactor):
+//
+// Readiness, not completion: reads, accepts and writes try the non-blocking
+// system call on the loop thread, and only after EAGAIN arm an Asio
+// `async_wait`, whose handler tries again. (Asio's epoll reactor is
+// edge-triggered, so a wait must only be armed after EAGAIN, or an edge
+// that came before it is lost.) So `read_stop` stops at once with no data
+// taken, and the kernel, not this handle, buffers what nobody reads.
+//
+// In-flight bookkeeping: each kick (a posted retry), wait, connect and
+// deferred callback is counted by op_started()/op_finished(); the close
+// callback waits until none is left. Each handler holds the anchor and does
+// nothing once the handle is destroyed. The `*_in_flight_` flags make sure
+// at most one kick-or-wait per direction is outstanding.
+
+namespace pollux::uv {
+
+namespace {
+
+// libuv reads at most 32 times per readiness event before it lets the rest
+// of the loop run; so do we (for accepts too).
+constexpr int max_io_per_turn = 32;
+constexpr std::size_t read_buffer_size = 64 * 1024;
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+
+bool would_block(const boost::system::error_code& ec) {
+    return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
+}
+
+// Errors of one connection that accept() may return and that do not stop
+// accepting (DESIGN.md section 8).
+bool per_connection_error(const boost::system::error_code& ec) {
+    return ec == boost::asio::error::connection_aborted ||
+           ec == boost::asio::error::connection_reset ||
+           ec == boost::system::error_code(EPROTO, boost::system::system_category()) ||
+           ec == boost::asio::error::interrupted;
+}
+
+} // namespace
+
+Tcp::Tcp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
+}
+
+Tcp::~Tcp() {
+    destroy_handle();
+}
+
+// ---- setup --------------------------------------------------------------
+
+boost::system::error_code Tcp::bind(const Endpoint& ep) {
+    if (is_closing() || listening_ || connected_ || connecting_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    boost::system::error_code ec;
+    if (!socket_.is_open()) {
+        socket_.open(ep.protocol(), ec);
+        if (ec) {
+            return ec;
+        }
+        // libuv sets SO_REUSEADDR on every bound TCP socket.
+        socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        if (ec) {
+            return ec;
+        }
+    }
+    socket_.bind(ep, ec);
+    return ec;
+}
+
+boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
+    POLLUX_ASSERT(static_cast<bool>(cb), "uv::Tcp::listen needs a callback");
+    if (is_closing() || connected_ || connecting_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (listening_) {
+        listen_cb_ = std::move(cb);
+        return {};
+    }
+    boost::system::error_code ec;
+    if (!socket_.is_open()) {
+        socket_.open(boost::asio::ip::tcp::v4(), ec);
+        if (ec) {
+            return ec;
+        }
+    }
+    const auto protocol = socket_.local_endpoint(ec).protocol();
+    if (ec) {
+        return ec;
+    }
+    // The bound socket becomes the acceptor: same descriptor.
+    boost::asio::ip::tcp::acceptor acceptor(loop().io_context());
+    const int fd = socket_.release(ec);
+    if (ec) {
+        return ec;
+    }
+    acceptor.assign(protocol, fd, ec);
+    if (ec) {
+        ::close(fd);
+        return ec;
+    }
+    acceptor.listen(backlog, ec);
+    if (!ec) {
+        acceptor.non_blocking(true, ec);
+    }
+    if (ec) {
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        return ec;
+    }
+    acceptor_.emplace(std::move(acceptor));
+    listen_cb_ = std::move(cb);
+    listening_ = true;
+    update_active();
+    kick_accept();
+    return {};
+}
+
+boost::system::error_code Tcp::accept(Tcp& client) {
+    POLLUX_ASSERT(&client.loop() == &loop(), "uv::Tcp::accept: client on another loop");
+    POLLUX_ASSERT(!client.socket_.is_open() && !client.listening_,
+                  "uv::Tcp::accept: client is already in use");
+    if (is_closing() || client.is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (!waiting_) {
+        return boost::asio::error::would_block;
+    }
+    client.socket_ = std::move(*waiting_);
+    waiting_.reset();
+    boost::system::error_code ec;
+    client.socket_.non_blocking(true, ec);
+    client.connected_ = true;
+    if (listening_ && !accept_in_flight_) {
+        kick_accept();
+    }
+    return ec;
+}
+
+boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {
+    POLLUX_ASSERT(static_cast<bool>(cb), "uv::Tcp::connect needs a callback");
+    if (is_closing() || listening_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (connecting_) {
+        return boost::asio::error::already_started;
+    }
+    if (connected_) {
+        return boost::asio::error::already_connected;
+    }
+    connecting_ = true;
+    req_started();
+    op_started();
+    socket_.async_connect(ep, [a = anchor(), cb = std::move(cb)](boost::system::error_code ec) {
+        Tcp* self = from_anchor<Tcp>(a);
+        if (self == nullptr) {
+            return;
+        }
+        self->op_finished();
+        self->req_finished();
+        self->connecting_ = false;
+        if (self->is_closing()) {
+            ec = boost::asio::error::operation_aborted;
+        } else if (!ec) {
+            self->connected_ = true;
+            self->socket_.non_blocking(true, ec);
+        }
+        (void)self->guarded([&] { cb(ec); });
+    });
+    return {};
+}
+
+// ---- reading ------------------------------------------------------------
+
+boost::system::error_code Tcp::read_start(ReadCallback cb) {
+    POLLUX_ASSERT(static_cast<bool>(cb), "uv::Tcp::read_start needs a callback");
+    if (is_closing() || !connected_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    read_cb_ = std::move(cb);
+    if (!read_buf_) {
+        read_buf_ = std::make_unique<char[]>(read_buffer_size);
+    }
+    reading_ = true;
+    update_active();
+    if (!read_in_flight_) {
+        // Never read inside read_start (rule 2), and never arm a wait before
+        // trying (see the top of this file): post a first try.
+        kick_read();
+    }
+    return {};
+}
+
+void Tcp::read_stop() noexcept {
+    reading_ = false;
+    update_active();
+}
+
+void Tcp::kick_read() {
+    read_in_flight_ = true;
+    op_started();
+    boost::asio::post(loop().io_context(), [a = anchor()] {
+        Tcp* self = from_anchor<Tcp>(a);
+        if (self == nullptr) {
+            return;
+        }
+        self->op_finished();
+        self->read_in_flight_ = false;
+        self->do_read();
+    });
+}
+
+void Tcp::arm_read() {
+    read_in_flight_ = true;
+    op_started();
+    socket_.async_wait(boost::asio::socket_base::wait_read,
+                       [a = anchor()](const boost::system::error_code&) {
+                           Tcp* self = from_anchor<Tcp>(a);
+                           if (self == nullptr) {
+                               return;
+                           }
+                           self->op_finished();
+                           self->read_in_flight_ = false;
+                           // An error here (operation_aborted) comes with a
+                           // close; otherwise the read below reports it.
+                           self->do_read();
+                       });
+}
+
+void Tcp::do_read() {
+    for (int i = 0; i < max_io_per_turn; ++i) {
+        if (!reading_ || is_closing() || read_in_flight_) {
+            return;
+        }
+        boost::system::error_code ec;
+        const std::size_t n =
+            socket_.read_some(boost::asio::buffer(read_buf_.get(), read_buffer_size), ec);
+        if (would_block(ec)) {
+            arm_read();
+            return;
+        }
+        if (ec) {
+            // End of stream or error: reading stops (libuv's uv__stream_eof).
+            reading_ = false;
+            update_active();
+            (void)invoke(read_cb_, ec, std::span<const char>{});
+            return;
+        }
+        if (!invoke(
+                read_cb_, boost::system::error_code{}, std::span<const char>(read_buf_.get(), n))) {
+            return;
+        }
+    }
+    // Still readable after a full turn: let the rest of the loop run first.
+    if (reading_ && !is_closing() && !read_in_flight_) {
+        kick_read();
+    }
+}
+
+// ---- accepting ----------------------------------------------------------
+
+void Tcp::kick_accept() {
+    accept_in_flight_ = true;
+    op_started();
+    boost::asio::post(loop().io_context(), [a = anchor()] {
+        Tcp* self = from_anchor<Tcp>(a);
+        if (self == nullptr) {
+            return;
+        }
+        self->op_finished();
+        self->accept_in_flight_ = false;
+        self->do_accept();
+    });
+}
+
+void Tcp::arm_accept() {
+    accept_in_flight_ = true;
+    op_started();
+    acceptor_->async_wait(boost::asio::socket_base::wait_read,
+                          [a = anchor()](const boost::system::error_code&) {
+                              Tcp* self = from_anchor<Tcp>(a);
+                              if (self == nullptr) {
+                                  return;
+                              }
+                              self->op_finished();
+                              self->accept_in_flight_ = false;
+                              self->do_accept();
+                          });
+}
+
+void Tcp::do_accept() {
+    for (int i = 0; i < max_io_per_turn; ++i) {
+        if (!listening_ || is_closing() || accept_in_flight_ || waiting_) {
+            // A connection nobody took yet pauses accepting until accept().
+            return;
+        }
+        boost::asio::ip::tcp::socket s(loop().io_context());
+        boost::system::error_code ec;
+        acceptor_->accept(s, ec);
+        if (would_block(ec)) {
+            arm_accept();
+            return;
+        }
+        if (per_connection_error(ec)) {
+            continue;
+        }
+        if (ec) {
+            // Out of descriptors or memory (or worse): report, then pause on
+            // a timer so that the loop does not spin on a listener that
+            // stays readable.
+            if (!invoke(listen_cb_, ec)) {
+                return;
+            }
+            if (!listening_ || is_closing() || accept_in_flight_) {
+                return;
+            }
+            if (!backoff_) {
+                backoff_.emplace(loop().io_context());
+            }
+            accept_in_flight_ = true;
+            op_started();
+            backoff_->expires_after(accept_backoff);
+            backoff_->async_wait([a = anchor()](const boost::system::error_code&) {
+                Tcp* self = from_anchor<Tcp>(a);
+                if (self == nullptr) {
+                    return;
+                }
+                self->op_finished();
+                self->accept_in_flight_ = false;
+                self->do_accept();
+            });
+            return;
+        }
+        waiting_.emplace(std::move(s));
+        if (!invoke(listen_cb_, boost::system::error_code{})) {
+            return;
+        }
+    }
+    if (listening_ && !is_closing() && !accept_in_flight_ && !waiting_) {
+        kick_accept();
+    }
+}
+
+// ---- writing ------------------------------------------------------------
+
+boost::system::error_code Tcp::write(std::string data, StatusCallback cb) {
+    WriteReq req;
+    req.owned_string = std::move(data);
+    req.cb = std::move(cb);
+    return queue_write(std::move(req));
+}
+
+boost::system::error_code Tcp::write(std::vector<char> data, StatusCallback cb) {
+    WriteReq req;
+    req.owned_vector = std::move(data);
+    req.cb = std::move(cb);
+    return queue_write(std::move(req));
+}
+
+boost::system::error_code Tcp::write(boost::asio::const_buffer data, StatusCallback cb) {
+    WriteReq req;
+    req.remaining = data;
+    req.cb = std::move(cb);
+    return queue_write(std::move(req));
+}
+
+boost::system::error_code Tcp::queue_write(WriteReq req) {
+    if (is_closing() || !connected_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (shutdown_requested_) {
+        return boost::asio::error::broken_pipe;
+    }
+    writes_.push_back(std::move(req));
+    // Point at the owned bytes only now that the request sits in the deque
+    // (whose elements do not move): a moved std::string may have moved its
+    // characters (small-string optimisation).
+    WriteReq& w = writes_.back();
+    if (!w.owned_string.empty()) {
+        w.remaining = boost::asio::buffer(w.owned_string);
+    } else if (!w.owned_vector.empty()) {
+        w.remaining = boost::asio::buffer(w.owned_vector);
+    }
+    write_queue_size_ += w.remaining.size();
+    req_started();
+    if (!write_in_flight_ && writes_.size() == 1) {
+        // libuv writes at once when nothing is queued; the callback is
+        // deferred all the same.
+        flush_writes();
+    }
+    return {};
+}
+
+void Tcp::flush_writes() {
+    while (!writes_.empty()) {
+        WriteReq& w = writes_.front();
+        while (w.remaining.size() > 0) {
+            boost::system::error_code ec;
+            // Asio's send passes MSG_NOSIGNAL on Linux: a closed peer gives
+            // EPIPE, never SIGPIPE.
+            const std::size_t n = socket_.write_some(w.remaining, ec);
+            if (would_block(ec)) {
+                arm_write();
+                return;
+            }
+            if (ec) {
+                fail_writes(ec);
+                return;
+            }
+            w.remaining += n;
+            write_queue_size_ -= n;
+        }
+        StatusCallback cb = std::move(w.cb);
+        writes_.pop_front();
+        complete_write(std::move(cb), {});
+    }
+    maybe_shutdown();
+}
+
+void Tcp::fail_writes(boost::system::error_code ec) {
+    while (!writes_.empty()) {
+        StatusCallback cb = std::move(writes_.front().cb);
+        write_queue_size_ -= writes_.front().remaining.size();
+        writes_.pop_front();
+        complete_write(std::move(cb), ec);
+    }
+    maybe_shutdown();
+}
+
+void Tcp::complete_write(StatusCallback cb, boost::system::error_code ec) {
+    // Deferred to the pending phase: write() may be on the stack.
+    defer([this, cb = std::move(cb), ec] {
+        req_finished();
+        if (cb) {
+            (void)guarded([&] { cb(ec); });
+        }
+    });
+}
+
+void Tcp::arm_write() {
+    write_in_flight_ = true;
+    op_started();
+    socket_.async_wait(boost::asio::socket_base::wait_write,
+                       [a = anchor()](const boost::system::error_code&) {
+                           Tcp* self = from_anchor<Tcp>(a);
+                           if (self == nullptr) {
+                               return;
+                           }
+                           self->op_finished();
+                           self->write_in_flight_ = false;
+                           if (self->is_closing()) {
+                               return; // on_closed() aborts what is queued
+                           }
+                           self->flush_writes();
+                       });
+}
+
+boost::system::error_code Tcp::shutdown(StatusCallback cb) {
+    if (is_closing() || !connected_) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (shutdown_requested_) {
+        return boost::asio::error::not_connected;
+    }
+    shutdown_requested_ = true;
+    shutdown_cb_ = std::move(cb);
+    req_started();
+    maybe_shutdown();
+    return {};
+}
+
+void Tcp::maybe_shutdown() {
+    if (!shutdown_requested_ || shutdown_queued_ || !writes_.empty()) {
+        return;
+    }
+    shutdown_queued_ = true;
+    defer([this] {
+        boost::system::error_code ec;
+        if (is_closing()) {
+            ec = boost::asio::error::operation_aborted;
+        } else {
+            socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+        }
+        StatusCallback cb = std::move(shutdown_cb_);
+        shutdown_cb_ = nullptr;
+        req_finished();
+        if (cb) {
+            (void)guarded([&] { cb(ec); });
+        }
+    });
+}
+
+// ---- closing ------------------------------------------------------------
+
+void Tcp::on_close() noexcept {
+    reading_ = false;
+    listening_ = false;
+    update_active();
+    boost::system::error_code ignored;
+    // Closing the descriptors cancels the waits and the connect: their
+    // handlers come back with operation_aborted (counted in flight).
+    if (backoff_) {
+        backoff_->cancel();
+    }
+    if (acceptor_) {
+        acceptor_->close(ignored);
+    }
+    waiting_.reset();
+    socket_.close(ignored);
+}
+
+void Tcp::on_closed() {
+    // Writes that never finished, then a shutdown that never ran.
+    while (!writes_.empty()) {
+        StatusCallback cb = std::move(writes_.front().cb);
+        write_queue_size_ -= writes_.front().remaining.size();
+        writes_.pop_front();
+        req_finished();
+        if (cb && !guarded([&] { cb(boost::asio::error::operation_aborted); })) {
+            return;
+        }
+    }
+    if (shutdown_requested_ && !shutdown_queued_) {
+        shutdown_queued_ = true;
+        StatusCallback cb = std::move(shutdown_cb_);
+        shutdown_cb_ = nullptr;
+        req_finished();
+        if (cb) {
+            (void)guarded([&] { cb(boost::asio::error::operation_aborted); });
+        }
+    }
+}
+
+// ---- options and names --------------------------------------------------
+
+boost::system::error_code Tcp::nodelay(bool enable) {
+    if (!socket_.is_open()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    boost::system::error_code ec;
+    socket_.set_option(boost::asio::ip::tcp::no_delay(enable), ec);
+    return ec;
+}
+
+boost::system::error_code Tcp::keepalive(bool enable, std::chrono::seconds delay) {
+    if (!socket_.is_open()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    boost::system::error_code ec;
+    socket_.set_option(boost::asio::socket_base::keep_alive(enable), ec);
+    if (!ec && enable) {
+        using KeepIdle = boost::asio::detail::socket_option::integer<IPPROTO_TCP, TCP_KEEPIDLE>;
+        socket_.set_option(KeepIdle(static_cast<int>(delay.count())), ec);
+    }
+    return ec;
+}
+
+Result<Tcp::Endpoint> Tcp::getsockname() const {
+    boost::system::error_code ec;
+    Endpoint ep = acceptor_ ? acceptor_->local_endpoint(ec) : socket_.local_endpoint(ec);
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+Result<Tcp::Endpoint> Tcp::getpeername() const {
+    boost::system::error_code ec;
+    Endpoint ep = socket_.remote_endpoint(ec);
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+} // namespace pollux::uv

@@ -1,0 +1,311 @@
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/tcp.hpp>
+
+#include "support/loop_quiescent.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+using namespace pollux;
+using pollux::test::require_loop_quiescent;
+using Endpoint = boost::asio::ip::tcp::endpoint;
+
+namespace {
+
+Endpoint loopback(unsigned short port = 0) {
+    return {boost::asio::ip::make_address("127.0.0.1"), port};
+}
+
+// A port nobody listens on: bound, read back, released.
+unsigned short closed_port() {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, loopback());
+    return a.local_endpoint().port();
+}
+
+// A listening server that accepts every connection into `peers`.
+struct Server {
+    uv::Tcp listener;
+    std::vector<std::unique_ptr<uv::Tcp>> peers;
+    int connection_cb_called = 0;
+    std::function<void(uv::Tcp&)> on_peer;
+
+    explicit Server(uv::Loop& loop) : listener(loop) {
+        REQUIRE_FALSE(listener.bind(loopback()));
+        REQUIRE_FALSE(listener.listen(16, [this, &loop](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            ++connection_cb_called;
+            peers.push_back(std::make_unique<uv::Tcp>(loop));
+            REQUIRE_FALSE(listener.accept(*peers.back()));
+            if (on_peer) {
+                on_peer(*peers.back());
+            }
+        }));
+    }
+    [[nodiscard]] Endpoint endpoint() const { return listener.getsockname().value(); }
+    void close_all() {
+        listener.close();
+        for (auto& p : peers) {
+            if (!p->is_closing()) {
+                p->close();
+            }
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("uv Tcp echo round trip between a server and a client on one loop", "[uv][tcp]") {
+    uv::Loop loop;
+    Server server(loop);
+    int read_cb_called = 0;
+    int connect_cb_called = 0;
+    int write_cb_called = 0;
+    int close_cb_called = 0;
+    server.on_peer = [&](uv::Tcp& peer) {
+        REQUIRE(peer.getpeername().has_value());
+        REQUIRE_FALSE(peer.nodelay(true));
+        REQUIRE_FALSE(peer.keepalive(true, std::chrono::seconds(30)));
+        REQUIRE_FALSE(
+            peer.read_start([&peer](boost::system::error_code ec, std::span<const char> d) {
+                if (ec) {
+                    REQUIRE(ec == boost::asio::error::eof);
+                    peer.close();
+                    return;
+                }
+                REQUIRE_FALSE(peer.write(std::string(d.begin(), d.end())));
+            }));
+    };
+
+    uv::Tcp client(loop);
+    std::string got;
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        ++connect_cb_called;
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(client.write(std::string("hello, "), [&](boost::system::error_code wec) {
+            REQUIRE_FALSE(wec);
+            ++write_cb_called;
+        }));
+        static const char tail[] = "world";
+        REQUIRE_FALSE(
+            client.write(boost::asio::buffer(tail, 5), [&](boost::system::error_code wec) {
+                REQUIRE_FALSE(wec);
+                REQUIRE(write_cb_called == 1); // writes complete in order
+                ++write_cb_called;
+            }));
+        REQUIRE_FALSE(
+            client.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+                REQUIRE_FALSE(rec);
+                ++read_cb_called;
+                got.append(d.begin(), d.end());
+                if (got.size() == 12) {
+                    client.close([&] { ++close_cb_called; });
+                    server.listener.close([&] { ++close_cb_called; });
+                }
+            }));
+    }));
+    REQUIRE(connect_cb_called == 0); // never inside connect()
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "hello, world");
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(write_cb_called == 2);
+    REQUIRE(read_cb_called >= 1);
+    REQUIRE(close_cb_called == 2);
+    REQUIRE(server.connection_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp connect to a closed port reports connection_refused", "[uv][tcp][connect]") {
+    uv::Loop loop;
+    uv::Tcp client(loop);
+    int connect_cb_called = 0;
+    boost::system::error_code got;
+    REQUIRE_FALSE(client.connect(loopback(closed_port()), [&](boost::system::error_code ec) {
+        ++connect_cb_called;
+        got = ec;
+    }));
+    REQUIRE(client.connect(loopback(1), [](boost::system::error_code) {}) ==
+            boost::asio::error::already_started);
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(got == boost::asio::error::connection_refused);
+    client.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp read callback gets eof at the end of the stream", "[uv][tcp][read]") {
+    uv::Loop loop;
+    Server server(loop);
+    int shutdown_cb_called = 0;
+    server.on_peer = [&](uv::Tcp& peer) {
+        REQUIRE_FALSE(peer.write(std::string("bye")));
+        REQUIRE_FALSE(peer.shutdown([&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            ++shutdown_cb_called;
+        }));
+        REQUIRE(peer.shutdown() == boost::asio::error::not_connected);
+        REQUIRE(peer.write(std::string("late")) == boost::asio::error::broken_pipe);
+    };
+    uv::Tcp client(loop);
+    std::string got;
+    int eof_cb_called = 0;
+    int close_cb_called = 0;
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(
+            client.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+                if (rec) {
+                    REQUIRE(rec == boost::asio::error::eof);
+                    REQUIRE(d.empty());
+                    ++eof_cb_called;
+                    REQUIRE_FALSE(client.is_reading());
+                    client.close([&] { ++close_cb_called; });
+                    server.close_all();
+                    return;
+                }
+                got.append(d.begin(), d.end());
+            }));
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "bye");
+    REQUIRE(eof_cb_called == 1);
+    REQUIRE(shutdown_cb_called == 1);
+    REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp write after close reports an error instead of crashing", "[uv][tcp][close]") {
+    uv::Loop loop;
+    uv::Tcp never_connected(loop);
+    int write_cb_called = 0;
+    REQUIRE(never_connected.write(std::string("x"), [&](boost::system::error_code) {
+        ++write_cb_called;
+    }) == boost::asio::error::bad_descriptor);
+
+    Server server(loop);
+    uv::Tcp client(loop);
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        client.close();
+        REQUIRE(client.write(std::string("x"), [&](boost::system::error_code) {
+            ++write_cb_called;
+        }) == boost::asio::error::bad_descriptor);
+        REQUIRE(client.read_start([](boost::system::error_code, std::span<const char>) {}) ==
+                boost::asio::error::bad_descriptor);
+        REQUIRE(client.shutdown() == boost::asio::error::bad_descriptor);
+        never_connected.close();
+        server.close_all();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(write_cb_called == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp close runs write callbacks with operation_aborted, then the close callback",
+          "[uv][tcp][close]") {
+    uv::Loop loop;
+    Server server(loop); // accepts, never reads: the client's writes back up
+    uv::Tcp client(loop);
+    std::string order;
+    const std::string big(32 * 1024 * 1024, 'x');
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(client.write(boost::asio::buffer(big), [&](boost::system::error_code wec) {
+            REQUIRE(wec == boost::asio::error::operation_aborted);
+            order += 'w';
+        }));
+        REQUIRE_FALSE(client.write(std::string("second"), [&](boost::system::error_code wec) {
+            REQUIRE(wec == boost::asio::error::operation_aborted);
+            order += 'W';
+        }));
+        // Backpressure is visible: the kernel did not take 32 MiB at once.
+        REQUIRE(client.write_queue_size() > 0);
+        REQUIRE(client.write_queue_size() <= big.size() + 6);
+        REQUIRE(loop.active_requests() == 2);
+        client.close([&] { order += 'c'; });
+        server.close_all();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(order == "wWc");
+    REQUIRE(client.write_queue_size() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp destroying a connection with a read and a write in flight calls nothing",
+          "[uv][tcp][close]") {
+    uv::Loop loop;
+    Server server(loop);
+    auto client = std::make_unique<uv::Tcp>(loop);
+    int cb_called = 0;
+    REQUIRE_FALSE(client->connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(client->read_start(
+            [&](boost::system::error_code, std::span<const char>) { ++cb_called; }));
+        REQUIRE_FALSE(client->write(std::string(8 * 1024 * 1024, 'y'),
+                                    [&](boost::system::error_code) { ++cb_called; }));
+        client.reset();
+        server.close_all();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(cb_called == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp accept without a waiting connection returns would_block", "[uv][tcp][accept]") {
+    uv::Loop loop;
+    Server server(loop);
+    uv::Tcp other(loop);
+    REQUIRE(server.listener.accept(other) == boost::asio::error::would_block);
+    REQUIRE(server.listener.is_active());
+    REQUIRE(server.endpoint().port() != 0);
+    other.close();
+    server.close_all();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp read_stop stops reading at once and read_start resumes", "[uv][tcp][read]") {
+    uv::Loop loop;
+    Server server(loop);
+    server.on_peer = [&](uv::Tcp& peer) { REQUIRE_FALSE(peer.write(std::string("abcdef"))); };
+    uv::Tcp client(loop);
+    uv::Tcp::ReadCallback on_read;
+    std::string got;
+    int read_cb_called = 0;
+    on_read = [&](boost::system::error_code ec, std::span<const char> d) {
+        REQUIRE_FALSE(ec);
+        ++read_cb_called;
+        got.append(d.begin(), d.end());
+        client.read_stop();
+        REQUIRE_FALSE(client.is_active());
+        if (got.size() == 6) {
+            client.close();
+            server.close_all();
+        }
+    };
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(client.read_start(on_read));
+    }));
+    // Runs until the first chunk: then nothing keeps the loop alive but the
+    // listener, so drive it step by step.
+    while (read_cb_called == 0) {
+        loop.run(uv::RunMode::Once);
+    }
+    REQUIRE(read_cb_called == 1);
+    if (got.size() < 6) {
+        REQUIRE_FALSE(client.read_start(on_read));
+    }
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "abcdef");
+    require_loop_quiescent(loop);
+}
