@@ -30,3 +30,4 @@
 #include <pollux/signal.hpp>
 #include <pollux/time.hpp>
 #include <pollux/uv.hpp>
+#include <pollux/sync.hpp>
