@@ -3,6 +3,7 @@
 /// @file
 /// The whole of pollux in one include. It only includes the other headers.
 
+#include <pollux/asio.hpp>
 #include <pollux/core/async.hpp>
 #include <pollux/core/async_stream.hpp>
 #include <pollux/core/block_on.hpp>
@@ -27,7 +28,13 @@
 #include <pollux/core/then.hpp>
 #include <pollux/core/try_join.hpp>
 #include <pollux/core/waker.hpp>
+#include <pollux/core/yield_now.hpp>
+#include <pollux/io.hpp>
+#include <pollux/join_handle.hpp>
+#include <pollux/net.hpp>
+#include <pollux/runtime.hpp>
 #include <pollux/signal.hpp>
+#include <pollux/spawn.hpp>
+#include <pollux/sync.hpp>
 #include <pollux/time.hpp>
 #include <pollux/uv.hpp>
-#include <pollux/sync.hpp>

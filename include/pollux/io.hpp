@@ -1,0 +1,18 @@
+#pragma once
+
+/// @file
+/// `pollux::io` (tokio's `io` module): the `AsyncRead`/`AsyncWrite`
+/// concepts, the futures `read`, `read_exact`, `write`, `write_all`,
+/// `flush`, `shutdown`, `copy`, the borrowed `split`, and `BufReader` with
+/// `read_line`. It only includes the headers under `pollux/io/`.
+
+#include <pollux/io/async_read.hpp>
+#include <pollux/io/async_write.hpp>
+#include <pollux/io/buf_reader.hpp>
+#include <pollux/io/copy.hpp>
+#include <pollux/io/read.hpp>
+#include <pollux/io/read_exact.hpp>
+#include <pollux/io/shutdown.hpp>
+#include <pollux/io/split.hpp>
+#include <pollux/io/write.hpp>
+#include <pollux/io/write_all.hpp>

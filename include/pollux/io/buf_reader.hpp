@@ -1,0 +1,207 @@
+#pragma once
+
+/// @file
+/// `io::BufReader<R>`: an `AsyncRead` with a buffer in front, and
+/// `read_line` (tokio's `BufReader` and `AsyncBufReadExt::read_line`).
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/io/async_read.hpp>
+#include <pollux/io/async_write.hpp>
+
+#include <boost/asio/buffer.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace pollux::io {
+
+template <AsyncRead R>
+class ReadLine;
+
+/// Owns a reader `R` and a buffer of fixed capacity (8 KiB by default), so
+/// that many small reads (lines) cost few system calls. It is an
+/// `AsyncRead` itself, and an `AsyncWrite` that passes writes straight to
+/// `R` when `R` is one (so a `BufReader<TcpStream>` still writes).
+///
+/// The buffer never grows: a read with a buffer at least as large as the
+/// capacity, when nothing is buffered, goes straight to `R`.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+template <AsyncRead R>
+class BufReader {
+public:
+    static constexpr std::size_t default_capacity = 8 * 1024;
+
+    explicit BufReader(R inner, std::size_t capacity = default_capacity)
+        : inner_(std::move(inner)), buf_(std::make_unique<char[]>(capacity)), cap_(capacity) {}
+
+    BufReader(BufReader&&) noexcept = default;
+    BufReader& operator=(BufReader&&) noexcept = default;
+
+    [[nodiscard]] R& get_mut() noexcept { return inner_; }
+    [[nodiscard]] const R& get_ref() const noexcept { return inner_; }
+    /// The reader; what was buffered is lost.
+    [[nodiscard]] R into_inner() && { return std::move(inner_); }
+
+    /// The bytes buffered now and not yet consumed.
+    [[nodiscard]] boost::asio::const_buffer buffer() const noexcept {
+        return {buf_.get() + pos_, filled_ - pos_};
+    }
+
+    /// The buffered bytes, reading from `R` first if none are (tokio's
+    /// `poll_fill_buf`). An empty buffer means end of stream. Nothing is
+    /// consumed: call `consume(n)` for the bytes used.
+    Poll<Result<boost::asio::const_buffer>> poll_fill_buf(Context& cx) {
+        if (pos_ == filled_) {
+            Poll<Result<std::size_t>> p =
+                inner_.poll_read(cx, boost::asio::buffer(buf_.get(), cap_));
+            if (p.is_pending()) {
+                return Pending{};
+            }
+            if (!p.value()) {
+                return Ready<Result<boost::asio::const_buffer>>{Result<boost::asio::const_buffer>(
+                    boost::system::in_place_error, p.value().error())};
+            }
+            pos_ = 0;
+            filled_ = *p.value();
+        }
+        return Ready<Result<boost::asio::const_buffer>>{buffer()};
+    }
+
+    /// Marks `n` buffered bytes as used. Precondition: `n <= buffer().size()`.
+    void consume(std::size_t n) noexcept {
+        POLLUX_ASSERT(n <= filled_ - pos_, "BufReader::consume past the buffered bytes");
+        pos_ += n;
+    }
+
+    /// `AsyncRead`: buffered bytes first. Cancel safe, as `R`'s.
+    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer out) {
+        if (pos_ == filled_ && out.size() >= cap_) {
+            return inner_.poll_read(cx, out);
+        }
+        Poll<Result<boost::asio::const_buffer>> p = poll_fill_buf(cx);
+        if (p.is_pending()) {
+            return Pending{};
+        }
+        if (!p.value()) {
+            return Ready<Result<std::size_t>>{
+                Result<std::size_t>(boost::system::in_place_error, p.value().error())};
+        }
+        std::size_t n = boost::asio::buffer_copy(out, *p.value());
+        consume(n);
+        return Ready<Result<std::size_t>>{Result<std::size_t>(n)};
+    }
+
+    Poll<Result<std::size_t>> poll_write(Context& cx,
+                                         boost::asio::const_buffer b) requires AsyncWrite<R> {
+        return inner_.poll_write(cx, b);
+    }
+    Poll<Result<void>> poll_flush(Context& cx) requires AsyncWrite<R> {
+        return inner_.poll_flush(cx);
+    }
+    Poll<Result<void>> poll_shutdown(Context& cx) requires AsyncWrite<R> {
+        return inner_.poll_shutdown(cx);
+    }
+
+    /// Appends the next line, `\n` included, to `line`. See `ReadLine`.
+    [[nodiscard]] ReadLine<R> read_line(std::string& line) noexcept {
+        return ReadLine<R>(*this, line);
+    }
+
+private:
+    R inner_;
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_;
+    std::size_t pos_ = 0;    // next unconsumed byte
+    std::size_t filled_ = 0; // end of the buffered bytes
+};
+
+/// The future returned by `BufReader::read_line` and `io::read_line`.
+/// Output: `Result<std::size_t>`, the number of bytes appended to the
+/// string: a whole line ending in `\n`, or, at end of stream, what was left
+/// (0 when nothing was).
+///
+/// The string is not cleared first. Bytes are appended as they are taken
+/// from the buffer, so a line longer than the buffer is fine.
+///
+/// @par Cancel safety
+/// Not cancel safe: if dropped before Ready, the part of the line taken from
+/// the reader so far has already been appended to the string, and the
+/// future's count of it is lost. Those bytes are not lost if the caller
+/// keeps the string and calls `read_line` again with it (the line then
+/// completes), but a caller that clears the string on each try loses them.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Wakes / resumes on
+/// Whatever the reader arranges.
+/// @par Errors
+/// The reader's errors; the bytes of the line appended before the error
+/// stay in the string.
+/// @par Preconditions
+/// The reader and the string outlive the future. Not polled after Ready
+/// (asserts).
+/// @par Example
+/// @code
+/// pollux::io::BufReader reader(std::move(stream));
+/// std::string line;
+/// while (*co_await reader.read_line(line) > 0) { handle(line); line.clear(); }
+/// @endcode
+template <AsyncRead R>
+class POLLUX_NODISCARD_FUTURE ReadLine {
+public:
+    using Output = Result<std::size_t>;
+
+    ReadLine(BufReader<R>& r, std::string& line) noexcept : r_(&r), line_(&line) {}
+
+    Poll<Output> poll(Context& cx) {
+        POLLUX_ASSERT(!done_, "io::read_line polled after it returned Ready");
+        for (;;) {
+            Poll<Result<boost::asio::const_buffer>> p = r_->poll_fill_buf(cx);
+            if (p.is_pending()) {
+                return Pending{};
+            }
+            if (!p.value()) {
+                done_ = true;
+                return Ready<Output>{Output(boost::system::in_place_error, p.value().error())};
+            }
+            boost::asio::const_buffer avail = *p.value();
+            if (avail.size() == 0) {
+                done_ = true; // end of stream
+                return Ready<Output>{Output(appended_)};
+            }
+            const char* data = static_cast<const char*>(avail.data());
+            const void* nl = std::memchr(data, '\n', avail.size());
+            std::size_t take =
+                nl != nullptr ? static_cast<const char*>(nl) - data + 1 : avail.size();
+            line_->append(data, take);
+            r_->consume(take);
+            appended_ += take;
+            if (nl != nullptr) {
+                done_ = true;
+                return Ready<Output>{Output(appended_)};
+            }
+        }
+    }
+
+private:
+    BufReader<R>* r_;
+    std::string* line_;
+    std::size_t appended_ = 0;
+    bool done_ = false;
+};
+
+/// `r.read_line(line)`.
+template <AsyncRead R>
+[[nodiscard]] ReadLine<R> read_line(BufReader<R>& r, std::string& line) noexcept {
+    return ReadLine<R>(r, line);
+}
+
+} // namespace pollux::io

@@ -1,0 +1,122 @@
+#pragma once
+
+/// @file
+/// `net::TcpListener`: a listening TCP socket (tokio's `TcpListener`).
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/op_future.hpp>
+#include <pollux/net/tcp_stream.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <string_view>
+#include <utility>
+
+namespace pollux::net {
+
+class TcpListener;
+
+namespace detail {
+struct TcpAcceptOp {
+    using Output = Result<std::pair<TcpStream, boost::asio::ip::tcp::endpoint>>;
+    TcpListener* self;
+    Poll<Output> operator()(Context& cx);
+};
+} // namespace detail
+
+/// The future returned by `TcpListener::accept`.
+using TcpAcceptFuture = pollux::detail::OpFuture<detail::TcpAcceptOp>;
+
+/// A TCP socket listening for connections. Move-only; destroying it closes
+/// the socket (connections in its backlog are reset by the kernel).
+///
+/// `bind` sets `SO_REUSEADDR` (as tokio does on Unix), listens with a
+/// backlog of 1024 and makes the socket non-blocking and close-on-exec.
+/// Accepted sockets are non-blocking and close-on-exec too.
+///
+/// Accept errors (DESIGN section 8, docs/net.md): per-connection errors
+/// (`ECONNABORTED`, `EPROTO`, `ECONNRESET`, and the pending network errors
+/// Linux reports through accept) are retried at once and never reported;
+/// resource errors (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) are not
+/// reported either: the listener backs off on a timer, 10 ms doubling to
+/// 1 s, reset by the next success, so a loop of `accept()` never spins and
+/// resumes once descriptors are free. Other errors are returned.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
+class POLLUX_API TcpListener {
+public:
+    struct Impl;
+    using endpoint = boost::asio::ip::tcp::endpoint;
+
+    explicit TcpListener(Impl* impl) noexcept : impl_(impl) {}
+    TcpListener(TcpListener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    TcpListener& operator=(TcpListener&& o) noexcept;
+    ~TcpListener();
+
+    /// Binds and listens on `ep` (port 0: the kernel picks one; see
+    /// `local_addr()`), on the executor of the current task.
+    ///
+    /// @par Errors
+    /// `address_in_use`, `access_denied`, ... as values. Throws
+    /// `std::logic_error` when called outside a pollux task.
+    static Result<TcpListener> bind(const endpoint& ep);
+    /// As above, on `ex`; callable anywhere.
+    static Result<TcpListener> bind(const endpoint& ep, const boost::asio::any_io_executor& ex);
+    /// Binds "host:port" ("127.0.0.1:0", "[::1]:8080", "localhost:80"). A
+    /// host that is not an IP literal is resolved with a blocking lookup,
+    /// and each address is tried until one binds.
+    static Result<TcpListener> bind(std::string_view host_port);
+    static Result<TcpListener> bind(std::string_view host_port,
+                                    const boost::asio::any_io_executor& ex);
+
+    /// The next connection and its peer's address.
+    ///
+    /// @par Cancel safety
+    /// Cancel safe: a connection is taken from the kernel only inside the
+    /// poll that returns it, so dropping the future (e.g. the losing branch
+    /// of a `select`) loses no connection. Its readiness wait stays with the
+    /// listener until the next accept or the listener's destruction
+    /// (`cancellation_type::terminal`).
+    /// @par Thread safety
+    /// Distinct objects: safe. Shared objects: unsafe.
+    /// @par Wakes / resumes on
+    /// The listener's executor, when a connection is pending or a back-off
+    /// timer fires.
+    /// @par Errors
+    /// Errors other than the retried ones above, e.g. `bad_descriptor` or
+    /// `invalid_argument` for a socket that is not listening.
+    /// @par Preconditions
+    /// The listener outlives the future. Not polled after Ready (asserts).
+    /// @par Example
+    /// @code
+    /// auto listener = pollux::net::TcpListener::bind("127.0.0.1:0").value();
+    /// for (;;) {
+    ///     auto conn = co_await listener.accept();
+    ///     if (conn) { pollux::spawn(serve(std::move(conn->first))); }
+    /// }
+    /// @endcode
+    [[nodiscard]] TcpAcceptFuture accept() noexcept { return TcpAcceptFuture({this}); }
+
+    /// The poll function behind `accept()`, for hand-written futures.
+    Poll<Result<std::pair<TcpStream, endpoint>>> poll_accept(Context& cx);
+
+    [[nodiscard]] Result<endpoint> local_addr() const;
+
+    /// The Asio acceptor, for options pollux does not wrap. Do not start
+    /// Asio operations on it, move from it or close it.
+    [[nodiscard]] boost::asio::ip::tcp::acceptor& acceptor() noexcept;
+
+private:
+    Impl* impl_;
+};
+
+inline Poll<detail::TcpAcceptOp::Output> detail::TcpAcceptOp::operator()(Context& cx) {
+    return self->poll_accept(cx);
+}
+
+} // namespace pollux::net

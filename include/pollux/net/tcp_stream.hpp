@@ -1,0 +1,148 @@
+#pragma once
+
+/// @file
+/// `net::TcpStream`: a readiness-based TCP connection (tokio's
+/// `TcpStream`), and `TcpConnectFuture`, what `TcpStream::connect` returns.
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/io/split.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstddef>
+#include <string_view>
+#include <utility>
+
+namespace pollux::net {
+
+class TcpConnectFuture;
+
+/// A TCP connection. Move-only; destroying it closes the socket.
+///
+/// Readiness-based, as DESIGN section 5 says: `poll_read`/`poll_write` try
+/// the non-blocking system call (`recv`, `send` with `MSG_NOSIGNAL`) in the
+/// poll and, when it would block, arm an Asio `async_wait` whose completion
+/// wakes the waker. So buffers are only borrowed during a poll, reads and
+/// writes are cancel safe, and the stream may be moved between polls (the
+/// socket and its waits live in a separately allocated block). Satisfies
+/// `io::AsyncRead` and `io::AsyncWrite`; use the `pollux::io` futures
+/// (`io::read`, `io::write_all`, `io::copy`, ...) on it.
+///
+/// One waker slot per direction: one future may read while another writes
+/// (see `split()`), but two futures reading at once take turns stealing the
+/// slot.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Poll it on the executor
+/// it was created on (its task's); it may be destroyed on any thread (the
+/// socket is then closed on its executor).
+class POLLUX_API TcpStream {
+public:
+    struct Impl;
+    using ReadHalf = io::ReadHalf<TcpStream>;
+    using WriteHalf = io::WriteHalf<TcpStream>;
+    using endpoint = boost::asio::ip::tcp::endpoint;
+
+    /// Adopts a block made by the library.
+    explicit TcpStream(Impl* impl) noexcept : impl_(impl) {}
+    TcpStream(TcpStream&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    TcpStream& operator=(TcpStream&& o) noexcept;
+    ~TcpStream();
+
+    /// Connects to `ep`. The socket is created on the first poll, on the
+    /// executor of the current task (or on `ex`). See `TcpConnectFuture`.
+    [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep);
+    [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep,
+                                                  const boost::asio::any_io_executor& ex);
+    /// Resolves "host:port" (see `net::resolve`), then tries each address in
+    /// turn until one connects.
+    [[nodiscard]] static TcpConnectFuture connect(std::string_view host_port);
+
+    /// Wraps a connected Asio socket (sets it non-blocking). It keeps its
+    /// executor.
+    static Result<TcpStream> from_socket(boost::asio::ip::tcp::socket sock);
+
+    /// `io::AsyncRead`. Ready(n): n bytes read into the front of `buf`;
+    /// Ready(0) for a non-empty buffer: the peer closed its write side.
+    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
+    /// `io::AsyncWrite`. Ready(n): the kernel took the first n bytes. A
+    /// closed peer gives `broken_pipe` or `connection_reset`, never SIGPIPE.
+    Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
+    /// Always Ready(ok): a TCP socket buffers nothing in user space.
+    Poll<Result<void>> poll_flush(Context& cx);
+    /// Sends FIN (`shutdown(SHUT_WR)`); reading goes on. Ready at once.
+    Poll<Result<void>> poll_shutdown(Context& cx);
+
+    [[nodiscard]] Result<endpoint> peer_addr() const;
+    [[nodiscard]] Result<endpoint> local_addr() const;
+    /// TCP_NODELAY (Nagle's algorithm off when true).
+    Result<void> set_nodelay(bool on);
+    [[nodiscard]] Result<bool> nodelay() const;
+
+    /// Borrows the stream as a read half and a write half, which two futures
+    /// may use at once. The stream must outlive them and not move meanwhile.
+    [[nodiscard]] std::pair<ReadHalf, WriteHalf> split() noexcept;
+
+    /// The Asio socket, for options pollux does not wrap (e.g. SO_LINGER).
+    /// Do not start Asio operations on it, move from it or close it.
+    [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept;
+
+private:
+    Impl* impl_;
+};
+
+/// The future returned by `TcpStream::connect`. Output: `Result<TcpStream>`.
+///
+/// Lazy: the first poll creates the socket and starts a non-blocking
+/// `connect`; completion is seen by write readiness and `SO_ERROR`. With
+/// several addresses (the "host:port" form), each is tried in order and the
+/// last error is returned if none connects.
+///
+/// @par Cancel safety
+/// Cancel safe in tokio's sense: dropping it closes the half-open socket, so
+/// no connection is leaked; the peer may have seen a connection attempt.
+/// Its readiness wait is cancelled (`cancellation_type::terminal`).
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Wakes / resumes on
+/// The executor of the task that first polled it (or the one given).
+/// @par Errors
+/// The connect error (`connection_refused`, `timed_out`, ...), or a resolver
+/// error. Throws `std::logic_error` when first polled outside a pollux task
+/// with no executor given.
+/// @par Preconditions
+/// Not polled after Ready (asserts).
+/// @par Example
+/// @code
+/// pollux::Result<pollux::net::TcpStream> s = co_await
+/// pollux::net::TcpStream::connect("127.0.0.1:7000"); if (!s) { std::cerr << s.error().message() <<
+/// '\n'; }
+/// @endcode
+// Exported member by member: g++ 12 takes no GNU visibility attribute
+// beside the standard [[nodiscard]] on a class head.
+class POLLUX_NODISCARD_FUTURE TcpConnectFuture {
+public:
+    using Output = Result<TcpStream>;
+    struct State;
+
+    explicit TcpConnectFuture(State* st) noexcept : st_(st) {}
+    TcpConnectFuture(TcpConnectFuture&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    POLLUX_API TcpConnectFuture& operator=(TcpConnectFuture&& o) noexcept;
+    POLLUX_API ~TcpConnectFuture();
+
+    POLLUX_API Poll<Output> poll(Context& cx);
+
+private:
+    State* st_;
+};
+
+inline std::pair<TcpStream::ReadHalf, TcpStream::WriteHalf> TcpStream::split() noexcept {
+    return {ReadHalf(*this), WriteHalf(*this)};
+}
+
+} // namespace pollux::net

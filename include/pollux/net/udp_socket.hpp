@@ -1,0 +1,147 @@
+#pragma once
+
+/// @file
+/// `net::UdpSocket`: a readiness-based UDP socket (tokio's `UdpSocket`).
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/op_future.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include <cstddef>
+#include <string_view>
+#include <utility>
+
+namespace pollux::net {
+
+class UdpSocket;
+
+namespace detail {
+struct UdpSendToOp {
+    using Output = Result<std::size_t>;
+    UdpSocket* self;
+    boost::asio::const_buffer buf;
+    boost::asio::ip::udp::endpoint to;
+    Poll<Output> operator()(Context& cx);
+};
+struct UdpRecvFromOp {
+    using Output = Result<std::pair<std::size_t, boost::asio::ip::udp::endpoint>>;
+    UdpSocket* self;
+    boost::asio::mutable_buffer buf;
+    Poll<Output> operator()(Context& cx);
+};
+struct UdpSendOp {
+    using Output = Result<std::size_t>;
+    UdpSocket* self;
+    boost::asio::const_buffer buf;
+    Poll<Output> operator()(Context& cx);
+};
+struct UdpRecvOp {
+    using Output = Result<std::size_t>;
+    UdpSocket* self;
+    boost::asio::mutable_buffer buf;
+    Poll<Output> operator()(Context& cx);
+};
+} // namespace detail
+
+using UdpSendToFuture = pollux::detail::OpFuture<detail::UdpSendToOp>;
+using UdpRecvFromFuture = pollux::detail::OpFuture<detail::UdpRecvFromOp>;
+using UdpSendFuture = pollux::detail::OpFuture<detail::UdpSendOp>;
+using UdpRecvFuture = pollux::detail::OpFuture<detail::UdpRecvOp>;
+
+/// A UDP socket. Move-only; destroying it closes the socket.
+///
+/// Every operation is readiness-based like `TcpStream`'s: the poll tries
+/// `sendto`/`recvfrom` (`MSG_NOSIGNAL`) and arms an Asio `async_wait` when it
+/// would block. One waker slot per direction.
+///
+/// Cancel safety of the futures: `recv_from`/`recv` are cancel safe (a
+/// datagram is taken only by the poll that returns it); `send_to`/`send` are
+/// cancel safe (a datagram is sent whole by the poll that returns Ready, or
+/// not at all).
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
+class POLLUX_API UdpSocket {
+public:
+    struct Impl;
+    using endpoint = boost::asio::ip::udp::endpoint;
+
+    explicit UdpSocket(Impl* impl) noexcept : impl_(impl) {}
+    UdpSocket(UdpSocket&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    UdpSocket& operator=(UdpSocket&& o) noexcept;
+    ~UdpSocket();
+
+    /// Binds to `ep` on the current task's executor (port 0: any).
+    ///
+    /// @par Errors
+    /// The bind error as a value; throws `std::logic_error` outside a task.
+    static Result<UdpSocket> bind(const endpoint& ep);
+    static Result<UdpSocket> bind(const endpoint& ep, const boost::asio::any_io_executor& ex);
+    /// Binds "host:port" (see `TcpListener::bind`).
+    static Result<UdpSocket> bind(std::string_view host_port);
+    static Result<UdpSocket> bind(std::string_view host_port,
+                                  const boost::asio::any_io_executor& ex);
+
+    /// Sets the default peer for `send`/`recv` and filters incoming
+    /// datagrams to it. Immediate (UDP has no handshake).
+    Result<void> connect(const endpoint& peer);
+
+    /// Sends one datagram to `to`. Output: bytes sent (the whole datagram).
+    /// See the class comment for cancel safety. Wakes on the socket's
+    /// executor when writable. Errors: `sendto`'s (`message_size`, ...).
+    /// The buffer is borrowed until the future completes or is dropped.
+    [[nodiscard]] UdpSendToFuture send_to(boost::asio::const_buffer buf,
+                                          const endpoint& to) noexcept {
+        return UdpSendToFuture({this, buf, to});
+    }
+    /// Receives one datagram: its size (truncated to the buffer) and sender.
+    [[nodiscard]] UdpRecvFromFuture recv_from(boost::asio::mutable_buffer buf) noexcept {
+        return UdpRecvFromFuture({this, buf});
+    }
+    /// `send_to` the connected peer; `not_connected`-style errors otherwise.
+    [[nodiscard]] UdpSendFuture send(boost::asio::const_buffer buf) noexcept {
+        return UdpSendFuture({this, buf});
+    }
+    /// `recv_from` the connected peer.
+    [[nodiscard]] UdpRecvFuture recv(boost::asio::mutable_buffer buf) noexcept {
+        return UdpRecvFuture({this, buf});
+    }
+
+    Poll<Result<std::size_t>>
+    poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to);
+    Poll<Result<std::pair<std::size_t, endpoint>>> poll_recv_from(Context& cx,
+                                                                  boost::asio::mutable_buffer buf);
+    Poll<Result<std::size_t>> poll_send(Context& cx, boost::asio::const_buffer buf);
+    Poll<Result<std::size_t>> poll_recv(Context& cx, boost::asio::mutable_buffer buf);
+
+    [[nodiscard]] Result<endpoint> local_addr() const;
+    [[nodiscard]] Result<endpoint> peer_addr() const;
+
+    /// The Asio socket, for options pollux does not wrap. Do not start Asio
+    /// operations on it, move from it or close it.
+    [[nodiscard]] boost::asio::ip::udp::socket& socket() noexcept;
+
+private:
+    Impl* impl_;
+};
+
+inline Poll<detail::UdpSendToOp::Output> detail::UdpSendToOp::operator()(Context& cx) {
+    return self->poll_send_to(cx, buf, to);
+}
+inline Poll<detail::UdpRecvFromOp::Output> detail::UdpRecvFromOp::operator()(Context& cx) {
+    return self->poll_recv_from(cx, buf);
+}
+inline Poll<detail::UdpSendOp::Output> detail::UdpSendOp::operator()(Context& cx) {
+    return self->poll_send(cx, buf);
+}
+inline Poll<detail::UdpRecvOp::Output> detail::UdpRecvOp::operator()(Context& cx) {
+    return self->poll_recv(cx, buf);
+}
+
+} // namespace pollux::net

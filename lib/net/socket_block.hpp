@@ -1,0 +1,380 @@
+#pragma once
+
+// Private to lib/net: the heap block that owns a socket and the readiness
+// waits in flight on it, and the readiness loop every pollux::net type runs
+// in its poll functions (tokio's `PollEvented`, restated for Asio).
+
+#include <pollux/asio.hpp>
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+#include <pollux/detail/io_block.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <type_traits>
+#include <unistd.h>
+#include <utility>
+
+namespace pollux::net::detail {
+
+// The readiness protocol
+// ----------------------
+// A poll function (poll_read, poll_write, poll_accept, ...) runs, in order:
+//
+//  1. If a readiness wait for its direction is engaged, poll it. Pending:
+//     return Pending (the wait's AtomicWaker now holds this poll's waker, so
+//     a change of waker between polls is picked up). Ready (readable,
+//     writable, or aborted): disengage it and go on; the syscall decides.
+//  2. If the task's cooperative budget is spent, wake the task and return
+//     Pending before touching the socket, so nothing is consumed.
+//  3. Try the non-blocking syscall. Anything but would-block (data, end of
+//     stream, an error) is returned as Ready, after spending one budget unit.
+//  4. On would-block, start `sock.async_wait(wait_read | wait_write)` with
+//     `use_future` and poll it once, which registers the waker and initiates
+//     the wait. Asio's epoll reactor re-arms the descriptor with
+//     EPOLL_CTL_MOD when a wait is queued, which reports readiness that
+//     arrived between the syscall and the wait, so no wake is lost.
+//
+// So buffers are only borrowed during a poll, and dropping a future that
+// polls these functions loses nothing: a byte is either returned by the poll
+// that read it, or still in the kernel.
+//
+// Why a block: Asio's per-operation cancellation handler that a socket wait
+// installs keeps a pointer into the socket's implementation, so the socket
+// must not move while a wait is in flight. The public types hold a pointer
+// to the block and move freely (DESIGN rule 4). A wait left engaged when a
+// future is dropped stays with the block until the next poll of that
+// direction (which takes it over) or the block's destruction (which cancels
+// it); meanwhile it may wake the old waker once: a spurious wake.
+//
+// Where the block dies: as detail::IoBlockPtr explains for timers: on the
+// spot when no wait is engaged, else on the socket's executor (dispatch), so
+// that the waits' terminal cancellation is emitted before the socket closes,
+// on every executor. `Block` must have `sock` and `bool has_wait() const`.
+
+/// The error_code for the current errno.
+inline boost::system::error_code last_error() noexcept {
+    return boost::system::error_code(errno, boost::asio::error::get_system_category());
+}
+
+inline bool is_would_block(const boost::system::error_code& ec) noexcept {
+    return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
+}
+
+/// Step 2: false (after waking the task) when the task's budget is spent.
+inline bool has_budget(Context& cx) noexcept {
+    Budget* b = cx.budget();
+    if (b != nullptr && b->remaining() == 0) {
+        cx.waker().wake_by_ref();
+        return false;
+    }
+    return true;
+}
+
+template <class Socket>
+struct SocketBlock {
+    using Wait = decltype(std::declval<Socket&>().async_wait(Socket::wait_read, use_future));
+
+    explicit SocketBlock(Socket s) noexcept : sock(std::move(s)) {}
+    SocketBlock(const SocketBlock&) = delete;
+    SocketBlock& operator=(const SocketBlock&) = delete;
+
+    // Member order: the waits are declared after the socket, so they are
+    // destroyed (and emit their terminal cancellation) while it is open.
+    Socket sock;                    // never moves while the block lives
+    std::optional<Wait> read_wait;  // engaged while a read wait may be in flight
+    std::optional<Wait> write_wait; // engaged while a write wait may be in flight
+
+    [[nodiscard]] bool has_wait() const noexcept { return read_wait || write_wait; }
+};
+
+/// Destroys a block where the comment above says.
+template <class Block>
+void destroy_block(Block* b) noexcept {
+    if (b == nullptr) {
+        return;
+    }
+    if (!b->has_wait()) {
+        delete b;
+        return;
+    }
+    std::unique_ptr<Block> owned(b);
+    boost::asio::any_io_executor ex = b->sock.get_executor();
+    try {
+        // A handler that Asio destroys without running (its io_context shut
+        // down) frees the block as well: the unique_ptr owns it.
+        boost::asio::dispatch(ex, [p = std::move(owned)]() mutable { p.reset(); });
+    } catch (...) {
+        // Whoever still owns the block (`owned`, or the handler Asio built
+        // and destroyed while unwinding) has freed it.
+    }
+}
+
+/// Polls an engaged wait with a context that has no budget (a readiness
+/// notification is not a unit of work; the syscall that moves data is), and
+/// disengages it once it completed. True when it is still pending.
+template <class Wait>
+bool wait_pending(std::optional<Wait>& wait, Context& cx) {
+    Context unconstrained(cx.waker());
+    try {
+        if (wait->poll(unconstrained).is_pending()) {
+            return true;
+        }
+    } catch (...) {
+        wait.reset();
+        throw;
+    }
+    wait.reset();
+    return false;
+}
+
+/// Steps 1-4 for direction `w` with syscall `op` (returns `Result<T>`, the
+/// error would_block when the socket is not ready).
+template <class Block, class Op>
+auto poll_io(Block& b, boost::asio::socket_base::wait_type w, Context& cx, Op&& op)
+    -> Poll<std::invoke_result_t<Op&>> {
+    using R = std::invoke_result_t<Op&>;
+    auto& wait = w == boost::asio::socket_base::wait_read ? b.read_wait : b.write_wait;
+    if (wait && wait_pending(wait, cx)) {
+        return Pending{};
+    }
+    if (!has_budget(cx)) {
+        return Pending{};
+    }
+    for (;;) {
+        R r = op();
+        if (r || !is_would_block(r.error())) {
+            (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
+            return Ready<R>{std::move(r)};
+        }
+        wait.emplace(b.sock.async_wait(w, use_future));
+        if (wait_pending(wait, cx)) {
+            return Pending{};
+        }
+        // Completed at once (Asio posts completions, so this does not
+        // happen in practice): the syscall decides again.
+    }
+}
+
+// ---- Stream sockets (TCP and Unix) -------------------------------------------
+
+template <class Block>
+Poll<Result<std::size_t>> stream_poll_read(Block& b, Context& cx, boost::asio::mutable_buffer buf) {
+    if (buf.size() == 0) {
+        return Ready<Result<std::size_t>>{std::size_t{0}};
+    }
+    return poll_io(b, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
+        for (;;) {
+            ssize_t n = ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0);
+            if (n >= 0) {
+                return static_cast<std::size_t>(n);
+            }
+            if (errno != EINTR) {
+                return last_error();
+            }
+        }
+    });
+}
+
+template <class Block>
+Poll<Result<std::size_t>> stream_poll_write(Block& b, Context& cx, boost::asio::const_buffer buf) {
+    if (buf.size() == 0) {
+        return Ready<Result<std::size_t>>{std::size_t{0}};
+    }
+    return poll_io(b, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+        for (;;) {
+            // MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
+            ssize_t n = ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
+            if (n >= 0) {
+                return static_cast<std::size_t>(n);
+            }
+            if (errno != EINTR) {
+                return last_error();
+            }
+        }
+    });
+}
+
+template <class Block>
+Poll<Result<void>> stream_poll_shutdown(Block& b) {
+    if (::shutdown(b.sock.native_handle(), SHUT_WR) != 0) {
+        return Ready<Result<void>>{Result<void>(last_error())};
+    }
+    return Ready<Result<void>>{Result<void>()};
+}
+
+// ---- Accept with back-off ----------------------------------------------------
+
+// Accept errors (DESIGN section 8, docs/net.md):
+// - per-connection: the connection that failed is gone, the next one may be
+//   fine. Retried at once, in the same poll. Linux also reports pending
+//   network errors of the new socket this way (accept(2), "Error handling").
+// - resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): retrying at once would
+//   fail again at once, and the listening socket stays readable, so the
+//   loop would spin. The listener backs off on a timer instead: 10 ms,
+//   doubling up to 1 s, reset by the next successful accept. Meanwhile
+//   poll_accept returns Pending, the connections wait in the kernel's
+//   backlog, and accepting resumes when the timer fires and a descriptor is
+//   free again.
+inline bool is_per_connection_accept_error(int e) noexcept {
+    switch (e) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ECONNRESET:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case ETIMEDOUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+inline bool is_resource_accept_error(const boost::system::error_code& ec) noexcept {
+    if (ec.category() != boost::asio::error::get_system_category()) {
+        return false;
+    }
+    switch (ec.value()) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+inline constexpr std::chrono::milliseconds accept_backoff_initial{10};
+inline constexpr std::chrono::milliseconds accept_backoff_max{1000};
+
+/// A descriptor accept4 returned, with the peer's address.
+struct Accepted {
+    int fd = -1;
+    ::sockaddr_storage addr{};
+    ::socklen_t len = 0;
+};
+
+template <class Acceptor>
+struct ListenerBlock : SocketBlock<Acceptor> {
+    using TimerWait = decltype(std::declval<boost::asio::steady_timer&>().async_wait(use_future));
+
+    explicit ListenerBlock(Acceptor a)
+        : SocketBlock<Acceptor>(std::move(a)), timer(this->sock.get_executor()) {}
+
+    // After the acceptor's waits in destruction order: the timer wait goes
+    // first, then the timer, then the acceptor's waits and the acceptor.
+    boost::asio::steady_timer timer;
+    std::optional<TimerWait> timer_wait; // engaged while backing off
+    std::chrono::milliseconds next_backoff = accept_backoff_initial;
+
+    [[nodiscard]] bool has_wait() const noexcept {
+        return SocketBlock<Acceptor>::has_wait() || timer_wait.has_value();
+    }
+};
+
+/// Accepts one connection (non-blocking, close-on-exec), retrying
+/// per-connection errors and backing off on resource errors.
+template <class Acceptor>
+Poll<Result<Accepted>> poll_accept_fd(ListenerBlock<Acceptor>& b, Context& cx) {
+    for (;;) {
+        if (b.timer_wait && wait_pending(b.timer_wait, cx)) {
+            return Pending{}; // backing off
+        }
+        Poll<Result<Accepted>> p =
+            poll_io(b, boost::asio::socket_base::wait_read, cx, [&]() -> Result<Accepted> {
+                for (;;) {
+                    Accepted a;
+                    a.len = sizeof(a.addr);
+                    a.fd = ::accept4(b.sock.native_handle(),
+                                     reinterpret_cast<::sockaddr*>(&a.addr),
+                                     &a.len,
+                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (a.fd >= 0) {
+                        return a;
+                    }
+                    if (!is_per_connection_accept_error(errno)) {
+                        return last_error();
+                    }
+                }
+            });
+        if (p.is_pending()) {
+            return Pending{};
+        }
+        Result<Accepted>& r = p.value();
+        if (r) {
+            b.next_backoff = accept_backoff_initial;
+            return p;
+        }
+        if (!is_resource_accept_error(r.error())) {
+            return p;
+        }
+        b.timer.expires_after(b.next_backoff);
+        b.next_backoff = std::min(b.next_backoff * 2, accept_backoff_max);
+        b.timer_wait.emplace(b.timer.async_wait(use_future));
+    }
+}
+
+/// Wraps an accepted descriptor in a socket of `Socket` on `ex`; closes the
+/// descriptor if that fails.
+template <class Socket, class Protocol>
+Result<Socket>
+adopt_fd(const boost::asio::any_io_executor& ex, const Protocol& protocol, int fd) noexcept {
+    try {
+        Socket s(ex);
+        boost::system::error_code ec;
+        s.assign(protocol, fd, ec);
+        if (ec) {
+            ::close(fd);
+            return ec;
+        }
+        s.non_blocking(true, ec);
+        if (ec) {
+            return ec;
+        }
+        return Result<Socket>(std::move(s));
+    } catch (...) {
+        ::close(fd);
+        return boost::system::error_code(ENOMEM, boost::asio::error::get_system_category());
+    }
+}
+
+/// The executor for a new socket: `ex` if given, else the current task's.
+inline boost::asio::any_io_executor executor_or_current(const boost::asio::any_io_executor* ex,
+                                                        const char* what) {
+    if (ex != nullptr) {
+        return *ex;
+    }
+    pollux::detail::TaskHeader* task = pollux::detail::current_task();
+    if (task == nullptr) {
+        throw std::logic_error(std::string(what) +
+                               " was called outside a pollux task, so there is no event loop to "
+                               "put the socket on: call it inside a task or pass an executor");
+    }
+    return task->executor();
+}
+
+} // namespace pollux::net::detail

@@ -1,0 +1,326 @@
+#include <pollux/net/tcp_listener.hpp>
+#include <pollux/net/tcp_stream.hpp>
+// Own header(s) first: this proves they are self-contained (STYLE H1).
+
+#include <pollux/net/resolve.hpp>
+
+#include "connect.hpp"
+#include "socket_block.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace pollux::net {
+
+using tcp = boost::asio::ip::tcp;
+
+struct TcpStream::Impl : detail::SocketBlock<tcp::socket> {
+    using SocketBlock::SocketBlock;
+};
+
+struct TcpListener::Impl : detail::ListenerBlock<tcp::acceptor> {
+    using ListenerBlock::ListenerBlock;
+};
+
+namespace {
+
+constexpr int listen_backlog = 1024;
+
+Result<tcp::endpoint> endpoint_or_error(const tcp::endpoint& ep, boost::system::error_code ec) {
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+boost::system::error_code invalid_host_port() {
+    return make_error_code(boost::asio::error::invalid_argument);
+}
+
+} // namespace
+
+// ---- TcpStream ---------------------------------------------------------------
+
+TcpStream& TcpStream::operator=(TcpStream&& o) noexcept {
+    if (this != &o) {
+        detail::destroy_block(std::exchange(impl_, std::exchange(o.impl_, nullptr)));
+    }
+    return *this;
+}
+
+TcpStream::~TcpStream() {
+    detail::destroy_block(impl_);
+}
+
+Result<TcpStream> TcpStream::from_socket(tcp::socket sock) {
+    boost::system::error_code ec;
+    sock.non_blocking(true, ec);
+    if (ec) {
+        return ec;
+    }
+    detail::set_cloexec(sock.native_handle());
+    return TcpStream(new Impl(std::move(sock)));
+}
+
+Poll<Result<std::size_t>> TcpStream::poll_read(Context& cx, boost::asio::mutable_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_poll_read(*impl_, cx, buf);
+}
+
+Poll<Result<std::size_t>> TcpStream::poll_write(Context& cx, boost::asio::const_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_poll_write(*impl_, cx, buf);
+}
+
+Poll<Result<void>> TcpStream::poll_flush(Context&) {
+    return Ready<Result<void>>{Result<void>()};
+}
+
+Poll<Result<void>> TcpStream::poll_shutdown(Context&) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_poll_shutdown(*impl_);
+}
+
+Result<tcp::endpoint> TcpStream::peer_addr() const {
+    boost::system::error_code ec;
+    auto ep = impl_->sock.remote_endpoint(ec);
+    return endpoint_or_error(ep, ec);
+}
+
+Result<tcp::endpoint> TcpStream::local_addr() const {
+    boost::system::error_code ec;
+    auto ep = impl_->sock.local_endpoint(ec);
+    return endpoint_or_error(ep, ec);
+}
+
+Result<void> TcpStream::set_nodelay(bool on) {
+    boost::system::error_code ec;
+    impl_->sock.set_option(tcp::no_delay(on), ec);
+    if (ec) {
+        return ec;
+    }
+    return {};
+}
+
+Result<bool> TcpStream::nodelay() const {
+    boost::system::error_code ec;
+    tcp::no_delay opt;
+    impl_->sock.get_option(opt, ec);
+    if (ec) {
+        return Result<bool>(boost::system::in_place_error, ec);
+    }
+    return opt.value();
+}
+
+tcp::socket& TcpStream::socket() noexcept {
+    return impl_->sock;
+}
+
+// ---- TcpConnectFuture --------------------------------------------------------
+
+// The connect state machine: [resolving] -> for each endpoint: open ->
+// connecting -> connected (Ready) or failed (next endpoint; the last error
+// is reported when none is left).
+struct TcpConnectFuture::State {
+    std::optional<boost::asio::any_io_executor> ex;
+    std::optional<ResolveFuture> resolving;
+    std::vector<tcp::endpoint> endpoints;
+    std::size_t next = 0;
+    detail::ConnectAttempt<TcpStream::Impl> attempt;
+    boost::system::error_code last_error = make_error_code(boost::asio::error::host_not_found);
+    bool done = false;
+};
+
+TcpConnectFuture& TcpConnectFuture::operator=(TcpConnectFuture&& o) noexcept {
+    if (this != &o) {
+        delete st_;
+        st_ = std::exchange(o.st_, nullptr);
+    }
+    return *this;
+}
+
+TcpConnectFuture::~TcpConnectFuture() {
+    delete st_;
+}
+
+Poll<TcpConnectFuture::Output> TcpConnectFuture::poll(Context& cx) {
+    POLLUX_ASSERT(st_ != nullptr && !st_->done,
+                  "TcpStream::connect polled after it returned Ready");
+    State& st = *st_;
+    auto fail = [&](boost::system::error_code ec) -> Poll<Output> {
+        st.done = true;
+        st.attempt.reset();
+        return Ready<Output>{Output(boost::system::in_place_error, ec)};
+    };
+    if (st.resolving) {
+        auto p = st.resolving->poll(cx);
+        if (p.is_pending()) {
+            return Pending{};
+        }
+        st.resolving.reset();
+        if (!p.value()) {
+            return fail(p.value().error());
+        }
+        st.endpoints = std::move(*p.value());
+    }
+    if (!st.ex) {
+        st.ex.emplace(detail::executor_or_current(nullptr, "pollux::net::TcpStream::connect"));
+    }
+    for (;;) {
+        if (!st.attempt.active()) {
+            if (st.next >= st.endpoints.size()) {
+                return fail(st.last_error);
+            }
+            auto opened = st.attempt.open(*st.ex, st.endpoints[st.next].protocol());
+            if (!opened) {
+                st.last_error = opened.error();
+                ++st.next;
+                continue;
+            }
+        }
+        auto p = st.attempt.poll(cx, st.endpoints[st.next]);
+        if (p.is_pending()) {
+            return Pending{};
+        }
+        if (p.value()) {
+            st.done = true;
+            return Ready<Output>{Output(TcpStream(st.attempt.release()))};
+        }
+        st.last_error = p.value().error();
+        st.attempt.reset();
+        ++st.next;
+    }
+}
+
+TcpConnectFuture TcpStream::connect(const tcp::endpoint& ep) {
+    auto* st = new TcpConnectFuture::State();
+    st->endpoints.push_back(ep);
+    return TcpConnectFuture(st);
+}
+
+TcpConnectFuture TcpStream::connect(const tcp::endpoint& ep,
+                                    const boost::asio::any_io_executor& ex) {
+    auto* st = new TcpConnectFuture::State();
+    st->endpoints.push_back(ep);
+    st->ex.emplace(ex);
+    return TcpConnectFuture(st);
+}
+
+TcpConnectFuture TcpStream::connect(std::string_view host_port) {
+    auto* st = new TcpConnectFuture::State();
+    if (auto hp = split_host_port(host_port)) {
+        st->resolving.emplace(resolve(hp->first, hp->second));
+    } else {
+        st->last_error = invalid_host_port(); // reported by the first poll
+    }
+    return TcpConnectFuture(st);
+}
+
+// ---- TcpListener -------------------------------------------------------------
+
+TcpListener& TcpListener::operator=(TcpListener&& o) noexcept {
+    if (this != &o) {
+        detail::destroy_block(std::exchange(impl_, std::exchange(o.impl_, nullptr)));
+    }
+    return *this;
+}
+
+TcpListener::~TcpListener() {
+    detail::destroy_block(impl_);
+}
+
+Result<TcpListener> TcpListener::bind(const tcp::endpoint& ep,
+                                      const boost::asio::any_io_executor& ex) {
+    tcp::acceptor a(ex);
+    boost::system::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (ec) {
+        return ec;
+    }
+    detail::set_cloexec(a.native_handle());
+    a.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) {
+        a.bind(ep, ec);
+    }
+    if (!ec) {
+        a.listen(listen_backlog, ec);
+    }
+    if (!ec) {
+        a.non_blocking(true, ec);
+    }
+    if (ec) {
+        return ec;
+    }
+    return TcpListener(new Impl(std::move(a)));
+}
+
+Result<TcpListener> TcpListener::bind(const tcp::endpoint& ep) {
+    return bind(ep, detail::executor_or_current(nullptr, "pollux::net::TcpListener::bind"));
+}
+
+Result<TcpListener> TcpListener::bind(std::string_view host_port,
+                                      const boost::asio::any_io_executor& ex) {
+    auto hp = split_host_port(host_port);
+    if (!hp) {
+        return invalid_host_port();
+    }
+    boost::system::error_code ec;
+    tcp::resolver resolver(ex);
+    // A blocking lookup, documented; numeric hosts and ports resolve
+    // without one.
+    auto results = resolver.resolve(hp->first, hp->second, ec);
+    if (ec) {
+        return ec;
+    }
+    boost::system::error_code last = make_error_code(boost::asio::error::host_not_found);
+    for (const auto& entry : results) {
+        auto l = bind(entry.endpoint(), ex);
+        if (l) {
+            return l;
+        }
+        last = l.error();
+    }
+    return last;
+}
+
+Result<TcpListener> TcpListener::bind(std::string_view host_port) {
+    return bind(host_port, detail::executor_or_current(nullptr, "pollux::net::TcpListener::bind"));
+}
+
+Poll<Result<std::pair<TcpStream, tcp::endpoint>>> TcpListener::poll_accept(Context& cx) {
+    using Out = Result<std::pair<TcpStream, tcp::endpoint>>;
+    POLLUX_ASSERT(impl_ != nullptr, "TcpListener used after it was moved from");
+    auto p = detail::poll_accept_fd(*impl_, cx);
+    if (p.is_pending()) {
+        return Pending{};
+    }
+    if (!p.value()) {
+        return Ready<Out>{Out(boost::system::in_place_error, p.value().error())};
+    }
+    const detail::Accepted& a = *p.value();
+    tcp::endpoint peer;
+    std::memcpy(peer.data(), &a.addr, std::min<std::size_t>(a.len, peer.capacity()));
+    peer.resize(a.len);
+    auto s = detail::adopt_fd<tcp::socket>(impl_->sock.get_executor(), peer.protocol(), a.fd);
+    if (!s) {
+        return Ready<Out>{Out(boost::system::in_place_error, s.error())};
+    }
+    return Ready<Out>{Out(
+        std::pair<TcpStream, tcp::endpoint>(TcpStream(new TcpStream::Impl(std::move(*s))), peer))};
+}
+
+Result<tcp::endpoint> TcpListener::local_addr() const {
+    boost::system::error_code ec;
+    auto ep = impl_->sock.local_endpoint(ec);
+    return endpoint_or_error(ep, ec);
+}
+
+tcp::acceptor& TcpListener::acceptor() noexcept {
+    return impl_->sock;
+}
+
+} // namespace pollux::net

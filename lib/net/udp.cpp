@@ -1,0 +1,189 @@
+#include <pollux/net/udp_socket.hpp>
+// Own header(s) first: this proves they are self-contained (STYLE H1).
+
+#include <pollux/net/resolve.hpp>
+
+#include "connect.hpp"
+#include "socket_block.hpp"
+
+#include <boost/asio/error.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace pollux::net {
+
+using udp = boost::asio::ip::udp;
+
+struct UdpSocket::Impl : detail::SocketBlock<udp::socket> {
+    using SocketBlock::SocketBlock;
+};
+
+UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
+    if (this != &o) {
+        detail::destroy_block(std::exchange(impl_, std::exchange(o.impl_, nullptr)));
+    }
+    return *this;
+}
+
+UdpSocket::~UdpSocket() {
+    detail::destroy_block(impl_);
+}
+
+Result<UdpSocket> UdpSocket::bind(const endpoint& ep, const boost::asio::any_io_executor& ex) {
+    auto s = detail::open_socket<udp::socket>(ex, ep.protocol());
+    if (!s) {
+        return s.error();
+    }
+    boost::system::error_code ec;
+    s->bind(ep, ec);
+    if (ec) {
+        return ec;
+    }
+    return UdpSocket(new Impl(std::move(*s)));
+}
+
+Result<UdpSocket> UdpSocket::bind(const endpoint& ep) {
+    return bind(ep, detail::executor_or_current(nullptr, "pollux::net::UdpSocket::bind"));
+}
+
+Result<UdpSocket> UdpSocket::bind(std::string_view host_port,
+                                  const boost::asio::any_io_executor& ex) {
+    auto hp = split_host_port(host_port);
+    if (!hp) {
+        return make_error_code(boost::asio::error::invalid_argument);
+    }
+    boost::system::error_code ec;
+    udp::resolver resolver(ex);
+    auto results = resolver.resolve(hp->first, hp->second, ec);
+    if (ec) {
+        return ec;
+    }
+    boost::system::error_code last = make_error_code(boost::asio::error::host_not_found);
+    for (const auto& entry : results) {
+        auto s = bind(entry.endpoint(), ex);
+        if (s) {
+            return s;
+        }
+        last = s.error();
+    }
+    return last;
+}
+
+Result<UdpSocket> UdpSocket::bind(std::string_view host_port) {
+    return bind(host_port, detail::executor_or_current(nullptr, "pollux::net::UdpSocket::bind"));
+}
+
+Result<void> UdpSocket::connect(const endpoint& peer) {
+    if (::connect(
+            impl_->sock.native_handle(), peer.data(), static_cast<::socklen_t>(peer.size())) != 0) {
+        return detail::last_error();
+    }
+    return {};
+}
+
+Poll<Result<std::size_t>>
+UdpSocket::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to) {
+    POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
+    return detail::poll_io(
+        *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+            for (;;) {
+                ssize_t n = ::sendto(impl_->sock.native_handle(),
+                                     buf.data(),
+                                     buf.size(),
+                                     MSG_NOSIGNAL,
+                                     to.data(),
+                                     static_cast<::socklen_t>(to.size()));
+                if (n >= 0) {
+                    return static_cast<std::size_t>(n);
+                }
+                if (errno != EINTR) {
+                    return detail::last_error();
+                }
+            }
+        });
+}
+
+Poll<Result<std::pair<std::size_t, udp::endpoint>>>
+UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
+    using R = Result<std::pair<std::size_t, udp::endpoint>>;
+    POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
+    return detail::poll_io(*impl_, boost::asio::socket_base::wait_read, cx, [&]() -> R {
+        for (;;) {
+            ::sockaddr_storage from{};
+            ::socklen_t len = sizeof(from);
+            ssize_t n = ::recvfrom(impl_->sock.native_handle(),
+                                   buf.data(),
+                                   buf.size(),
+                                   0,
+                                   reinterpret_cast<::sockaddr*>(&from),
+                                   &len);
+            if (n >= 0) {
+                udp::endpoint ep;
+                std::memcpy(ep.data(), &from, std::min<std::size_t>(len, ep.capacity()));
+                ep.resize(len);
+                return std::pair<std::size_t, udp::endpoint>(static_cast<std::size_t>(n), ep);
+            }
+            if (errno != EINTR) {
+                return detail::last_error();
+            }
+        }
+    });
+}
+
+Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
+    return detail::poll_io(
+        *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+            for (;;) {
+                ssize_t n =
+                    ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
+                if (n >= 0) {
+                    return static_cast<std::size_t>(n);
+                }
+                if (errno != EINTR) {
+                    return detail::last_error();
+                }
+            }
+        });
+}
+
+Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
+    return detail::poll_io(
+        *impl_, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
+            for (;;) {
+                ssize_t n = ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0);
+                if (n >= 0) {
+                    return static_cast<std::size_t>(n);
+                }
+                if (errno != EINTR) {
+                    return detail::last_error();
+                }
+            }
+        });
+}
+
+Result<udp::endpoint> UdpSocket::local_addr() const {
+    boost::system::error_code ec;
+    auto ep = impl_->sock.local_endpoint(ec);
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+Result<udp::endpoint> UdpSocket::peer_addr() const {
+    boost::system::error_code ec;
+    auto ep = impl_->sock.remote_endpoint(ec);
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+udp::socket& UdpSocket::socket() noexcept {
+    return impl_->sock;
+}
+
+} // namespace pollux::net
