@@ -7,6 +7,8 @@
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
 
+#include "support/alloc_counter.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
@@ -16,43 +18,7 @@
 #include <cstdlib>
 #include <new>
 
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-
-void* operator new(std::size_t n) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    return operator new(n);
-}
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-
-// Interposes the C library's aligned_alloc for this executable; the memory
-// is freed with free(), as posix_memalign's is.
-extern "C" void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    void* p = nullptr;
-    if (alignment < sizeof(void*)) {
-        alignment = sizeof(void*);
-    }
-    return ::posix_memalign(&p, alignment, size) == 0 ? p : nullptr;
-}
+using pollux::test::allocations;
 
 using namespace pollux;
 namespace asio = boost::asio;
