@@ -3,6 +3,7 @@
 
 #include <pollux/core/block_on.hpp>
 
+#include "support/manual_stream.hpp"
 #include "support/mock_task.hpp"
 
 #include <catch2/catch.hpp>
@@ -30,47 +31,7 @@ struct Counter {
     }
 };
 
-// A hand-fed stream: Pending (keeping the waker) until the test pushes an
-// item or closes it; push and close wake the kept waker.
-struct Channel {
-    struct State {
-        std::deque<int> items;
-        bool closed = false;
-        std::optional<Waker> waker;
-        int polls = 0;
-    };
-    using Item = int;
-    std::shared_ptr<State> state = std::make_shared<State>();
-
-    Poll<std::optional<int>> poll_next(Context& cx) {
-        ++state->polls;
-        if (!state->items.empty()) {
-            int v = state->items.front();
-            state->items.pop_front();
-            return Ready{v};
-        }
-        if (state->closed) {
-            return Ready{std::nullopt};
-        }
-        state->waker = cx.waker();
-        return Pending{};
-    }
-    void push(int v) const {
-        state->items.push_back(v);
-        wake();
-    }
-    void close() const {
-        state->closed = true;
-        wake();
-    }
-    void wake() const {
-        if (state->waker) {
-            Waker w = std::move(*state->waker);
-            state->waker.reset();
-            std::move(w).wake();
-        }
-    }
-};
+using Channel = pollux::test::ManualStream;
 
 // Has an Item but the wrong poll_next signature.
 struct WrongPollNext {
