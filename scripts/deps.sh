@@ -25,3 +25,12 @@ pollux_install_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
 }
+
+# Like pollux_install_deps, for packages only some steps need (doxygen for the
+# API reference): a failed install is reported, not fatal; the steps that
+# need the package check for it and skip.
+pollux_install_optional_deps() {
+    if ! (pollux_install_deps "$@"); then
+        echo "pollux: could not install $*; the steps that need it are skipped" >&2
+    fi
+}
