@@ -31,6 +31,8 @@ namespace pollux {
 /// The completion token: `timer.async_wait(pollux::use_future)` returns a
 /// Future instead of starting the operation.
 struct UseFuture {};
+/// The completion token object: pass it where Asio takes a completion
+/// token. See `UseFuture` and `AsioFuture`.
 inline constexpr UseFuture use_future{};
 
 namespace detail {
@@ -192,12 +194,15 @@ private:
 template <class Sig, class Initiation, class... Args>
 class POLLUX_NODISCARD_FUTURE AsioFuture {
 public:
+    /// What it completes with.
     using Output = typename detail::SignatureOutput<Sig>::type;
 
+    /// Made by an Asio initiating function given `use_future`.
     template <class I, class... As>
     explicit AsioFuture(I&& init, As&&... args)
         : init_(std::forward<I>(init)), args_(std::forward<As>(args)...) {}
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     AsioFuture(AsioFuture&& o) noexcept(std::is_nothrow_move_constructible_v<Initiation> &&
                                         (std::is_nothrow_move_constructible_v<Args> && ...))
         : init_(std::move(o.init_)), args_(std::move(o.args_)), st_(std::exchange(o.st_, nullptr)),
@@ -205,6 +210,9 @@ public:
     AsioFuture& operator=(AsioFuture&&) = delete;
     ~AsioFuture() { abandon(); }
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!finished_, "AsioFuture polled after it returned Ready");
         if (st_ == nullptr) {
@@ -310,8 +318,13 @@ private:
 
 } // namespace pollux
 
+/// Makes `use_future` a completion token: any Asio initiating function
+/// given `pollux::use_future` returns an `AsioFuture` (not started) instead of
+/// initiating the operation.
 template <class Sig>
 struct boost::asio::async_result<pollux::UseFuture, Sig> {
+    /// Wraps the initiation and its arguments in an `AsioFuture`; nothing
+    /// starts until its first poll.
     template <class Initiation, class... Args>
     static auto initiate(Initiation&& init, pollux::UseFuture, Args&&... args) {
         return pollux::AsioFuture<Sig, std::decay_t<Initiation>, std::decay_t<Args>...>(

@@ -10,8 +10,8 @@
 /// `ctrl_c()` future) lives. Asio installs its own handler for the signal
 /// number when the first signal_set in the process registers it, and sets
 /// the disposition back to `SIG_DFL` (not to whatever was installed before)
-/// when the last one goes away. Handlers installed with `::signal` or
-/// `::sigaction` while a Signal lives are overwritten by Asio, or overwrite
+/// when the last one goes away. Handlers installed with `signal(2)` or
+/// `sigaction(2)` while a Signal lives are overwritten by Asio, or overwrite
 /// it. Signals are delivered to every live Signal of that number, on every
 /// io_context.
 
@@ -85,10 +85,15 @@ class Signal;
 /// Not polled again after it returned Ready (asserts).
 class POLLUX_NODISCARD_FUTURE Recv {
 public:
+    /// What it completes with.
     using Output = Result<int>;
 
+    /// Made by `recv(...)`, which is the one to call.
     explicit Recv(Signal& signal) noexcept : signal_(&signal) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Result<int>> poll(Context& cx);
 
 private:
@@ -135,9 +140,12 @@ private:
 /// @endcode
 class POLLUX_NODISCARD_FUTURE Signal {
 public:
+    /// The type of the items it yields.
     using Item = int;
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Signal(Signal&&) noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Signal& operator=(Signal&&) noexcept = default;
 
     /// The next delivered signal's number, as a future; see `Recv`.
@@ -243,12 +251,18 @@ inline Poll<Result<int>> Recv::poll(Context& cx) {
 /// @endcode
 class POLLUX_NODISCARD_FUTURE CtrlC {
 public:
+    /// What it completes with.
     using Output = Result<void>;
 
     CtrlC() noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     CtrlC(CtrlC&&) noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     CtrlC& operator=(CtrlC&&) noexcept = default;
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Result<void>> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "CtrlC polled after it returned Ready");
         if (!set_) {

@@ -75,6 +75,11 @@ output_t<F> block_on_in_place(F& fut) {
 /// Any thread may call it; the future is polled only on the calling thread.
 /// Do not call it from inside a task that a single-threaded loop drives: it
 /// blocks that loop.
+/// @par Errors
+/// Rethrows what `f`'s `poll` throws (for a `JoinHandle`, what the task
+/// threw, or `TaskCancelled`). Operations that need a task (`time::sleep`,
+/// `net` sockets without an executor) throw `std::logic_error` when polled
+/// under plain `block_on`.
 /// @par Example
 /// @code
 /// int v = pollux::block_on(pollux::ready(42));

@@ -85,6 +85,7 @@ private:
 template <class T>
 class POLLUX_NODISCARD_FUTURE BoxFuture {
 public:
+    /// What it completes with.
     using Output = T;
 
     /// Boxes `f`: one allocation.
@@ -95,12 +96,17 @@ public:
                 F&& f) // NOLINT(google-explicit-constructor): implicit by design, as in Rust.
         : ptr_(std::make_unique<detail::Boxed<T, std::remove_cvref_t<F>>>(std::forward<F>(f))) {}
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     BoxFuture(BoxFuture&&) noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     BoxFuture& operator=(BoxFuture&&) noexcept = default;
     BoxFuture(const BoxFuture&) = delete;
     BoxFuture& operator=(const BoxFuture&) = delete;
     ~BoxFuture() = default;
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(ptr_ != nullptr, "BoxFuture polled after it was moved from");
         return ptr_->poll(cx);

@@ -18,8 +18,10 @@ namespace pollux {
 /// hands the loop back to timers and I/O.
 class Budget {
 public:
+    /// Units per poll of a task (tokio's budget is also 128).
     static constexpr std::uint32_t per_poll = 128;
 
+    /// A budget of `units` leaf operations.
     explicit Budget(std::uint32_t units = per_poll) noexcept : remaining_(units) {}
 
     /// Spends one unit; false when none was left.
@@ -30,6 +32,7 @@ public:
         --remaining_;
         return true;
     }
+    /// Units left.
     [[nodiscard]] std::uint32_t remaining() const noexcept { return remaining_; }
 
 private:
@@ -51,6 +54,8 @@ public:
     /// A context whose leaf operations spend `budget` (may be null).
     Context(const Waker& waker, Budget* budget) noexcept : waker_(&waker), budget_(budget) {}
 
+    /// The waker to register when returning Pending (Rust's
+    /// `Context::waker`).
     [[nodiscard]] const Waker& waker() const noexcept { return *waker_; }
     /// The task's budget, or null when unconstrained.
     [[nodiscard]] Budget* budget() const noexcept { return budget_; }

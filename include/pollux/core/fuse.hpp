@@ -40,16 +40,21 @@ concept FusedFuture = Future<F> && requires(const std::remove_cvref_t<F>& f) {
 template <class F>
 class POLLUX_NODISCARD_FUTURE Fuse {
 public:
+    /// What it completes with.
     using Output = output_t<F>;
 
     /// A `Fuse` that is already terminated (futures-rs's `Fuse::terminated`).
     /// Useful to initialise a slot that a loop refills.
     [[nodiscard]] static Fuse terminated() noexcept { return Fuse(); }
 
+    /// Made by `fuse(...)`, which is the one to call.
     template <class G>
     requires std::constructible_from<F, G&&>
     explicit Fuse(std::in_place_t, G&& fut) : inner_(std::in_place, std::forward<G>(fut)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         if (!inner_) {
             return Pending{};

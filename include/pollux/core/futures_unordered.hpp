@@ -125,17 +125,20 @@ class POLLUX_NODISCARD_FUTURE FuturesUnordered {
     using Queue = detail::ReadyQueue<Task>;
 
 public:
+    /// The type of the items it yields.
     using Item = value_t<output_t<F>>;
 
     /// An empty set; allocates nothing.
     FuturesUnordered() noexcept = default;
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     FuturesUnordered(FuturesUnordered&& other) noexcept
         : queue_(std::move(other.queue_)), tasks_(std::move(other.tasks_)),
           batch_(std::exchange(other.batch_, nullptr)) {
         other.tasks_.clear();
     }
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     FuturesUnordered& operator=(FuturesUnordered&& other) noexcept {
         FuturesUnordered moved(std::move(other));
         swap(moved);
@@ -164,11 +167,13 @@ public:
 
     /// The number of futures in the set.
     [[nodiscard]] std::size_t size() const noexcept { return tasks_.size(); }
+    /// True when the set holds no future.
     [[nodiscard]] bool empty() const noexcept { return tasks_.empty(); }
 
     /// Destroys every child, leaving an empty set that may be reused.
     void clear() noexcept { FuturesUnordered old(std::move(*this)); }
 
+    /// Exchanges the futures (and their queues) of two sets.
     void swap(FuturesUnordered& other) noexcept {
         std::swap(queue_, other.queue_);
         tasks_.swap(other.tasks_);

@@ -20,12 +20,17 @@ namespace pollux {
 template <class... Fs>
 class POLLUX_NODISCARD_FUTURE Join {
 public:
+    /// What it completes with.
     using Output = std::tuple<value_t<output_t<Fs>>...>;
 
+    /// Made by `join(...)`, which is the one to call.
     template <class... Gs>
     explicit Join(std::in_place_t, Gs&&... gs)
         : children_(Slot<Fs>(std::in_place_index<running>, std::forward<Gs>(gs))...) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "Join polled after it returned Ready");
         if (!poll_all(cx, std::index_sequence_for<Fs...>{})) {

@@ -19,14 +19,19 @@ namespace pollux {
 template <Future F>
 class POLLUX_NODISCARD_FUTURE JoinAll {
 public:
+    /// What it completes with.
     using Output = std::vector<value_t<output_t<F>>>;
 
+    /// Made by `join_all(...)`, which is the one to call.
     explicit JoinAll(std::vector<F> futures) : outputs_(futures.size()) {
         for (std::size_t i = 0; i < futures.size(); ++i) {
             set_.push(detail::Indexed<F>(std::move(futures[i]), i));
         }
     }
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "JoinAll polled after it returned Ready (or threw)");
         for (;;) {

@@ -20,11 +20,16 @@ namespace pollux {
 template <class F>
 class POLLUX_NODISCARD_FUTURE Lazy {
 public:
+    /// What it completes with.
     using Output = std::decay_t<std::invoke_result_t<F>>;
 
+    /// Made by `lazy(...)`, which is the one to call.
     template <class G>
     explicit Lazy(std::in_place_t, G&& f) : f_(std::in_place, std::forward<G>(f)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context&) {
         POLLUX_ASSERT(f_.has_value(), "Lazy polled after it returned Ready");
         // The function is taken out first, so it is consumed (and destroyed

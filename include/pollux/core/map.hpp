@@ -50,11 +50,16 @@ decltype(auto) invoke_with_output(F&& f, Poll<T>&& p) {
 template <class Fut, class F>
 class POLLUX_NODISCARD_FUTURE Map {
 public:
+    /// What it completes with.
     using Output = std::decay_t<detail::invoke_output_result_t<F, output_t<Fut>>>;
 
+    /// Made by `map(...)`, which is the one to call.
     template <class G, class H>
     Map(G&& fut, H&& f) : state_(std::in_place, std::forward<G>(fut), std::forward<H>(f)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(state_.has_value(), "Map polled after it returned Ready");
         auto p = state_->fut.poll(cx);

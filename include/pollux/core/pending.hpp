@@ -14,8 +14,12 @@ namespace pollux {
 template <class T>
 class POLLUX_NODISCARD_FUTURE PendingFuture {
 public:
+    /// What it completes with.
     using Output = T;
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<T> poll(Context&) noexcept { return Pending{}; }
 };
 
@@ -28,6 +32,8 @@ public:
 /// Distinct objects: safe. Shared objects: safe (it has no state).
 /// @par Wakes / resumes on
 /// Never wakes, and keeps no waker.
+/// @par Errors
+/// None: it never completes and throws nothing.
 /// @par Example
 /// @code
 /// auto never = pollux::pending<int>();

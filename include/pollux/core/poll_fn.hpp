@@ -18,11 +18,16 @@ namespace pollux {
 template <class T, class F>
 class POLLUX_NODISCARD_FUTURE PollFn {
 public:
+    /// What it completes with.
     using Output = T;
 
+    /// Made by `poll_fn(...)`, which is the one to call.
     template <class G>
     explicit PollFn(std::in_place_t, G&& f) : f_(std::forward<G>(f)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "PollFn polled after it returned Ready");
         Poll<T> p = std::invoke(f_, cx);

@@ -18,12 +18,17 @@ namespace pollux {
 template <class T>
 class POLLUX_NODISCARD_FUTURE ReadyFuture {
 public:
+    /// What it completes with.
     using Output = T;
 
+    /// Made by `ready(...)`, which is the one to call.
     template <class U>
     requires std::constructible_from<T, U&&>
     explicit ReadyFuture(std::in_place_t, U&& v) : value_(std::in_place, std::forward<U>(v)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<T> poll(Context&) {
         POLLUX_ASSERT(value_.has_value(), "ReadyFuture polled after it returned Ready");
         Poll<T> p(Ready<T>{std::move(*value_)});
@@ -35,11 +40,14 @@ private:
     std::optional<T> value_;
 };
 
+/// The future of `ready()`: Ready (with no value) on its first poll.
 template <>
 class POLLUX_NODISCARD_FUTURE ReadyFuture<void> {
 public:
+    /// What it completes with.
     using Output = void;
 
+    /// Ready at once; never Pending. Throws nothing.
     Poll<void> poll(Context&) {
         POLLUX_ASSERT(!done_, "ReadyFuture polled after it returned Ready");
         done_ = true;
@@ -59,6 +67,9 @@ private:
 /// Distinct objects: safe. Shared objects: unsafe.
 /// @par Wakes / resumes on
 /// Never wakes: it is ready on its first poll.
+/// @par Errors
+/// None of its own; copying or moving the value in may throw what `T`'s
+/// constructor throws.
 /// @par Preconditions
 /// Not polled again after it returned `Ready` (asserts).
 /// @par Example

@@ -19,6 +19,7 @@ namespace pollux {
 template <Future F>
 class POLLUX_NODISCARD_FUTURE SelectAll {
 public:
+    /// What it completes with.
     using Output = std::pair<value_t<output_t<F>>, std::size_t>;
 
     /// @par Errors
@@ -32,6 +33,9 @@ public:
         }
     }
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "SelectAll polled after it returned Ready (or threw)");
         auto p = poll_set(cx);

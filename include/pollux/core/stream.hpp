@@ -32,10 +32,15 @@ using item_t = typename std::remove_cvref_t<S>::Item;
 template <Stream S>
 class POLLUX_NODISCARD_FUTURE Next {
 public:
+    /// What it completes with.
     using Output = std::optional<item_t<S>>;
 
+    /// Made by `next(...)`, which is the one to call.
     explicit Next(S& stream) noexcept : stream_(&stream) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(stream_ != nullptr, "Next polled after it returned Ready");
         auto p = stream_->poll_next(cx);
@@ -56,6 +61,12 @@ private:
 /// Cancel safe as far as `next` goes: dropping the future before it is ready
 /// takes no item from the stream. (The stream's own `poll_next` decides what
 /// a dropped poll loses; every pollux stream loses nothing.)
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe; the stream is borrowed
+/// and must not be polled elsewhere meanwhile.
+/// @par Errors
+/// Rethrows what the stream's `poll_next` throws. The end of the stream is
+/// not an error: the output is an empty `std::optional`.
 /// @par Example
 /// @code
 /// while (auto item = co_await pollux::next(stream)) { use(*item); }

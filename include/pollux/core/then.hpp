@@ -19,14 +19,20 @@ namespace pollux {
 template <class Fut, class F>
 class POLLUX_NODISCARD_FUTURE Then {
 public:
+    /// The type of the future `f(output)` returns.
     using Second = std::decay_t<detail::invoke_output_result_t<F, output_t<Fut>>>;
     static_assert(Future<Second>, "then(fut, f): f(output) must return a Future");
+    /// What it completes with.
     using Output = output_t<Second>;
 
+    /// Made by `then(...)`, which is the one to call.
     template <class G, class H>
     Then(G&& fut, H&& f)
         : state_(std::in_place_index<first>, std::forward<G>(fut), std::forward<H>(f)) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(state_.index() != done, "Then polled after it returned Ready");
         if (state_.index() == first) {

@@ -59,13 +59,19 @@ using first_error_t = typename first_error<Fs...>::type;
 template <class... Fs>
 class POLLUX_NODISCARD_FUTURE TryJoin {
 public:
+    /// The error type of the output: the first child's.
     using Error = detail::first_error_t<Fs...>;
+    /// What it completes with.
     using Output = Result<std::tuple<value_t<detail::try_value_t<Fs>>...>, Error>;
 
+    /// Made by `try_join(...)`, which is the one to call.
     template <class... Gs>
     explicit TryJoin(std::in_place_t, Gs&&... gs)
         : children_(Slot<Fs>(std::in_place_index<running>, std::forward<Gs>(gs))...) {}
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "TryJoin polled after it returned Ready");
         bool all = true;

@@ -24,15 +24,21 @@ struct RawWaker;
 ///
 /// Every function must be callable from any thread.
 struct RawWakerVTable {
+    /// Returns a new `RawWaker` for the same task.
     RawWaker (*clone)(const void*);
+    /// Wakes the task and releases this reference.
     void (*wake)(const void*);
+    /// Wakes the task and keeps this reference.
     void (*wake_by_ref)(const void*);
+    /// Releases this reference.
     void (*drop)(const void*);
 };
 
 /// A data pointer and the vtable that knows what it means.
 struct RawWaker {
+    /// What the vtable functions receive.
     const void* data;
+    /// The functions that wake, clone and drop `data`; never null.
     const RawWakerVTable* vtable;
 };
 
@@ -52,8 +58,11 @@ public:
     /// A waker that does nothing when woken.
     [[nodiscard]] static const Waker& noop() noexcept;
 
+    /// Clones `other` (`RawWakerVTable::clone`).
     Waker(const Waker& other) : raw_(other.raw_.vtable->clone(other.raw_.data)) {}
+    /// Moves it; the moved-from Waker behaves as `Waker::noop()`.
     Waker(Waker&& other) noexcept : raw_(std::exchange(other.raw_, noop_raw())) {}
+    /// Drops the waker held, then clones `other`.
     Waker& operator=(const Waker& other) {
         if (this != &other) {
             Waker copy(other);
@@ -61,6 +70,7 @@ public:
         }
         return *this;
     }
+    /// Moves it; the moved-from Waker behaves as `Waker::noop()`.
     Waker& operator=(Waker&& other) noexcept {
         Waker moved(std::move(other));
         swap(moved);

@@ -12,8 +12,12 @@ namespace pollux {
 /// back of its executor's queue, so other ready work runs first.
 class POLLUX_NODISCARD_FUTURE YieldNow {
 public:
+    /// What it completes with.
     using Output = void;
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<void> poll(Context& cx) {
         if (yielded_) {
             return Ready<void>{};
@@ -29,6 +33,11 @@ private:
 
 /// @par Cancel safety
 /// Cancel safe: it holds nothing.
+/// @par Wakes / resumes on
+/// Wakes its own task during its first poll, so the task is queued behind
+/// the ones already ready on its executor.
+/// @par Errors
+/// None: it throws nothing.
 [[nodiscard]] inline YieldNow yield_now() noexcept {
     return {};
 }

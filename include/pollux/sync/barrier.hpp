@@ -21,7 +21,9 @@ namespace pollux::sync {
 /// the leader (the one whose arrival released the others).
 class BarrierWaitResult {
 public:
+    /// A result; `leader` says whether it is the leader's.
     explicit BarrierWaitResult(bool leader) noexcept : leader_(leader) {}
+    /// True for exactly one waiter of each generation.
     [[nodiscard]] bool is_leader() const noexcept { return leader_; }
 
 private:
@@ -73,10 +75,13 @@ public:
     /// The future of `wait()`: Output `BarrierWaitResult`.
     class POLLUX_NODISCARD_FUTURE Wait {
     public:
+        /// What it completes with.
         using Output = BarrierWaitResult;
 
+        /// Moves it; allowed at any time, also between polls (there is no `Pin`).
         Wait(Wait&& o) noexcept
             : b_(o.b_), node_(std::move(o.node_)), done_(std::exchange(o.done_, true)) {}
+        /// Moves it; allowed at any time, also between polls (there is no `Pin`).
         Wait& operator=(Wait&& o) noexcept {
             if (this != &o) {
                 cancel();
@@ -88,6 +93,9 @@ public:
         }
         ~Wait() { cancel(); }
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             POLLUX_ASSERT(!done_, "Barrier wait polled after it returned Ready");
             detail::WakeList wakes;

@@ -33,26 +33,36 @@ namespace pollux::sync::broadcast {
 /// the oldest value still held).
 class RecvError {
 public:
+    /// What went wrong.
     enum class Kind {
         closed = static_cast<int>(errc::closed),
         lagged = static_cast<int>(errc::lagged)
     };
+    /// `Kind::closed`.
     static constexpr Kind closed = Kind::closed;
+    /// `Kind::lagged`.
     static constexpr Kind lagged = Kind::lagged;
 
     /// `closed` (Boost's result needs a default).
     RecvError() noexcept : RecvError(Kind::closed, 0) {}
+    /// A `closed` error.
     static RecvError make_closed() noexcept { return RecvError(Kind::closed, 0); }
+    /// A `lagged` error that missed `n` values.
     static RecvError make_lagged(std::uint64_t n) noexcept { return RecvError(Kind::lagged, n); }
 
+    /// What went wrong.
     [[nodiscard]] Kind kind() const noexcept { return kind_; }
+    /// True if every sender is gone and nothing is left to read.
     [[nodiscard]] bool is_closed() const noexcept { return kind_ == Kind::closed; }
+    /// True if values were missed (see `lagged_by()`).
     [[nodiscard]] bool is_lagged() const noexcept { return kind_ == Kind::lagged; }
     /// How many values were missed (0 unless lagged).
     [[nodiscard]] std::uint64_t lagged_by() const noexcept { return n_; }
+    /// `errc::closed` or `errc::lagged`, in `sync::category()`.
     [[nodiscard]] boost::system::error_code code() const noexcept {
         return make_error_code(static_cast<errc>(kind_));
     }
+    /// True if `e` is of kind `k`.
     friend bool operator==(const RecvError& e, Kind k) noexcept { return e.kind_ == k; }
 
 private:
@@ -65,27 +75,39 @@ private:
 /// yet).
 class TryRecvError {
 public:
+    /// What went wrong.
     enum class Kind {
         empty = static_cast<int>(errc::empty),
         closed = static_cast<int>(errc::closed),
         lagged = static_cast<int>(errc::lagged),
     };
+    /// `Kind::empty`.
     static constexpr Kind empty = Kind::empty;
+    /// `Kind::closed`.
     static constexpr Kind closed = Kind::closed;
+    /// `Kind::lagged`.
     static constexpr Kind lagged = Kind::lagged;
 
     /// `empty` (Boost's result needs a default).
     TryRecvError() noexcept : TryRecvError(Kind::empty) {}
+    /// An error of kind `k`; `n` values missed if lagged.
     TryRecvError(Kind k, std::uint64_t n = 0) noexcept : kind_(k), n_(n) {}
 
+    /// What went wrong.
     [[nodiscard]] Kind kind() const noexcept { return kind_; }
+    /// True if no new value is there yet.
     [[nodiscard]] bool is_empty() const noexcept { return kind_ == Kind::empty; }
+    /// True if every sender is gone and nothing is left to read.
     [[nodiscard]] bool is_closed() const noexcept { return kind_ == Kind::closed; }
+    /// True if values were missed (see `lagged_by()`).
     [[nodiscard]] bool is_lagged() const noexcept { return kind_ == Kind::lagged; }
+    /// How many values were missed (0 unless lagged).
     [[nodiscard]] std::uint64_t lagged_by() const noexcept { return n_; }
+    /// `errc::empty`, `errc::closed` or `errc::lagged`, in `sync::category()`.
     [[nodiscard]] boost::system::error_code code() const noexcept {
         return make_error_code(static_cast<errc>(kind_));
     }
+    /// True if `e` is of kind `k`.
     friend bool operator==(const TryRecvError& e, Kind k) noexcept { return e.kind_ == k; }
 
 private:
@@ -93,6 +115,7 @@ private:
     std::uint64_t n_;
 };
 
+/// Prints the error's message, and for `lagged` how many were missed.
 inline std::ostream& operator<<(std::ostream& os, const RecvError& e) {
     os << e.code().message();
     if (e.is_lagged()) {
@@ -100,6 +123,7 @@ inline std::ostream& operator<<(std::ostream& os, const RecvError& e) {
     }
     return os;
 }
+/// Prints the error's message, and for `lagged` how many were missed.
 inline std::ostream& operator<<(std::ostream& os, const TryRecvError& e) {
     os << e.code().message();
     if (e.is_lagged()) {
@@ -108,10 +132,14 @@ inline std::ostream& operator<<(std::ostream& os, const TryRecvError& e) {
     return os;
 }
 
+/// Makes `Result<T, RecvError>::value()` throw
+/// `boost::system::system_error(e.code())` (found by ADL).
 [[noreturn]] inline void throw_exception_from_error(const RecvError& e,
                                                     const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(e.code()), loc);
 }
+/// Makes `Result<T, TryRecvError>::value()` throw
+/// `boost::system::system_error(e.code())` (found by ADL).
 [[noreturn]] inline void throw_exception_from_error(const TryRecvError& e,
                                                     const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(e.code()), loc);
@@ -205,13 +233,18 @@ std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity);
 template <class T>
 class Sender {
 public:
+    /// Another sender for the same channel; the channel stays open while any
+    /// sender lives.
     Sender(const Sender& o) : sh_(o.sh_) {
         if (sh_) {
             std::lock_guard lock(sh_->m);
             ++sh_->tx_count;
         }
     }
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender(Sender&&) noexcept = default;
+    /// Copy or move assignment: drops the sender held, takes `o`'s channel.
     Sender& operator=(Sender o) noexcept {
         std::swap(sh_, o.sh_);
         return *this;
@@ -279,7 +312,9 @@ private:
 template <class T>
 class Receiver {
 public:
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver(Receiver&& o) noexcept : sh_(std::move(o.sh_)), next_(o.next_) {}
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver& operator=(Receiver&& o) noexcept {
         if (this != &o) {
             drop();
@@ -293,9 +328,12 @@ public:
     /// The future of `recv()`: Output `Result<T, RecvError>`.
     class POLLUX_NODISCARD_FUTURE Recv {
     public:
+        /// What it completes with.
         using Output = Result<T, RecvError>;
 
+        /// Moves it; allowed at any time, also between polls (there is no `Pin`).
         Recv(Recv&& o) noexcept : rx_(std::exchange(o.rx_, nullptr)), node_(std::move(o.node_)) {}
+        /// Moves it; allowed at any time, also between polls (there is no `Pin`).
         Recv& operator=(Recv&& o) noexcept {
             if (this != &o) {
                 cancel();
@@ -306,6 +344,9 @@ public:
         }
         ~Recv() { cancel(); }
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             POLLUX_ASSERT(rx_ != nullptr, "broadcast recv future polled after it returned Ready");
             auto& sh = *rx_->sh_;

@@ -79,6 +79,7 @@ namespace pollux::sync {
     return instance;
 }
 
+/// The error code of `e`, in `sync::category()`.
 [[nodiscard]] inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), category()};
 }
@@ -109,15 +110,19 @@ enum class TrySendErrorKind {
     closed = static_cast<int>(errc::closed),
 };
 
+/// The error code of `e`, in `sync::category()`.
 [[nodiscard]] inline boost::system::error_code make_error_code(TryRecvError e) noexcept {
     return {static_cast<int>(e), category()};
 }
+/// The error code of `e`, in `sync::category()`.
 [[nodiscard]] inline boost::system::error_code make_error_code(TryAcquireError e) noexcept {
     return {static_cast<int>(e), category()};
 }
+/// The error code of `e`, in `sync::category()`.
 [[nodiscard]] inline boost::system::error_code make_error_code(TryLockError e) noexcept {
     return {static_cast<int>(e), category()};
 }
+/// The error code of `e`, in `sync::category()`.
 [[nodiscard]] inline boost::system::error_code make_error_code(TrySendErrorKind e) noexcept {
     return {static_cast<int>(e), category()};
 }
@@ -136,6 +141,7 @@ requires std::is_same_v<E, errc> || std::is_same_v<E, TryRecvError> ||
 /// value that was not sent (tokio's `SendError<T>`).
 template <class T>
 struct SendError {
+    /// The value that was not sent, handed back.
     T value;
 
     /// Always `errc::closed`.
@@ -148,17 +154,26 @@ struct SendError {
 /// `TrySendError<T>`: `Full(T)` or `Closed(T)`).
 template <class T>
 struct TrySendError {
+    /// `full` or `closed`.
     using Kind = TrySendErrorKind;
+    /// The channel was full: a receiver may still take values.
     static constexpr Kind full = Kind::full;
+    /// Every receiver is gone.
     static constexpr Kind closed = Kind::closed;
 
+    /// Why the send failed.
     Kind kind;
+    /// The value that was not sent, handed back.
     T value;
 
+    /// True if the channel was full.
     [[nodiscard]] bool is_full() const noexcept { return kind == Kind::full; }
+    /// True if every receiver is gone.
     [[nodiscard]] bool is_closed() const noexcept { return kind == Kind::closed; }
+    /// `errc::full` or `errc::closed`, in `sync::category()`.
     [[nodiscard]] boost::system::error_code code() const noexcept { return make_error_code(kind); }
 
+    /// True if `e` is of kind `k`.
     friend bool operator==(const TrySendError& e, Kind k) noexcept { return e.kind == k; }
 };
 
@@ -175,7 +190,9 @@ public:
     /// Failure with `e`.
     SendResult(E e) noexcept(std::is_nothrow_move_constructible_v<E>) : err_(std::move(e)) {}
 
+    /// True on success.
     [[nodiscard]] bool has_value() const noexcept { return !err_.has_value(); }
+    /// True on failure.
     [[nodiscard]] bool has_error() const noexcept { return err_.has_value(); }
     /// True on success.
     explicit operator bool() const noexcept { return has_value(); }
@@ -183,7 +200,13 @@ public:
     /// @par Preconditions
     /// `has_error()`.
     [[nodiscard]] E& error() & noexcept { return *err_; }
+    /// The failure.
+    /// @par Preconditions
+    /// `has_error()`.
     [[nodiscard]] const E& error() const& noexcept { return *err_; }
+    /// Moves the failure out (and with it the value that was not sent).
+    /// @par Preconditions
+    /// `has_error()`.
     [[nodiscard]] E&& error() && noexcept { return std::move(*err_); }
 
     /// The error code of the failure (`errc::closed`, `errc::full`), or a
@@ -206,17 +229,22 @@ private:
 // `Result<T, E>::value()` on an error throws through these (found by ADL):
 // the exception is a `boost::system::system_error` with the matching code.
 
+/// Makes `Result<T, errc>::value()` throw `boost::system::system_error`
+/// with the matching code (found by ADL); so do the overloads below.
 [[noreturn]] inline void throw_exception_from_error(errc e, const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(make_error_code(e)), loc);
 }
+/// As above, for `TryRecvError`.
 [[noreturn]] inline void throw_exception_from_error(TryRecvError e,
                                                     const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(make_error_code(e)), loc);
 }
+/// As above, for `TryAcquireError`.
 [[noreturn]] inline void throw_exception_from_error(TryAcquireError e,
                                                     const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(make_error_code(e)), loc);
 }
+/// As above, for `TryLockError`.
 [[noreturn]] inline void throw_exception_from_error(TryLockError e,
                                                     const boost::source_location& loc) {
     boost::throw_exception(boost::system::system_error(make_error_code(e)), loc);

@@ -150,12 +150,17 @@ std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel();
 template <class T>
 class Sender {
 public:
+    /// Another sender for the same channel; the channel stays open while any
+    /// sender lives.
     Sender(const Sender& o) : chan_(o.chan_) {
         if (chan_) {
             chan_->add_sender();
         }
     }
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender(Sender&&) noexcept = default;
+    /// Copy or move assignment: drops the sender held, takes `o`'s channel.
     Sender& operator=(Sender o) noexcept {
         std::swap(chan_, o.chan_);
         return *this;
@@ -169,8 +174,12 @@ public:
     /// The future of `send(value)`: Output `SendResult<SendError<T>>`.
     class POLLUX_NODISCARD_FUTURE Send {
     public:
+        /// What it completes with.
         using Output = SendResult<SendError<T>>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             POLLUX_ASSERT(value_.has_value(), "mpsc send future polled after it returned Ready");
             Poll<bool> p = acq_.poll(cx);
@@ -274,12 +283,17 @@ private:
 template <class T>
 class UnboundedSender {
 public:
+    /// Another sender for the same channel; the channel stays open while any
+    /// sender lives.
     UnboundedSender(const UnboundedSender& o) : chan_(o.chan_) {
         if (chan_) {
             chan_->add_sender();
         }
     }
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     UnboundedSender(UnboundedSender&&) noexcept = default;
+    /// Copy or move assignment: drops the sender held, takes `o`'s channel.
     UnboundedSender& operator=(UnboundedSender o) noexcept {
         std::swap(chan_, o.chan_);
         return *this;
@@ -321,9 +335,12 @@ private:
 template <class T>
 class Receiver {
 public:
+    /// The type of the items it yields.
     using Item = T;
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver(Receiver&&) noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver& operator=(Receiver&& o) noexcept {
         if (this != &o) {
             drop();
@@ -369,7 +386,11 @@ public:
     /// The future of `recv()`: Output `std::optional<T>`.
     class POLLUX_NODISCARD_FUTURE Recv {
     public:
+        /// What it completes with.
         using Output = std::optional<T>;
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             POLLUX_ASSERT(rx_ != nullptr, "mpsc recv future polled after it returned Ready");
             Poll<Output> p = rx_->poll_recv(cx);
@@ -450,6 +471,7 @@ public:
         std::lock_guard lock(chan_->m);
         return chan_->queue.size();
     }
+    /// True when no value is queued now.
     [[nodiscard]] bool is_empty() const { return len() == 0; }
     /// True when closed, or every sender is gone.
     [[nodiscard]] bool is_closed() const {

@@ -25,7 +25,11 @@ class Mutex;
 template <class T>
 class MutexGuard {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     MutexGuard(MutexGuard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     MutexGuard& operator=(MutexGuard&& o) noexcept {
         if (this != &o) {
             unlock();
@@ -35,7 +39,9 @@ public:
     }
     ~MutexGuard() { unlock(); }
 
+    /// The protected value.
     [[nodiscard]] T& operator*() const noexcept { return m_->value_; }
+    /// The protected value.
     [[nodiscard]] T* operator->() const noexcept { return &m_->value_; }
     /// The mutex this guard locks.
     [[nodiscard]] Mutex<T>& mutex() const noexcept { return *m_; }
@@ -66,7 +72,9 @@ template <class T>
 class Mutex {
 public:
     Mutex() requires std::is_default_constructible_v<T> : value_() {}
+    /// An unlocked mutex protecting `value`.
     explicit Mutex(T value) : value_(std::move(value)) {}
+    /// An unlocked mutex whose value is constructed from `args`.
     template <class... Args>
     explicit Mutex(std::in_place_t, Args&&... args) : value_(std::forward<Args>(args)...) {}
     Mutex(const Mutex&) = delete;
@@ -75,8 +83,12 @@ public:
     /// The future of `lock()`: Output `MutexGuard<T>`.
     class POLLUX_NODISCARD_FUTURE Lock {
     public:
+        /// What it completes with.
         using Output = MutexGuard<T>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             Poll<bool> p = acq_.poll(cx);
             if (p.is_pending()) {

@@ -64,12 +64,15 @@ class Notify;
 /// The future of `Notify::notified()`: Output `void`.
 class POLLUX_NODISCARD_FUTURE Notified {
 public:
+    /// What it completes with.
     using Output = void;
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Notified(Notified&& o) noexcept
         : notify_(o.notify_), gen_(o.gen_), node_(std::move(o.node_)), phase_(o.phase_) {
         o.phase_ = Phase::done;
     }
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Notified& operator=(Notified&& o) noexcept {
         if (this != &o) {
             cancel();
@@ -82,6 +85,9 @@ public:
     }
     ~Notified() { cancel(); }
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     inline Poll<void> poll(Context& cx);
 
 private:

@@ -79,7 +79,11 @@ std::pair<Sender<T>, Receiver<T>> channel();
 template <class T>
 class Sender {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender(Sender&&) noexcept = default;
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender& operator=(Sender&& o) noexcept {
         if (this != &o) {
             drop();
@@ -127,7 +131,11 @@ public:
     /// The future of `closed()`: Output `void`.
     class POLLUX_NODISCARD_FUTURE Closed {
     public:
+        /// What it completes with.
         using Output = void;
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<void> poll(Context& cx) {
             POLLUX_ASSERT(st_ != nullptr, "oneshot Closed polled after it returned Ready");
             std::unique_lock lock(st_->m);
@@ -222,9 +230,12 @@ private:
 template <class T>
 class POLLUX_NODISCARD_FUTURE Receiver {
 public:
+    /// What it completes with.
     using Output = Result<T>;
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver(Receiver&&) noexcept = default;
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Receiver& operator=(Receiver&& o) noexcept {
         if (this != &o) {
             drop();
@@ -235,6 +246,9 @@ public:
     }
     ~Receiver() { drop(); }
 
+    /// One step of the Future protocol: Ready with the output, or Pending with
+    /// the waker of `cx` registered. Cancel safety and errors: see the class
+    /// and the function that returns it.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_ && st_ != nullptr, "oneshot::Receiver polled after it returned Ready");
         std::unique_lock lock(st_->m);

@@ -26,7 +26,11 @@ class RwLock;
 template <class T>
 class RwLockReadGuard {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     RwLockReadGuard(RwLockReadGuard&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     RwLockReadGuard& operator=(RwLockReadGuard&& o) noexcept {
         if (this != &o) {
             unlock();
@@ -36,7 +40,9 @@ public:
     }
     ~RwLockReadGuard() { unlock(); }
 
+    /// The protected value, read-only.
     [[nodiscard]] const T& operator*() const noexcept { return l_->value_; }
+    /// The protected value, read-only.
     [[nodiscard]] const T* operator->() const noexcept { return &l_->value_; }
 
 private:
@@ -56,7 +62,11 @@ private:
 template <class T>
 class RwLockWriteGuard {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     RwLockWriteGuard(RwLockWriteGuard&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     RwLockWriteGuard& operator=(RwLockWriteGuard&& o) noexcept {
         if (this != &o) {
             unlock();
@@ -66,7 +76,9 @@ public:
     }
     ~RwLockWriteGuard() { unlock(); }
 
+    /// The protected value.
     [[nodiscard]] T& operator*() const noexcept { return l_->value_; }
+    /// The protected value.
     [[nodiscard]] T* operator->() const noexcept { return &l_->value_; }
 
 private:
@@ -99,7 +111,9 @@ public:
     static constexpr std::size_t max_readers = 0xffffffffU >> 3;
 
     RwLock() requires std::is_default_constructible_v<T> : value_() {}
+    /// An unlocked lock protecting `value`.
     explicit RwLock(T value) : value_(std::move(value)) {}
+    /// An unlocked lock whose value is constructed from `args`.
     template <class... Args>
     explicit RwLock(std::in_place_t, Args&&... args) : value_(std::forward<Args>(args)...) {}
     RwLock(const RwLock&) = delete;
@@ -108,8 +122,12 @@ public:
     /// The future of `read()`: Output `RwLockReadGuard<T>`.
     class POLLUX_NODISCARD_FUTURE Read {
     public:
+        /// What it completes with.
         using Output = RwLockReadGuard<T>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             Poll<bool> p = acq_.poll(cx);
             if (p.is_pending()) {
@@ -130,8 +148,12 @@ public:
     /// The future of `write()`: Output `RwLockWriteGuard<T>`.
     class POLLUX_NODISCARD_FUTURE Write {
     public:
+        /// What it completes with.
         using Output = RwLockWriteGuard<T>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             Poll<bool> p = acq_.poll(cx);
             if (p.is_pending()) {

@@ -24,8 +24,12 @@ class Semaphore;
 /// outlive the permit.
 class SemaphorePermit {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     SemaphorePermit(SemaphorePermit&& o) noexcept
         : sem_(std::exchange(o.sem_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     SemaphorePermit& operator=(SemaphorePermit&& o) noexcept {
         if (this != &o) {
             release();
@@ -62,8 +66,12 @@ private:
 /// semaphore alive, so it may outlive every other owner. Move-only.
 class OwnedSemaphorePermit {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     OwnedSemaphorePermit(OwnedSemaphorePermit&& o) noexcept
         : sem_(std::move(o.sem_)), n_(std::exchange(o.n_, 0)) {}
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     OwnedSemaphorePermit& operator=(OwnedSemaphorePermit&& o) noexcept {
         if (this != &o) {
             release();
@@ -74,7 +82,9 @@ public:
     }
     ~OwnedSemaphorePermit() { release(); }
 
+    /// How many permits it holds.
     [[nodiscard]] std::size_t num_permits() const noexcept { return n_; }
+    /// Gives the permits up without returning them to the semaphore.
     void forget() noexcept { n_ = 0; }
     /// The semaphore the permits came from.
     [[nodiscard]] const std::shared_ptr<Semaphore>& semaphore() const noexcept { return sem_; }
@@ -101,6 +111,7 @@ public:
     /// The most permits a semaphore can hold.
     static constexpr std::size_t max_permits = detail::BatchSemaphore::max_permits;
 
+    /// A semaphore with `permits` permits available (at most `max_permits`).
     explicit Semaphore(std::size_t permits) : sem_(permits) {}
     Semaphore(const Semaphore&) = delete;
     Semaphore& operator=(const Semaphore&) = delete;
@@ -108,8 +119,12 @@ public:
     /// The future of `acquire(n)`: Output `Result<SemaphorePermit>`.
     class POLLUX_NODISCARD_FUTURE Acquire {
     public:
+        /// What it completes with.
         using Output = Result<SemaphorePermit>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             Poll<bool> p = acq_.poll(cx);
             if (p.is_pending()) {
@@ -133,8 +148,12 @@ public:
     /// `Result<OwnedSemaphorePermit>`.
     class POLLUX_NODISCARD_FUTURE AcquireOwned {
     public:
+        /// What it completes with.
         using Output = Result<OwnedSemaphorePermit>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             Poll<bool> p = acq_.poll(cx);
             if (p.is_pending()) {
@@ -235,7 +254,9 @@ public:
     /// `errc::closed`; permits already held stay valid.
     void close() { sem_.close(); }
 
+    /// True once `close()` was called.
     [[nodiscard]] bool is_closed() const { return sem_.is_closed(); }
+    /// Permits available now.
     [[nodiscard]] std::size_t available_permits() const { return sem_.available_permits(); }
 
 private:

@@ -79,7 +79,9 @@ std::pair<Sender<T>, Receiver<T>> channel(T init);
 template <class T>
 class Ref {
 public:
+    /// The value.
     [[nodiscard]] const T& operator*() const noexcept { return *value_; }
+    /// The value.
     [[nodiscard]] const T* operator->() const noexcept { return value_; }
     /// True when this value had not been marked seen by the receiver before
     /// this borrow (always false for a Sender's borrow).
@@ -104,7 +106,11 @@ private:
 template <class T>
 class Sender {
 public:
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender(Sender&&) noexcept = default;
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Sender& operator=(Sender&& o) noexcept {
         if (this != &o) {
             drop();
@@ -176,6 +182,7 @@ public:
     /// A new receiver; the current value counts as seen.
     [[nodiscard]] Receiver<T> subscribe() const;
 
+    /// How many receivers are alive.
     [[nodiscard]] std::size_t receiver_count() const { return sh_->rx_count.load(); }
     /// True when every receiver is gone.
     [[nodiscard]] bool is_closed() const { return sh_->rx_count.load() == 0; }
@@ -204,12 +211,16 @@ private:
 template <class T>
 class Receiver {
 public:
+    /// Another receiver of the same channel, which has seen what `o` has.
     Receiver(const Receiver& o) : sh_(o.sh_), seen_(o.seen_) {
         if (sh_) {
             sh_->rx_count.fetch_add(1);
         }
     }
+    /// Moves it; the moved-from object is left empty and releases nothing
+    /// when destroyed.
     Receiver(Receiver&& o) noexcept : sh_(std::move(o.sh_)), seen_(o.seen_) {}
+    /// Copy or move assignment: drops the receiver held, takes `o`'s place.
     Receiver& operator=(Receiver o) noexcept {
         std::swap(sh_, o.sh_);
         std::swap(seen_, o.seen_);
@@ -253,8 +264,12 @@ public:
     /// The future of `changed()`: Output `Result<void>`.
     class POLLUX_NODISCARD_FUTURE Changed {
     public:
+        /// What it completes with.
         using Output = Result<void>;
 
+        /// One step of the Future protocol: Ready with the output, or Pending with
+        /// the waker of `cx` registered. Cancel safety and errors: see the class
+        /// and the function that returns it.
         Poll<Output> poll(Context& cx) {
             POLLUX_ASSERT(rx_ != nullptr, "watch changed future polled after it returned Ready");
             auto& sh = *rx_->sh_;

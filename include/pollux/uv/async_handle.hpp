@@ -56,6 +56,7 @@ private:
 /// @endcode
 class POLLUX_API AsyncHandle final : public detail::AsyncCore {
 public:
+    /// What runs on the loop after one or more `send()` calls.
     using Callback = std::function<void()>;
 
     /// @par Preconditions

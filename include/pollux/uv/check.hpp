@@ -25,6 +25,7 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Check final : public detail::Watcher {
 public:
+    /// An inactive handle on `loop` (start it with `start`).
     explicit Check(Loop& loop) : Watcher(loop, detail::WatcherKind::check) {}
     ~Check() { destroy_handle(); }
 

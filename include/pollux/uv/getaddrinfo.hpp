@@ -16,7 +16,10 @@
 
 namespace pollux::uv {
 
+/// The addresses `getaddrinfo` found (Asio's resolver results).
 using AddrInfoResults = boost::asio::ip::tcp::resolver::results_type;
+/// `cb(ec, results)`: `ec` is the resolver's error, or `operation_aborted`
+/// if the request was cancelled.
 using GetAddrInfoCallback = std::function<void(boost::system::error_code, AddrInfoResults)>;
 
 /// Resolves `host` and `service` (names or numbers) with the system

@@ -113,6 +113,7 @@ struct Anchor {
 /// from other threads.
 class POLLUX_API Handle {
 public:
+    /// What `close` calls once the handle is closed.
     using CloseCallback = std::function<void()>;
 
     Handle(const Handle&) = delete;
@@ -144,11 +145,18 @@ public:
     /// References count toward `Loop::alive()`; handles start referenced.
     /// Both calls are idempotent.
     void ref() noexcept;
+    /// Stops the handle from counting toward `Loop::alive()` (`uv_unref`).
     void unref() noexcept;
+    /// True while it counts toward `Loop::alive()` (`uv_has_ref`).
     [[nodiscard]] bool has_ref() const noexcept { return ref_; }
 
+    /// The loop the handle belongs to.
     [[nodiscard]] Loop& loop() const noexcept { return *loop_; }
 
+    // The protected members are the interface between Handle and the handle
+    // types pollux defines; they are not for users and stay out of the API
+    // reference.
+    /// @cond POLLUX_INTERNAL
 protected:
     explicit Handle(Loop& loop);
     // Asserts that the derived destructor called destroy_handle().
@@ -220,6 +228,7 @@ protected:
     static H* from_anchor(const std::shared_ptr<detail::Anchor>& a) noexcept {
         return static_cast<H*>(static_cast<Handle*>(a->handle));
     }
+    /// @endcond
 
 private:
     friend class detail::LoopImpl;
@@ -257,10 +266,12 @@ private:
     bool ref_ = true;
     bool destroyed_ = false;
 
+    /// @cond POLLUX_INTERNAL
 protected:
     // The node of the loop list the handle's phase uses: the idle, prepare or
     // check list for watchers, the ready list for timers.
     detail::ListNode phase_node_;
+    /// @endcond
 
 private:
     detail::ListNode closing_node_;

@@ -28,6 +28,7 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Idle final : public detail::Watcher {
 public:
+    /// An inactive handle on `loop` (start it with `start`).
     explicit Idle(Loop& loop) : Watcher(loop, detail::WatcherKind::idle) {}
     ~Idle() { destroy_handle(); }
 

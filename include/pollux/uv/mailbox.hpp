@@ -38,6 +38,7 @@ namespace pollux::uv {
 template <class T>
 class Mailbox final : public detail::AsyncCore {
 public:
+    /// What runs on the loop for each value sent, in order.
     using Callback = std::function<void(T)>;
 
     /// @par Preconditions

@@ -25,6 +25,7 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Prepare final : public detail::Watcher {
 public:
+    /// An inactive handle on `loop` (start it with `start`).
     explicit Prepare(Loop& loop) : Watcher(loop, detail::WatcherKind::prepare) {}
     ~Prepare() { destroy_handle(); }
 

@@ -37,6 +37,7 @@ protected:
 class POLLUX_API Request {
 public:
     Request() = default;
+    /// Used by `queue_work` and `getaddrinfo`, which make requests.
     explicit Request(std::shared_ptr<detail::RequestState> state) noexcept
         : state_(std::move(state)) {}
 
@@ -51,6 +52,7 @@ public:
 
     /// True once the callback has run.
     [[nodiscard]] bool done() const noexcept { return state_ && state_->done(); }
+    /// True if it refers to a request (is not default-constructed).
     explicit operator bool() const noexcept { return static_cast<bool>(state_); }
 
 private:

@@ -28,8 +28,10 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Signal final : public Handle {
 public:
+    /// Runs on the loop with the signal number, once per delivery.
     using Callback = std::function<void(int signum)>;
 
+    /// An inactive handle on `loop` (start it with `start`).
     explicit Signal(Loop& loop);
     ~Signal();
 

@@ -56,6 +56,7 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Tcp final : public Handle {
 public:
+    /// An IPv4 or IPv6 address and port.
     using Endpoint = boost::asio::ip::tcp::endpoint;
     /// Status callbacks: connect, write, shutdown, and "a connection is
     /// waiting" for `listen`.
@@ -65,6 +66,7 @@ public:
     /// reading has stopped.
     using ReadCallback = std::function<void(boost::system::error_code, std::span<const char> data)>;
 
+    /// A handle on `loop` with no socket yet (`bind` or `connect` opens one).
     explicit Tcp(Loop& loop);
     ~Tcp();
 
@@ -120,6 +122,7 @@ public:
     /// Stops reading at once: no read callback runs until the next
     /// `read_start`; data stays in the kernel.
     void read_stop() noexcept;
+    /// True between `read_start` and `read_stop` (or the end of reading).
     [[nodiscard]] bool is_reading() const noexcept { return reading_; }
 
     /// Queues `data` (owned by the handle until `cb` ran) for writing.
@@ -135,6 +138,7 @@ public:
     /// `bad_descriptor` if closing or not connected; `broken_pipe` after
     /// `shutdown`. The callback is then never called.
     boost::system::error_code write(std::string data, StatusCallback cb = {});
+    /// As above, owning a `std::vector<char>`.
     boost::system::error_code write(std::vector<char> data, StatusCallback cb = {});
     /// Borrowing write: the caller keeps `data` alive and unchanged until
     /// `cb` runs (or the handle is destroyed).
@@ -157,7 +161,14 @@ public:
     boost::system::error_code keepalive(bool enable,
                                         std::chrono::seconds delay = std::chrono::seconds(60));
 
+    /// The local address.
+    /// @par Errors
+    /// `bad_descriptor` if no socket is open; the system's error.
     [[nodiscard]] Result<Endpoint> getsockname() const;
+    /// The peer's address.
+    /// @par Errors
+    /// `bad_descriptor` if no socket is open; `not_connected`; the system's
+    /// error.
     [[nodiscard]] Result<Endpoint> getpeername() const;
 
     /// The stream socket under the handle, for interop with Asio or

@@ -36,12 +36,15 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Udp final : public Handle {
 public:
+    /// An IPv4 or IPv6 address and port.
     using Endpoint = boost::asio::ip::udp::endpoint;
+    /// `cb(ec)` after a datagram was sent, or with `operation_aborted`.
     using SendCallback = std::function<void(boost::system::error_code)>;
     /// `data` is valid only during the call; `from` is the sender.
     using RecvCallback = std::function<void(
         boost::system::error_code, std::span<const char> data, const Endpoint& from)>;
 
+    /// A handle on `loop` with no socket yet (`bind` or `send` opens one).
     explicit Udp(Loop& loop);
     ~Udp();
 
@@ -63,6 +66,7 @@ public:
     /// callback is then never called.
     boost::system::error_code send(std::string data, const Endpoint& to, SendCallback cb = {});
     boost::system::error_code
+    /// As above, owning a `std::vector<char>`.
     send(std::vector<char> data, const Endpoint& to, SendCallback cb = {});
     /// Borrowing send: `data` must stay alive until `cb` runs (or the
     /// handle is destroyed).
@@ -82,8 +86,12 @@ public:
 
     /// Bytes and datagrams queued and not yet sent (`uv_udp_get_send_queue_size/count`).
     [[nodiscard]] std::size_t send_queue_size() const noexcept { return send_queue_size_; }
+    /// Datagrams queued and not yet sent.
     [[nodiscard]] std::size_t send_queue_count() const noexcept { return sends_.size(); }
 
+    /// The local address.
+    /// @par Errors
+    /// `bad_descriptor` if no socket is open; the system's error.
     [[nodiscard]] Result<Endpoint> getsockname() const;
 
     /// The socket under the handle (see `Tcp::socket`).

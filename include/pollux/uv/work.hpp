@@ -19,7 +19,10 @@ namespace pollux::uv {
 /// The pool starts on the first `queue_work` and is joined by `~Loop`.
 inline constexpr std::size_t threadpool_size = 4;
 
+/// The work function; runs on a thread of the loop's pool.
 using WorkCallback = std::function<void()>;
+/// Runs on the loop after the work, or with `operation_aborted` if the
+/// request was cancelled before it started.
 using AfterWorkCallback = std::function<void(boost::system::error_code)>;
 
 /// Runs `work()` on the loop's thread pool, then `after_work(ec)` on the

@@ -41,8 +41,10 @@ template <Stream S, class C>
 requires detail::CollectTarget<C, item_t<S>>
 class POLLUX_NODISCARD_FUTURE Collect {
 public:
+    /// What it completes with.
     using Output = C;
 
+    /// Made by `collect(...)`, which is the one to call.
     explicit Collect(S stream) : stream_(std::move(stream)) {}
 
     /// Moves every ready item into the container; `Ready(container)` when the

@@ -18,8 +18,10 @@ namespace pollux {
 template <Stream S, class P>
 class POLLUX_NODISCARD_FUTURE Filter {
 public:
+    /// The type of the items it yields.
     using Item = item_t<S>;
 
+    /// Made by `filter(...)`, which is the one to call.
     Filter(S stream, P pred) : stream_(std::move(stream)), pred_(std::move(pred)) {}
 
     /// Polls the inner stream until it yields an accepted item, ends, or is

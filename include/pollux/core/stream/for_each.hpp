@@ -23,8 +23,10 @@ class POLLUX_NODISCARD_FUTURE ForEach {
                   "without polling it; f must do its work synchronously");
 
 public:
+    /// What it completes with.
     using Output = void;
 
+    /// Made by `for_each(...)`, which is the one to call.
     ForEach(S stream, F f) : stream_(std::move(stream)), f_(std::move(f)) {}
 
     /// Calls `f` on every ready item; `Ready` when the stream ends, `Pending`

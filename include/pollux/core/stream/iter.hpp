@@ -30,13 +30,17 @@ template <std::ranges::forward_range R>
 requires std::movable<R>
 class POLLUX_NODISCARD_FUTURE Iter {
 public:
+    /// The type of the items it yields.
     using Item = std::ranges::range_value_t<R>;
 
+    /// Made by `iter(...)`, which is the one to call.
     explicit Iter(R range) : range_(std::move(range)), it_(std::ranges::begin(range_)) {}
 
+    /// Copies the range and the position reached in it.
     Iter(const Iter& other) requires std::copy_constructible<R>
         : range_(other.range_), pos_(other.pos_), it_(seek()) {}
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     // noexcept rests on R's move alone: seek() only calls begin() and next()
     // on a forward range, which do not throw for the standard ranges.
     Iter(Iter&& other) noexcept(std::is_nothrow_move_constructible_v<R>)
@@ -44,6 +48,7 @@ public:
         other.rewind();
     }
 
+    /// Copies the range and the position reached in it.
     Iter& operator=(const Iter& other) requires std::copyable<R> {
         if (this != &other) {
             range_ = other.range_;
@@ -53,6 +58,7 @@ public:
         return *this;
     }
 
+    /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     Iter& operator=(Iter&& other) noexcept(std::is_nothrow_move_assignable_v<R>) {
         if (this != &other) {
             range_ = std::move(other.range_);

@@ -28,8 +28,10 @@ class POLLUX_NODISCARD_FUTURE MapStream {
                   "use pollux::for_each(stream, f) to call f on each item");
 
 public:
+    /// The type of the items it yields.
     using Item = std::decay_t<Result>;
 
+    /// Made by `map(...)`, which is the one to call.
     MapStream(S stream, F f) : stream_(std::move(stream)), f_(std::move(f)) {}
 
     /// Polls the inner stream once; `Ready(f(item))` when it yields an item.

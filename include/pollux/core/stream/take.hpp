@@ -17,8 +17,10 @@ namespace pollux {
 template <Stream S>
 class POLLUX_NODISCARD_FUTURE Take {
 public:
+    /// The type of the items it yields.
     using Item = item_t<S>;
 
+    /// Made by `take(...)`, which is the one to call.
     Take(S stream, std::size_t n) : stream_(std::move(stream)), remaining_(n) {}
 
     /// `Ready(nullopt)` without polling the inner stream once `n` items were
