@@ -38,15 +38,27 @@ class ReadLine;
 template <AsyncRead R>
 class BufReader {
 public:
+    /// The buffer's capacity when none is given: 8 KiB.
     static constexpr std::size_t default_capacity = 8 * 1024;
 
+    /// Takes `inner` and allocates a buffer of `capacity` bytes now; reads
+    /// nothing yet.
+    /// @par Errors
+    /// Throws `std::bad_alloc` if the buffer cannot be allocated.
     explicit BufReader(R inner, std::size_t capacity = default_capacity)
         : inner_(std::move(inner)), buf_(std::make_unique<char[]>(capacity)), cap_(capacity) {}
 
+    /// Moves the reader, the buffer and the bytes buffered in it; the
+    /// moved-from BufReader has no buffer and may only be destroyed or
+    /// assigned to.
     BufReader(BufReader&&) noexcept = default;
+    /// Move assignment: drops the bytes buffered here and move-assigns `R`;
+    /// `o` is left as the move constructor leaves it.
     BufReader& operator=(BufReader&&) noexcept = default;
 
+    /// The reader. Reading from it directly skips the bytes buffered here.
     [[nodiscard]] R& get_mut() noexcept { return inner_; }
+    /// The reader, read-only.
     [[nodiscard]] const R& get_ref() const noexcept { return inner_; }
     /// The reader; what was buffered is lost.
     [[nodiscard]] R into_inner() && { return std::move(inner_); }
@@ -100,13 +112,19 @@ public:
         return Ready<Result<std::size_t>>{Result<std::size_t>(n)};
     }
 
+    /// `AsyncWrite` (only when `R` is one): `R::poll_write`, unbuffered.
+    /// Cancel safety, wakes and errors are `R`'s.
     Poll<Result<std::size_t>> poll_write(Context& cx,
                                          boost::asio::const_buffer b) requires AsyncWrite<R> {
         return inner_.poll_write(cx, b);
     }
+    /// `AsyncWrite` (only when `R` is one): `R::poll_flush`; the read buffer
+    /// is not involved.
     Poll<Result<void>> poll_flush(Context& cx) requires AsyncWrite<R> {
         return inner_.poll_flush(cx);
     }
+    /// `AsyncWrite` (only when `R` is one): `R::poll_shutdown`; bytes already
+    /// buffered for reading stay readable.
     Poll<Result<void>> poll_shutdown(Context& cx) requires AsyncWrite<R> {
         return inner_.poll_shutdown(cx);
     }
@@ -157,10 +175,14 @@ private:
 template <AsyncRead R>
 class POLLUX_NODISCARD_FUTURE ReadLine {
 public:
+    /// What it completes with: the bytes appended, or the reader's error.
     using Output = Result<std::size_t>;
 
+    /// A read of one line from `r`, appended to `line`; starts nothing. Use
+    /// `read_line` rather than this.
     ReadLine(BufReader<R>& r, std::string& line) noexcept : r_(&r), line_(&line) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::read_line polled after it returned Ready");
         for (;;) {

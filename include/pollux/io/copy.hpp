@@ -46,11 +46,18 @@ namespace pollux::io {
 template <AsyncRead R, AsyncWrite W>
 class POLLUX_NODISCARD_FUTURE Copy {
 public:
+    /// What it completes with: the bytes copied, or the first error.
     using Output = Result<std::uint64_t>;
+    /// The size of its one buffer, in bytes (16 KiB): the most it reads
+    /// before the sink accepted what it has.
     static constexpr std::size_t copy_buffer_size = 16 * 1024;
 
+    /// A copy from `r` to `w`; starts and allocates nothing. Use `io::copy`
+    /// rather than this.
     Copy(R& r, W& w) noexcept : r_(&r), w_(&w) {}
 
+    /// Polls the operation; see the class for cancel safety and errors. The
+    /// first poll allocates the buffer (`std::bad_alloc` if it cannot).
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::copy polled after it returned Ready");
         if (!buf_) {

@@ -39,10 +39,14 @@ namespace pollux::io {
 template <AsyncRead R>
 class POLLUX_NODISCARD_FUTURE Read {
 public:
+    /// What it completes with: the bytes read, or the source's error.
     using Output = Result<std::size_t>;
 
+    /// A read from `r` into `buf`; starts nothing. Use `io::read` rather
+    /// than this.
     Read(R& r, boost::asio::mutable_buffer buf) noexcept : r_(&r), buf_(buf) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::read polled after it returned Ready");
         Poll<Output> p = r_->poll_read(cx, buf_);

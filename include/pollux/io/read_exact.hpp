@@ -38,10 +38,14 @@ namespace pollux::io {
 template <AsyncRead R>
 class POLLUX_NODISCARD_FUTURE ReadExact {
 public:
+    /// What it completes with: the buffer's size, or an error.
     using Output = Result<std::size_t>;
 
+    /// A read from `r` that fills `buf`; starts nothing. Use
+    /// `io::read_exact` rather than this.
     ReadExact(R& r, boost::asio::mutable_buffer buf) noexcept : r_(&r), buf_(buf) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::read_exact polled after it returned Ready");
         while (filled_ < buf_.size()) {

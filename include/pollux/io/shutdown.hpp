@@ -30,10 +30,14 @@ namespace pollux::io {
 template <AsyncWrite W, bool Shutdown>
 class POLLUX_NODISCARD_FUTURE FlushOrShutdown {
 public:
+    /// What it completes with: ok, or the sink's error.
     using Output = Result<void>;
 
+    /// A flush or shutdown of `w`; starts nothing. Use `io::flush` or
+    /// `io::shutdown` rather than this.
     explicit FlushOrShutdown(W& w) noexcept : w_(&w) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::flush/io::shutdown polled after it returned Ready");
         Poll<Output> p = Shutdown ? w_->poll_shutdown(cx) : w_->poll_flush(cx);

@@ -26,8 +26,11 @@ namespace pollux::io {
 template <class S>
 class ReadHalf {
 public:
+    /// Borrows `s`; use `io::split` rather than this.
     explicit ReadHalf(S& s) noexcept : s_(&s) {}
 
+    /// `AsyncRead`: `s.poll_read(cx, buf)`. Cancel safety, wakes and errors
+    /// are the stream's.
     Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf) {
         return s_->poll_read(cx, buf);
     }
@@ -44,12 +47,18 @@ private:
 template <class S>
 class WriteHalf {
 public:
+    /// Borrows `s`; use `io::split` rather than this.
     explicit WriteHalf(S& s) noexcept : s_(&s) {}
 
+    /// `AsyncWrite`: `s.poll_write(cx, buf)`. Cancel safety, wakes and
+    /// errors are the stream's.
     Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf) {
         return s_->poll_write(cx, buf);
     }
+    /// `AsyncWrite`: `s.poll_flush(cx)`.
     Poll<Result<void>> poll_flush(Context& cx) { return s_->poll_flush(cx); }
+    /// `AsyncWrite`: `s.poll_shutdown(cx)`; shuts down the write direction
+    /// of the whole stream, so the read half keeps reading.
     Poll<Result<void>> poll_shutdown(Context& cx) { return s_->poll_shutdown(cx); }
 
     /// The stream both halves borrow.

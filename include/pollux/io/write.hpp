@@ -36,10 +36,14 @@ namespace pollux::io {
 template <AsyncWrite W>
 class POLLUX_NODISCARD_FUTURE Write {
 public:
+    /// What it completes with: the bytes accepted, or the sink's error.
     using Output = Result<std::size_t>;
 
+    /// A write of `buf` to `w`; starts nothing. Use `io::write` rather than
+    /// this.
     Write(W& w, boost::asio::const_buffer buf) noexcept : w_(&w), buf_(buf) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::write polled after it returned Ready");
         Poll<Output> p = w_->poll_write(cx, buf_);

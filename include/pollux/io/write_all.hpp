@@ -37,10 +37,14 @@ namespace pollux::io {
 template <AsyncWrite W>
 class POLLUX_NODISCARD_FUTURE WriteAll {
 public:
+    /// What it completes with: ok once all was written, or an error.
     using Output = Result<void>;
 
+    /// A write of all of `buf` to `w`; starts nothing. Use `io::write_all`
+    /// rather than this.
     WriteAll(W& w, boost::asio::const_buffer buf) noexcept : w_(&w), buf_(buf) {}
 
+    /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::write_all polled after it returned Ready");
         while (written_ < buf_.size()) {

@@ -47,14 +47,22 @@ namespace pollux::net {
 // beside the standard [[nodiscard]] on a class head.
 class POLLUX_NODISCARD_FUTURE ResolveFuture {
 public:
+    /// What it completes with: the addresses found, or the resolver's error.
     using Output = Result<std::vector<boost::asio::ip::tcp::endpoint>>;
     struct State;
 
+    /// A lookup of `host` and `service`; allocates its state and starts
+    /// nothing. Use `resolve` rather than this.
     POLLUX_API ResolveFuture(std::string host, std::string service);
+    /// Takes `o`'s lookup, in flight or not; `o` is left empty and may only
+    /// be destroyed or assigned to (polling it asserts).
     POLLUX_API ResolveFuture(ResolveFuture&& o) noexcept;
+    /// Drops the lookup held (cancelling it, as the destructor does), then
+    /// takes `o`'s; `o` is left empty. Self-assignment does nothing.
     POLLUX_API ResolveFuture& operator=(ResolveFuture&& o) noexcept;
     POLLUX_API ~ResolveFuture();
 
+    /// Polls the operation; see the class for cancel safety and errors.
     POLLUX_API Poll<Output> poll(Context& cx);
 
 private:

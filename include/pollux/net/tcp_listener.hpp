@@ -51,10 +51,16 @@ using TcpAcceptFuture = pollux::detail::OpFuture<detail::TcpAcceptOp>;
 class POLLUX_API TcpListener {
 public:
     struct Impl;
+    /// A TCP address and port.
     using endpoint = boost::asio::ip::tcp::endpoint;
 
+    /// Adopts a block made by the library.
     explicit TcpListener(Impl* impl) noexcept : impl_(impl) {}
+    /// Takes `o`'s socket; `o` is left holding none, and may only be
+    /// destroyed or assigned to (`poll_accept` asserts).
     TcpListener(TcpListener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    /// Closes the socket held, as the destructor does, then takes `o`'s;
+    /// `o` is left holding none. Self-assignment does nothing.
     TcpListener& operator=(TcpListener&& o) noexcept;
     ~TcpListener();
 
@@ -71,6 +77,10 @@ public:
     /// host that is not an IP literal is resolved with a blocking lookup,
     /// and each address is tried until one binds.
     static Result<TcpListener> bind(std::string_view host_port);
+    /// As above, on `ex`; callable anywhere.
+    /// @par Errors
+    /// As values: `invalid_argument` when `host_port` has no ':' or no port,
+    /// the resolver's error, or the last address's bind error.
     static Result<TcpListener> bind(std::string_view host_port,
                                     const boost::asio::any_io_executor& ex);
 
@@ -105,6 +115,9 @@ public:
     /// The poll function behind `accept()`, for hand-written futures.
     Poll<Result<std::pair<TcpStream, endpoint>>> poll_accept(Context& cx);
 
+    /// The address it listens on (the port the kernel picked for port 0).
+    /// @par Errors
+    /// The `getsockname` error, as a value.
     [[nodiscard]] Result<endpoint> local_addr() const;
 
     /// The Asio acceptor, for options pollux does not wrap. Do not start

@@ -44,19 +44,29 @@ class TcpConnectFuture;
 class POLLUX_API TcpStream {
 public:
     struct Impl;
+    /// The read half `split()` returns.
     using ReadHalf = io::ReadHalf<TcpStream>;
+    /// The write half `split()` returns.
     using WriteHalf = io::WriteHalf<TcpStream>;
+    /// A TCP address and port.
     using endpoint = boost::asio::ip::tcp::endpoint;
 
     /// Adopts a block made by the library.
     explicit TcpStream(Impl* impl) noexcept : impl_(impl) {}
+    /// Takes `o`'s socket; `o` is left holding none, and may only be
+    /// destroyed or assigned to (`poll_read`, `poll_write` and
+    /// `poll_shutdown` assert).
     TcpStream(TcpStream&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    /// Closes the socket held, as the destructor does, then takes `o`'s;
+    /// `o` is left holding none. Self-assignment does nothing.
     TcpStream& operator=(TcpStream&& o) noexcept;
     ~TcpStream();
 
     /// Connects to `ep`. The socket is created on the first poll, on the
     /// executor of the current task (or on `ex`). See `TcpConnectFuture`.
     [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep);
+    /// As above, with the socket created on `ex`, so the future may be
+    /// polled outside a pollux task. See `TcpConnectFuture`.
     [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep,
                                                   const boost::asio::any_io_executor& ex);
     /// Resolves "host:port" (see `net::resolve`), then tries each address in
@@ -78,10 +88,19 @@ public:
     /// Sends FIN (`shutdown(SHUT_WR)`); reading goes on. Ready at once.
     Poll<Result<void>> poll_shutdown(Context& cx);
 
+    /// The peer's address.
+    /// @par Errors
+    /// The `getpeername` error, as a value (e.g. `not_connected`).
     [[nodiscard]] Result<endpoint> peer_addr() const;
+    /// The local address of the connection.
+    /// @par Errors
+    /// The `getsockname` error, as a value.
     [[nodiscard]] Result<endpoint> local_addr() const;
     /// TCP_NODELAY (Nagle's algorithm off when true).
     Result<void> set_nodelay(bool on);
+    /// Whether TCP_NODELAY is set (see `set_nodelay`).
+    /// @par Errors
+    /// The `getsockopt` error, as a value.
     [[nodiscard]] Result<bool> nodelay() const;
 
     /// Borrows the stream as a read half and a write half, which two futures
@@ -127,14 +146,22 @@ private:
 // beside the standard [[nodiscard]] on a class head.
 class POLLUX_NODISCARD_FUTURE TcpConnectFuture {
 public:
+    /// What it completes with: the connected stream, or the error.
     using Output = Result<TcpStream>;
     struct State;
 
+    /// Adopts a state made by `TcpStream::connect`.
     explicit TcpConnectFuture(State* st) noexcept : st_(st) {}
+    /// Takes `o`'s connection attempt, in flight or not; `o` is left empty
+    /// and may only be destroyed or assigned to (polling it asserts).
     TcpConnectFuture(TcpConnectFuture&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+    /// Drops the attempt held (closing its half-open socket, as the
+    /// destructor does), then takes `o`'s; `o` is left empty.
+    /// Self-assignment does nothing.
     POLLUX_API TcpConnectFuture& operator=(TcpConnectFuture&& o) noexcept;
     POLLUX_API ~TcpConnectFuture();
 
+    /// Polls the operation; see the class for cancel safety and errors.
     POLLUX_API Poll<Output> poll(Context& cx);
 
 private:

@@ -49,9 +49,18 @@ struct UdpRecvOp {
 };
 } // namespace detail
 
+/// The future returned by `UdpSocket::send_to`: Output `Result<std::size_t>`;
+/// it polls `poll_send_to`, whose cancel safety and errors it has.
 using UdpSendToFuture = pollux::detail::OpFuture<detail::UdpSendToOp>;
+/// The future returned by `UdpSocket::recv_from`: Output
+/// `Result<std::pair<std::size_t, UdpSocket::endpoint>>`; it polls
+/// `poll_recv_from`.
 using UdpRecvFromFuture = pollux::detail::OpFuture<detail::UdpRecvFromOp>;
+/// The future returned by `UdpSocket::send`: Output `Result<std::size_t>`;
+/// it polls `poll_send`.
 using UdpSendFuture = pollux::detail::OpFuture<detail::UdpSendOp>;
+/// The future returned by `UdpSocket::recv`: Output `Result<std::size_t>`;
+/// it polls `poll_recv`.
 using UdpRecvFuture = pollux::detail::OpFuture<detail::UdpRecvOp>;
 
 /// A UDP socket. Move-only; destroying it closes the socket.
@@ -70,10 +79,16 @@ using UdpRecvFuture = pollux::detail::OpFuture<detail::UdpRecvOp>;
 class POLLUX_API UdpSocket {
 public:
     struct Impl;
+    /// A UDP address and port.
     using endpoint = boost::asio::ip::udp::endpoint;
 
+    /// Adopts a block made by the library.
     explicit UdpSocket(Impl* impl) noexcept : impl_(impl) {}
+    /// Takes `o`'s socket; `o` is left holding none, and may only be
+    /// destroyed or assigned to (its poll functions assert).
     UdpSocket(UdpSocket&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    /// Closes the socket held, as the destructor does, then takes `o`'s;
+    /// `o` is left holding none. Self-assignment does nothing.
     UdpSocket& operator=(UdpSocket&& o) noexcept;
     ~UdpSocket();
 
@@ -82,9 +97,18 @@ public:
     /// @par Errors
     /// The bind error as a value; throws `std::logic_error` outside a task.
     static Result<UdpSocket> bind(const endpoint& ep);
+    /// As above, on `ex`; callable anywhere.
+    /// @par Errors
+    /// The socket's `open` or `bind` error, as a value.
     static Result<UdpSocket> bind(const endpoint& ep, const boost::asio::any_io_executor& ex);
     /// Binds "host:port" (see `TcpListener::bind`).
     static Result<UdpSocket> bind(std::string_view host_port);
+    /// As above, on `ex`; callable anywhere. A host that is not an IP
+    /// literal is looked up with a blocking resolve, and each address is
+    /// tried until one binds.
+    /// @par Errors
+    /// As values: `invalid_argument` when `host_port` has no ':' or no port,
+    /// the resolver's error, or the last address's bind error.
     static Result<UdpSocket> bind(std::string_view host_port,
                                   const boost::asio::any_io_executor& ex);
 
@@ -113,14 +137,47 @@ public:
         return UdpRecvFuture({this, buf});
     }
 
+    /// The poll function behind `send_to`, for hand-written futures: tries
+    /// `sendto` now; Pending, with the waker registered on a write-readiness
+    /// wait, while the socket is not writable (or the task's budget is spent).
+    /// @par Cancel safety
+    /// Cancel safe: the datagram is sent whole by the poll that returns
+    /// Ready, or not at all.
+    /// @par Errors
+    /// `sendto`'s, as a value (`message_size`, ...).
     Poll<Result<std::size_t>>
     poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to);
+    /// The poll function behind `recv_from`: Ready with one datagram's size
+    /// (truncated to `buf`) and its sender; Pending, with the waker
+    /// registered, while none is queued.
+    /// @par Cancel safety
+    /// Cancel safe: a datagram is taken only by the poll that returns it.
+    /// @par Errors
+    /// `recvfrom`'s, as a value.
     Poll<Result<std::pair<std::size_t, endpoint>>> poll_recv_from(Context& cx,
                                                                   boost::asio::mutable_buffer buf);
+    /// The poll function behind `send`: as `poll_send_to`, to the peer set
+    /// by `connect`.
+    /// @par Cancel safety
+    /// Cancel safe, as `poll_send_to`.
+    /// @par Errors
+    /// `send`'s, as a value (`EDESTADDRREQ` when `connect` was not called).
     Poll<Result<std::size_t>> poll_send(Context& cx, boost::asio::const_buffer buf);
+    /// The poll function behind `recv`: as `poll_recv_from`, without the
+    /// sender's address.
+    /// @par Cancel safety
+    /// Cancel safe, as `poll_recv_from`.
+    /// @par Errors
+    /// `recv`'s, as a value.
     Poll<Result<std::size_t>> poll_recv(Context& cx, boost::asio::mutable_buffer buf);
 
+    /// The address it is bound to (the port the kernel picked for port 0).
+    /// @par Errors
+    /// The `getsockname` error, as a value.
     [[nodiscard]] Result<endpoint> local_addr() const;
+    /// The peer set by `connect`.
+    /// @par Errors
+    /// `not_connected` when `connect` was not called, as a value.
     [[nodiscard]] Result<endpoint> peer_addr() const;
 
     /// The Asio socket, for options pollux does not wrap. Do not start Asio

@@ -41,10 +41,17 @@ using UnixAcceptFuture = pollux::detail::OpFuture<detail::UnixAcceptOp>;
 class POLLUX_API UnixListener {
 public:
     struct Impl;
+    /// A Unix-domain socket address (a path).
     using endpoint = boost::asio::local::stream_protocol::endpoint;
 
+    /// Adopts a block made by the library.
     explicit UnixListener(Impl* impl) noexcept : impl_(impl) {}
+    /// Takes `o`'s socket; `o` is left holding none, and may only be
+    /// destroyed or assigned to (`poll_accept` asserts).
     UnixListener(UnixListener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    /// Closes the socket held, as the destructor does (the path stays),
+    /// then takes `o`'s; `o` is left holding none. Self-assignment does
+    /// nothing.
     UnixListener& operator=(UnixListener&& o) noexcept;
     ~UnixListener();
 
@@ -56,6 +63,10 @@ public:
     /// values. Throws `std::logic_error` outside a task when no executor is
     /// given.
     static Result<UnixListener> bind(std::string_view path);
+    /// As above, on `ex`; callable anywhere.
+    /// @par Errors
+    /// As above, as values; a path too long for a socket address gives
+    /// `name_too_long`.
     static Result<UnixListener> bind(std::string_view path, const boost::asio::any_io_executor& ex);
 
     /// The next connection and its peer's address (usually unnamed).
@@ -75,6 +86,9 @@ public:
     /// The poll function behind `accept()`.
     Poll<Result<std::pair<UnixStream, endpoint>>> poll_accept(Context& cx);
 
+    /// The path it listens at.
+    /// @par Errors
+    /// The `getsockname` error, as a value.
     [[nodiscard]] Result<endpoint> local_addr() const;
 
 private:
