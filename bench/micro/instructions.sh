@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Deterministic twin of the micro benchmark ratios: user-space instructions
+# per operation of each pollux figure and of its raw-Asio baseline, counted
+# by valgrind callgrind inside the benchmark function only
+# (--toggle-collect), as the difference between runs of N1 and N2 fixed
+# iterations (POLLUX_MICRO_ITERATIONS), so set-up cancels out.
+#
+# Usage: bench/micro/instructions.sh [--n1 1000] [--n2 3000]
+# Prints a Markdown table and writes it to $RESULTS/micro-instructions.md
+# (default build-bench/bench-results). Builds pollux_micro (release).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source bench/echo/common.sh
+
+n1=1000 n2=3000
+while [ $# -gt 0 ]; do
+    case $1 in
+    --n1) n1=$2; shift 2 ;;
+    --n2) n2=$2; shift 2 ;;
+    *) echo "usage: $0 [--n1 N] [--n2 N]" >&2; exit 2 ;;
+    esac
+done
+command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 1; }
+echo_build bench/pollux_micro
+RESULTS=${RESULTS:-$BUILD/bench-results}
+mkdir -p "$RESULTS"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pollux-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# count BENCHMARK N: instructions inside BENCHMARK's function for N iterations.
+count() {
+    POLLUX_MICRO_ITERATIONS=$2 valgrind --tool=callgrind --log-file="$tmp/log" \
+        --callgrind-out-file="$tmp/out" --toggle-collect="*$1(*" \
+        "$BUILD/bench/pollux_micro" --benchmark_filter="^$1(/|\$)" >/dev/null 2>&1
+    sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$tmp/out" | tail -n 1
+}
+per_op() {
+    local a b
+    a=$(count "$1" "$n1")
+    b=$(count "$1" "$n2")
+    awk -v a="$a" -v b="$b" -v d=$((n2 - n1)) 'BEGIN { printf "%.0f", (b - a) / d }'
+}
+
+{
+    echo "| operation | pollux instr/op | Asio instr/op | ratio | target |"
+    echo "|---|---:|---:|---:|---:|"
+    while IFS='|' read -r label ours base target; do
+        i=$(per_op "$ours")
+        j=$(per_op "$base")
+        ratio=$(awk -v x="$i" -v y="$j" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }')
+        goal=-
+        if [ -n "$target" ]; then
+            goal="<= ${target}x $(awk -v r="$ratio" -v t="$target" \
+                'BEGIN { print (r <= t) ? "(met)" : "(missed)" }')"
+        fi
+        echo "| $label | $i | $j | $ratio | $goal |"
+    done <<'ROWS'
+wake and re-poll a task / asio::post|BM_pollux_wake_repoll|BM_asio_post|1.5
+spawn + join an empty task / post + completion|BM_pollux_spawn_join|BM_asio_post_and_complete|2
+timer arm + fire, 1 ms (time::sleep / steady_timer)|BM_pollux_timer_arm_fire|BM_asio_timer_arm_fire|
+steady_timer wait: use_future / plain handler|BM_pollux_timer_wait_use_future|BM_asio_timer_wait_handler|
+ROWS
+} | tee "$RESULTS/micro-instructions.md"

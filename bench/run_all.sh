@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Everything behind docs/performance.md, in one command: the micro
+# benchmarks (each pollux figure next to its raw-Asio baseline, timed and
+# counted in instructions), the deterministic echo figures (instructions,
+# syscalls and allocations per round trip), the interleaved echo throughput
+# table and its chart, and the idle-connection memory. Release build in
+# $BUILD (default build-bench).
+#
+# Usage: bench/run_all.sh [--long] [--docs]
+#   --long: longer throughput run (bench/echo/run.sh --long) and more
+#           micro benchmark repetitions.
+#   --docs: also copy the chart to docs/performance.png.
+# Results: $RESULTS (default $BUILD/bench-results): micro.md,
+# micro-instructions.md, deterministic.md, throughput.md, throughput.tsv,
+# throughput.png, idle.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/echo/common.sh
+
+long=() reps=3 docs=0
+for a in "$@"; do
+    case $a in
+    --long) long=(--long) reps=10 ;;
+    --docs) docs=1 ;;
+    *) echo "usage: $0 [--long] [--docs]" >&2; exit 2 ;;
+    esac
+done
+if ! command -v gnuplot >/dev/null; then
+    echo "$0: needs gnuplot (Debian: apt-get install gnuplot-nox)" >&2
+    exit 1
+fi
+
+echo_build bench/pollux_micro
+export BUILD
+export RESULTS=${RESULTS:-$BUILD/bench-results}
+mkdir -p "$RESULTS"
+
+echo "== micro benchmarks (median of $reps repetitions)"
+"$BUILD/bench/pollux_micro" --benchmark_repetitions="$reps" \
+    --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 \
+    --benchmark_out="$RESULTS/micro.json" --benchmark_out_format=json >/dev/null
+python3 bench/micro/report.py "$RESULTS/micro.json" | tee "$RESULTS/micro.md"
+echo
+echo "== micro benchmarks: instructions per operation (callgrind)"
+bench/micro/instructions.sh
+
+echo
+echo "== deterministic echo figures"
+bench/echo/deterministic.sh
+
+echo
+echo "== echo throughput"
+bench/echo/run.sh "${long[@]}"
+gnuplot -e "data='$RESULTS/throughput.tsv'; out='$RESULTS/throughput.png'" bench/echo/chart.gp
+echo "chart: $RESULTS/throughput.png"
+if [ "$docs" = 1 ]; then
+    cp "$RESULTS/throughput.png" docs/performance.png
+fi
+
+echo
+echo "== idle connections"
+bench/echo/idle.sh
