@@ -193,7 +193,9 @@ boost::system::error_code Tcp::read_start(ReadCallback cb) {
     }
     read_cb_ = std::move(cb);
     if (!read_buf_) {
-        read_buf_ = std::make_unique<char[]>(read_buffer_size);
+        // Not make_unique: its zero fill would make all 64 KiB resident at
+        // once, for every connection, read from or not.
+        read_buf_ = std::make_unique_for_overwrite<char[]>(read_buffer_size);
     }
     reading_ = true;
     update_active();
