@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 namespace asio = boost::asio;
@@ -53,16 +54,28 @@ bool parse(int argc, char** argv, Options& o) {
 // Echoes until the peer closes its write side, then closes ours. At most
 // one buffer is in flight: while the peer does not read, we do not read
 // either (backpressure), so a peer cannot make us buffer without bound.
+//
+// Memory: the coroutine frame lives as long as the connection, so it holds
+// only a small buffer, enough for short messages; an idle connection costs
+// about 2 KiB in all (docs/performance.md). The first read that fills it shows that the
+// peer sends more: from then on the connection reads into a 16 KiB buffer,
+// allocated once.
 pollux::Async<> serve(pollux::net::TcpStream stream) {
-    std::array<char, 16 * 1024> buf;
+    std::array<char, 128> small;
+    std::unique_ptr<char[]> large;
+    asio::mutable_buffer buf = asio::buffer(small);
     for (;;) {
-        auto n = co_await pollux::io::read(stream, asio::buffer(buf));
+        auto n = co_await pollux::io::read(stream, buf);
         if (!n || *n == 0) {
             break; // end of stream, or an error such as a reset
         }
         auto w = co_await pollux::io::write_all(stream, asio::buffer(buf.data(), *n));
         if (!w) {
             co_return;
+        }
+        if (!large && *n == small.size()) {
+            large = std::make_unique_for_overwrite<char[]>(16 * 1024);
+            buf = asio::buffer(large.get(), 16 * 1024);
         }
     }
     (void)co_await pollux::io::shutdown(stream);

@@ -41,13 +41,16 @@ namespace {
 //   writing --(error)--> done (Ready)
 //
 // The buffer lives on the heap so the future stays small and cheap to move
-// (it is moved into the task by spawn).
+// (it is moved into the task by spawn). make_unique_for_overwrite leaves it
+// uninitialised: make_unique would zero all 16 KiB and so make every page of
+// it resident for every connection, idle or not.
 class EchoConnection {
 public:
     using Output = void;
 
     explicit EchoConnection(pollux::net::TcpStream s)
-        : stream_(std::move(s)), buf_(std::make_unique<std::array<char, 16 * 1024>>()) {}
+        : stream_(std::move(s)),
+          buf_(std::make_unique_for_overwrite<std::array<char, 16 * 1024>>()) {}
 
     Poll<void> poll(Context& cx) {
         for (;;) {
