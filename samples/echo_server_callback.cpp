@@ -4,8 +4,10 @@
 //
 // It shows: a listening uv::Tcp, one uv::Tcp per connection whose memory is
 // released in its close callback, backpressure (a connection whose peer does
-// not read stops being read), graceful half-close (on eof, queued echoes are
-// flushed, then FIN), and shutdown on SIGINT/SIGTERM with uv::Signal.
+// not read stops being read), writes that try the kernel first and copy only
+// what it did not take (`try_write`, libuv's `uv_try_write`), graceful
+// half-close (on eof, queued echoes are flushed, then FIN), and shutdown on
+// SIGINT/SIGTERM with uv::Signal.
 //
 // Run:    ./echo_server_callback [--host 127.0.0.1] [--port 0]
 // Prints: listening on 127.0.0.1:PORT     (first line, flushed; --port 0 picks one)
@@ -14,6 +16,8 @@
 
 #include <pollux/uv.hpp>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdio>
@@ -139,7 +143,18 @@ private:
                 close_connection(c);
                 return;
             }
-            if (c.tcp.write(std::string(data.begin(), data.end()),
+            // Send what the kernel takes now (no copy, no request), then
+            // queue a copy of the rest: `data` is only valid during this call.
+            const auto sent = c.tcp.try_write(boost::asio::buffer(data.data(), data.size()));
+            if (!sent && sent.error() != boost::asio::error::would_block) {
+                close_connection(c);
+                return;
+            }
+            const auto rest = data.subspan(sent ? *sent : 0);
+            if (rest.empty()) {
+                return;
+            }
+            if (c.tcp.write(std::string(rest.begin(), rest.end()),
                             [this, &c](boost::system::error_code wec) { on_written(c, wec); })) {
                 close_connection(c);
                 return;

@@ -359,6 +359,16 @@ void Tcp::do_accept() {
 
 // ---- writing ------------------------------------------------------------
 
+boost::asio::const_buffer Tcp::WriteReq::remaining() const noexcept {
+    boost::asio::const_buffer all = borrowed;
+    if (!owned_string.empty()) {
+        all = boost::asio::buffer(owned_string);
+    } else if (!owned_vector.empty()) {
+        all = boost::asio::buffer(owned_vector);
+    }
+    return all + written;
+}
+
 boost::system::error_code Tcp::write(std::string data, StatusCallback cb) {
     WriteReq req;
     req.owned_string = std::move(data);
@@ -375,9 +385,30 @@ boost::system::error_code Tcp::write(std::vector<char> data, StatusCallback cb) 
 
 boost::system::error_code Tcp::write(boost::asio::const_buffer data, StatusCallback cb) {
     WriteReq req;
-    req.remaining = data;
+    req.borrowed = data;
     req.cb = std::move(cb);
     return queue_write(std::move(req));
+}
+
+Result<std::size_t> Tcp::try_write(boost::asio::const_buffer data) {
+    if (is_closing() || !connected_) {
+        return boost::system::error_code(boost::asio::error::bad_descriptor);
+    }
+    if (shutdown_requested_) {
+        return boost::system::error_code(boost::asio::error::broken_pipe);
+    }
+    if (!writes_empty()) {
+        return boost::system::error_code(boost::asio::error::would_block);
+    }
+    boost::system::error_code ec;
+    const std::size_t n = socket_.write_some(data, ec);
+    if (would_block(ec)) {
+        return boost::system::error_code(boost::asio::error::would_block);
+    }
+    if (ec) {
+        return ec;
+    }
+    return n;
 }
 
 boost::system::error_code Tcp::queue_write(WriteReq req) {
@@ -387,19 +418,12 @@ boost::system::error_code Tcp::queue_write(WriteReq req) {
     if (shutdown_requested_) {
         return boost::asio::error::broken_pipe;
     }
+    const bool was_empty = writes_empty();
+    const std::size_t size = req.remaining().size();
     writes_.push_back(std::move(req));
-    // Point at the owned bytes only now that the request sits in the deque
-    // (whose elements do not move): a moved std::string may have moved its
-    // characters (small-string optimisation).
-    WriteReq& w = writes_.back();
-    if (!w.owned_string.empty()) {
-        w.remaining = boost::asio::buffer(w.owned_string);
-    } else if (!w.owned_vector.empty()) {
-        w.remaining = boost::asio::buffer(w.owned_vector);
-    }
-    write_queue_size_ += w.remaining.size();
+    write_queue_size_ += size;
     req_started();
-    if (!write_in_flight_ && writes_.size() == 1) {
+    if (!write_in_flight_ && was_empty) {
         // libuv writes at once when nothing is queued; the callback is
         // deferred all the same.
         flush_writes();
@@ -407,14 +431,29 @@ boost::system::error_code Tcp::queue_write(WriteReq req) {
     return {};
 }
 
+void Tcp::pop_write() noexcept {
+    // Release the request's bytes now, not when the queue is next cleared.
+    writes_[writes_head_] = WriteReq{};
+    ++writes_head_;
+    if (writes_empty()) {
+        writes_.clear();
+        writes_head_ = 0;
+    } else if (writes_head_ >= 16 && writes_head_ * 2 >= writes_.size()) {
+        // A queue that never drains: drop the finished half (amortised O(1)).
+        writes_.erase(writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(writes_head_));
+        writes_head_ = 0;
+    }
+}
+
 void Tcp::flush_writes() {
-    while (!writes_.empty()) {
-        WriteReq& w = writes_.front();
-        while (w.remaining.size() > 0) {
+    while (!writes_empty()) {
+        WriteReq& w = front_write();
+        for (boost::asio::const_buffer rest = w.remaining(); rest.size() > 0;
+             rest = w.remaining()) {
             boost::system::error_code ec;
             // Asio's send passes MSG_NOSIGNAL on Linux: a closed peer gives
             // EPIPE, never SIGPIPE.
-            const std::size_t n = socket_.write_some(w.remaining, ec);
+            const std::size_t n = socket_.write_some(rest, ec);
             if (would_block(ec)) {
                 arm_write();
                 return;
@@ -423,34 +462,55 @@ void Tcp::flush_writes() {
                 fail_writes(ec);
                 return;
             }
-            w.remaining += n;
+            w.written += n;
             write_queue_size_ -= n;
         }
         StatusCallback cb = std::move(w.cb);
-        writes_.pop_front();
+        pop_write();
         complete_write(std::move(cb), {});
     }
     maybe_shutdown();
 }
 
 void Tcp::fail_writes(boost::system::error_code ec) {
-    while (!writes_.empty()) {
-        StatusCallback cb = std::move(writes_.front().cb);
-        write_queue_size_ -= writes_.front().remaining.size();
-        writes_.pop_front();
+    while (!writes_empty()) {
+        StatusCallback cb = std::move(front_write().cb);
+        write_queue_size_ -= front_write().remaining().size();
+        pop_write();
         complete_write(std::move(cb), ec);
     }
     maybe_shutdown();
 }
 
+// Deferred to the pending phase: write() may be on the stack. Completions
+// are batched: one deferred call (which captures only `this`, so it fits in
+// std::function's small buffer) runs the callbacks of every write that
+// completed before it runs, in order, so a completion allocates nothing in
+// steady state.
 void Tcp::complete_write(StatusCallback cb, boost::system::error_code ec) {
-    // Deferred to the pending phase: write() may be on the stack.
-    defer([this, cb = std::move(cb), ec] {
+    done_writes_.push_back(DoneWrite{std::move(cb), ec});
+    if (!done_deferred_) {
+        done_deferred_ = true;
+        defer([this] { run_done_writes(); });
+    }
+}
+
+// Writes that complete while these callbacks run (a callback that writes)
+// go to a new batch, which runs in the next pending phase. An exception
+// from a callback leaves the rest of the batch to the handle's destructor
+// (the loop is then only fit to be destroyed, docs/callbacks.md).
+void Tcp::run_done_writes() {
+    done_deferred_ = false;
+    running_done_writes_.swap(done_writes_);
+    for (std::size_t i = 0; i < running_done_writes_.size(); ++i) {
+        StatusCallback cb = std::move(running_done_writes_[i].cb);
+        const boost::system::error_code ec = running_done_writes_[i].ec;
         req_finished();
-        if (cb) {
-            (void)guarded([&] { cb(ec); });
+        if (cb && !guarded([&] { cb(ec); })) {
+            return; // destroyed, with the rest of the batch
         }
-    });
+    }
+    running_done_writes_.clear();
 }
 
 void Tcp::arm_write() {
@@ -486,7 +546,7 @@ boost::system::error_code Tcp::shutdown(StatusCallback cb) {
 }
 
 void Tcp::maybe_shutdown() {
-    if (!shutdown_requested_ || shutdown_queued_ || !writes_.empty()) {
+    if (!shutdown_requested_ || shutdown_queued_ || !writes_empty()) {
         return;
     }
     shutdown_queued_ = true;
@@ -527,10 +587,10 @@ void Tcp::on_close() noexcept {
 
 void Tcp::on_closed() {
     // Writes that never finished, then a shutdown that never ran.
-    while (!writes_.empty()) {
-        StatusCallback cb = std::move(writes_.front().cb);
-        write_queue_size_ -= writes_.front().remaining.size();
-        writes_.pop_front();
+    while (!writes_empty()) {
+        StatusCallback cb = std::move(front_write().cb);
+        write_queue_size_ -= front_write().remaining().size();
+        pop_write();
         req_finished();
         if (cb && !guarded([&] { cb(boost::asio::error::operation_aborted); })) {
             return;

@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -143,6 +142,29 @@ public:
     /// Borrowing write: the caller keeps `data` alive and unchanged until
     /// `cb` runs (or the handle is destroyed).
     boost::system::error_code write(boost::asio::const_buffer data, StatusCallback cb = {});
+    /// libuv's `uv_try_write`: writes as much of `data` as the kernel takes
+    /// now, without queuing anything and without a callback; returns the
+    /// number of bytes written (the caller still owns `data`, and writes
+    /// the rest, if any, with `write`). An echo server that tries this
+    /// first makes no allocation for a write the kernel takes whole.
+    ///
+    /// @par Cancel safety
+    /// Nothing is in flight after it returns.
+    /// @par Errors
+    /// `bad_descriptor` if closing or not connected; `broken_pipe` after
+    /// `shutdown`; `boost::asio::error::would_block` if the kernel takes
+    /// nothing now or writes are queued (they go first, so bytes keep their
+    /// order); the system's send error (`broken_pipe`, `connection_reset`,
+    /// ...).
+    /// @par Example
+    /// @code
+    /// auto n = tcp.try_write(boost::asio::buffer(msg));
+    /// std::size_t sent = n ? *n : 0; // would_block: nothing sent
+    /// if (sent < msg.size()) {
+    ///     tcp.write(msg.substr(sent), cb); // queue a copy of the rest
+    /// }
+    /// @endcode
+    Result<std::size_t> try_write(boost::asio::const_buffer data);
     /// Bytes queued and not yet taken by the kernel.
     [[nodiscard]] std::size_t write_queue_size() const noexcept { return write_queue_size_; }
 
@@ -178,20 +200,37 @@ public:
     [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
 
 private:
+    // A queued write. Its bytes are found from the owned storage each time
+    // (`remaining()`), not through a pointer taken once, so a request may move
+    // (a moved std::string may move its characters: small-string
+    // optimisation).
     struct WriteReq {
         std::string owned_string;
         std::vector<char> owned_vector;
-        boost::asio::const_buffer remaining;
+        boost::asio::const_buffer borrowed;
+        std::size_t written = 0;
         StatusCallback cb;
+
+        [[nodiscard]] boost::asio::const_buffer remaining() const noexcept;
+    };
+    // A write that finished (or failed), waiting for its callback to run in
+    // the pending phase.
+    struct DoneWrite {
+        StatusCallback cb;
+        boost::system::error_code ec;
     };
 
     void on_close() noexcept override;
     void on_closed() override;
 
     boost::system::error_code queue_write(WriteReq req);
+    [[nodiscard]] bool writes_empty() const noexcept { return writes_head_ == writes_.size(); }
+    WriteReq& front_write() noexcept { return writes_[writes_head_]; }
+    void pop_write() noexcept;
     void flush_writes();
     void fail_writes(boost::system::error_code ec);
     void complete_write(StatusCallback cb, boost::system::error_code ec);
+    void run_done_writes();
     void arm_write();
     void maybe_shutdown();
 
@@ -213,8 +252,18 @@ private:
     ReadCallback read_cb_;
     StatusCallback shutdown_cb_;
     std::unique_ptr<char[]> read_buf_;
-    std::deque<WriteReq> writes_;
+    // The write queue: writes_[writes_head_..] in order. A vector whose
+    // capacity is kept (cleared when drained, compacted when half of it is
+    // done) rather than a deque, which allocates and frees a block every few
+    // writes: in steady state, queuing a write allocates nothing.
+    std::vector<WriteReq> writes_;
+    std::size_t writes_head_ = 0;
     std::size_t write_queue_size_ = 0;
+    // Completed writes whose callbacks one deferred call (done_deferred_)
+    // will run, and the batch it is running; both keep their capacity.
+    std::vector<DoneWrite> done_writes_;
+    std::vector<DoneWrite> running_done_writes_;
+    bool done_deferred_ = false;
 
     bool connected_ = false;
     bool connecting_ = false;
