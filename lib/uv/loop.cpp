@@ -1,8 +1,11 @@
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/virtual_clock.hpp>
+#include <pollux/time/pause.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/timer.hpp>
 #include <pollux/uv/work.hpp>
 
+#include "../time/clock_state.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -93,7 +96,12 @@ int LoopImpl::run(RunMode mode) {
         if ((mode == RunMode::Once && !ran_pending) || mode == RunMode::Default) {
             timeout = backend_timeout();
         }
-        poll_io(timeout);
+        if (timeout != Clock::duration::zero() &&
+            pollux::detail::clock_altered.load(std::memory_order_relaxed)) [[unlikely]] {
+            poll_io_paused(timeout);
+        } else {
+            poll_io(timeout);
+        }
         // Phases 6 and 7: check, closing callbacks.
         run_watchers(check);
         run_closing();
@@ -194,17 +202,18 @@ std::optional<LoopImpl::Clock::duration> LoopImpl::backend_timeout() const {
                     Clock::duration(std::chrono::ceil<std::chrono::microseconds>(left)));
 }
 
-void LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
+std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     if (io->stopped()) {
         io->restart();
     }
+    std::size_t ran = 0;
     // Block until one handler ran or the timeout passed. With the run's
     // work guard, run_one() waits for I/O (epoll) or a post from another
     // thread.
     if (!timeout) {
-        io->run_one();
+        ran += io->run_one();
     } else if (*timeout > Clock::duration::zero()) {
-        io->run_one_for(*timeout);
+        ran += io->run_one_for(*timeout);
     }
     // Then run what is ready now, but not what those handlers queue (a task
     // that keeps waking itself must not starve the other phases): drain up
@@ -214,12 +223,41 @@ void LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
         const std::uint64_t target = ++marker_posted;
         boost::asio::post(*io, [seen = marker_seen, target] { *seen = target; });
         while (*marker_seen < target && io->poll_one() != 0) {
+            ++ran;
         }
         if (*marker_seen < target) {
             // Someone stopped the io_context; the marker runs later and
             // writes an old number, which is harmless.
             break;
         }
+        --ran; // the marker
+    }
+    return ran;
+}
+
+// The poll phase when the loop would wait (timeout non-zero) and the process
+// has paused the clock at some point. Paused, waiting on real time would
+// stall virtual timers, so this is the loop's auto-advance: poll without
+// blocking, and if nothing at all ran (every handle and task is idle), move
+// the clock to the earliest virtual deadline, the loop's own timers' and the
+// pollux timers' (tasks on this io_context) alike; the next iteration's
+// timer phase then finds it due. With no virtual deadline, it blocks as
+// usual: only I/O or another thread can wake it.
+void LoopImpl::poll_io_paused(std::optional<Clock::duration> timeout) {
+    if (!time::is_paused()) {
+        poll_io(timeout);
+        return;
+    }
+    std::optional<Clock::time_point> next = pollux::detail::next_paused_deadline();
+    if (!timers.empty() && (!next || timers.begin()->first.first < *next)) {
+        next = timers.begin()->first.first;
+    }
+    if (!next) {
+        poll_io(timeout);
+        return;
+    }
+    if (poll_io(Clock::duration::zero()) == 0) {
+        (void)pollux::detail::advance_paused_clock_if_paused(*next);
     }
 }
 

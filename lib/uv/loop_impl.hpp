@@ -104,7 +104,10 @@ private:
     bool run_pending();
     static void run_watchers(List& list);
     [[nodiscard]] std::optional<Clock::duration> backend_timeout() const;
-    void poll_io(std::optional<Clock::duration> timeout);
+    // Returns the number of handlers it ran (its own markers not counted).
+    std::size_t poll_io(std::optional<Clock::duration> timeout);
+    // The poll phase while the clock is paused; see run().
+    void poll_io_paused(std::optional<Clock::duration> timeout);
     void run_closing();
 
     std::deque<PendingItem> pending;

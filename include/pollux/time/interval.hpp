@@ -77,7 +77,9 @@ private:
 ///
 /// The timer is created on the first poll that has to wait, on the executor
 /// of the task being polled; it lives in a separate block, so an Interval may
-/// be moved between polls (not while a Tick borrows it).
+/// be moved between polls (not while a Tick borrows it). While the clock is
+/// paused (`time::pause`) it waits on virtual time, as `Sleep` does: advancing
+/// by k periods yields exactly k ticks (Burst), at their scheduled instants.
 ///
 /// @par Cancel safety
 /// Cancel safe: a dropped `tick()` future loses no tick. Dropping the
@@ -124,7 +126,8 @@ public:
 
     /// Ready with the scheduled instant of the next tick once it has come.
     Poll<Instant> poll_tick(Context& cx) {
-        if (detail::poll_deadline(timer_, next_, cx, "pollux::time::Interval::tick").is_pending()) {
+        if (detail::poll_deadline(timer_, vtimer_, next_, cx, "pollux::time::Interval::tick")
+                .is_pending()) {
             return Pending{};
         }
         const Instant tick = next_;
@@ -174,6 +177,7 @@ private:
     Duration period_;
     MissedTickBehavior behavior_ = MissedTickBehavior::Burst;
     detail::TimerPtr timer_;
+    detail::VirtualTimerPtr vtimer_; // while the clock is paused
 };
 
 inline Poll<Instant> Tick::poll(Context& cx) {

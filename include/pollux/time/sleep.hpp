@@ -3,8 +3,8 @@
 /// @file
 /// `time::sleep(duration)` and `time::sleep_until(instant)`: the future
 /// `Sleep`, which completes once a deadline has passed (tokio's
-/// `time::sleep`). Also the clock aliases `time::Clock`, `time::Instant` and
-/// `time::Duration`.
+/// `time::sleep`). It also includes `time::Clock`, `time::Instant` and
+/// `time::Duration` (pollux/time/clock.hpp).
 
 #include <pollux/asio.hpp>
 #include <pollux/core/context.hpp>
@@ -12,24 +12,18 @@
 #include <pollux/core/poll.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/io_block.hpp>
+#include <pollux/detail/virtual_clock.hpp>
+#include <pollux/time/clock.hpp>
+#include <pollux/time/pause.hpp>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <chrono>
-
-namespace pollux::time {
-
-/// The clock of pollux::time: monotonic, never adjusted.
-using Clock = std::chrono::steady_clock;
-/// A point in time of `Clock` (tokio's `Instant`).
-using Instant = Clock::time_point;
-/// A span of `Clock` time, in nanoseconds. Any integral std::chrono
-/// duration converts to it implicitly (`10ms`, `2s`).
-using Duration = Clock::duration;
-
-} // namespace pollux::time
+#include <memory>
+#include <optional>
+#include <utility>
 
 namespace pollux::detail {
 
@@ -49,6 +43,54 @@ inline time::Instant saturating_add(time::Instant t, time::Duration d) noexcept 
 
 using TimerPtr = IoBlockPtr<boost::asio::steady_timer>;
 
+// The paused-clock half of poll_deadline: nullopt when the clock is not
+// paused (wait on real time), else the poll's result. While paused nothing
+// waits on real time: a real wait armed before pause() is cancelled (its
+// operation_aborted completion is consumed by a later poll), and the future
+// waits in the virtual-timer list through its VirtualTimer node, allocated
+// on its first paused wait.
+inline std::optional<Poll<void>> poll_paused_deadline(TimerPtr& timer,
+                                                      VirtualTimerPtr& vtimer,
+                                                      time::Instant deadline,
+                                                      Context& cx,
+                                                      const char* what) {
+    if (!time::is_paused()) {
+        return std::nullopt;
+    }
+    if (timer && timer->wait) {
+        timer->io.cancel();
+        Poll<Result<void>> p = Pending{};
+        try {
+            p = timer->wait->poll(cx);
+        } catch (...) {
+            timer->wait.reset();
+            throw;
+        }
+        if (p.is_ready()) {
+            timer->wait.reset();
+            const Result<void>& r = p.value();
+            if (!r && r.error() != boost::asio::error::operation_aborted) {
+                throw boost::system::system_error(r.error(), what);
+            }
+        }
+    }
+    if (!vtimer) {
+        vtimer = std::make_unique<VirtualTimer>();
+    }
+    switch (vtimer->wait_until(deadline, cx.waker())) {
+    case VirtualTimer::Wait::registered:
+        return Poll<void>(Pending{});
+    case VirtualTimer::Wait::due:
+        if (!coop::poll_proceed(cx)) {
+            return Poll<void>(Pending{});
+        }
+        return Poll<void>(Ready<void>{});
+    case VirtualTimer::Wait::not_paused:
+        break;
+    }
+    return std::nullopt;
+}
+
 // Polls until `deadline` has passed: the engine of Sleep and Interval.
 //
 // A deadline that has already passed is Ready at once (after spending one
@@ -61,9 +103,17 @@ using TimerPtr = IoBlockPtr<boost::asio::steady_timer>;
 // expiry simply fires and is followed by another. Whatever completes, the
 // clock decides.
 //
+// Paused clock (pollux/time/pause.hpp): once the process ever paused the
+// clock, each poll first asks poll_paused_deadline; unpaused, the real
+// timer's expiry is the deadline converted to steady_clock (to_steady: minus
+// the time advanced so far). Never paused, that costs one relaxed load.
+//
 // `what` names the operation in the logic_error thrown outside a task.
-inline Poll<void>
-poll_deadline(TimerPtr& timer, time::Instant deadline, Context& cx, const char* what) {
+inline Poll<void> poll_deadline(TimerPtr& timer,
+                                VirtualTimerPtr& vtimer,
+                                time::Instant deadline,
+                                Context& cx,
+                                const char* what) {
     using time::Clock;
     if (!timer) {
         // Checked on every poll before the timer exists, even when the
@@ -71,10 +121,16 @@ poll_deadline(TimerPtr& timer, time::Instant deadline, Context& cx, const char* 
         // way whatever the clock says.
         (void)require_current_task(what);
     }
+    if (clock_altered.load(std::memory_order_relaxed)) [[unlikely]] {
+        if (std::optional<Poll<void>> p = poll_paused_deadline(timer, vtimer, deadline, cx, what)) {
+            return std::move(*p);
+        }
+    }
+    const auto expiry = to_steady(deadline);
     for (;;) {
         if (timer && timer->wait) {
-            if (timer->io.expiry() > deadline) {
-                timer->io.expires_at(deadline); // aborts the wait in flight
+            if (timer->io.expiry() > expiry) {
+                timer->io.expires_at(expiry); // aborts the wait in flight
             }
             Poll<Result<void>> p = Pending{};
             try {
@@ -106,7 +162,7 @@ poll_deadline(TimerPtr& timer, time::Instant deadline, Context& cx, const char* 
         if (!timer) {
             timer = TimerPtr::make(executor_of_current_task(what));
         }
-        timer->io.expires_at(deadline);
+        timer->io.expires_at(expiry);
         timer->wait.emplace(timer->io.async_wait(use_future));
     }
 }
@@ -128,10 +184,18 @@ namespace pollux::time {
 /// in a separate block from Asio's recycling allocator, so a Sleep may be
 /// moved between polls and a steady stream of sleeps allocates nothing.
 ///
+/// While the clock is paused (`time::pause`, pollux/time/pause.hpp) no Asio
+/// timer is used: the Sleep waits in the process-wide virtual-timer list
+/// (through a node allocated on its first paused wait) and completes when
+/// `time::advance` or auto-advance moves the clock to its deadline; a wait on
+/// real time already in flight is cancelled. On `time::resume` it re-arms a
+/// real timer for what is left.
+///
 /// @par Cancel safety
 /// Cancel safe: dropping a pending Sleep cancels its timer wait
 /// (`cancellation_type::terminal`, emitted on the timer's executor), frees the
 /// timer, and loses nothing; the io_context is left with no work from it.
+/// On a paused clock, dropping it removes its virtual timer.
 /// Timer waits honour terminal, partial and total cancellation.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
@@ -140,7 +204,8 @@ namespace pollux::time {
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// timer's completion on the executor of the task that first polled it; a
-/// task resumes on its own executor.
+/// task resumes on its own executor. On a paused clock, from the thread that
+/// calls `time::advance` or `time::resume` (or the auto-advancing loop).
 /// @par Errors
 /// Throws `std::logic_error` when its first poll happens outside a pollux
 /// task (for example under plain `pollux::block_on`, with no event loop),
@@ -168,7 +233,7 @@ public:
 
     Poll<void> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "Sleep polled after it returned Ready");
-        Poll<void> p = detail::poll_deadline(timer_, deadline_, cx, "pollux::time::sleep");
+        Poll<void> p = detail::poll_deadline(timer_, vtimer_, deadline_, cx, "pollux::time::sleep");
         if (p.is_ready()) {
             done_ = true;
             timer_.reset(); // no wait is engaged: freed here and now
@@ -185,6 +250,7 @@ public:
 private:
     Instant deadline_;
     detail::TimerPtr timer_;
+    detail::VirtualTimerPtr vtimer_; // while the clock is paused
     bool done_ = false;
 };
 

@@ -29,7 +29,8 @@ namespace pollux::time {
 /// ready inner future needs no timer at all). If the inner future spent the
 /// task's whole cooperative budget in this poll, the deadline is still
 /// checked, unconstrained, so a busy inner future cannot starve its timeout
-/// (as in tokio).
+/// (as in tokio). The deadline obeys a paused clock (`time::pause`) as
+/// `Sleep` does.
 ///
 /// @par Cancel safety
 /// As the inner future: dropping a Timeout drops the inner future (which

@@ -7,6 +7,7 @@
 /// iteration onto the io_context.
 
 #include <pollux/detail/config.hpp>
+#include <pollux/time/clock.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/system/error_code.hpp>
@@ -55,7 +56,8 @@ enum class RunMode {
 /// @endcode
 class POLLUX_API Loop {
 public:
-    using Clock = std::chrono::steady_clock;
+    /// pollux's clock (`time::Clock`): steady_clock that tests can pause.
+    using Clock = time::Clock;
 
     /// A loop with an io_context of its own.
     Loop();
@@ -73,6 +75,12 @@ public:
     /// Runs the loop in `mode` (libuv's `uv_run`). Returns non-zero if the
     /// loop is still alive (more callbacks are expected: `stop()` was
     /// called, or Once/NoWait returned with work left), 0 otherwise.
+    ///
+    /// While the clock is paused (`time::pause`), when an iteration would
+    /// wait and a non-blocking poll ran nothing, it moves the clock to the
+    /// earliest virtual deadline (its own timers' and pollux timers' alike)
+    /// instead of blocking: auto-advance. With no such deadline it blocks
+    /// for I/O as usual.
     ///
     /// @par Errors
     /// An exception thrown by a callback propagates out of `run()`; the loop

@@ -20,6 +20,11 @@ namespace pollux::uv {
 /// were started. A timer is active from `start` until it stops (a one-shot
 /// timer stops just before its callback runs).
 ///
+/// Due times are on `Loop::Clock`, pollux's `time::Clock`, so timers obey a
+/// paused clock (`time::pause`): they come due when `time::advance` moves the
+/// clock past them (at the next iteration), and `Loop::run` auto-advances to
+/// the next one when nothing else can run.
+///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. Loop thread only.
 /// @par Example
