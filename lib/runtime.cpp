@@ -1,3 +1,4 @@
+#include <pollux/debug/dump.hpp>
 #include <pollux/detail/scheduler_service.hpp>
 #include <pollux/runtime.hpp>
 
@@ -13,6 +14,13 @@ Runtime::Runtime(RuntimeOptions options)
       io_(options.worker_threads == 0 ? 1 : static_cast<int>(options.worker_threads)) {
     boost::asio::use_service<detail::SchedulerService>(io_).set_max_blocking_threads(
         options_.max_blocking_threads);
+    if (options_.detailed_metrics) {
+        debug::enable_detailed_metrics(io_);
+    }
+    if (options_.stall_threshold > std::chrono::nanoseconds::zero()) {
+        watchdog_ = std::make_unique<debug::StallWatchdog>(
+            io_, options_.stall_threshold, options_.on_stall);
+    }
     if (options_.worker_threads > 0) {
         guard_.emplace(io_.get_executor());
         workers_.reserve(options_.worker_threads);
@@ -23,6 +31,7 @@ Runtime::Runtime(RuntimeOptions options)
 }
 
 Runtime::~Runtime() {
+    watchdog_.reset();
     guard_.reset();
     io_.stop();
     for (auto& w : workers_) {
@@ -35,6 +44,18 @@ Runtime::~Runtime() {
 std::size_t Runtime::live_tasks() const {
     auto& ctx = const_cast<boost::asio::io_context&>(io_);
     return boost::asio::use_service<detail::SchedulerService>(ctx).live_tasks();
+}
+
+std::vector<debug::TaskInfo> Runtime::tasks() const {
+    return debug::tasks(const_cast<boost::asio::io_context&>(io_));
+}
+
+std::string Runtime::dump() const {
+    return debug::dump(const_cast<boost::asio::io_context&>(io_));
+}
+
+RuntimeMetrics Runtime::metrics() const {
+    return debug::metrics(const_cast<boost::asio::io_context&>(io_));
 }
 
 } // namespace pollux

@@ -8,6 +8,7 @@
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/task.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <type_traits>
@@ -108,6 +109,11 @@ public:
 
     /// True once the task has finished (output, exception or cancellation).
     [[nodiscard]] bool is_finished() const noexcept { return !task_ || task_->is_complete(); }
+
+    /// The task's id, as task dumps and stall reports show it (unique among
+    /// the tasks of one execution context); 0 for a moved-from handle.
+    /// Thread-safe.
+    [[nodiscard]] std::uint64_t id() const noexcept { return task_ ? task_->id_ : 0; }
 
 private:
     void detach() noexcept {

@@ -29,6 +29,7 @@
 #include <pollux/core/try_join.hpp>
 #include <pollux/core/waker.hpp>
 #include <pollux/core/yield_now.hpp>
+#include <pollux/debug.hpp>
 #include <pollux/io.hpp>
 #include <pollux/join_handle.hpp>
 #include <pollux/net.hpp>

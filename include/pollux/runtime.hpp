@@ -6,15 +6,24 @@
 
 #include <pollux/core/block_on.hpp>
 #include <pollux/core/future.hpp>
+#include <pollux/debug/runtime_metrics.hpp>
+#include <pollux/debug/stall_watchdog.hpp>
+#include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/virtual_clock.hpp>
 #include <pollux/join_handle.hpp>
 #include <pollux/spawn.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -61,6 +70,23 @@ struct RuntimeOptions {
     std::size_t worker_threads = 0;
     /// Size of the spawn_blocking pool, created on first use.
     std::size_t max_blocking_threads = 16;
+    /// Each `block_on` runs with the clock paused (tokio's `start_paused`):
+    /// it pauses the process-wide clock on entry unless it is paused, and
+    /// resumes it on exit if it paused it. A current-thread runtime then
+    /// auto-advances the clock whenever every task is idle; a multi-thread
+    /// one does not (see pollux/time/pause.hpp).
+    bool start_paused = false;
+    /// Stall watchdog (docs/debugging.md): when positive, a watchdog thread
+    /// reports every single poll that runs at least this long, through
+    /// `on_stall`. Off (0, no thread) by default. Turns on detailed metrics.
+    std::chrono::nanoseconds stall_threshold{0};
+    /// Receives stall reports on the watchdog thread; empty: the default,
+    /// `debug::print_stall_report` (one line on stderr).
+    debug::StallHandler on_stall{};
+    /// Detailed metrics: poll timing (two clock reads per poll), the
+    /// poll-time histogram, wake counts and "last poll ... ago" in dumps.
+    /// Off by default; a stall threshold turns them on.
+    bool detailed_metrics = false;
 };
 
 /// An io_context and the threads that drive it. Convenience, not a
@@ -90,30 +116,42 @@ public:
     /// Rethrows `f`'s exception; `TaskCancelled` if the runtime was shut
     /// down under it.
     template <Future F>
-    output_t<F> block_on(F&& f) {
+    output_t<F> block_on(F&& f, std::source_location site = std::source_location::current()) {
+        const detail::PauseScope paused(options_.start_paused);
         if (options_.worker_threads > 0) {
-            return pollux::block_on(pollux::spawn(io_.get_executor(), std::forward<F>(f)));
+            return pollux::block_on(detail::spawn_task(
+                io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, "block_on"}));
         }
-        auto handle =
-            pollux::spawn(io_.get_executor(),
-                          detail::StopWhenDone<std::remove_cvref_t<F>>(std::forward<F>(f), io_));
-        // run(), not a loop of run_one(): Asio keeps its per-thread recycling
-        // cache for the length of one run call, so one long run is what makes
-        // steady-state operations allocation-free. The main task stops the
-        // context when it finishes; a stop() from anyone else just loops.
-        auto guard = boost::asio::make_work_guard(io_);
-        while (!handle.is_finished()) {
-            io_.restart();
-            io_.run();
-        }
+        auto handle = detail::spawn_task(
+            io_.get_executor(),
+            detail::StopWhenDone<std::remove_cvref_t<F>>(std::forward<F>(f), io_),
+            detail::TaskOrigin{site, "block_on"});
+        // One long run() while the clock is not paused (what keeps
+        // steady-state operations allocation-free); auto-advance while it is.
+        // See detail::drive_current_thread.
+        detail::drive_current_thread(
+            io_,
+            [](const void* h) { return static_cast<const decltype(handle)*>(h)->is_finished(); },
+            &handle);
         return pollux::block_on(std::move(handle));
     }
 
     /// Spawns `f` on this runtime. On a current-thread runtime it runs
     /// during the next `block_on`.
     template <Future F>
-    JoinHandle<output_t<F>> spawn(F&& f) {
-        return pollux::spawn(io_.get_executor(), std::forward<F>(f));
+    JoinHandle<output_t<F>> spawn(F&& f,
+                                  std::source_location site = std::source_location::current()) {
+        return detail::spawn_task(
+            io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, {}});
+    }
+
+    /// `spawn(f)` with a name for dumps and stall reports.
+    template <Future F>
+    JoinHandle<output_t<F>> spawn(F&& f,
+                                  std::string_view name,
+                                  std::source_location site = std::source_location::current()) {
+        return detail::spawn_task(
+            io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
     }
 
     boost::asio::io_context& io_context() noexcept { return io_; }
@@ -121,19 +159,33 @@ public:
     /// Number of tasks spawned on this runtime that have not finished.
     [[nodiscard]] std::size_t live_tasks() const;
 
+    /// A snapshot of every live task, oldest first: see `debug::tasks`.
+    /// Safe from any thread.
+    [[nodiscard]] std::vector<debug::TaskInfo> tasks() const;
+
+    /// The live tasks as text (id, name, state, polls, spawn site, await
+    /// site): see `debug::format_tasks`. Safe from any thread, inside or
+    /// outside tasks.
+    [[nodiscard]] std::string dump() const;
+
+    /// The scheduler's counters; see `RuntimeMetrics` for which need
+    /// `RuntimeOptions::detailed_metrics`. Safe from any thread.
+    [[nodiscard]] RuntimeMetrics metrics() const;
+
 private:
     RuntimeOptions options_;
     boost::asio::io_context io_; // destroyed last: its shutdown drops the tasks
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
     std::vector<std::thread> workers_;
+    std::unique_ptr<debug::StallWatchdog> watchdog_; // stopped first
 };
 
 /// `int main() { return pollux::run(async_main()); }`: block_on on a fresh
 /// current-thread Runtime.
 template <Future F>
-output_t<F> run(F&& f) {
+output_t<F> run(F&& f, std::source_location site = std::source_location::current()) {
     Runtime rt;
-    return rt.block_on(std::forward<F>(f));
+    return rt.block_on(std::forward<F>(f), site);
 }
 
 } // namespace pollux

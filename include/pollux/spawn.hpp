@@ -21,7 +21,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <source_location>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -30,11 +32,40 @@ namespace pollux {
 // The spawn functions are not [[nodiscard]]: dropping the JoinHandle is the
 // documented way to detach a task, as `tokio::spawn(...);` is.
 
+namespace detail {
+
+template <class Executor, class F>
+JoinHandle<output_t<F>> spawn_task(const Executor& ex, F&& f, const TaskOrigin& origin) {
+    using Fut = std::remove_cvref_t<F>;
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    auto& service = boost::asio::use_service<detail::SchedulerService>(
+        static_cast<boost::asio::execution_context&>(ctx));
+    auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service, origin);
+    service.register_task(*task);
+    detail::RunHandler first(task); // the first run adopts its initial reference
+    boost::asio::post(ex, std::move(first));
+    return JoinHandle<output_t<F>>(task);
+}
+
+inline detail::TaskHeader& current_task_or_throw(const char* what) {
+    detail::TaskHeader* current = detail::current_task();
+    if (current == nullptr) {
+        throw std::logic_error(what);
+    }
+    return *current;
+}
+
+} // namespace detail
+
 /// Starts `f` as a task on `ex` (an io_context executor, a strand, or any
 /// Asio executor whose context is an execution_context) and returns its
 /// JoinHandle. The task is posted at once; each wake posts its next poll to
 /// `ex`. Works whoever runs the context: `Runtime::block_on`,
 /// `uv::Loop::run`, or a plain `io_context::run()`.
+///
+/// `site` defaults to the caller's location: task dumps
+/// (docs/debugging.md) show it as the task's spawn site. The overloads with
+/// a `name` also give the task a name for dumps and stall reports.
 ///
 /// @par Thread safety
 /// Safe from any thread.
@@ -44,26 +75,41 @@ namespace pollux {
 /// @code
 /// boost::asio::io_context io;
 /// auto handle = pollux::spawn(io.get_executor(), compute());
+/// auto named = pollux::spawn(io.get_executor(), serve(), "acceptor");
 /// io.run();
 /// @endcode
 template <class Executor, Future F>
 requires boost::asio::execution::executor<Executor> JoinHandle<output_t<F>>
-spawn(const Executor& ex, F&& f) {
-    using Fut = std::remove_cvref_t<F>;
-    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
-    auto& service = boost::asio::use_service<detail::SchedulerService>(
-        static_cast<boost::asio::execution_context&>(ctx));
-    auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service);
-    service.register_task(*task);
-    detail::RunHandler first(task); // the first run adopts its initial reference
-    boost::asio::post(ex, std::move(first));
-    return JoinHandle<output_t<F>>(task);
+spawn(const Executor& ex, F&& f, std::source_location site = std::source_location::current()) {
+    return detail::spawn_task(ex, std::forward<F>(f), detail::TaskOrigin{site, {}});
+}
+
+/// `spawn(ex, f)` with a name for dumps.
+template <class Executor, Future F>
+requires boost::asio::execution::executor<Executor> JoinHandle<output_t<F>>
+spawn(const Executor& ex,
+      F&& f,
+      std::string_view name,
+      std::source_location site = std::source_location::current()) {
+    return detail::spawn_task(ex, std::forward<F>(f), detail::TaskOrigin{site, name});
 }
 
 /// `spawn(io.get_executor(), f)`.
 template <Future F>
-JoinHandle<output_t<F>> spawn(boost::asio::io_context& io, F&& f) {
-    return pollux::spawn(io.get_executor(), std::forward<F>(f));
+JoinHandle<output_t<F>> spawn(boost::asio::io_context& io,
+                              F&& f,
+                              std::source_location site = std::source_location::current()) {
+    return detail::spawn_task(io.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, {}});
+}
+
+/// `spawn(io.get_executor(), f, name)`.
+template <Future F>
+JoinHandle<output_t<F>> spawn(boost::asio::io_context& io,
+                              F&& f,
+                              std::string_view name,
+                              std::source_location site = std::source_location::current()) {
+    return detail::spawn_task(
+        io.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
 }
 
 /// Starts `f` on the executor of the task that is running on this thread
@@ -72,12 +118,20 @@ JoinHandle<output_t<F>> spawn(boost::asio::io_context& io, F&& f) {
 /// @par Errors
 /// Throws `std::logic_error` when called outside a task.
 template <Future F>
-JoinHandle<output_t<F>> spawn(F&& f) {
-    detail::TaskHeader* current = detail::current_task();
-    if (current == nullptr) {
-        throw std::logic_error("pollux::spawn(f) called outside a task; use spawn(executor, f)");
-    }
-    return pollux::spawn(current->executor(), std::forward<F>(f));
+JoinHandle<output_t<F>> spawn(F&& f, std::source_location site = std::source_location::current()) {
+    detail::TaskHeader& current = detail::current_task_or_throw(
+        "pollux::spawn(f) called outside a task; use spawn(executor, f)");
+    return detail::spawn_task(current.executor(), std::forward<F>(f), detail::TaskOrigin{site, {}});
+}
+
+/// `spawn(f)` with a name for dumps.
+template <Future F>
+JoinHandle<output_t<F>>
+spawn(F&& f, std::string_view name, std::source_location site = std::source_location::current()) {
+    detail::TaskHeader& current = detail::current_task_or_throw(
+        "pollux::spawn(f) called outside a task; use spawn(executor, f)");
+    return detail::spawn_task(
+        current.executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
 }
 
 namespace detail {
@@ -140,7 +194,8 @@ private:
 /// Throws `std::logic_error` outside a task. An exception thrown by `fn` is
 /// rethrown where the handle is awaited.
 template <class Fn>
-JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>> spawn_blocking(Fn&& fn) {
+JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>>
+spawn_blocking(Fn&& fn, std::source_location site = std::source_location::current()) {
     using T = std::invoke_result_t<std::decay_t<Fn>&>;
     detail::TaskHeader* current = detail::current_task();
     if (current == nullptr) {
@@ -174,7 +229,9 @@ JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>> spawn_blocking(Fn&& fn) {
                           }
                           std::move(w).wake();
                       });
-    return pollux::spawn(current->executor(), detail::BlockingFuture<T>(std::move(state)));
+    return detail::spawn_task(current->executor(),
+                              detail::BlockingFuture<T>(std::move(state)),
+                              detail::TaskOrigin{site, "spawn_blocking"});
 }
 
 /// Sets the function that receives exceptions thrown by tasks whose

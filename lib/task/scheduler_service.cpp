@@ -1,9 +1,13 @@
 #include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task.hpp>
 
+#include "../debug/poll_slot.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -22,6 +26,7 @@ SchedulerService::~SchedulerService() = default;
 
 void SchedulerService::register_task(TaskHeader& task) {
     std::lock_guard lock(mutex_);
+    task.id_ = next_id_++;
     task.prev_ = nullptr;
     task.next_ = head_;
     if (head_) {
@@ -47,6 +52,7 @@ void SchedulerService::unregister_task(TaskHeader& task) noexcept {
         }
         task.prev_ = task.next_ = nullptr;
         --live_;
+        retired_polls_ += task.polls_.load(std::memory_order_relaxed);
     }
     task.release();
 }
@@ -59,6 +65,104 @@ std::size_t SchedulerService::live_tasks() const {
 void SchedulerService::set_max_blocking_threads(std::size_t n) {
     std::lock_guard lock(mutex_);
     max_blocking_threads_ = n == 0 ? 1 : n;
+}
+
+namespace {
+
+// The shard of the calling thread: threads take indexes in turn.
+std::size_t this_thread_shard(std::size_t count) noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed);
+    return index % count;
+}
+
+debug::TaskRunState run_state(std::uint32_t s) noexcept {
+    if (s & task_state::complete) {
+        return debug::TaskRunState::complete;
+    }
+    const bool running = (s & task_state::running) != 0;
+    const bool notified = (s & task_state::notified) != 0;
+    if (running) {
+        return notified ? debug::TaskRunState::running_and_notified : debug::TaskRunState::running;
+    }
+    return notified ? debug::TaskRunState::scheduled : debug::TaskRunState::idle;
+}
+
+} // namespace
+
+void SchedulerService::record_wake() noexcept {
+    shards_[this_thread_shard(shard_count)].wakes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SchedulerService::record_poll_time(std::int64_t ns) noexcept {
+    const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0) / 1000);
+    const std::size_t bucket =
+        std::min<std::size_t>(std::bit_width(us), RuntimeMetrics::poll_time_buckets - 1);
+    shards_[this_thread_shard(shard_count)].poll_times[bucket].fetch_add(1,
+                                                                         std::memory_order_relaxed);
+}
+
+// Called under mutex_, which keeps `task` registered and so alive; see the
+// debug record in task.hpp for why its fields may be read here.
+debug::TaskInfo SchedulerService::describe(const TaskHeader& task, std::int64_t now_ns) const {
+    debug::TaskInfo info;
+    info.id = task.id_;
+    info.name = task.name_;
+    info.spawn_site = task.spawn_site_;
+    const std::uint32_t s = task.state_.load();
+    info.state = run_state(s);
+    info.cancelled = (s & task_state::cancelled) != 0 && !(s & task_state::complete);
+    info.await_site = task.await_site_.load(std::memory_order_relaxed);
+    info.polls = task.polls_.load(std::memory_order_relaxed);
+    if (const std::int64_t last = task.last_poll_ns_.load(std::memory_order_relaxed); last != 0) {
+        info.since_last_poll = std::chrono::nanoseconds(now_ns - last);
+    }
+    info.poll_time = std::chrono::nanoseconds(task.poll_time_ns_.load(std::memory_order_relaxed));
+    return info;
+}
+
+std::vector<debug::TaskInfo> SchedulerService::tasks() const {
+    const std::int64_t now = steady_now_ns();
+    std::vector<debug::TaskInfo> out;
+    std::lock_guard lock(mutex_);
+    out.reserve(live_);
+    for (const TaskHeader* t = head_; t; t = t->next_) {
+        out.push_back(describe(*t, now));
+    }
+    std::reverse(out.begin(), out.end()); // the list is newest first
+    return out;
+}
+
+std::optional<debug::TaskInfo> SchedulerService::task(std::uint64_t id) const {
+    const std::int64_t now = steady_now_ns();
+    std::lock_guard lock(mutex_);
+    for (const TaskHeader* t = head_; t; t = t->next_) {
+        if (t->id_ == id) {
+            return describe(*t, now);
+        }
+    }
+    return std::nullopt;
+}
+
+RuntimeMetrics SchedulerService::metrics() const {
+    RuntimeMetrics m;
+    {
+        std::lock_guard lock(mutex_);
+        m.live_tasks = live_;
+        m.spawned = next_id_ - 1;
+        m.polls = retired_polls_;
+        for (const TaskHeader* t = head_; t; t = t->next_) {
+            m.polls += t->polls_.load(std::memory_order_relaxed);
+        }
+    }
+    m.detailed = detailed();
+    for (const Shard& sh : shards_) {
+        m.wakes += sh.wakes.load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < RuntimeMetrics::poll_time_buckets; ++i) {
+            m.poll_time_histogram[i] += sh.poll_times[i].load(std::memory_order_relaxed);
+        }
+    }
+    return m;
 }
 
 boost::asio::thread_pool& SchedulerService::blocking_pool() {
@@ -102,6 +206,7 @@ void SchedulerService::shutdown() {
             }
             task->prev_ = task->next_ = nullptr;
             --live_;
+            retired_polls_ += task->polls_.load(std::memory_order_relaxed);
         }
         const std::uint32_t prev = task->state_.shutdown();
         if (!(prev & task_state::complete)) {

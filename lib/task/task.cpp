@@ -1,5 +1,8 @@
+#include <pollux/debug/await_site.hpp>
 #include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task.hpp>
+
+#include "../debug/poll_slot.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -11,9 +14,49 @@ namespace pollux::detail {
 
 extern const RawWakerVTable task_waker_vtable;
 
+// Both thread-locals use the initial-exec TLS model: an access is a load at
+// a fixed offset from the thread pointer, not a __tls_get_addr call (which
+// the default model of a shared library costs on every poll). The price:
+// libpollux must be loaded at program start or have room in the static TLS
+// surplus when dlopen'ed (16 bytes; glibc reserves over a kilobyte).
+[[gnu::tls_model(
+    "initial-exec")]] thread_local constinit std::atomic<std::source_location>* current_await_site =
+    nullptr;
+
 namespace {
 
-thread_local TaskHeader* current = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local constinit TaskHeader* current = nullptr;
+
+// CurrentTaskScope for the poll path: not exported, so it inlines.
+class PollScope {
+public:
+    explicit PollScope(TaskHeader* task) noexcept
+        : previous_(current)
+#if !defined(POLLUX_NO_TASK_DEBUG)
+          ,
+          previous_await_site_(current_await_site)
+#endif
+    {
+        current = task;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+        current_await_site = &task->await_site_;
+#endif
+    }
+    ~PollScope() {
+        current = previous_;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+        current_await_site = previous_await_site_;
+#endif
+    }
+    PollScope(const PollScope&) = delete;
+    PollScope& operator=(const PollScope&) = delete;
+
+private:
+    TaskHeader* previous_;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+    std::atomic<std::source_location>* previous_await_site_;
+#endif
+};
 
 // The waker of a task: one reference per waker.
 RawWaker waker_clone(const void* p) {
@@ -41,8 +84,21 @@ Waker TaskHeader::waker() const {
     return Waker::from_raw(RawWaker{this, &task_waker_vtable});
 }
 
+// Only used in this file: inline.
+inline void TaskHeader::count_wake() const noexcept {
+#if !defined(POLLUX_NO_TASK_DEBUG)
+    if (service_->detailed()) [[unlikely]] {
+        service_->record_wake();
+    }
+#endif
+}
+
 void TaskHeader::wake() const {
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
+        // Only here, not before the transition: a complete task may outlive
+        // its service, and wakes of a task already scheduled or running are
+        // merged into that poll (counted by run() as a resubmit).
+        count_wake();
         retain(); // adopted by the run handler
         vtable_->schedule(const_cast<TaskHeader&>(*this));
     }
@@ -54,6 +110,17 @@ void TaskHeader::abort() const {
         // never on the aborting thread.
         retain();
         vtable_->schedule(const_cast<TaskHeader&>(*this));
+    }
+}
+
+// Only used in this file: inline, so the poll path has no extra call.
+inline bool TaskHeader::poll_once(Context& cx) noexcept {
+    try {
+        return vtable_->poll(*this, cx);
+    } catch (...) {
+        error_ = std::current_exception();
+        vtable_->drop_future(*this);
+        return true;
     }
 }
 
@@ -83,15 +150,18 @@ void TaskHeader::run() {
     Context cx(*waker, &budget);
 
     bool ready = false;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+    // ORDERING: relaxed load and store, not an RMW: see the debug record
+    // in task.hpp (one writer at a time, ordered by the state word).
+    polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    const bool detailed = service_->detailed();
+    if (detailed) [[unlikely]] {
+        ready = run_timed(cx);
+    } else
+#endif
     {
-        CurrentTaskScope scope(this);
-        try {
-            ready = vtable_->poll(*this, cx);
-        } catch (...) {
-            error_ = std::current_exception();
-            vtable_->drop_future(*this);
-            ready = true;
-        }
+        PollScope scope(this);
+        ready = poll_once(cx);
     }
     if (ready) {
         complete();
@@ -103,6 +173,11 @@ void TaskHeader::run() {
     case TransitionToIdle::ok:
         return;
     case TransitionToIdle::resubmit:
+#if !defined(POLLUX_NO_TASK_DEBUG)
+        if (detailed) [[unlikely]] {
+            service_->record_wake(); // the wake during the poll, merged here
+        }
+#endif
         retain();
         vtable_->schedule(*this);
         return;
@@ -110,6 +185,24 @@ void TaskHeader::run() {
         finish_cancelled();
         return;
     }
+}
+
+// The poll with detailed metrics on: two clock reads, the histogram, and
+// the per-thread record that the stall watchdog reads.
+bool TaskHeader::run_timed(Context& cx) noexcept {
+    const std::int64_t start = steady_now_ns();
+    last_poll_ns_.store(start, std::memory_order_relaxed);
+    bool ready = false;
+    {
+        PollSlotScope published(*this, *service_, start);
+        PollScope scope(this);
+        ready = poll_once(cx);
+    }
+    const std::int64_t took = steady_now_ns() - start;
+    poll_time_ns_.store(poll_time_ns_.load(std::memory_order_relaxed) + took,
+                        std::memory_order_relaxed);
+    service_->record_poll_time(took);
+    return ready;
 }
 
 void TaskHeader::finish_cancelled() {
@@ -138,11 +231,18 @@ TaskHeader* current_task() noexcept {
     return current;
 }
 
-CurrentTaskScope::CurrentTaskScope(TaskHeader* task) noexcept : previous_(current) {
+CurrentTaskScope::CurrentTaskScope(TaskHeader* task) noexcept
+    : previous_(current), previous_await_site_(current_await_site) {
     current = task;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+    current_await_site = task ? &task->await_site_ : nullptr;
+#endif
 }
 CurrentTaskScope::~CurrentTaskScope() {
     current = previous_;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+    current_await_site = previous_await_site_;
+#endif
 }
 
 } // namespace pollux::detail

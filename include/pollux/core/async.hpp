@@ -4,12 +4,14 @@
 /// `Async<T>`: the coroutine return type that plays Rust's `async fn`.
 
 #include <pollux/core/future.hpp>
+#include <pollux/debug/await_site.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/coro_chain.hpp>
 
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <source_location>
 #include <type_traits>
 #include <utility>
 
@@ -37,9 +39,15 @@ public:
     // `co_await fut` for any Future: by value (moved into the frame) or by
     // lvalue reference (the caller keeps it). An `Async` that has not
     // started joins this chain instead of being polled as a future.
+    //
+    // `site` is where the `co_await` is written: g++ 12 evaluates a
+    // current() default argument of await_transform at the co_await
+    // expression (test/task_registry_test.cpp checks the line); it is
+    // recorded on the polled task as its await site.
     template <class F>
-    auto await_transform(F&& fut) {
+    auto await_transform(F&& fut, std::source_location site = std::source_location::current()) {
         static_assert(Future<F>, "pollux coroutines can co_await only pollux Futures");
+        record_await_site(site);
         if constexpr (is_async_v<std::remove_cvref_t<F>>) {
             return typename std::remove_cvref_t<F>::template ChainAwaiter<F>(std::forward<F>(fut),
                                                                              chain_);

@@ -6,13 +6,21 @@
 /// destroying the io_context destroys every task's future, and it owns the
 /// bounded thread pool of spawn_blocking.
 
+#include <pollux/debug/runtime_metrics.hpp>
+#include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
 
 #include <boost/asio/execution_context.hpp>
 
+#include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace boost::asio {
 class thread_pool;
@@ -44,14 +52,45 @@ public:
     /// exist yet. Default: 16 threads.
     void set_max_blocking_threads(std::size_t n);
 
+    /// Turns on detailed metrics (poll timing, wake counts, the stall
+    /// watchdog's records) for every later poll; they stay on.
+    void enable_detailed_metrics() noexcept { detailed_.store(true, std::memory_order_relaxed); }
+    [[nodiscard]] bool detailed() const noexcept {
+        return detailed_.load(std::memory_order_relaxed);
+    }
+    // Detailed counters, on the calling thread's shard.
+    void record_wake() noexcept;
+    void record_poll_time(std::int64_t ns) noexcept;
+
+    /// A snapshot of every live task, oldest first.
+    [[nodiscard]] std::vector<debug::TaskInfo> tasks() const;
+    /// The live task `id`, if it is still registered.
+    [[nodiscard]] std::optional<debug::TaskInfo> task(std::uint64_t id) const;
+    [[nodiscard]] RuntimeMetrics metrics() const;
+
 private:
     // Phase 5 of docs/design.md: called when the context is destroyed (or
     // shut down), after no thread runs it any more.
     void shutdown() override;
 
+    // Per-thread-group counters of the detailed metrics: a thread adds to
+    // the shard its thread index picks, so worker threads do not all hammer
+    // one cache line; a snapshot sums the shards (relaxed: counters only).
+    struct alignas(64) Shard {
+        std::atomic<std::uint64_t> wakes{0};
+        std::array<std::atomic<std::uint64_t>, RuntimeMetrics::poll_time_buckets> poll_times{};
+    };
+    static constexpr std::size_t shard_count = 8;
+
+    debug::TaskInfo describe(const TaskHeader& task, std::int64_t now_ns) const;
+
     mutable std::mutex mutex_;
-    TaskHeader* head_ = nullptr; // intrusive list of live tasks, under mutex_
-    std::size_t live_ = 0;       // under mutex_
+    TaskHeader* head_ = nullptr;      // intrusive list of live tasks, newest first, under mutex_
+    std::size_t live_ = 0;            // under mutex_
+    std::uint64_t next_id_ = 1;       // under mutex_
+    std::uint64_t retired_polls_ = 0; // polls of unregistered tasks, under mutex_
+    std::atomic<bool> detailed_{false};
+    std::array<Shard, shard_count> shards_{};
     std::size_t max_blocking_threads_ = 16;
     std::unique_ptr<boost::asio::thread_pool> blocking_; // under mutex_
 };

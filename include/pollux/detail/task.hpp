@@ -17,9 +17,13 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <source_location>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -27,6 +31,12 @@ namespace pollux::detail {
 
 class TaskHeader;
 class SchedulerService;
+
+/// Where a task was spawned and the name it was given (empty: none).
+struct TaskOrigin {
+    std::source_location site;
+    std::string_view name;
+};
 
 // What the header needs from the typed task.
 struct TaskVTable {
@@ -94,9 +104,32 @@ public:
     TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
+    // # The debug record (docs/debugging.md)
+    //
+    // Immutable once spawn registered the task: id_ (set by register_task
+    // under the registry mutex, before anyone else can see the task), name_,
+    // spawn_site_.
+    //
+    // Written only by the thread that polls the task, read by dumps on any
+    // thread (under the registry mutex, which keeps the task alive):
+    // polls_, await_site_, last_poll_ns_, poll_time_ns_. The `running` bit
+    // makes the writer one thread at a time, and its acquire/release
+    // transitions order consecutive writers, so the writer uses a relaxed
+    // load and store, never a read-modify-write; the reader needs only
+    // untorn values, which relaxed atomics give. last_poll_ns_ and
+    // poll_time_ns_ are written only while the service's detailed metrics
+    // are on (they cost two clock reads per poll).
+    std::uint64_t id_ = 0;
+    std::string name_;
+    std::source_location spawn_site_;
+    std::atomic<std::source_location> await_site_{};
+    std::atomic<std::uint64_t> polls_{0};
+    std::atomic<std::int64_t> last_poll_ns_{0}; // steady_clock, at the start of the last poll
+    std::atomic<std::int64_t> poll_time_ns_{0}; // sum over polls
+
 protected:
-    TaskHeader(const TaskVTable* vtable, SchedulerService& service) noexcept
-        : vtable_(vtable), service_(&service) {}
+    TaskHeader(const TaskVTable* vtable, SchedulerService& service, const TaskOrigin& origin)
+        : name_(origin.name), spawn_site_(origin.site), vtable_(vtable), service_(&service) {}
     ~TaskHeader() = default;
 
 private:
@@ -104,6 +137,11 @@ private:
 
     void complete();
     void finish_cancelled();
+    // One poll of the future; an exception is stored and counts as Ready.
+    bool poll_once(Context& cx) noexcept;
+    bool run_timed(Context& cx) noexcept;
+    // Counts a wake that schedules a poll, when detailed metrics are on.
+    void count_wake() const noexcept;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
@@ -150,8 +188,8 @@ template <class F, class Executor>
 class Task final : public TaskWithOutput<output_t<F>> {
 public:
     template <class G>
-    Task(const Executor& ex, G&& fut, SchedulerService& service)
-        : TaskWithOutput<output_t<F>>(&vtable, service), executor_(ex),
+    Task(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin)
+        : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(ex),
           future_(std::in_place, std::forward<G>(fut)) {}
 
 private:
@@ -187,6 +225,9 @@ private:
 /// The task whose poll is running on this thread, or null.
 POLLUX_API TaskHeader* current_task() noexcept;
 
+static_assert(std::atomic<std::source_location>::is_always_lock_free,
+              "the await site is stored with one untorn atomic store");
+
 /// Sets the current task for the lifetime of the scope.
 class POLLUX_API CurrentTaskScope {
 public:
@@ -197,6 +238,7 @@ public:
 
 private:
     TaskHeader* previous_;
+    std::atomic<std::source_location>* previous_await_site_;
 };
 
 /// Hands an exception that no JoinHandle will observe to the hook set with
