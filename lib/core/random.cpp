@@ -20,10 +20,20 @@ std::uint64_t seed_for_this_thread() noexcept {
     return z | 1;
 }
 
+thread_local std::uint64_t state = seed_for_this_thread();
+
 } // namespace
 
+void seed_fast_random(std::uint64_t seed) noexcept {
+    // Any non-zero state works for xorshift; mix so that nearby seeds differ.
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    state = z | 1;
+}
+
 std::uint32_t fast_random_below(std::uint32_t n) noexcept {
-    thread_local std::uint64_t state = seed_for_this_thread();
     // xorshift64*
     state ^= state >> 12;
     state ^= state << 25;

@@ -14,4 +14,8 @@ namespace pollux::detail {
 /// thread. `n` must be at least 1.
 POLLUX_API std::uint32_t fast_random_below(std::uint32_t n) noexcept;
 
+/// Restarts this thread's generator from `seed`, so that the choices above
+/// repeat (sim::Runtime seeds it from the simulation's seed).
+POLLUX_API void seed_fast_random(std::uint64_t seed) noexcept;
+
 } // namespace pollux::detail
