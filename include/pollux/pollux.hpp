@@ -35,6 +35,7 @@
 #include <pollux/net.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/signal.hpp>
+#include <pollux/sim.hpp>
 #include <pollux/spawn.hpp>
 #include <pollux/sync.hpp>
 #include <pollux/time.hpp>
