@@ -20,6 +20,7 @@ namespace pollux {
 /// that the runtime dropped at shutdown before it finished).
 class TaskCancelled : public std::exception {
 public:
+    /// "pollux: task was cancelled".
     const char* what() const noexcept override { return "pollux: task was cancelled"; }
 };
 
@@ -55,12 +56,15 @@ public:
 template <class T>
 class JoinHandle {
 public:
+    /// The task's output type.
     using Output = T;
 
     /// Adopts the JoinHandle's reference of `task` (spawn's business).
     explicit JoinHandle(detail::TaskWithOutput<T>* task) noexcept : task_(task) {}
 
+    /// Takes over the task of `o`, which is left empty.
     JoinHandle(JoinHandle&& o) noexcept : task_(std::exchange(o.task_, nullptr)) {}
+    /// Detaches the task it holds (if any), then takes over that of `o`.
     JoinHandle& operator=(JoinHandle&& o) noexcept {
         if (this != &o) {
             detach();
@@ -70,6 +74,13 @@ public:
     }
     ~JoinHandle() { detach(); }
 
+    /// `Ready` with the task's output once it finished, else `Pending` (and
+    /// `cx`'s waker is woken when it finishes). Counts against the task budget.
+    /// @par Cancel safety
+    /// See the class.
+    /// @par Errors
+    /// Rethrows what the task threw; throws `TaskCancelled` if it was aborted or
+    /// dropped before it finished.
     Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(task_ != nullptr, "JoinHandle polled after it was moved from");
         std::unique_lock lock(task_->join_mutex_);

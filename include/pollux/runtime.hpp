@@ -64,6 +64,7 @@ private:
 
 } // namespace detail
 
+/// Settings for a `Runtime`; the defaults give a current-thread runtime.
 struct RuntimeOptions {
     /// 0: current-thread (the loop runs inside block_on, on the caller's
     /// thread). N > 0: N worker threads run the loop all the time.
@@ -98,6 +99,11 @@ struct RuntimeOptions {
 class POLLUX_API Runtime {
 public:
     Runtime();
+    /// A runtime set up as `options` says: starts `options.worker_threads`
+    /// worker threads and, with a positive `stall_threshold`, the stall
+    /// watchdog thread.
+    /// @par Errors
+    /// Throws `std::system_error` if a thread cannot be started.
     explicit Runtime(RuntimeOptions options);
     /// Stops the loop, joins the worker threads, waits for running
     /// spawn_blocking functions, then destroys every task still alive
@@ -154,6 +160,7 @@ public:
             io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
     }
 
+    /// The io_context that runs this runtime's tasks.
     boost::asio::io_context& io_context() noexcept { return io_; }
 
     /// Number of tasks spawned on this runtime that have not finished.

@@ -149,10 +149,15 @@ class POLLUX_NODISCARD_FUTURE Async {
     static_assert(!std::is_reference_v<T>, "Async<T&> is not supported: return a pointer");
 
 public:
+    /// The value the coroutine body `co_return`s.
     using Output = T;
+    /// The coroutine promise (the compiler's business).
     using promise_type = detail::AsyncPromise<T>;
 
+    /// Takes over the coroutine of `other`, which is left empty.
     Async(Async&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    /// Destroys the coroutine it holds (if any), then takes over that of
+    /// `other`, which is left empty.
     Async& operator=(Async&& other) noexcept {
         if (this != &other) {
             destroy();
@@ -162,6 +167,13 @@ public:
     }
     ~Async() { destroy(); }
 
+    /// Runs the body (and the Async chain it awaits) until it suspends or
+    /// finishes: `Ready` with the value it returned, else `Pending`.
+    /// @par Cancel safety
+    /// As the body: dropping the Async destroys the frame and whatever it
+    /// awaits.
+    /// @par Errors
+    /// Rethrows what the body threw.
     Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(handle_ && !handle_.done(), "Async polled after it returned Ready");
         auto& p = handle_.promise();
@@ -184,14 +196,19 @@ public:
     // The awaiter a parent coroutine uses for `co_await` of an Async that has
     // not started: the child joins the parent's chain (see CoroChain). An
     // Async that was already polled on its own is awaited as a plain Future.
+    /// The awaiter for `co_await` of an Async (the compiler's business).
     template <class Stored>
     class ChainAwaiter {
     public:
+        /// Awaits `child` on behalf of the coroutine chain `chain`.
         ChainAwaiter(Stored child, detail::CoroChain* chain)
             : child_(std::forward<Stored>(child)), chain_(chain) {}
 
+        /// Always false: the child runs on the parent's chain.
         bool await_ready() const noexcept { return false; }
 
+        /// Hands the chain to the child (or, for an Async already polled on its
+        /// own, polls it like any Future); `parent` resumes when it finishes.
         void await_suspend(std::coroutine_handle<> parent) {
             auto& p = child_.handle_.promise();
             POLLUX_ASSERT(!child_.handle_.done(), "co_await of an Async that already finished");
@@ -211,6 +228,9 @@ public:
             chain_->next = child_.handle_;
         }
 
+        /// The child's value.
+        /// @par Errors
+        /// Rethrows what the child threw.
         T await_resume() {
             if (fallback_) {
                 return fallback_->await_resume();

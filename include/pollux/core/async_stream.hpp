@@ -73,10 +73,15 @@ class POLLUX_NODISCARD_FUTURE AsyncStream {
     static_assert(!std::is_reference_v<T>, "AsyncStream<T&> is not supported");
 
 public:
+    /// The type of the items the body `co_yield`s.
     using Item = T;
+    /// The coroutine promise (the compiler's business).
     using promise_type = detail::AsyncStreamPromise<T>;
 
+    /// Takes over the coroutine of `other`, which is left empty.
     AsyncStream(AsyncStream&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    /// Destroys the coroutine it holds (if any), then takes over that of
+    /// `other`, which is left empty.
     AsyncStream& operator=(AsyncStream&& other) noexcept {
         if (this != &other) {
             destroy();
@@ -86,6 +91,12 @@ public:
     }
     ~AsyncStream() { destroy(); }
 
+    /// Runs the body until it yields an item (`Ready(item)`), finishes
+    /// (`Ready(nullopt)`, again on every later poll) or suspends (`Pending`).
+    /// @par Cancel safety
+    /// See the class: nothing is lost between items.
+    /// @par Errors
+    /// Rethrows what the body threw; the stream has then ended.
     Poll<std::optional<T>> poll_next(Context& cx) {
         POLLUX_ASSERT(handle_ != nullptr, "AsyncStream polled after it was moved from");
         if (handle_.done()) {

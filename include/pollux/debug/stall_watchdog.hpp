@@ -23,6 +23,7 @@ struct StallReport {
     /// The task's id and name (see TaskInfo); the name is empty if it has
     /// none, or if the task finished before the report was made.
     std::uint64_t task_id = 0;
+    /// The task's name; see `task_id`.
     std::string name;
     /// Where the task was spawned.
     std::source_location spawn_site;
@@ -70,6 +71,11 @@ POLLUX_API void print_stall_report(const StallReport& report);
 /// @endcode
 class POLLUX_API StallWatchdog {
 public:
+    /// Starts watching the polls of `ctx`'s tasks on a new thread, reporting
+    /// each one that runs `threshold` to `handler` (empty:
+    /// `print_stall_report`), and turns on `ctx`'s detailed metrics.
+    /// @par Errors
+    /// See the class.
     StallWatchdog(boost::asio::execution_context& ctx,
                   std::chrono::nanoseconds threshold,
                   StallHandler handler = {});

@@ -32,6 +32,7 @@ struct TaskInfo {
     std::string name;
     /// Where `spawn` (or `Runtime::block_on`) was called.
     std::source_location spawn_site;
+    /// Its scheduling state when the snapshot was taken.
     TaskRunState state = TaskRunState::idle;
     /// abort() was called (or the loop shut down) and the task has not
     /// finished yet.

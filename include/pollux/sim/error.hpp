@@ -17,6 +17,8 @@ namespace pollux::sim {
 /// `what()` names the seed, and `seed()` returns it.
 class POLLUX_API SimulationError : public std::runtime_error {
 public:
+    /// An error of the run with seed `seed`; `what` is the message (which
+    /// should name the seed).
     SimulationError(std::uint64_t seed, const std::string& what)
         : std::runtime_error(what), seed_(seed) {}
 
@@ -31,6 +33,7 @@ private:
 /// no handler is ready and no timer waits on the virtual clock: nothing can
 /// ever wake anything again.
 class POLLUX_API Deadlock : public SimulationError {
+    /// Inherits `SimulationError`'s constructor.
 public:
     using SimulationError::SimulationError;
 };

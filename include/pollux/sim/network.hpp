@@ -96,6 +96,8 @@ public:
     /// not yet read; a write beyond it is Pending.
     static constexpr std::size_t window = 64 * 1024;
 
+    /// A network for `rt` with host 0 (10.0.0.1) only and default faults;
+    /// `rt.network()` is the runtime's own.
     explicit Network(Runtime& rt);
     ~Network();
     Network(const Network&) = delete;
@@ -117,6 +119,7 @@ public:
 
     /// The faults of every link without its own (`set_link_faults`).
     void set_default_faults(const LinkFaults& faults);
+    /// The faults of every link without its own.
     [[nodiscard]] const LinkFaults& default_faults() const noexcept;
     /// The faults of the link between `a` and `b` (both directions).
     void set_link_faults(HostId a, HostId b, const LinkFaults& faults);
@@ -132,6 +135,7 @@ public:
     void heal(HostId a, HostId b);
     /// Restores every link.
     void heal_all();
+    /// True while the link between `a` and `b` is cut (`partition`).
     [[nodiscard]] bool is_partitioned(HostId a, HostId b) const;
 
     /// Resets every open connection between `a` and `b` (either way round;
@@ -140,6 +144,7 @@ public:
     /// dropped. Returns the number of connections reset.
     std::size_t reset(HostId a, HostId b);
 
+    /// A copy of the counters of what the network did so far.
     [[nodiscard]] NetworkStats stats() const noexcept;
 
     /// Called by `~Runtime` before it drops the tasks: from then on nothing

@@ -40,10 +40,14 @@ using TcpAcceptFuture = pollux::detail::OpFuture<detail::TcpAcceptOp>;
 /// Only on the simulation's thread (see `sim::Runtime`).
 class POLLUX_API TcpListener {
 public:
+    /// A TCP address and port.
     using endpoint = boost::asio::ip::tcp::endpoint;
 
+    /// Wraps the bound listener `l`; made by the library (see `bind`).
     explicit TcpListener(std::shared_ptr<detail::Listener> l) noexcept;
+    /// Takes over the binding of the moved-from listener, left unbound.
     TcpListener(TcpListener&&) noexcept = default;
+    /// Unbinds its own address (as destroying it does), then takes over `o`'s.
     TcpListener& operator=(TcpListener&& o) noexcept;
     ~TcpListener();
 

@@ -47,14 +47,20 @@ struct Connection;
 /// Only on the simulation's thread (see `sim::Runtime`).
 class POLLUX_API TcpStream {
 public:
+    /// The read half that `split` returns.
     using ReadHalf = io::ReadHalf<TcpStream>;
+    /// The write half that `split` returns.
     using WriteHalf = io::WriteHalf<TcpStream>;
+    /// A TCP address and port.
     using endpoint = boost::asio::ip::tcp::endpoint;
 
     /// End `side` (0: connecting, 1: accepting) of `conn`; made by the
     /// library.
     TcpStream(std::shared_ptr<detail::Connection> conn, int side) noexcept;
+    /// Takes over `o`'s connection; `o` is left without one.
     TcpStream(TcpStream&& o) noexcept = default;
+    /// Closes its own connection (as destroying it does), then takes over
+    /// `o`'s.
     TcpStream& operator=(TcpStream&& o) noexcept;
     ~TcpStream();
 
@@ -85,7 +91,9 @@ public:
     /// Sends FIN after the data written so far; reading goes on. Ready at once.
     Poll<Result<void>> poll_shutdown(Context& cx);
 
+    /// The peer's address and port; `bad_descriptor` for a moved-from stream.
     [[nodiscard]] Result<endpoint> peer_addr() const;
+    /// This end's address and port; `bad_descriptor` for a moved-from stream.
     [[nodiscard]] Result<endpoint> local_addr() const;
 
     /// Borrows the stream as a read half and a write half, which two

@@ -44,10 +44,15 @@ namespace pollux::time {
 /// `now()` is safe from any thread. Unless the clock was ever paused, it is
 /// one relaxed atomic load and `steady_clock::now()`.
 struct Clock {
+    /// `steady_clock`'s duration.
     using duration = std::chrono::steady_clock::duration;
+    /// The tick count type of `duration`.
     using rep = duration::rep;
+    /// The tick period of `duration`.
     using period = duration::period;
+    /// `steady_clock`'s time_point, so the two mix freely.
     using time_point = std::chrono::steady_clock::time_point;
+    /// Never goes backwards (a paused clock only stands still or advances).
     static constexpr bool is_steady = true;
 
     /// The current instant; see `Clock`.

@@ -54,10 +54,17 @@ class Interval;
 /// Not polled again after it returned Ready (asserts).
 class POLLUX_NODISCARD_FUTURE Tick {
 public:
+    /// The scheduled instant of the tick.
     using Output = Instant;
 
+    /// The next tick of `interval`, which must outlive it; starts nothing.
     explicit Tick(Interval& interval) noexcept : interval_(&interval) {}
 
+    /// As `Interval::poll_tick`; `Ready` with the scheduled instant.
+    /// @par Cancel safety
+    /// Cancel safe; see the class.
+    /// @par Errors
+    /// See `Interval`.
     Poll<Instant> poll(Context& cx);
 
 private:
@@ -108,6 +115,7 @@ private:
 /// @endcode
 class POLLUX_NODISCARD_FUTURE Interval {
 public:
+    /// The scheduled instant of each tick.
     using Item = Instant;
 
     /// Ticks at `start`, `start + period`, ...; throws std::invalid_argument
@@ -118,7 +126,11 @@ public:
         }
     }
 
+    /// Moves the schedule and any timer wait in flight (a Tick keeps
+    /// borrowing the moved-from Interval).
     Interval(Interval&&) noexcept = default;
+    /// Drops its own timer wait (if any), then takes the moved-from
+    /// Interval's schedule and wait.
     Interval& operator=(Interval&&) noexcept = default;
 
     /// The next tick, as a future; see `Tick`.
@@ -154,8 +166,11 @@ public:
     /// The next tick comes at `when`; later ticks follow it by `period`.
     void reset_at(Instant when) noexcept { next_ = when; }
 
+    /// The time between ticks.
     [[nodiscard]] Duration period() const noexcept { return period_; }
+    /// What happens to ticks that come late; `Burst` by default.
     [[nodiscard]] MissedTickBehavior missed_tick_behavior() const noexcept { return behavior_; }
+    /// Sets what happens to ticks that come late, from the next tick on.
     void set_missed_tick_behavior(MissedTickBehavior b) noexcept { behavior_ = b; }
 
 private:

@@ -223,14 +223,24 @@ namespace pollux::time {
 /// @endcode
 class POLLUX_NODISCARD_FUTURE Sleep {
 public:
+    /// Completes with no value.
     using Output = void;
 
     /// A sleep until `deadline`; starts nothing.
     explicit Sleep(Instant deadline) noexcept : deadline_(deadline) {}
 
+    /// Moves the deadline and any timer wait in flight.
     Sleep(Sleep&&) noexcept = default;
+    /// Drops its own timer wait (if any), then takes the moved-from Sleep's
+    /// deadline and wait.
     Sleep& operator=(Sleep&&) noexcept = default;
 
+    /// `Ready` once the deadline has passed, else `Pending` (and the latest
+    /// waker is woken at the deadline).
+    /// @par Cancel safety
+    /// See the class.
+    /// @par Errors
+    /// See the class.
     Poll<void> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "Sleep polled after it returned Ready");
         Poll<void> p = detail::poll_deadline(timer_, vtimer_, deadline_, cx, "pollux::time::sleep");

@@ -57,12 +57,20 @@ namespace pollux::time {
 template <Future F>
 class POLLUX_NODISCARD_FUTURE Timeout {
 public:
+    /// The inner output, or the error `timed_out`.
     using Output = Result<output_t<F>>;
 
     /// `fut`, with a deadline; starts nothing.
     template <class G>
     Timeout(G&& fut, Instant deadline) : inner_(std::forward<G>(fut)), delay_(deadline) {}
 
+    /// Polls the inner future, then (if it is pending) the deadline: `Ready`
+    /// with its output, or with `timed_out` once the deadline has passed and it
+    /// is still pending.
+    /// @par Cancel safety
+    /// See the class.
+    /// @par Errors
+    /// See the class: rethrows what the inner future throws.
     Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "Timeout polled after it returned Ready");
         const bool had_budget = cx.budget() == nullptr || cx.budget()->remaining() > 0;
@@ -95,6 +103,7 @@ public:
 
     /// The inner future.
     [[nodiscard]] F& get_ref() noexcept { return inner_; }
+    /// The inner future.
     [[nodiscard]] const F& get_ref() const noexcept { return inner_; }
 
     /// The instant at which it gives up.

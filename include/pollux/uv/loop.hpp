@@ -105,6 +105,7 @@ public:
     /// The io_context the loop runs: spawn futures on it with
     /// `pollux::spawn(loop.io_context(), fut)`.
     [[nodiscard]] boost::asio::io_context& io_context() noexcept;
+    /// The executor of `io_context()`.
     [[nodiscard]] boost::asio::io_context::executor_type get_executor() noexcept;
 
     /// Handles of this loop that are neither closed nor destroyed (what

@@ -34,9 +34,12 @@ namespace pollux::uv {
 /// @endcode
 class POLLUX_API Timer final : public Handle {
 public:
+    /// What runs each time the timer fires.
     using Callback = std::function<void()>;
+    /// Timeouts and repeat intervals, in milliseconds as libuv's.
     using Duration = std::chrono::milliseconds;
 
+    /// A stopped timer on `loop` (`uv_timer_init`).
     explicit Timer(Loop& loop);
     ~Timer();
 
@@ -62,6 +65,7 @@ public:
     /// Sets the repeat interval; takes effect at the next (re)start, or when
     /// a running repeating timer re-arms.
     void set_repeat(Duration repeat) noexcept { repeat_ = repeat; }
+    /// The repeat interval; 0 for a one-shot timer.
     [[nodiscard]] Duration get_repeat() const noexcept { return repeat_; }
     /// Time until the timer is due (0 if overdue or stopped), `uv_timer_get_due_in`.
     [[nodiscard]] Duration due_in() const noexcept;
