@@ -6,6 +6,8 @@
 #include <pollux/spawn.hpp>
 #include <pollux/time.hpp>
 
+#include "support/paused_clock.hpp"
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -18,6 +20,7 @@
 
 using namespace pollux;
 using namespace std::chrono_literals;
+using pollux::test::PausedClock;
 namespace asio = boost::asio;
 using time::Clock;
 using time::Duration;
@@ -28,18 +31,6 @@ namespace {
 // Upper bound on wall time for "completes at once" checks, this loose
 // because tests run on slow, loaded machines.
 constexpr auto generous = 5s;
-
-// The clock is process-wide: every test leaves it unpaused, even on failure.
-struct PausedClock {
-    PausedClock() { time::pause(); }
-    ~PausedClock() {
-        if (time::is_paused()) {
-            time::resume();
-        }
-    }
-    PausedClock(const PausedClock&) = delete;
-    PausedClock& operator=(const PausedClock&) = delete;
-};
 
 // Runs every handler that is ready now (the io_context may have run out of
 // work before).

@@ -3,6 +3,7 @@
 #include <pollux/uv/timer.hpp>
 
 #include "support/loop_quiescent.hpp"
+#include "support/paused_clock.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,23 +12,12 @@
 
 using namespace pollux;
 using namespace std::chrono_literals;
+using pollux::test::PausedClock;
 using pollux::test::require_loop_quiescent;
 
 namespace {
 
 constexpr auto generous = 5s;
-
-// The clock is process-wide: every test leaves it unpaused, even on failure.
-struct PausedClock {
-    PausedClock() { time::pause(); }
-    ~PausedClock() {
-        if (time::is_paused()) {
-            time::resume();
-        }
-    }
-    PausedClock(const PausedClock&) = delete;
-    PausedClock& operator=(const PausedClock&) = delete;
-};
 
 } // namespace
 
