@@ -212,14 +212,12 @@ template <class Fn>
 JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>>
 spawn_blocking(Fn&& fn, std::source_location site = std::source_location::current()) {
     using T = std::invoke_result_t<std::decay_t<Fn>&>;
-    detail::TaskHeader* current = detail::current_task();
-    if (current == nullptr) {
-        throw std::logic_error("pollux::spawn_blocking called outside a task");
-    }
+    detail::TaskHeader& current =
+        detail::current_task_or_throw("pollux::spawn_blocking called outside a task");
     auto state = std::make_shared<detail::BlockingState<T>>();
     // Like tokio, the function starts now, whether or not the handle is
     // ever awaited; the task below only waits for its result.
-    auto& ctx = boost::asio::query(current->executor(), boost::asio::execution::context);
+    auto& ctx = boost::asio::query(current.executor(), boost::asio::execution::context);
     boost::asio::post(boost::asio::use_service<detail::SchedulerService>(ctx).blocking_pool(),
                       [fn = std::decay_t<Fn>(std::forward<Fn>(fn)), st = state]() mutable {
                           std::optional<value_t<T>> v;
@@ -244,7 +242,7 @@ spawn_blocking(Fn&& fn, std::source_location site = std::source_location::curren
                           }
                           std::move(w).wake();
                       });
-    return detail::spawn_task(current->executor(),
+    return detail::spawn_task(current.executor(),
                               detail::BlockingFuture<T>(std::move(state)),
                               detail::TaskOrigin{site, "spawn_blocking"});
 }
