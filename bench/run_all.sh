@@ -11,8 +11,8 @@
 #           micro benchmark repetitions.
 #   --docs: also copy the chart to docs/performance.png.
 # Results: $RESULTS (default $BUILD/bench-results): micro.md,
-# micro-instructions.md, deterministic.md, throughput.md, throughput.tsv,
-# throughput.png, idle.md.
+# micro-instructions.md, task-debug-cost.md, deterministic.md,
+# throughput.md, throughput.tsv, throughput.png, idle.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/echo/common.sh
@@ -43,6 +43,10 @@ python3 bench/micro/report.py "$RESULTS/micro.json" | tee "$RESULTS/micro.md"
 echo
 echo "== micro benchmarks: instructions per operation (callgrind)"
 bench/micro/instructions.sh
+
+echo
+echo "== task registry cost: debug record on vs compiled out (callgrind)"
+bench/micro/task_debug_cost.sh
 
 echo
 echo "== deterministic echo figures"

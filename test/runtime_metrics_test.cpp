@@ -1,4 +1,5 @@
 #include <pollux/core/async.hpp>
+#include <pollux/core/poll_fn.hpp>
 #include <pollux/core/yield_now.hpp>
 #include <pollux/debug/dump.hpp>
 #include <pollux/runtime.hpp>
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 using namespace pollux;
@@ -57,15 +59,60 @@ TEST_CASE("metrics count spawned tasks, live tasks and polls") {
     CHECK(after.polls >= 3 * 6 + 3);
 }
 
-TEST_CASE("without detailed metrics wakes and poll times are not counted") {
+TEST_CASE("without detailed metrics poll times are not counted") {
     boost::asio::io_context io;
     spawn(io.get_executor(), yield_n(5));
     io.run();
     auto m = debug::metrics(io);
     CHECK_FALSE(m.detailed);
     CHECK(m.polls == 6);
-    CHECK(m.wakes == 0);
     CHECK(histogram_total(m) == 0);
+}
+
+TEST_CASE("wakes count the wakes that scheduled a poll, without detailed metrics") {
+    boost::asio::io_context io;
+    for (int i = 0; i < 3; ++i) {
+        spawn(io.get_executor(), yield_n(5));
+    }
+    io.run();
+    auto m = debug::metrics(io);
+    CHECK_FALSE(m.detailed);
+    CHECK(m.wakes == 15); // one per yield; the first polls were not woken
+}
+
+TEST_CASE("wakes of a live task are counted before it finishes") {
+    boost::asio::io_context io;
+    spawn(io.get_executor(), yield_n(1000));
+    io.run_one(); // the first poll: not a wake
+    CHECK(debug::metrics(io).wakes == 0);
+    io.run_one(); // the poll after the first yield's wake
+    io.run_one();
+    auto m = debug::metrics(io);
+    CHECK(m.live_tasks == 1);
+    CHECK(m.wakes == 2);
+}
+
+TEST_CASE("several wakes before one poll count as one wake") {
+    boost::asio::io_context io;
+    std::optional<Waker> waker;
+    bool done = false;
+    spawn(io.get_executor(), poll_fn<void>([&](Context& cx) -> Poll<void> {
+              if (done) {
+                  return Ready<void>{};
+              }
+              waker = cx.waker();
+              return Pending{};
+          }));
+    io.run();
+    done = true;
+    waker->wake_by_ref();
+    waker->wake_by_ref();
+    waker->wake_by_ref();
+    io.restart();
+    io.run();
+    auto m = debug::metrics(io);
+    CHECK(m.polls == 2);
+    CHECK(m.wakes == 1);
 }
 
 TEST_CASE("detailed metrics count the wakes that scheduled a poll and time every poll") {

@@ -24,29 +24,15 @@ command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 1; }
 echo_build bench/pollux_micro
 RESULTS=${RESULTS:-$BUILD/bench-results}
 mkdir -p "$RESULTS"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pollux-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 
-# count BENCHMARK N: instructions inside BENCHMARK's function for N iterations.
-count() {
-    POLLUX_MICRO_ITERATIONS=$2 valgrind --tool=callgrind --log-file="$tmp/log" \
-        --callgrind-out-file="$tmp/out" --toggle-collect="*$1(*" \
-        "$BUILD/bench/pollux_micro" --benchmark_filter="^$1(/|\$)" >/dev/null 2>&1
-    sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$tmp/out" | tail -n 1
-}
-per_op() {
-    local a b
-    a=$(count "$1" "$n1")
-    b=$(count "$1" "$n2")
-    awk -v a="$a" -v b="$b" -v d=$((n2 - n1)) 'BEGIN { printf "%.0f", (b - a) / d }'
-}
+source bench/micro/callgrind.sh
 
 {
     echo "| operation | pollux instr/op | Asio instr/op | ratio | target |"
     echo "|---|---:|---:|---:|---:|"
     while IFS='|' read -r label ours base target; do
-        i=$(per_op "$ours")
-        j=$(per_op "$base")
+        i=$(per_op "$BUILD" "$ours" "$n1" "$n2")
+        j=$(per_op "$BUILD" "$base" "$n1" "$n2")
         ratio=$(awk -v x="$i" -v y="$j" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }')
         goal=-
         if [ -n "$target" ]; then
@@ -56,6 +42,7 @@ per_op() {
         echo "| $label | $i | $j | $ratio | $goal |"
     done <<'ROWS'
 wake and re-poll a task / asio::post|BM_pollux_wake_repoll|BM_asio_post|1.5
+wake and re-poll, coroutine co_await yield_now / asio::post|BM_pollux_wake_repoll_coro|BM_asio_post|
 spawn + join an empty task / post + completion|BM_pollux_spawn_join|BM_asio_post_and_complete|2
 timer arm + fire, 1 ms (time::sleep / steady_timer)|BM_pollux_timer_arm_fire|BM_asio_timer_arm_fire|
 steady_timer wait: use_future / plain handler|BM_pollux_timer_wait_use_future|BM_asio_timer_wait_handler|

@@ -7,6 +7,7 @@
 #include <pollux/core/async.hpp>
 #include <pollux/core/poll_fn.hpp>
 #include <pollux/core/ready.hpp>
+#include <pollux/core/yield_now.hpp>
 #include <pollux/spawn.hpp>
 
 #include "allocations.hpp"
@@ -56,6 +57,23 @@ void BM_pollux_wake_repoll(benchmark::State& state) {
     io.run();
 }
 BENCHMARK(BM_pollux_wake_repoll)->Apply(pollux::bench::fixed_iterations);
+
+pollux::Async<> yield_loop(benchmark::State& state) {
+    while (state.KeepRunning()) {
+        co_await pollux::yield_now();
+    }
+}
+
+// The same through a coroutine: each iteration is a `co_await yield_now()`
+// (which records its await site on the task), one wake and one poll that
+// resumes the coroutine.
+void BM_pollux_wake_repoll_coro(benchmark::State& state) {
+    asio::io_context io(1);
+    pollux::bench::CountAllocations allocs(state);
+    pollux::spawn(io.get_executor(), yield_loop(state));
+    io.run();
+}
+BENCHMARK(BM_pollux_wake_repoll_coro)->Apply(pollux::bench::fixed_iterations);
 
 // Baseline of spawn+join: post a unit of work, and when it has run, post
 // its completion back to the waiting side, which starts the next one.

@@ -52,9 +52,27 @@ void SchedulerService::unregister_task(TaskHeader& task) noexcept {
         }
         task.prev_ = task.next_ = nullptr;
         --live_;
-        retired_polls_ += task.polls_.load(std::memory_order_relaxed);
+        retire_counters(task);
     }
     task.release();
+}
+
+namespace {
+
+// Wakes are counted as the polls they cause: every poll but a task's first
+// (which spawn schedules) follows a wake that found the task idle, or one
+// merged into a running poll (a resubmit). Counting them here keeps the wake
+// path free of any metrics work.
+std::uint64_t wakes_of(std::uint64_t polls) noexcept {
+    return polls == 0 ? 0 : polls - 1;
+}
+
+} // namespace
+
+void SchedulerService::retire_counters(const TaskHeader& task) noexcept {
+    const std::uint64_t polls = task.polls_.load(std::memory_order_relaxed);
+    retired_polls_ += polls;
+    retired_wakes_ += wakes_of(polls);
 }
 
 std::size_t SchedulerService::live_tasks() const {
@@ -89,10 +107,6 @@ debug::TaskRunState run_state(std::uint32_t s) noexcept {
 }
 
 } // namespace
-
-void SchedulerService::record_wake() noexcept {
-    shards_[this_thread_shard(shard_count)].wakes.fetch_add(1, std::memory_order_relaxed);
-}
 
 void SchedulerService::record_poll_time(std::int64_t ns) noexcept {
     const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0) / 1000);
@@ -151,13 +165,15 @@ RuntimeMetrics SchedulerService::metrics() const {
         m.live_tasks = live_;
         m.spawned = next_id_ - 1;
         m.polls = retired_polls_;
+        m.wakes = retired_wakes_;
         for (const TaskHeader* t = head_; t; t = t->next_) {
-            m.polls += t->polls_.load(std::memory_order_relaxed);
+            const std::uint64_t polls = t->polls_.load(std::memory_order_relaxed);
+            m.polls += polls;
+            m.wakes += wakes_of(polls);
         }
     }
     m.detailed = detailed();
     for (const Shard& sh : shards_) {
-        m.wakes += sh.wakes.load(std::memory_order_relaxed);
         for (std::size_t i = 0; i < RuntimeMetrics::poll_time_buckets; ++i) {
             m.poll_time_histogram[i] += sh.poll_times[i].load(std::memory_order_relaxed);
         }
@@ -206,7 +222,7 @@ void SchedulerService::shutdown() {
             }
             task->prev_ = task->next_ = nullptr;
             --live_;
-            retired_polls_ += task->polls_.load(std::memory_order_relaxed);
+            retire_counters(*task);
         }
         const std::uint32_t prev = task->state_.shutdown();
         if (!(prev & task_state::complete)) {

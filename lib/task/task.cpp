@@ -14,48 +14,32 @@ namespace pollux::detail {
 
 extern const RawWakerVTable task_waker_vtable;
 
-// Both thread-locals use the initial-exec TLS model: an access is a load at
+// The thread-local uses the initial-exec TLS model: an access is a load at
 // a fixed offset from the thread pointer, not a __tls_get_addr call (which
 // the default model of a shared library costs on every poll). The price:
 // libpollux must be loaded at program start or have room in the static TLS
-// surplus when dlopen'ed (16 bytes; glibc reserves over a kilobyte).
-[[gnu::tls_model(
-    "initial-exec")]] thread_local constinit std::atomic<std::source_location>* current_await_site =
+// surplus when dlopen'ed (8 bytes; glibc reserves over a kilobyte).
+//
+// One variable serves both the current task and its await-site slot (the
+// slot is TaskHeader's base), so a poll saves and restores one pointer
+// whether or not the debug record is compiled in.
+[[gnu::tls_model("initial-exec")]] thread_local constinit AwaitSiteSlot* current_task_slot =
     nullptr;
 
 namespace {
 
-[[gnu::tls_model("initial-exec")]] thread_local constinit TaskHeader* current = nullptr;
-
 // CurrentTaskScope for the poll path: not exported, so it inlines.
 class PollScope {
 public:
-    explicit PollScope(TaskHeader* task) noexcept
-        : previous_(current)
-#if !defined(POLLUX_NO_TASK_DEBUG)
-          ,
-          previous_await_site_(current_await_site)
-#endif
-    {
-        current = task;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-        current_await_site = &task->await_site_;
-#endif
+    explicit PollScope(TaskHeader* task) noexcept : previous_(current_task_slot) {
+        current_task_slot = task;
     }
-    ~PollScope() {
-        current = previous_;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-        current_await_site = previous_await_site_;
-#endif
-    }
+    ~PollScope() { current_task_slot = previous_; }
     PollScope(const PollScope&) = delete;
     PollScope& operator=(const PollScope&) = delete;
 
 private:
-    TaskHeader* previous_;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-    std::atomic<std::source_location>* previous_await_site_;
-#endif
+    AwaitSiteSlot* previous_;
 };
 
 // The waker of a task: one reference per waker.
@@ -84,21 +68,11 @@ Waker TaskHeader::waker() const {
     return Waker::from_raw(RawWaker{this, &task_waker_vtable});
 }
 
-// Only used in this file: inline.
-inline void TaskHeader::count_wake() const noexcept {
-#if !defined(POLLUX_NO_TASK_DEBUG)
-    if (service_->detailed()) [[unlikely]] {
-        service_->record_wake();
-    }
-#endif
-}
-
 void TaskHeader::wake() const {
+    // Wakes are not counted here: each wake that schedules a poll is
+    // counted as that poll (RuntimeMetrics::wakes is polls after the first),
+    // so the wake path touches nothing but the state word.
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
-        // Only here, not before the transition: a complete task may outlive
-        // its service, and wakes of a task already scheduled or running are
-        // merged into that poll (counted by run() as a resubmit).
-        count_wake();
         retain(); // adopted by the run handler
         vtable_->schedule(const_cast<TaskHeader&>(*this));
     }
@@ -154,8 +128,7 @@ void TaskHeader::run() {
     // ORDERING: relaxed load and store, not an RMW: see the debug record
     // in task.hpp (one writer at a time, ordered by the state word).
     polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    const bool detailed = service_->detailed();
-    if (detailed) [[unlikely]] {
+    if (service_->detailed()) [[unlikely]] {
         ready = run_timed(cx);
     } else
 #endif
@@ -173,11 +146,6 @@ void TaskHeader::run() {
     case TransitionToIdle::ok:
         return;
     case TransitionToIdle::resubmit:
-#if !defined(POLLUX_NO_TASK_DEBUG)
-        if (detailed) [[unlikely]] {
-            service_->record_wake(); // the wake during the poll, merged here
-        }
-#endif
         retain();
         vtable_->schedule(*this);
         return;
@@ -228,21 +196,15 @@ void TaskHeader::complete() {
 }
 
 TaskHeader* current_task() noexcept {
-    return current;
+    // static_cast keeps null null.
+    return static_cast<TaskHeader*>(current_task_slot);
 }
 
-CurrentTaskScope::CurrentTaskScope(TaskHeader* task) noexcept
-    : previous_(current), previous_await_site_(current_await_site) {
-    current = task;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-    current_await_site = task ? &task->await_site_ : nullptr;
-#endif
+CurrentTaskScope::CurrentTaskScope(TaskHeader* task) noexcept : previous_(current_task_slot) {
+    current_task_slot = task;
 }
 CurrentTaskScope::~CurrentTaskScope() {
-    current = previous_;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-    current_await_site = previous_await_site_;
-#endif
+    current_task_slot = previous_;
 }
 
 } // namespace pollux::detail

@@ -28,9 +28,10 @@ struct RuntimeMetrics {
     std::uint64_t spawned = 0;
     /// Polls of every task, live or finished.
     std::uint64_t polls = 0;
-    /// Detailed: wakes that scheduled a poll (a wake of a task that is
-    /// already scheduled or running is merged into that poll and counts
-    /// once).
+    /// Wakes that led to a poll: every poll of a task but its first. A
+    /// wake of a task that is already scheduled or running is merged into
+    /// that poll and counts once; a wake whose poll never ran (the task was
+    /// aborted, or the context shut down) does not count.
     std::uint64_t wakes = 0;
     /// Detailed: poll durations.
     std::array<std::uint64_t, poll_time_buckets> poll_time_histogram{};

@@ -52,14 +52,13 @@ public:
     /// exist yet. Default: 16 threads.
     void set_max_blocking_threads(std::size_t n);
 
-    /// Turns on detailed metrics (poll timing, wake counts, the stall
-    /// watchdog's records) for every later poll; they stay on.
+    /// Turns on detailed metrics (poll timing and the stall watchdog's
+    /// records) for every later poll; they stay on.
     void enable_detailed_metrics() noexcept { detailed_.store(true, std::memory_order_relaxed); }
     [[nodiscard]] bool detailed() const noexcept {
         return detailed_.load(std::memory_order_relaxed);
     }
-    // Detailed counters, on the calling thread's shard.
-    void record_wake() noexcept;
+    // The detailed poll-time histogram, on the calling thread's shard.
     void record_poll_time(std::int64_t ns) noexcept;
 
     /// A snapshot of every live task, oldest first.
@@ -77,18 +76,20 @@ private:
     // the shard its thread index picks, so worker threads do not all hammer
     // one cache line; a snapshot sums the shards (relaxed: counters only).
     struct alignas(64) Shard {
-        std::atomic<std::uint64_t> wakes{0};
         std::array<std::atomic<std::uint64_t>, RuntimeMetrics::poll_time_buckets> poll_times{};
     };
     static constexpr std::size_t shard_count = 8;
 
     debug::TaskInfo describe(const TaskHeader& task, std::int64_t now_ns) const;
+    // Adds an unlinked task's counters to the retired totals; under mutex_.
+    void retire_counters(const TaskHeader& task) noexcept;
 
     mutable std::mutex mutex_;
     TaskHeader* head_ = nullptr;      // intrusive list of live tasks, newest first, under mutex_
     std::size_t live_ = 0;            // under mutex_
     std::uint64_t next_id_ = 1;       // under mutex_
     std::uint64_t retired_polls_ = 0; // polls of unregistered tasks, under mutex_
+    std::uint64_t retired_wakes_ = 0; // their wakes (polls after the first), under mutex_
     std::atomic<bool> detailed_{false};
     std::array<Shard, shard_count> shards_{};
     std::size_t max_blocking_threads_ = 16;

@@ -9,6 +9,7 @@
 #include <pollux/core/future.hpp>
 #include <pollux/core/poll.hpp>
 #include <pollux/core/waker.hpp>
+#include <pollux/debug/await_site.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/task_state.hpp>
 
@@ -56,7 +57,7 @@ struct TaskVTable {
 
 /// The type-erased part of every spawned task. See task_state.hpp for the
 /// state machine and the reference rules.
-class POLLUX_API TaskHeader {
+class POLLUX_API TaskHeader : public AwaitSiteSlot {
 public:
     TaskHeader(const TaskHeader&) = delete;
     TaskHeader& operator=(const TaskHeader&) = delete;
@@ -112,7 +113,8 @@ public:
     //
     // Written only by the thread that polls the task, read by dumps on any
     // thread (under the registry mutex, which keeps the task alive):
-    // polls_, await_site_, last_poll_ns_, poll_time_ns_. The `running` bit
+    // polls_, await_site_ (in the AwaitSiteSlot base), last_poll_ns_,
+    // poll_time_ns_. The `running` bit
     // makes the writer one thread at a time, and its acquire/release
     // transitions order consecutive writers, so the writer uses a relaxed
     // load and store, never a read-modify-write; the reader needs only
@@ -122,7 +124,6 @@ public:
     std::uint64_t id_ = 0;
     std::string name_;
     std::source_location spawn_site_;
-    std::atomic<std::source_location> await_site_{};
     std::atomic<std::uint64_t> polls_{0};
     std::atomic<std::int64_t> last_poll_ns_{0}; // steady_clock, at the start of the last poll
     std::atomic<std::int64_t> poll_time_ns_{0}; // sum over polls
@@ -140,8 +141,6 @@ private:
     // One poll of the future; an exception is stored and counts as Ready.
     bool poll_once(Context& cx) noexcept;
     bool run_timed(Context& cx) noexcept;
-    // Counts a wake that schedules a poll, when detailed metrics are on.
-    void count_wake() const noexcept;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
@@ -237,8 +236,7 @@ public:
     CurrentTaskScope& operator=(const CurrentTaskScope&) = delete;
 
 private:
-    TaskHeader* previous_;
-    std::atomic<std::source_location>* previous_await_site_;
+    AwaitSiteSlot* previous_;
 };
 
 /// Hands an exception that no JoinHandle will observe to the hook set with
