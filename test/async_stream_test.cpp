@@ -1,9 +1,11 @@
 #include <pollux/core/async_stream.hpp>
 #include <pollux/core/block_on.hpp>
+#include <pollux/core/pending.hpp>
 #include <pollux/core/stream.hpp>
 
 #include "support/counted.hpp"
 #include "support/mock_task.hpp"
+#include "support/small_stack.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -44,6 +46,14 @@ Async<int> sum(AsyncStream<int> s) {
         total += *item;
     }
     co_return total;
+}
+
+// Never completes; counts how many of its kind are alive.
+Async<int> parked_chain(int depth, std::shared_ptr<int> alive) {
+    if (depth == 0) {
+        co_return co_await pending<int>();
+    }
+    co_return co_await parked_chain(depth - 1, std::move(alive));
 }
 
 // Polls a stream by hand until it yields or ends.
@@ -141,4 +151,20 @@ TEST_CASE("AsyncStream moves items out without copies and leaks none when droppe
         REQUIRE(Counted::copies == 0);
     }
     REQUIRE(Counted::alive() == 0);
+}
+
+TEST_CASE(
+    "AsyncStream dropped while awaiting a 100,000-deep Async chain frees it in constant stack",
+    "[core][async_stream]") {
+    auto alive = std::make_shared<int>(0);
+    test::run_with_stack(test::small_stack_bytes, [&] {
+        auto make = [](std::shared_ptr<int> a) -> AsyncStream<int> {
+            co_yield co_await parked_chain(100'000, std::move(a));
+        };
+        auto s = make(alive);
+        Context cx(Waker::noop());
+        REQUIRE(s.poll_next(cx).is_pending());
+        REQUIRE(alive.use_count() == 2); // the leaf frame holds the other
+    });
+    REQUIRE(alive.use_count() == 1);
 }

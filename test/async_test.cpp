@@ -3,6 +3,7 @@
 
 #include "support/counted.hpp"
 #include "support/mock_task.hpp"
+#include "support/small_stack.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 using namespace pollux;
 using pollux::test::Counted;
@@ -89,6 +91,30 @@ Async<int> nested_gate(Gate& g, int depth) {
         co_return co_await GateFuture{&g};
     }
     co_return co_await nested_gate(g, depth - 1);
+}
+
+// Appends its level to `log` when destroyed.
+struct Recorder {
+    std::vector<int>* log;
+    int level;
+    Recorder(std::vector<int>* l, int lv) : log(l), level(lv) {}
+    Recorder(const Recorder&) = delete;
+    Recorder& operator=(const Recorder&) = delete;
+    ~Recorder() { log->push_back(level); }
+};
+
+// A chain `depth` deep whose frames each hold a Recorder; odd levels await
+// their child by value, even ones through a local Async (an lvalue).
+Async<int> recorded_gate(Gate& g, std::vector<int>& log, int depth) {
+    Recorder r(&log, depth);
+    if (depth == 0) {
+        co_return co_await GateFuture{&g};
+    }
+    if (depth % 2 == 1) {
+        co_return co_await recorded_gate(g, log, depth - 1);
+    }
+    auto child = recorded_gate(g, log, depth - 1);
+    co_return co_await child;
 }
 
 Async<int> chain(int depth) {
@@ -207,7 +233,50 @@ TEST_CASE("Async destroyed while suspended destroys the future it awaits", "[cor
 
 TEST_CASE("Async chain 100,000 deep of synchronous completions does not overflow the stack",
           "[core][async]") {
-    REQUIRE(block_on(chain(100'000)) == 100'000);
+    int result = 0;
+    test::run_with_stack(test::small_stack_bytes, [&] { result = block_on(chain(100'000)); });
+    REQUIRE(result == 100'000);
+}
+
+TEST_CASE("Async chain 100,000 deep dropped while suspended does not overflow the stack",
+          "[core][async]") {
+    Gate gate;
+    test::run_with_stack(test::small_stack_bytes, [&] {
+        MockTask task(nested_gate(gate, 100'000));
+        REQUIRE(task.poll().is_pending());
+    });
+    REQUIRE(gate.polls == 1);
+}
+
+TEST_CASE("Async chain dropped while suspended destroys the innermost frame first",
+          "[core][async]") {
+    Gate gate;
+    std::vector<int> log;
+    {
+        MockTask task(recorded_gate(gate, log, 5));
+        REQUIRE(task.poll().is_pending());
+        REQUIRE(log.empty());
+    }
+    REQUIRE(log == std::vector<int>{0, 1, 2, 3, 4, 5});
+}
+
+TEST_CASE("Async chain dropped after completing part of it destroys each frame once",
+          "[core][async]") {
+    std::vector<int> log;
+    auto outer = [](std::vector<int>& log, Gate& g) -> Async<int> {
+        Recorder r(&log, 100);
+        Gate open_gate;
+        open_gate.is_open = true;
+        int first = co_await recorded_gate(open_gate, log, 3); // completes at once
+        co_return first + co_await recorded_gate(g, log, 2);
+    };
+    Gate gate;
+    {
+        MockTask task(outer(log, gate));
+        REQUIRE(task.poll().is_pending());
+        REQUIRE(log == std::vector<int>{0, 1, 2, 3});
+    }
+    REQUIRE(log == std::vector<int>{0, 1, 2, 3, 0, 1, 2, 100});
 }
 
 TEST_CASE("Async suspended 10,000 deep completes after the leaf is woken", "[core][async]") {

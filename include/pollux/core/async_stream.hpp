@@ -129,6 +129,9 @@ private:
 
     void destroy() noexcept {
         if (handle_) {
+            // The Async children it awaits first, innermost first, in
+            // constant stack (see destroy_awaited_children).
+            detail::destroy_awaited_children(handle_.promise());
             // SAFETY: we own the frame and it is suspended while we exist.
             handle_.destroy();
             handle_ = nullptr;
