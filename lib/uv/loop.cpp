@@ -134,13 +134,40 @@ void LoopImpl::run_timers() {
             break;
         }
         Timer* t = it->second;
-        timers.erase(it);
+        remove_timer(it);
         t->in_heap_ = false;
         ready_timers.push_back(t->phase_node_);
     }
     while (ListNode* n = ready_timers.front()) {
         n->unlink();
         static_cast<Timer*>(static_cast<Handle*>(n->owner))->fire();
+    }
+}
+
+void LoopImpl::add_timer(TimerKey key, Timer* t) {
+    if (spare_timer_nodes.empty()) {
+        timers.emplace(key, t);
+        return;
+    }
+    auto node = std::move(spare_timer_nodes.back());
+    spare_timer_nodes.pop_back();
+    node.key() = key;
+    node.mapped() = t;
+    timers.insert(std::move(node));
+}
+
+void LoopImpl::remove_timer(std::map<TimerKey, Timer*>::iterator it) noexcept {
+    auto node = timers.extract(it);
+    try {
+        spare_timer_nodes.push_back(std::move(node));
+    } catch (...) {
+        // Out of memory for the spare list: the node is simply freed.
+    }
+}
+
+void LoopImpl::remove_timer(const TimerKey& key) noexcept {
+    if (auto it = timers.find(key); it != timers.end()) {
+        remove_timer(it);
     }
 }
 
@@ -221,11 +248,14 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     // first pass (they queue behind the first marker) run in this poll too.
     for (int pass = 0; pass < 2; ++pass) {
         const std::uint64_t target = ++marker_posted;
-        boost::asio::post(*io, [seen = marker_seen, target] { *seen = target; });
-        while (*marker_seen < target && io->poll_one() != 0) {
+        boost::asio::post(*io, Marker(markers, target));
+        const auto reached = [&] {
+            return markers->seen.load(std::memory_order_relaxed) >= target;
+        };
+        while (!reached() && io->poll_one() != 0) {
             ++ran;
         }
-        if (*marker_seen < target) {
+        if (!reached()) {
             // Someone stopped the io_context; the marker runs later and
             // writes an old number, which is harmless.
             break;

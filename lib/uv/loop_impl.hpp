@@ -19,6 +19,8 @@
 #include <pollux/uv/handle.hpp>
 #include <pollux/uv/loop.hpp>
 
+#include "marker.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -30,6 +32,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace pollux::uv {
 class Timer;
@@ -90,8 +93,15 @@ public:
     List check;
     List closing;
     List ready_timers;
+    // The timer queue, ordered by (due, start order). Timers are added and
+    // removed through add_timer/remove_timer, which reuse the map's nodes
+    // (extract and re-insert), so re-arming a timer allocates nothing after
+    // the queue has once been as long as it is now.
     std::map<TimerKey, Timer*> timers;
     std::uint64_t timer_seq = 0;
+    void add_timer(TimerKey key, Timer* t);
+    void remove_timer(std::map<TimerKey, Timer*>::iterator it) noexcept;
+    void remove_timer(const TimerKey& key) noexcept;
 
 private:
     struct PendingItem {
@@ -110,12 +120,15 @@ private:
     void poll_io_paused(std::optional<Clock::duration> timeout);
     void run_closing();
 
+    // Nodes of removed timers, for add_timer to reuse.
+    std::vector<std::map<TimerKey, Timer*>::node_type> spare_timer_nodes;
+
     std::deque<PendingItem> pending;
     std::deque<PendingItem> running_pending; // the batch the pending phase is running
 
-    // The poll phase drains the io_context up to a marker handler; the
-    // marker writes its number here when it runs.
-    std::shared_ptr<std::uint64_t> marker_seen = std::make_shared<std::uint64_t>(0);
+    // The poll phase drains the io_context up to a marker handler, which
+    // writes its number into this block when it runs (marker.hpp).
+    std::shared_ptr<MarkerBlock> markers = std::make_shared<MarkerBlock>();
     std::uint64_t marker_posted = 0;
 
     std::unique_ptr<boost::asio::thread_pool> pool;

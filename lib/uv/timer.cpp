@@ -43,14 +43,14 @@ void Timer::arm(Duration timeout, Duration repeat) {
     due_ = loop.now + std::clamp(timeout, Duration::zero(), max_timeout);
     // Timers due at the same time run in start order.
     start_id_ = ++loop.timer_seq;
-    loop.timers.emplace(detail::LoopImpl::TimerKey{due_, start_id_}, this);
+    loop.add_timer(detail::LoopImpl::TimerKey{due_, start_id_}, this);
     in_heap_ = true;
     set_active(true);
 }
 
 void Timer::stop() noexcept {
     if (in_heap_) {
-        impl().timers.erase(detail::LoopImpl::TimerKey{due_, start_id_});
+        impl().remove_timer(detail::LoopImpl::TimerKey{due_, start_id_});
         in_heap_ = false;
     }
     phase_node_.unlink(); // due, waiting in this iteration's ready list
