@@ -143,3 +143,46 @@ TEST_CASE("use_future socket read dropped in flight completes with operation_abo
     REQUIRE(p.is_ready());
     REQUIRE(p.value().value() == 1);
 }
+
+namespace {
+
+// Waits for `timer` (already expired) with use_future, then records that it
+// resumed.
+Async<void> wait_timer(boost::asio::steady_timer& timer, bool& resumed) {
+    auto r = co_await timer.async_wait(use_future);
+    REQUIRE(r.has_value());
+    resumed = true;
+}
+
+} // namespace
+
+TEST_CASE("use_future completion polls its task inside the completion handler",
+          "[asio][use_future]") {
+    boost::asio::io_context io;
+    boost::asio::steady_timer timer(io, std::chrono::steady_clock::now());
+    bool resumed = false;
+    spawn(io.get_executor(), wait_timer(timer, resumed));
+    REQUIRE(io.run_one() == 1); // the first poll starts the wait
+    REQUIRE_FALSE(resumed);
+    // The timer's completion handler polls the task: no second handler.
+    REQUIRE(io.run_one() == 1);
+    REQUIRE(resumed);
+    REQUIRE(io.poll() == 0);
+}
+
+TEST_CASE("use_future completion on another io_context's thread posts the task's poll",
+          "[asio][use_future]") {
+    boost::asio::io_context task_io;
+    boost::asio::io_context timer_io;
+    boost::asio::steady_timer timer(timer_io, std::chrono::steady_clock::now());
+    bool resumed = false;
+    spawn(task_io.get_executor(), wait_timer(timer, resumed));
+    REQUIRE(task_io.run_one() == 1); // starts the wait on timer_io
+    // This thread runs timer_io, not task_io: the task must not be polled
+    // here, only scheduled on its own io_context.
+    REQUIRE(timer_io.run_one() == 1);
+    REQUIRE_FALSE(resumed);
+    task_io.restart(); // it stopped when its queue ran empty
+    REQUIRE(task_io.run_one() == 1);
+    REQUIRE(resumed);
+}

@@ -157,7 +157,11 @@ public:
         }
         // ORDERING: release publishes `result` to the future's acquire load.
         st->done.store(true, std::memory_order_release);
-        st->waker.wake();
+        if (std::optional<Waker> w = st->waker.take()) {
+            // A task's own waker may poll the task right here (one trip
+            // through the scheduler per completion, as a plain handler).
+            wake_from_completion(std::move(*w));
+        }
         st->release();
     }
 

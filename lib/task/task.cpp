@@ -78,6 +78,45 @@ void TaskHeader::wake() const {
     }
 }
 
+// Finding 2 of docs/performance.md: a readiness or timer completion used to
+// wake its task, whose wake posted a second handler to poll it, so every
+// I/O event took two trips through the io_context's queue where a plain
+// Asio handler takes one. Polling here, inside the completion handler, is
+// what that second handler would do, minus the trip:
+// - only on a thread that is running the task's io_context (inside one of
+//   its handlers), where the posted run could have run anyway;
+// - only when no task is being polled on this thread, so a poll never
+//   nests in another;
+// - the state word still decides: a task already scheduled, running or
+//   complete is not polled (the wake merges as usual), and a wake during
+//   this poll re-posts it through transition_to_idle, so a task that keeps
+//   waking itself still yields to other handlers.
+// Asio never runs a completion handler inside the initiating call, so this
+// cannot recurse through the poll it starts.
+void TaskHeader::wake_from_handler() const {
+    if (state_.transition_to_notified() != TransitionToNotified::submit) {
+        return;
+    }
+    auto& self = const_cast<TaskHeader&>(*this);
+    if (vtable_->runs_here(*this)) {
+        // SAFETY: the caller's reference keeps *this alive for the poll.
+        self.run();
+        return;
+    }
+    retain(); // adopted by the run handler
+    vtable_->schedule(self);
+}
+
+void wake_from_completion(Waker&& w) {
+    const RawWaker& raw = w.as_raw();
+    if (raw.vtable == &task_waker_vtable && current_task_slot == nullptr) {
+        // `w` keeps its reference until the poll is over.
+        static_cast<const TaskHeader*>(raw.data)->wake_from_handler();
+        return;
+    }
+    std::move(w).wake();
+}
+
 void TaskHeader::abort() const {
     if (state_.transition_to_cancelled() == TransitionToCancelled::submit) {
         // Idle: post a run so the future is dropped on the task's executor,

@@ -14,6 +14,7 @@
 #include <pollux/detail/task_state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <atomic>
@@ -53,6 +54,10 @@ struct TaskVTable {
     boost::asio::any_io_executor (*executor)(const TaskHeader&);
     // Deletes the typed task.
     void (*destroy)(TaskHeader*) noexcept;
+    // True when the calling thread is running the task's io_context (inside
+    // one of its handlers), so the task may be polled right here; false for
+    // executors that are not an io_context's.
+    bool (*runs_here)(const TaskHeader&) noexcept;
 };
 
 /// The type-erased part of every spawned task. See task_state.hpp for the
@@ -81,6 +86,13 @@ public:
 
     /// Wakes the task: posts a run unless it is scheduled, running or done.
     void wake() const;
+
+    /// Wakes the task from an Asio completion handler: as wake(), but when
+    /// the calling thread runs the task's io_context the task is polled
+    /// right here instead of through a posted run. The caller holds a
+    /// reference for the duration, and no task is being polled on this
+    /// thread. See wake_from_completion.
+    void wake_from_handler() const;
 
     /// Runs one poll. Called by the run handler, which holds a reference.
     void run();
@@ -214,8 +226,21 @@ private:
         return boost::asio::any_io_executor(static_cast<const Task&>(h).executor_);
     }
     static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
+    static bool runs_here(const TaskHeader& h) noexcept {
+        const Executor& ex = static_cast<const Task&>(h).executor_;
+        using IoExecutor = boost::asio::io_context::executor_type;
+        if constexpr (std::is_same_v<Executor, IoExecutor>) {
+            return ex.running_in_this_thread();
+        } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
+            const IoExecutor* io = ex.template target<IoExecutor>();
+            return io != nullptr && io->running_in_this_thread();
+        } else {
+            return false;
+        }
+    }
 
-    static constexpr TaskVTable vtable{&poll, &drop_future, &schedule, &executor, &destroy};
+    static constexpr TaskVTable vtable{
+        &poll, &drop_future, &schedule, &executor, &destroy, &runs_here};
 
     Executor executor_;
     std::optional<F> future_; // only under `running`, or at shutdown
@@ -223,6 +248,13 @@ private:
 
 /// The task whose poll is running on this thread, or null.
 POLLUX_API TaskHeader* current_task() noexcept;
+
+/// Wakes `w` from an Asio completion handler (use_future's). A task's own
+/// waker, woken on a thread that runs the task's io_context while no task
+/// is being polled, polls the task at once (TaskHeader::wake_from_handler)
+/// instead of posting a run for a second trip through the scheduler; any
+/// other waker is woken as usual.
+POLLUX_API void wake_from_completion(Waker&& w);
 
 static_assert(std::atomic<std::source_location>::is_always_lock_free,
               "the await site is stored with one untorn atomic store");
