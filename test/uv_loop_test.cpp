@@ -298,3 +298,25 @@ TEST_CASE("uv Loop runs handlers posted to its io_context in the poll phase", "[
     REQUIRE_FALSE(io.stopped());
     require_loop_quiescent(loop);
 }
+
+TEST_CASE("uv Loop a poll-phase marker left queued by io_context::stop runs after the loop is gone",
+          "[uv][loop]") {
+    boost::asio::io_context io;
+    std::size_t ran_after = 0;
+    {
+        uv::Loop loop(io);
+        uv::Prepare prepare(loop);
+        // Queued before the poll phase's first marker: stops the io_context,
+        // so the drain gives up and leaves that marker in the queue.
+        REQUIRE_FALSE(prepare.start([&] {
+            prepare.close();
+            boost::asio::post(io, [&] { io.stop(); });
+        }));
+        loop.run();
+    }
+    // The loop is destroyed; its marker runs now and touches only memory it
+    // keeps alive (the sanitizer build checks that).
+    io.restart();
+    ran_after = io.run();
+    REQUIRE(ran_after == 1);
+}

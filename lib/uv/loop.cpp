@@ -248,7 +248,7 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     // first pass (they queue behind the first marker) run in this poll too.
     for (int pass = 0; pass < 2; ++pass) {
         const std::uint64_t target = ++marker_posted;
-        boost::asio::post(*io, Marker(markers, target));
+        boost::asio::post(*io, Marker(markers.get(), target));
         const auto reached = [&] {
             return markers->seen.load(std::memory_order_relaxed) >= target;
         };

@@ -128,7 +128,7 @@ private:
 
     // The poll phase drains the io_context up to a marker handler, which
     // writes its number into this block when it runs (marker.hpp).
-    std::shared_ptr<MarkerBlock> markers = std::make_shared<MarkerBlock>();
+    MarkerBlockPtr markers{MarkerBlock::create()};
     std::uint64_t marker_posted = 0;
 
     std::unique_ptr<boost::asio::thread_pool> pool;
