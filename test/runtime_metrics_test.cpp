@@ -154,6 +154,16 @@ TEST_CASE("histogram bucket bounds double from 1 us and the last is open") {
           std::chrono::nanoseconds::max());
 }
 
+TEST_CASE("a task joined on another thread is no longer counted live") {
+    RuntimeOptions opts;
+    opts.worker_threads = 2;
+    Runtime rt(opts);
+    for (int i = 0; i < 200; ++i) {
+        rt.block_on(rt.spawn(yield_n(1)));
+        REQUIRE(rt.metrics().live_tasks == 0);
+    }
+}
+
 TEST_CASE("polls on several worker threads are all counted") {
     RuntimeOptions opts;
     opts.worker_threads = 2;

@@ -218,6 +218,12 @@ void TaskHeader::finish_cancelled() {
 }
 
 void TaskHeader::complete() {
+    // Leave the registry first, so that whoever sees the task complete (its
+    // JoinHandle, on any thread) also sees it gone from live_tasks and
+    // dumps: the unregistration happens before the release in
+    // transition_to_complete. The caller (the run) still holds a reference,
+    // so the registry's may go here.
+    service_->unregister_task(*this);
     const std::uint32_t prev = state_.transition_to_complete();
     Waker join = Waker::noop();
     {
@@ -231,7 +237,6 @@ void TaskHeader::complete() {
     if (!(prev & task_state::join_interest) && error_) {
         report_unhandled_exception(error_);
     }
-    service_->unregister_task(*this);
 }
 
 TaskHeader* current_task() noexcept {
