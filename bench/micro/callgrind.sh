@@ -1,6 +1,22 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # n1 and n2 are for the scripts that source this
 # Counting user-space instructions per operation of a micro benchmark with
 # valgrind callgrind (sourced by instructions.sh and task_debug_cost.sh).
+
+# callgrind_options ARGS...: sets n1 and n2 from the scripts' common options
+# `--n1 N --n2 N` (defaults 1000 and 3000) and checks for valgrind; exits
+# with a usage message otherwise.
+callgrind_options() {
+    n1=1000 n2=3000
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --n1) n1=$2; shift 2 ;;
+        --n2) n2=$2; shift 2 ;;
+        *) echo "usage: $0 [--n1 N] [--n2 N]" >&2; exit 2 ;;
+        esac
+    done
+    command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 1; }
+}
 
 # count_instructions BUILD BENCHMARK N: instructions executed inside
 # BENCHMARK's function (--toggle-collect) when it runs exactly N iterations

@@ -12,15 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/micro/callgrind.sh
 
-n1=1000 n2=3000
-while [ $# -gt 0 ]; do
-    case $1 in
-    --n1) n1=$2; shift 2 ;;
-    --n2) n2=$2; shift 2 ;;
-    *) echo "usage: $0 [--n1 N] [--n2 N]" >&2; exit 2 ;;
-    esac
-done
-command -v valgrind >/dev/null || { echo "$0: needs valgrind" >&2; exit 1; }
+callgrind_options "$@"
 
 BUILD=${BUILD:-build-bench}
 OFF=$BUILD-nodebug

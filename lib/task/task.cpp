@@ -68,13 +68,18 @@ Waker TaskHeader::waker() const {
     return Waker::from_raw(RawWaker{this, &task_waker_vtable});
 }
 
+// Only used in this file: inline.
+inline void TaskHeader::post_run() const {
+    retain(); // adopted by the run handler
+    vtable_->schedule(const_cast<TaskHeader&>(*this));
+}
+
 void TaskHeader::wake() const {
     // Wakes are not counted here: each wake that schedules a poll is
     // counted as that poll (RuntimeMetrics::wakes is polls after the first),
     // so the wake path touches nothing but the state word.
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
-        retain(); // adopted by the run handler
-        vtable_->schedule(const_cast<TaskHeader&>(*this));
+        post_run();
     }
 }
 
@@ -97,14 +102,12 @@ void TaskHeader::wake_from_handler() const {
     if (state_.transition_to_notified() != TransitionToNotified::submit) {
         return;
     }
-    auto& self = const_cast<TaskHeader&>(*this);
     if (vtable_->runs_here(*this)) {
         // SAFETY: the caller's reference keeps *this alive for the poll.
-        self.run();
+        const_cast<TaskHeader*>(this)->run();
         return;
     }
-    retain(); // adopted by the run handler
-    vtable_->schedule(self);
+    post_run();
 }
 
 void wake_from_completion(Waker&& w) {
@@ -121,8 +124,7 @@ void TaskHeader::abort() const {
     if (state_.transition_to_cancelled() == TransitionToCancelled::submit) {
         // Idle: post a run so the future is dropped on the task's executor,
         // never on the aborting thread.
-        retain();
-        vtable_->schedule(const_cast<TaskHeader&>(*this));
+        post_run();
     }
 }
 
@@ -185,8 +187,7 @@ void TaskHeader::run() {
     case TransitionToIdle::ok:
         return;
     case TransitionToIdle::resubmit:
-        retain();
-        vtable_->schedule(*this);
+        post_run();
         return;
     case TransitionToIdle::cancelled:
         finish_cancelled();

@@ -262,7 +262,6 @@ public:
             p.parent_ = &pp;
             p.owner_ = std::addressof(child_);
             p.destroy_owner_ = &destroy_owned;
-            parent_promise_ = &pp;
             chain_->next = child_.handle_;
         }
 
@@ -270,8 +269,10 @@ public:
         /// @par Errors
         /// Rethrows what the child threw.
         T await_resume() {
-            if (parent_promise_ != nullptr) {
-                parent_promise_->awaited_child_ = nullptr;
+            // The child finished (its frame lives until this awaiter goes):
+            // its parent awaits it no more. Null for the fallback path.
+            if (detail::ChainPromiseBase* parent = child_.handle_.promise().parent_) {
+                parent->awaited_child_ = nullptr;
             }
             if (fallback_) {
                 return fallback_->await_resume();
@@ -284,7 +285,6 @@ public:
 
         Stored child_;
         detail::CoroChain* chain_;
-        detail::ChainPromiseBase* parent_promise_ = nullptr; // set once the child joined the chain
         std::optional<detail::FutureAwaiter<Async&>> fallback_;
     };
 

@@ -153,6 +153,8 @@ private:
     // One poll of the future; an exception is stored and counts as Ready.
     bool poll_once(Context& cx) noexcept;
     bool run_timed(Context& cx) noexcept;
+    // Posts a run handler with a new reference: every submit and resubmit.
+    void post_run() const;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
