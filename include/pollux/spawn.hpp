@@ -41,10 +41,16 @@ JoinHandle<output_t<F>> spawn_task(const Executor& ex, F&& f, const TaskOrigin& 
     auto& service = boost::asio::use_service<detail::SchedulerService>(
         static_cast<boost::asio::execution_context&>(ctx));
     auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service, origin);
-    service.register_task(*task);
-    detail::RunHandler first(task); // the first run adopts its initial reference
-    boost::asio::post(ex, std::move(first));
-    return JoinHandle<output_t<F>>(task);
+    JoinHandle<output_t<F>> handle(task);
+    if (!service.register_task(*task)) {
+        // Spawned after the context's scheduler shut down (from a
+        // destructor that the shutdown ran): the task never runs; its
+        // future is dropped here and the handle reports TaskCancelled.
+        task->refuse();
+        return handle;
+    }
+    task->post_first_run();
+    return handle;
 }
 
 inline detail::TaskHeader& current_task_or_throw(const char* what) {

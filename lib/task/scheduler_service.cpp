@@ -20,12 +20,26 @@ boost::asio::execution_context::id SchedulerService::id;
 
 SchedulerService::SchedulerService(boost::asio::execution_context& ctx)
     : boost::asio::execution_context::service(ctx) {
+    ContextGate* g = ContextGate::create();
+    gate_ = GateRef(g);
+    g->release(); // GateRef took its own
 }
 
-SchedulerService::~SchedulerService() = default;
+// Asio deletes services only after every service's shutdown has run, so
+// nothing still links what the gate's deferred frees release.
+SchedulerService::~SchedulerService() {
+    gate_->bury();
+}
 
-void SchedulerService::register_task(TaskHeader& task) {
+const ContextGate* gate_of(boost::asio::execution_context& ctx) {
+    return boost::asio::use_service<SchedulerService>(ctx).gate();
+}
+
+bool SchedulerService::register_task(TaskHeader& task) {
     std::lock_guard lock(mutex_);
+    if (closed_) {
+        return false;
+    }
     task.id_ = next_id_++;
     task.prev_ = nullptr;
     task.next_ = head_;
@@ -34,6 +48,7 @@ void SchedulerService::register_task(TaskHeader& task) {
     }
     head_ = &task;
     ++live_;
+    return true;
 }
 
 void SchedulerService::unregister_task(TaskHeader& task) noexcept {
@@ -193,12 +208,24 @@ boost::asio::thread_pool& SchedulerService::blocking_pool() {
 // 1. Wait for running spawn_blocking functions (their completions may still
 //    wake tasks, which posts handlers that the io_context destroys later).
 // 2. Take each live task off the registry, mark it complete and cancelled,
-//    destroy its future without polling it, wake its JoinHandle, and release
-//    the registry's reference. Destroying a future may drop other tasks'
-//    handles or spawn new tasks, so we take one task at a time until the list
-//    stays empty. Cycles (a future holding its own task's waker) break here,
-//    because the future, and with it the waker, is destroyed.
-// After this, every wake of these tasks finds `complete` and does nothing.
+//    destroy its future without polling it (with the task current, as a
+//    completing poll does), and wake its JoinHandle. Destroying a future may
+//    drop other tasks' handles or spawn new tasks, so we take one task at a
+//    time until the list stays empty; the registry then closes (a later
+//    spawn is refused: TaskHeader::refuse). Cycles (a future holding its own
+//    task's waker) break here, because the future, and with it the waker,
+//    is destroyed. The drained tasks keep the registry's reference on a
+//    private list (linked through `next_`, free once unlinked).
+// 3. Close the gate (context_gate.hpp): wait for the threads that are
+//    posting a wake or abort from outside the context, and refuse later
+//    ones. A wake that won its submit just before step 2 marked its task
+//    complete either posted before the gate closed (the handler is
+//    destroyed unrun with the context) or finds the gate closed.
+// 4. Only now release the drained tasks' executors (a post in step 3 could
+//    still have been reading one) and their registry references.
+// After this, every wake of these tasks finds `complete` and does nothing,
+// and a JoinHandle or Waker that outlives the context holds a task with no
+// future and no executor, which touches nothing when it goes.
 void SchedulerService::shutdown() {
     std::unique_ptr<boost::asio::thread_pool> pool;
     {
@@ -208,12 +235,14 @@ void SchedulerService::shutdown() {
     if (pool) {
         pool->join();
     }
+    TaskHeader* drained = nullptr;
     for (;;) {
         TaskHeader* task = nullptr;
         {
             std::lock_guard lock(mutex_);
             task = head_;
             if (!task) {
+                closed_ = true;
                 break;
             }
             head_ = task->next_;
@@ -226,14 +255,27 @@ void SchedulerService::shutdown() {
         }
         const std::uint32_t prev = task->state_.shutdown();
         if (!(prev & task_state::complete)) {
-            task->vtable_->drop_future(*task);
+            task->drop_future_as_current();
             Waker join = Waker::noop();
             {
                 std::lock_guard lock(task->join_mutex_);
                 join = std::move(task->join_waker_);
             }
-            std::move(join).wake();
+            try {
+                std::move(join).wake();
+            } catch (...) {
+                // A JoinHandle awaited on another context whose post threw:
+                // its task stays idle (TaskHeader::wake); shutdown goes on.
+            }
         }
+        task->next_ = drained;
+        drained = task;
+    }
+    gate_->close();
+    while (drained) {
+        TaskHeader* task = std::exchange(drained, drained->next_);
+        task->next_ = nullptr;
+        task->vtable_->release_executor(*task);
         task->release();
     }
 }

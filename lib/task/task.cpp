@@ -48,9 +48,12 @@ RawWaker waker_clone(const void* p) {
     return RawWaker{p, &task_waker_vtable};
 }
 void waker_wake(const void* p) {
-    const auto* t = static_cast<const TaskHeader*>(p);
-    t->wake();
-    t->release();
+    // The waker's reference goes even when the wake's post throws.
+    struct Release {
+        const TaskHeader* t;
+        ~Release() { t->release(); }
+    } r{static_cast<const TaskHeader*>(p)};
+    r.t->wake();
 }
 void waker_wake_by_ref(const void* p) {
     static_cast<const TaskHeader*>(p)->wake();
@@ -63,15 +66,28 @@ void waker_drop(const void* p) {
 
 const RawWakerVTable task_waker_vtable{&waker_clone, &waker_wake, &waker_wake_by_ref, &waker_drop};
 
+TaskHeader::TaskHeader(const TaskVTable* vtable, SchedulerService& service,
+                       const TaskOrigin& origin)
+    : name_(origin.name), spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable),
+      service_(&service) {
+}
+
 Waker TaskHeader::waker() const {
     retain();
     return Waker::from_raw(RawWaker{this, &task_waker_vtable});
 }
 
 // Only used in this file: inline.
-inline void TaskHeader::post_run() const {
-    retain(); // adopted by the run handler
-    vtable_->schedule(const_cast<TaskHeader&>(*this));
+// A false return means the context is closed: its shutdown drops this
+// task (or has), so no run is wanted.
+inline bool TaskHeader::post_run() const {
+    retain(); // schedule adopts it
+    return vtable_->schedule(const_cast<TaskHeader&>(*this));
+}
+
+void TaskHeader::undo_submit() const {
+    state_.transition_from_failed_submit();
+    throw;
 }
 
 void TaskHeader::wake() const {
@@ -79,8 +95,37 @@ void TaskHeader::wake() const {
     // counted as that poll (RuntimeMetrics::wakes is polls after the first),
     // so the wake path touches nothing but the state word.
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
-        post_run();
+        try {
+            post_run();
+        } catch (...) {
+            undo_submit();
+        }
     }
+}
+
+void TaskHeader::post_first_run() {
+    try {
+        // Adopts the reference spawn counted for the first run. A closed
+        // context (false) posts nothing: its shutdown drops the task.
+        (void)vtable_->schedule(*this);
+    } catch (...) {
+        // Registered but never runnable: finish it here, as its run would
+        // have on seeing it cancelled (complete() gives back the registry's
+        // reference), and let spawn's caller see the exception.
+        state_.transition_from_failed_submit();
+        drop_future_as_current();
+        complete();
+        throw;
+    }
+}
+
+void TaskHeader::refuse() {
+    // Nobody else knows the task yet: the JoinHandle is not returned.
+    (void)state_.shutdown();
+    drop_future_as_current();
+    vtable_->release_executor(*this);
+    release(); // the registry's (never registered)
+    release(); // the first run's (never posted)
 }
 
 // Finding 2 of docs/performance.md: a readiness or timer completion used to
@@ -107,7 +152,11 @@ void TaskHeader::wake_from_handler() const {
         const_cast<TaskHeader*>(this)->run();
         return;
     }
-    post_run();
+    try {
+        post_run();
+    } catch (...) {
+        undo_submit();
+    }
 }
 
 void wake_from_completion(Waker&& w) {
@@ -124,7 +173,11 @@ void TaskHeader::abort() const {
     if (state_.transition_to_cancelled() == TransitionToCancelled::submit) {
         // Idle: post a run so the future is dropped on the task's executor,
         // never on the aborting thread.
-        post_run();
+        try {
+            post_run();
+        } catch (...) {
+            undo_submit();
+        }
     }
 }
 
@@ -141,6 +194,7 @@ inline bool TaskHeader::poll_once(Context& cx) noexcept {
 
 // One run of a task, in the phase order of docs/design.md.
 void TaskHeader::run() {
+again:
     // Phase 2: a posted run claims the task; a stale one (after shutdown)
     // does nothing.
     switch (state_.transition_to_running()) {
@@ -187,7 +241,14 @@ void TaskHeader::run() {
     case TransitionToIdle::ok:
         return;
     case TransitionToIdle::resubmit:
-        post_run();
+        try {
+            post_run();
+        } catch (...) {
+            // The post threw (bad_alloc). The task is `notified` with no
+            // run queued; rather than lose the wake, this thread, which is
+            // on the task's executor, polls it again.
+            goto again;
+        }
         return;
     case TransitionToIdle::cancelled:
         finish_cancelled();
@@ -213,8 +274,13 @@ bool TaskHeader::run_timed(Context& cx) noexcept {
     return ready;
 }
 
-void TaskHeader::finish_cancelled() {
+void TaskHeader::drop_future_as_current() noexcept {
+    PollScope scope(this);
     vtable_->drop_future(*this);
+}
+
+void TaskHeader::finish_cancelled() {
+    drop_future_as_current();
     complete();
 }
 
@@ -225,6 +291,11 @@ void TaskHeader::complete() {
     // transition_to_complete. The caller (the run) still holds a reference,
     // so the registry's may go here.
     service_->unregister_task(*this);
+    // The executor goes with the task's completion, not with its last
+    // reference (a JoinHandle or Waker may outlive the context; a strand's
+    // destructor needs its service). No post can be reading it: a post
+    // reads it before queueing the run that got here.
+    vtable_->release_executor(*this);
     const std::uint32_t prev = state_.transition_to_complete();
     Waker join = Waker::noop();
     {

@@ -9,6 +9,7 @@
 #include <pollux/debug/runtime_metrics.hpp>
 #include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/context_gate.hpp>
 
 #include <boost/asio/execution_context.hpp>
 
@@ -37,8 +38,10 @@ public:
     explicit SchedulerService(boost::asio::execution_context& ctx);
     ~SchedulerService() override;
 
-    /// Adds a new task; the registry adopts one of its references.
-    void register_task(TaskHeader& task);
+    /// Adds a new task; the registry adopts one of its references. Returns
+    /// false, registering nothing, once the shutdown has drained the
+    /// registry (the caller then refuses the task: TaskHeader::refuse).
+    [[nodiscard]] bool register_task(TaskHeader& task);
     /// Removes a completed task and releases the registry's reference.
     void unregister_task(TaskHeader& task) noexcept;
 
@@ -67,6 +70,10 @@ public:
     [[nodiscard]] std::optional<debug::TaskInfo> task(std::uint64_t id) const;
     [[nodiscard]] RuntimeMetrics metrics() const;
 
+    /// The context's gate (context_gate.hpp): open until this service's
+    /// shutdown has dropped every task, buried when the service is deleted.
+    [[nodiscard]] const ContextGate* gate() const noexcept { return gate_.get(); }
+
 private:
     // Phase 5 of docs/design.md: called when the context is destroyed (or
     // shut down), after no thread runs it any more.
@@ -88,12 +95,18 @@ private:
     TaskHeader* head_ = nullptr;      // intrusive list of live tasks, newest first, under mutex_
     std::size_t live_ = 0;            // under mutex_
     std::uint64_t next_id_ = 1;       // under mutex_
+    bool closed_ = false;             // registry drained by shutdown, under mutex_
     std::uint64_t retired_polls_ = 0; // polls of unregistered tasks, under mutex_
     std::uint64_t retired_wakes_ = 0; // their wakes (polls after the first), under mutex_
     std::atomic<bool> detailed_{false};
     std::array<Shard, shard_count> shards_{};
     std::size_t max_blocking_threads_ = 16;
     std::unique_ptr<boost::asio::thread_pool> blocking_; // under mutex_
+    GateRef gate_;
 };
+
+/// The gate of `ctx`, whose SchedulerService this creates if needed. The
+/// pointer lives as long as the service; take a GateRef to keep it longer.
+POLLUX_API const ContextGate* gate_of(boost::asio::execution_context& ctx);
 
 } // namespace pollux::detail

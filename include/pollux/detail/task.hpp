@@ -11,6 +11,7 @@
 #include <pollux/core/waker.hpp>
 #include <pollux/debug/await_site.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/context_gate.hpp>
 #include <pollux/detail/task_state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -47,11 +48,18 @@ struct TaskVTable {
     bool (*poll)(TaskHeader&, Context&);
     // Destroys the future if it is still there.
     void (*drop_future)(TaskHeader&) noexcept;
-    // Posts a run handler to the task's executor. The handler adopts one
-    // reference that the caller has already taken.
-    void (*schedule)(TaskHeader&);
+    // Posts a run handler to the task's executor and returns true, or
+    // returns false when the executor's context is closed (context_gate.hpp)
+    // and posts nothing. Adopts one reference that the caller has already
+    // taken: the posted handler owns it, or it is released when nothing was
+    // posted (closed, or the post threw: it throws what the post throws).
+    bool (*schedule)(TaskHeader&);
     // The task's executor, for spawn(fut) and timers created inside it.
+    // Only while the task runs (the executor is released when it completes).
     boost::asio::any_io_executor (*executor)(const TaskHeader&);
+    // Destroys the executor: when the task completes, or after the context's
+    // gate closed at shutdown (no post can be reading it then).
+    void (*release_executor)(TaskHeader&) noexcept;
     // Deletes the typed task.
     void (*destroy)(TaskHeader*) noexcept;
     // True when the calling thread is running the task's io_context (inside
@@ -97,6 +105,17 @@ public:
     /// Runs one poll. Called by the run handler, which holds a reference.
     void run();
 
+    /// Posts the first run of a task that spawn registered; the run handler
+    /// adopts the initial reference meant for it (or it is released if the
+    /// context closed meanwhile: the shutdown drops the task).
+    void post_first_run();
+
+    /// A task that its context refused (spawned after the scheduler shut
+    /// down): marks it complete and cancelled, drops its future with the
+    /// task current, releases its executor and the references of the
+    /// registry and the first run. Its JoinHandle reports TaskCancelled.
+    void refuse();
+
     /// Requests cancellation; thread-safe.
     void abort() const;
 
@@ -141,20 +160,30 @@ public:
     std::atomic<std::int64_t> poll_time_ns_{0}; // sum over polls
 
 protected:
-    TaskHeader(const TaskVTable* vtable, SchedulerService& service, const TaskOrigin& origin)
-        : name_(origin.name), spawn_site_(origin.site), vtable_(vtable), service_(&service) {}
+    TaskHeader(const TaskVTable* vtable, SchedulerService& service, const TaskOrigin& origin);
     ~TaskHeader() = default;
+
+    // The gate of the executor's context: held for the task's whole life,
+    // so a late wake can ask it whether the context is still there.
+    GateRef gate_;
 
 private:
     friend class SchedulerService;
 
     void complete();
     void finish_cancelled();
+    // Drops the future with this task current (as a completing poll does),
+    // so a destructor may use spawn(f) or the task's executor.
+    void drop_future_as_current() noexcept;
     // One poll of the future; an exception is stored and counts as Ready.
     bool poll_once(Context& cx) noexcept;
     bool run_timed(Context& cx) noexcept;
     // Posts a run handler with a new reference: every submit and resubmit.
-    void post_run() const;
+    // Returns false when the context is closed (nothing posted).
+    bool post_run() const;
+    // A submit (wake, abort) whose post threw: puts the task back to idle
+    // so that a later wake posts again, then rethrows.
+    [[noreturn]] void undo_submit() const;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
@@ -186,10 +215,11 @@ public:
             task_->release();
         }
     }
+    // The reference goes with the handler even when run() throws (a wake
+    // of the JoinHandle's waker may fail to post).
     void operator()() {
-        TaskHeader* t = std::exchange(task_, nullptr);
-        t->run();
-        t->release();
+        RunHandler self(std::exchange(task_, nullptr));
+        self.task_->run();
     }
 
 private:
@@ -202,7 +232,7 @@ class Task final : public TaskWithOutput<output_t<F>> {
 public:
     template <class G>
     Task(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin)
-        : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(ex),
+        : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(std::in_place, ex),
           future_(std::in_place, std::forward<G>(fut)) {}
 
 private:
@@ -221,15 +251,49 @@ private:
         return true;
     }
     static void drop_future(TaskHeader& h) noexcept { static_cast<Task&>(h).future_.reset(); }
-    static void schedule(TaskHeader& h) {
-        boost::asio::post(static_cast<Task&>(h).executor_, RunHandler(&h));
+    // Lifetimes (docs/design.md): a wake may come from any thread, at any
+    // time, even while the context is being destroyed. A thread that runs
+    // the task's io_context posts at once: the context cannot be destroyed
+    // under a thread inside its run(). Any other thread posts from inside
+    // the context's gate, which the shutdown closes (waiting for threads
+    // inside) before anything is torn down; a closed gate means the task is
+    // being dropped by the shutdown, so no run is wanted.
+    //
+    // The post uses a copy of the executor: once the handler is queued the
+    // task may run and complete on another thread, which releases
+    // executor_, before Asio's post has returned. The copy is destroyed
+    // inside the gate too (a strand's destructor locks its service).
+    static bool schedule(TaskHeader& h) {
+        auto& self = static_cast<Task&>(h);
+        RunHandler run(&h); // owns the adopted reference from here on
+        if (runs_here(h)) {
+            const Executor ex(*self.executor_);
+            boost::asio::post(ex, std::move(run));
+            return true;
+        }
+        GatePass pass(self.gate_.get());
+        if (!pass) {
+            return false;
+        }
+        const Executor ex(*self.executor_);
+        boost::asio::post(ex, std::move(run));
+        return true;
     }
     static boost::asio::any_io_executor executor(const TaskHeader& h) {
-        return boost::asio::any_io_executor(static_cast<const Task&>(h).executor_);
+        const auto& self = static_cast<const Task&>(h);
+        POLLUX_ASSERT(self.executor_.has_value(), "executor of a completed task");
+        return boost::asio::any_io_executor(*self.executor_);
+    }
+    static void release_executor(TaskHeader& h) noexcept {
+        static_cast<Task&>(h).executor_.reset();
     }
     static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
     static bool runs_here(const TaskHeader& h) noexcept {
-        const Executor& ex = static_cast<const Task&>(h).executor_;
+        const auto& self = static_cast<const Task&>(h);
+        if (!self.executor_) {
+            return false;
+        }
+        const Executor& ex = *self.executor_;
         using IoExecutor = boost::asio::io_context::executor_type;
         if constexpr (std::is_same_v<Executor, IoExecutor>) {
             return ex.running_in_this_thread();
@@ -242,9 +306,11 @@ private:
     }
 
     static constexpr TaskVTable vtable{
-        &poll, &drop_future, &schedule, &executor, &destroy, &runs_here};
+        &poll, &drop_future, &schedule, &executor, &release_executor, &destroy, &runs_here};
 
-    Executor executor_;
+    // Engaged from spawn until the task completes or its context's shutdown
+    // has closed the gate; see release_executor.
+    std::optional<Executor> executor_;
     std::optional<F> future_; // only under `running`, or at shutdown
 };
 

@@ -58,6 +58,9 @@ namespace pollux::detail {
 //     abort:    complete or cancelled -> do_nothing
 //               running or scheduled  -> set cancelled; do_nothing (the runner sees it)
 //               idle                  -> set cancelled and notified; submit
+//     failed submit: (the post of a submit threw) clear notified: idle again
+//     shutdown: set complete and cancelled (the registry's drain; the gate
+//               then closes, so a submit that raced it posts nothing)
 //
 // (e) Safety.
 //     - A wake that races with the end of a poll is never lost: either it set
@@ -189,6 +192,16 @@ public:
                 return idle ? TransitionToCancelled::submit : TransitionToCancelled::do_nothing;
             }
         }
+    }
+
+    /// Undoes a submit whose post failed (it threw): clears `notified`, so
+    /// the task is idle again and the next wake submits. Only the thread
+    /// that won the submit calls it; until then no run exists and every
+    /// other wake saw `notified` and did nothing. A `cancelled` set
+    /// meanwhile stays, and the next run acts on it.
+    void transition_from_failed_submit() noexcept {
+        // ORDERING: release, as idle: the next submit's poll sees our writes.
+        word_.fetch_and(~task_state::notified, std::memory_order_acq_rel);
     }
 
     /// Clears join_interest; returns the previous word.
