@@ -17,8 +17,8 @@
 #include <type_traits>
 #include <utility>
 
-// Every ::raise here happens while a Signal (or a polled ctrl_c future) for
-// that number is alive, so Asio's handler catches it; otherwise the default
+// Every ::raise here happens while a Signal (or a registered ctrl_c future)
+// for that number is alive, so Asio's handler catches it; otherwise the default
 // disposition would end the test process.
 
 using namespace pollux;
@@ -224,6 +224,76 @@ TEST_CASE("ctrl_c completes at the next SIGINT", "[signal][ctrl_c]") {
         co_return r.value().has_value();
     };
     REQUIRE(rt.block_on(body()));
+}
+
+TEST_CASE("ctrl_c made inside a task sees a SIGINT raised before its first poll",
+          "[signal][ctrl_c]") {
+    Runtime rt;
+    auto body = []() -> Async<bool> {
+        auto c = sig::ctrl_c(); // registers SIGINT here, not at the first poll
+        ::raise(SIGINT);        // before the first poll: must neither kill us nor be lost
+        Result<Result<void>> r = co_await bounded(std::move(c));
+        co_return r.value().has_value();
+    };
+    REQUIRE(rt.block_on(body()));
+}
+
+TEST_CASE("ctrl_c with an explicit executor registers outside a task", "[signal][ctrl_c]") {
+    boost::asio::io_context io;
+    auto c = sig::ctrl_c(io.get_executor());
+    ::raise(SIGINT);
+    auto handle = spawn(io, [](sig::CtrlC c) -> Async<bool> {
+        Result<void> r = co_await std::move(c);
+        co_return r.has_value();
+    }(std::move(c)));
+    io.run();
+    REQUIRE(block_on(std::move(handle)));
+}
+
+// Catch2 installs its own SIGINT handler while a test case runs, so the
+// ctrl_c cases below compare the disposition with the one they started
+// with rather than with SIG_DFL. Asio's handler replaces it while SIGINT is
+// registered, and Asio sets SIG_DFL when the registration goes.
+namespace {
+
+void (*sigint_handler())(int) {
+    struct sigaction now {};
+    ::sigaction(SIGINT, nullptr, &now);
+    return now.sa_handler;
+}
+
+} // namespace
+
+TEST_CASE("ctrl_c dropped before its first poll unregisters SIGINT", "[signal][ctrl_c][cancel]") {
+    auto* const before = sigint_handler();
+    Runtime rt;
+    auto body = [](void (*before)(int)) -> Async<bool> {
+        bool registered = false;
+        {
+            // Dropped at the end of this block, never polled.
+            auto c = sig::ctrl_c();
+            registered = sigint_handler() != before; // Asio's handler
+        }
+        co_return registered;
+    };
+    REQUIRE(rt.block_on(body(before)));
+    REQUIRE(sigint_handler() == SIG_DFL);
+}
+
+TEST_CASE("ctrl_c made outside a task registers on its first poll", "[signal][ctrl_c]") {
+    auto* const before = sigint_handler();
+    auto c = sig::ctrl_c(); // no task here: nothing to register on yet
+    REQUIRE(sigint_handler() == before);
+    Runtime rt;
+    auto body = [](sig::CtrlC& c) -> Async<bool> {
+        if (co_await poll_once(c)) {
+            co_return false; // nothing was raised yet
+        }
+        ::raise(SIGINT); // registered by that first poll
+        Result<Result<void>> r = co_await bounded(std::move(c));
+        co_return r.value().has_value();
+    };
+    REQUIRE(rt.block_on(body(c)));
 }
 
 TEST_CASE("ctrl_c polled outside a task throws std::logic_error", "[signal][ctrl_c]") {

@@ -5,8 +5,11 @@
 /// next SIGINT, and `signal(signum)`, a `Signal` that stays registered and
 /// yields each delivery of a POSIX signal.
 ///
+/// Both register when they are made (inside a task, or given an executor),
+/// not when first polled, so a signal that arrives in between is kept.
+///
 /// Process-wide signal dispositions: pollux changes them only through
-/// `boost::asio::signal_set`, and only while a `Signal` (or a polled
+/// `boost::asio::signal_set`, and only while a `Signal` (or a registered
 /// `ctrl_c()` future) lives. Asio installs its own handler for the signal
 /// number when the first signal_set in the process registers it, and sets
 /// the disposition back to `SIG_DFL` (not to whatever was installed before)
@@ -224,29 +227,38 @@ inline Poll<Result<int>> Recv::poll(Context& cx) {
 
 /// The future returned by `ctrl_c()`: `Result<void>`, ok at the next SIGINT.
 ///
-/// Lazy, like every future: SIGINT is registered on the first poll, on the
-/// executor of the task being polled, so a SIGINT that arrives before the
-/// first poll is not seen (and, with no other handler, ends the process).
+/// Registered from construction: `ctrl_c()` called inside a pollux task, and
+/// `ctrl_c(executor)` anywhere, register SIGINT before they return, so a
+/// SIGINT that arrives between then and the first poll is kept (the
+/// signal_set counts it) and completes the first poll. This differs from
+/// tokio, whose `ctrl_c()` registers on first poll and warns about exactly
+/// that gap (docs/decisions.md). Only `ctrl_c()` called outside any task
+/// (say in `main`, to hand to `Runtime::block_on`) has no executor to
+/// register on; it registers on its first poll, on the executor of the task
+/// polling it, and does not see a SIGINT that arrives before.
 /// Registration stays until the future is destroyed, then the SIGINT
 /// disposition follows the rules in the file comment.
 ///
 /// @par Cancel safety
 /// Cancel safe in that nothing else is lost: dropping it before it completes
-/// cancels the wait (`cancellation_type::terminal`) and unregisters SIGINT;
-/// a SIGINT that arrives later is not seen by it.
+/// (polled or not) cancels its wait, if any (`cancellation_type::terminal`),
+/// and unregisters SIGINT; a SIGINT that arrives later is not seen by it.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe.
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
-/// signal_set's completion, on the executor of the task that first polled it.
+/// signal_set's completion, on the executor it was registered on.
 /// @par Errors
-/// Throws `std::logic_error` when first polled outside a pollux task. The
-/// output holds the error if Asio cannot register SIGINT or the wait fails.
+/// A poll throws `std::logic_error` when it has to register (see above) and
+/// runs outside a pollux task. The output holds the error if Asio cannot
+/// register SIGINT or the wait fails.
 /// @par Preconditions
 /// Not polled again after it returned Ready (asserts).
 /// @par Example
 /// @code
-/// co_await pollux::signal::ctrl_c();
+/// auto stop = pollux::signal::ctrl_c(); // SIGINT is ours from here on
+/// std::cout << "ready" << std::endl;    // so Ctrl-C right after this is seen
+/// co_await std::move(stop);
 /// std::puts("shutting down");
 /// @endcode
 class POLLUX_NODISCARD_FUTURE CtrlC {
@@ -254,7 +266,12 @@ public:
     /// What it completes with.
     using Output = Result<void>;
 
+    /// Not registered yet: registers on its first poll (what `ctrl_c()`
+    /// makes outside a task).
     CtrlC() noexcept = default;
+    /// Registers SIGINT on `ex` now; a failure is kept for the first poll.
+    /// Throws `std::bad_alloc`.
+    explicit CtrlC(const boost::asio::any_io_executor& ex) { register_on(ex); }
     /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     CtrlC(CtrlC&&) noexcept = default;
     /// Moves it; allowed at any time, also between polls (there is no `Pin`).
@@ -265,15 +282,12 @@ public:
     /// and the function that returns it.
     Poll<Result<void>> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "CtrlC polled after it returned Ready");
-        if (!set_) {
-            boost::system::error_code ec;
-            set_ = detail::make_signal_set(
-                pollux::detail::executor_of_current_task("pollux::signal::ctrl_c"), SIGINT, ec);
-            if (ec) {
-                done_ = true;
-                set_.reset();
-                return Ready{Result<void>(boost::system::in_place_error, ec)};
-            }
+        if (!set_ && !error_) {
+            register_on(pollux::detail::executor_of_current_task("pollux::signal::ctrl_c"));
+        }
+        if (error_) {
+            done_ = true;
+            return Ready{Result<void>(boost::system::in_place_error, error_)};
         }
         Poll<Result<int>> p = detail::poll_signal_set(set_, cx);
         if (p.is_pending()) {
@@ -285,14 +299,41 @@ public:
     }
 
 private:
+    // Afterwards exactly one of `set_` (registered) and `error_` (could not
+    // register; reported by the next poll) is set.
+    void register_on(const boost::asio::any_io_executor& ex) {
+        set_ = detail::make_signal_set(ex, SIGINT, error_);
+        if (error_) {
+            set_.reset();
+        }
+    }
+
     detail::SignalSetPtr set_;
+    boost::system::error_code error_;
     bool done_ = false;
 };
 
-/// A future that completes (ok) at the next SIGINT (Ctrl-C) after its first
-/// poll. See `CtrlC`.
-[[nodiscard]] inline CtrlC ctrl_c() noexcept {
-    return {};
+/// A future that completes (ok) at the next SIGINT (Ctrl-C). Called inside a
+/// pollux task, it registers SIGINT on that task's executor before it
+/// returns; outside a task, on its first poll. See `CtrlC`.
+///
+/// @par Errors
+/// Throws `std::bad_alloc`; see `CtrlC` for the rest.
+[[nodiscard]] inline CtrlC ctrl_c() {
+    if (pollux::detail::TaskHeader* task = pollux::detail::current_task()) {
+        return CtrlC(task->executor());
+    }
+    return CtrlC();
+}
+
+/// A future that completes (ok) at the next SIGINT, registered on `ex` (any
+/// Asio executor of an io_context) before this returns, inside a task or not.
+/// See `CtrlC`.
+///
+/// @par Errors
+/// Throws `std::bad_alloc`; see `CtrlC` for the rest.
+[[nodiscard]] inline CtrlC ctrl_c(const boost::asio::any_io_executor& ex) {
+    return CtrlC(ex);
 }
 
 } // namespace pollux::signal

@@ -81,6 +81,10 @@ public:
                 if (::connect(fd, ep.data(), static_cast<::socklen_t>(ep.size())) == 0) {
                     return {};
                 }
+                // An interrupted connect goes on in the background, like
+                // one in progress; calling it again would fail with
+                // EALREADY, so EINTR is not retried here
+                // (lib/detail/retry_eintr.hpp).
                 if (errno == EINPROGRESS || errno == EINTR) {
                     return boost::asio::error::would_block;
                 }

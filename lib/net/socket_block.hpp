@@ -11,6 +11,8 @@
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/io_block.hpp>
 
+#include "../detail/retry_eintr.hpp"
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -181,15 +183,12 @@ Poll<Result<std::size_t>> stream_poll_read(Block& b, Context& cx, boost::asio::m
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return poll_io(b, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
-        for (;;) {
-            ssize_t n = ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0);
-            if (n >= 0) {
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                return last_error();
-            }
+        ssize_t n = pollux::detail::retry_eintr(
+            [&] { return ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0); });
+        if (n < 0) {
+            return last_error();
         }
+        return static_cast<std::size_t>(n);
     });
 }
 
@@ -199,16 +198,13 @@ Poll<Result<std::size_t>> stream_poll_write(Block& b, Context& cx, boost::asio::
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return poll_io(b, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
-        for (;;) {
-            // MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
-            ssize_t n = ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
-            if (n >= 0) {
-                return static_cast<std::size_t>(n);
-            }
-            if (errno != EINTR) {
-                return last_error();
-            }
+        // MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
+        ssize_t n = pollux::detail::retry_eintr(
+            [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+        if (n < 0) {
+            return last_error();
         }
+        return static_cast<std::size_t>(n);
     });
 }
 
@@ -235,7 +231,7 @@ Poll<Result<void>> stream_poll_shutdown(Block& b) {
 //   free again.
 inline bool is_per_connection_accept_error(int e) noexcept {
     switch (e) {
-    case EINTR:
+    case EINTR: // not a connection's error at all: the call is simply made again
     case ECONNABORTED:
     case EPROTO:
     case ECONNRESET:
@@ -339,7 +335,8 @@ Poll<Result<Accepted>> poll_accept_fd(ListenerBlock<Acceptor>& b, Context& cx) {
 }
 
 /// Wraps an accepted descriptor in a socket of `Socket` on `ex`; closes the
-/// descriptor if that fails.
+/// descriptor if that fails. (close is never retried on EINTR: see
+/// lib/detail/retry_eintr.hpp.)
 template <class Socket, class Protocol>
 Result<Socket>
 adopt_fd(const boost::asio::any_io_executor& ex, const Protocol& protocol, int fd) noexcept {

@@ -3,6 +3,7 @@
 
 #include <pollux/net/resolve.hpp>
 
+#include "../detail/retry_eintr.hpp"
 #include "connect.hpp"
 #include "socket_block.hpp"
 
@@ -75,8 +76,12 @@ Result<UdpSocket> UdpSocket::bind(std::string_view host_port) {
 }
 
 Result<void> UdpSocket::connect(const endpoint& peer) {
-    if (::connect(
-            impl_->sock.native_handle(), peer.data(), static_cast<::socklen_t>(peer.size())) != 0) {
+    // Unlike a stream connect, a datagram connect only records the peer, so
+    // making it again after EINTR is safe.
+    if (pollux::detail::retry_eintr([&] {
+            return ::connect(
+                impl_->sock.native_handle(), peer.data(), static_cast<::socklen_t>(peer.size()));
+        }) != 0) {
         return detail::last_error();
     }
     return {};
@@ -87,20 +92,18 @@ UdpSocket::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoi
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
         *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
-            for (;;) {
-                ssize_t n = ::sendto(impl_->sock.native_handle(),
-                                     buf.data(),
-                                     buf.size(),
-                                     MSG_NOSIGNAL,
-                                     to.data(),
-                                     static_cast<::socklen_t>(to.size()));
-                if (n >= 0) {
-                    return static_cast<std::size_t>(n);
-                }
-                if (errno != EINTR) {
-                    return detail::last_error();
-                }
+            ssize_t n = pollux::detail::retry_eintr([&] {
+                return ::sendto(impl_->sock.native_handle(),
+                                buf.data(),
+                                buf.size(),
+                                MSG_NOSIGNAL,
+                                to.data(),
+                                static_cast<::socklen_t>(to.size()));
+            });
+            if (n < 0) {
+                return detail::last_error();
             }
+            return static_cast<std::size_t>(n);
         });
 }
 
@@ -109,25 +112,24 @@ UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
     using R = Result<std::pair<std::size_t, udp::endpoint>>;
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(*impl_, boost::asio::socket_base::wait_read, cx, [&]() -> R {
-        for (;;) {
-            ::sockaddr_storage from{};
-            ::socklen_t len = sizeof(from);
-            ssize_t n = ::recvfrom(impl_->sock.native_handle(),
-                                   buf.data(),
-                                   buf.size(),
-                                   0,
-                                   reinterpret_cast<::sockaddr*>(&from),
-                                   &len);
-            if (n >= 0) {
-                udp::endpoint ep;
-                std::memcpy(ep.data(), &from, std::min<std::size_t>(len, ep.capacity()));
-                ep.resize(len);
-                return std::pair<std::size_t, udp::endpoint>(static_cast<std::size_t>(n), ep);
-            }
-            if (errno != EINTR) {
-                return detail::last_error();
-            }
+        ::sockaddr_storage from{};
+        ::socklen_t len = sizeof(from);
+        ssize_t n = pollux::detail::retry_eintr([&] {
+            len = sizeof(from); // recvfrom may have changed it before failing
+            return ::recvfrom(impl_->sock.native_handle(),
+                              buf.data(),
+                              buf.size(),
+                              0,
+                              reinterpret_cast<::sockaddr*>(&from),
+                              &len);
+        });
+        if (n < 0) {
+            return detail::last_error();
         }
+        udp::endpoint ep;
+        std::memcpy(ep.data(), &from, std::min<std::size_t>(len, ep.capacity()));
+        ep.resize(len);
+        return std::pair<std::size_t, udp::endpoint>(static_cast<std::size_t>(n), ep);
     });
 }
 
@@ -135,16 +137,13 @@ Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_b
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
         *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
-            for (;;) {
-                ssize_t n =
-                    ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
-                if (n >= 0) {
-                    return static_cast<std::size_t>(n);
-                }
-                if (errno != EINTR) {
-                    return detail::last_error();
-                }
+            ssize_t n = pollux::detail::retry_eintr([&] {
+                return ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
+            });
+            if (n < 0) {
+                return detail::last_error();
             }
+            return static_cast<std::size_t>(n);
         });
 }
 
@@ -152,15 +151,12 @@ Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
         *impl_, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
-            for (;;) {
-                ssize_t n = ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0);
-                if (n >= 0) {
-                    return static_cast<std::size_t>(n);
-                }
-                if (errno != EINTR) {
-                    return detail::last_error();
-                }
+            ssize_t n = pollux::detail::retry_eintr(
+                [&] { return ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0); });
+            if (n < 0) {
+                return detail::last_error();
             }
+            return static_cast<std::size_t>(n);
         });
 }
 

@@ -44,6 +44,7 @@ Result<std::pair<UnixStream, UnixStream>> UnixStream::pair(const boost::asio::an
     }
     auto a = detail::adopt_fd<stream_protocol::socket>(ex, stream_protocol(), fds[0]);
     if (!a) {
+        // Never retried on EINTR (see lib/detail/retry_eintr.hpp).
         ::close(fds[1]);
         return a.error();
     }

@@ -1,5 +1,6 @@
 #include <pollux/uv/tcp.hpp>
 
+#include "../detail/retry_eintr.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
@@ -43,12 +44,12 @@ bool would_block(const boost::system::error_code& ec) {
 }
 
 // Errors of one connection that accept() may return and that do not stop
-// accepting (DESIGN.md section 8).
+// accepting (DESIGN.md section 8). EINTR never gets here: every system call
+// of this file goes through detail::retry_eintr.
 bool per_connection_error(const boost::system::error_code& ec) {
     return ec == boost::asio::error::connection_aborted ||
            ec == boost::asio::error::connection_reset ||
-           ec == boost::system::error_code(EPROTO, boost::system::system_category()) ||
-           ec == boost::asio::error::interrupted;
+           ec == boost::system::error_code(EPROTO, boost::system::system_category());
 }
 
 } // namespace
@@ -110,6 +111,7 @@ boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
     }
     acceptor.assign(protocol, fd, ec);
     if (ec) {
+        // Never retried on EINTR (see lib/detail/retry_eintr.hpp).
         ::close(fd);
         return ec;
     }
@@ -249,8 +251,9 @@ void Tcp::do_read() {
             return;
         }
         boost::system::error_code ec;
-        const std::size_t n =
-            socket_.read_some(boost::asio::buffer(read_buf_.get(), read_buffer_size), ec);
+        const std::size_t n = pollux::detail::retry_eintr(ec, [&](boost::system::error_code& e) {
+            return socket_.read_some(boost::asio::buffer(read_buf_.get(), read_buffer_size), e);
+        });
         if (would_block(ec)) {
             arm_read();
             return;
@@ -312,7 +315,8 @@ void Tcp::do_accept() {
         }
         boost::asio::ip::tcp::socket s(loop().io_context());
         boost::system::error_code ec;
-        acceptor_->accept(s, ec);
+        pollux::detail::retry_eintr(ec,
+                                    [&](boost::system::error_code& e) { acceptor_->accept(s, e); });
         if (would_block(ec)) {
             arm_accept();
             return;
@@ -401,7 +405,8 @@ Result<std::size_t> Tcp::try_write(boost::asio::const_buffer data) {
         return boost::system::error_code(boost::asio::error::would_block);
     }
     boost::system::error_code ec;
-    const std::size_t n = socket_.write_some(data, ec);
+    const std::size_t n = pollux::detail::retry_eintr(
+        ec, [&](boost::system::error_code& e) { return socket_.write_some(data, e); });
     if (would_block(ec)) {
         return boost::system::error_code(boost::asio::error::would_block);
     }
@@ -453,7 +458,8 @@ void Tcp::flush_writes() {
             boost::system::error_code ec;
             // Asio's send passes MSG_NOSIGNAL on Linux: a closed peer gives
             // EPIPE, never SIGPIPE.
-            const std::size_t n = socket_.write_some(rest, ec);
+            const std::size_t n = pollux::detail::retry_eintr(
+                ec, [&](boost::system::error_code& e) { return socket_.write_some(rest, e); });
             if (would_block(ec)) {
                 arm_write();
                 return;

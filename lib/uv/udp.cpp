@@ -1,5 +1,6 @@
 #include <pollux/uv/udp.hpp>
 
+#include "../detail/retry_eintr.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
@@ -118,7 +119,9 @@ void Udp::flush_sends() {
     while (!sends_.empty()) {
         SendReq& s = sends_.front();
         boost::system::error_code ec;
-        socket_.send_to(s.data, s.to, 0, ec);
+        // EINTR is retried: a signal is no fault of this datagram.
+        pollux::detail::retry_eintr(
+            ec, [&](boost::system::error_code& e) { return socket_.send_to(s.data, s.to, 0, e); });
         if (would_block(ec)) {
             send_in_flight_ = true;
             op_started();
@@ -214,8 +217,10 @@ void Udp::do_recv() {
         }
         Endpoint from;
         boost::system::error_code ec;
-        const std::size_t n = socket_.receive_from(
-            boost::asio::buffer(recv_buf_.get(), recv_buffer_size), from, 0, ec);
+        const std::size_t n = pollux::detail::retry_eintr(ec, [&](boost::system::error_code& e) {
+            return socket_.receive_from(
+                boost::asio::buffer(recv_buf_.get(), recv_buffer_size), from, 0, e);
+        });
         if (would_block(ec)) {
             arm_recv();
             return;
