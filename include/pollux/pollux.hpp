@@ -8,6 +8,7 @@
 #include <pollux/core/async_stream.hpp>
 #include <pollux/core/block_on.hpp>
 #include <pollux/core/box_future.hpp>
+#include <pollux/core/by_ref.hpp>
 #include <pollux/core/context.hpp>
 #include <pollux/core/fuse.hpp>
 #include <pollux/core/future.hpp>
