@@ -4,6 +4,7 @@
 /// `JoinHandle<T>`: the future of a spawned task's output, and
 /// `TaskCancelled`, what awaiting an aborted task throws.
 
+#include <pollux/abort_handle.hpp>
 #include <pollux/core/future.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/task.hpp>
@@ -120,6 +121,13 @@ public:
 
     /// True once the task has finished (output, exception or cancellation).
     [[nodiscard]] bool is_finished() const noexcept { return !task_ || task_->is_complete(); }
+
+    /// A copyable, thread-safe handle that can abort the task but not await
+    /// it (tokio's `JoinHandle::abort_handle`). For a moved-from JoinHandle,
+    /// an AbortHandle of no task (`is_finished()` true).
+    [[nodiscard]] AbortHandle abort_handle() const noexcept {
+        return task_ ? AbortHandle(*task_) : AbortHandle();
+    }
 
     /// The task's id, as task dumps and stall reports show it (unique among
     /// the tasks of one execution context); 0 for a moved-from handle.

@@ -3,6 +3,7 @@
 /// @file
 /// The whole of pollux in one include. It only includes the other headers.
 
+#include <pollux/abort_handle.hpp>
 #include <pollux/asio.hpp>
 #include <pollux/core/async.hpp>
 #include <pollux/core/async_stream.hpp>
@@ -30,6 +31,7 @@
 #include <pollux/core/try_join.hpp>
 #include <pollux/core/waker.hpp>
 #include <pollux/core/yield_now.hpp>
+#include <pollux/current_executor.hpp>
 #include <pollux/debug.hpp>
 #include <pollux/io.hpp>
 #include <pollux/join_handle.hpp>
