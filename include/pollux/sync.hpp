@@ -8,6 +8,7 @@
 
 #include <pollux/sync/barrier.hpp>
 #include <pollux/sync/broadcast.hpp>
+#include <pollux/sync/cancellation_token.hpp>
 #include <pollux/sync/error.hpp>
 #include <pollux/sync/mpsc.hpp>
 #include <pollux/sync/mutex.hpp>
