@@ -53,7 +53,7 @@ namespace pollux::detail {
 //     wrong.
 // (d) Transitions.
 //     - child_token: lock parent; cancelled -> new node, cancelled, no
-//       link; else retain parent, link the new node at the back.
+//       link; else retain parent, link the new node (newest first).
 //     - poll of a future: cancelled (atomic load) -> Ready. Else lock; if
 //       cancelled -> Ready; else store the waker, link the waiter -> Pending.
 //     - cancel: exchange(true) on the node; lost -> return (someone else
