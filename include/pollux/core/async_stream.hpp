@@ -62,10 +62,11 @@ public:
 /// again.
 ///
 /// @par Cancel safety
-/// Dropping it destroys the frame and whatever it awaits. Between items
-/// nothing is lost (an item is only produced inside the `poll_next` that
-/// returns it); while suspended on a future, it is as cancel safe as that
-/// future.
+/// Dropping it destroys the frame and whatever it awaits, except an `Async`
+/// it awaits by lvalue reference, which is left to its holder (see `Async`).
+/// Between items nothing is lost (an item is only produced inside the
+/// `poll_next` that returns it); while suspended on a future, it is as cancel
+/// safe as that future.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe.
 template <class T>
@@ -129,8 +130,9 @@ private:
 
     void destroy() noexcept {
         if (handle_) {
-            // The Async children it awaits first, innermost first, in
-            // constant stack (see destroy_awaited_children).
+            // The owned Async children it awaits first, innermost first, in
+            // constant stack; a borrowed one is detached, not destroyed (see
+            // destroy_awaited_children).
             detail::destroy_awaited_children(handle_.promise());
             // SAFETY: we own the frame and it is suspended while we exist.
             handle_.destroy();

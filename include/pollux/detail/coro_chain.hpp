@@ -21,6 +21,15 @@ namespace pollux::detail {
 // non-`Async` future. The chain's state lives in the root's promise, which
 // never moves, and every promise in the chain points at it.
 //
+// Who keeps each frame alive: the root's frame by the `Async` being polled; a
+// child's frame either by its parent's awaiter (an *owned* child: the
+// `Async` was an rvalue, moved into the `co_await`) or by whoever holds the
+// `Async` the parent awaits by lvalue reference (a *borrowed* child; it must
+// outlive the await, as any reference must). When a suspended chain is
+// destroyed, owned children go with it and a borrowed child is *detached*:
+// it becomes the root of its own chain, with the leaf state below it, and is
+// polled or awaited again later (see destroy_awaited_children in async.hpp).
+//
 // Driving (`drive`, called from the root's `poll`):
 // 1. If the leaf is parked on a future, poll that future directly through
 //    `repoll` with the caller's Context. Still Pending: return at once. A wake
@@ -60,9 +69,10 @@ struct CoroChain {
         }
         next = leaf;
         while (next) {
-            // SAFETY: `next` is a suspended frame of this chain. Each frame is
-            // owned by its parent's awaiter (or, for the root, by the Async
-            // being polled), and a parent cannot finish while a child runs.
+            // SAFETY: `next` is a suspended frame of this chain, kept alive as
+            // described above (by the polled Async, the parent's awaiter or
+            // the borrowed Async's holder), and a parent cannot finish while
+            // a child runs.
             std::exchange(next, nullptr).resume();
         }
         cx = nullptr;
@@ -71,15 +81,19 @@ struct CoroChain {
 };
 
 /// Awaits a plain `Future` inside a chain. `Stored` is the future type (the
-/// future was passed as an rvalue and lives here, in the coroutine frame) or
-/// an lvalue reference to it (the caller keeps it).
+/// future was passed as an rvalue and is moved, once, into this awaiter, in
+/// the coroutine frame) or an lvalue reference to it (the caller keeps it).
 template <class Stored>
 class FutureAwaiter {
     using Fut = std::remove_reference_t<Stored>;
     using Out = output_t<Fut>;
 
 public:
-    FutureAwaiter(Stored fut, CoroChain* chain) : fut_(std::forward<Stored>(fut)), chain_(chain) {}
+    // `Stored&&` is `Fut&&` for an owned future and `Fut&` for a borrowed
+    // one: the operand is moved straight into `fut_`, with no by-value
+    // parameter in between.
+    FutureAwaiter(Stored&& fut, CoroChain* chain)
+        : fut_(std::forward<Stored>(fut)), chain_(chain) {}
     FutureAwaiter(const FutureAwaiter&) = delete;
     FutureAwaiter& operator=(const FutureAwaiter&) = delete;
 
@@ -130,6 +144,9 @@ private:
     }
 
     Stored fut_;
+    // Read only by await_ready and await_suspend: once suspended, the frame
+    // may be detached into another chain (see CoroChain) and repoll gets its
+    // Context from the chain that drives it.
     CoroChain* chain_;
     std::exception_ptr error_;
     [[no_unique_address]] std::conditional_t<std::is_void_v<Out>, Unit, std::optional<value_t<Out>>>
