@@ -35,11 +35,13 @@
 #include <pollux/debug.hpp>
 #include <pollux/io.hpp>
 #include <pollux/join_handle.hpp>
+#include <pollux/join_set.hpp>
 #include <pollux/net.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/signal.hpp>
 #include <pollux/sim.hpp>
 #include <pollux/spawn.hpp>
 #include <pollux/sync.hpp>
+#include <pollux/task_tracker.hpp>
 #include <pollux/time.hpp>
 #include <pollux/uv.hpp>
