@@ -39,7 +39,17 @@ public:
 ///   that already finished keeps its output.
 /// - Awaiting the handle yields the output; rethrows what the task threw;
 ///   throws `TaskCancelled` if the task was aborted (or dropped by runtime
-///   shutdown) before it finished.
+///   shutdown) before it finished, or if it was spawned while its context
+///   was being destroyed (such a task never runs: its future is dropped at
+///   once).
+///
+/// @par Lifetime
+/// A JoinHandle may outlive its Runtime or io_context (docs/design.md,
+/// "Lifetimes"): the task was dropped by the shutdown, so `is_finished()`
+/// is true, `abort()` does nothing and awaiting it throws `TaskCancelled`
+/// (or yields the output if the task finished first). The task's executor
+/// (a strand, too) is released when the task finishes or is shut down, so
+/// dropping the handle later touches no Asio object.
 ///
 /// @par Cancel safety
 /// Cancel safe: dropping the JoinHandle future loses nothing but the output

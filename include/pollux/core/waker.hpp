@@ -50,6 +50,16 @@ struct RawWaker {
 /// woken from any thread.
 ///
 /// A moved-from `Waker` behaves as `Waker::noop()`.
+///
+/// @par Lifetime
+/// A task's waker may outlive the task's Runtime or io_context (docs/design.md,
+/// "Lifetimes"): waking it then does nothing, and dropping it frees the
+/// task's memory without touching the context. A wake that races the
+/// runtime's destruction on another thread either posts before the context
+/// closes (the run is dropped with it) or posts nothing.
+/// @par Errors
+/// Waking a task may throw what Asio's post throws (`std::bad_alloc`); the
+/// task is then left idle, and the next wake posts again.
 class POLLUX_API Waker {
 public:
     /// Takes ownership of one reference held by `raw`.
