@@ -221,7 +221,7 @@ ping_across_partition(sim::Network* net, sim::HostId server) {
     ok_or_throw(co_await io::write_all(s, buffer("ping", 4)), "write_all");
     char back[4] = {};
     auto first = co_await pollux::time::timeout(10s, io::read(s, buffer(back)));
-    const bool timed_out = !first && first.error() == boost::asio::error::timed_out;
+    const bool timed_out = !first && first.error() == pollux::time::errc::elapsed;
     net->heal(0, server);
     const auto healed_at = pollux::time::Clock::now();
     ok_or_throw(co_await io::read_exact(s, buffer(back)), "read_exact");

@@ -99,7 +99,7 @@ pollux::Async<void> sleep_for(pollux::time::Duration d) {
 
 pollux::Async<bool> times_out_after(pollux::time::Duration d) {
     auto r = co_await pollux::time::timeout(d, pollux::pending<int>());
-    co_return !r && r.error() == boost::asio::error::timed_out;
+    co_return !r && r.error() == pollux::time::errc::elapsed;
 }
 
 // Which branch of a select of two ready futures wins, 32 times: select

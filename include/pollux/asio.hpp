@@ -8,6 +8,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/detail/atomic_waker.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/task.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -202,9 +203,17 @@ public:
     using Output = typename detail::SignatureOutput<Sig>::type;
 
     /// Made by an Asio initiating function given `use_future`.
+    // A non-const lvalue AsioFuture would pick this constructor over the
+    // deleted copy (it is not explicit for that case, so `auto g = f;` does
+    // too): the check, run before `init_` is built from it, names that
+    // mistake first.
     template <class I, class... As>
-    explicit AsioFuture(I&& init, As&&... args)
-        : init_(std::forward<I>(init)), args_(std::forward<As>(args)...) {}
+    requires std::constructible_from<Initiation, I> ||
+        std::same_as<std::remove_cvref_t<I>, AsioFuture>
+    explicit(!std::same_as<std::remove_cvref_t<I>, AsioFuture>) AsioFuture(I&& init, As&&... args)
+        : init_((static_cast<void>(detail::CheckNotSelfLvalue<I, AsioFuture>::ok),
+                 std::forward<I>(init))),
+          args_(std::forward<As>(args)...) {}
 
     /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     AsioFuture(AsioFuture&& o) noexcept(std::is_nothrow_move_constructible_v<Initiation> &&

@@ -10,6 +10,7 @@
 #include <pollux/debug/stall_watchdog.hpp>
 #include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/virtual_clock.hpp>
 #include <pollux/join_handle.hpp>
 #include <pollux/spawn.hpp>
@@ -151,18 +152,19 @@ public:
 
     /// Spawns `f` on this runtime. On a current-thread runtime it runs
     /// during the next `block_on`.
-    template <Future F>
-    JoinHandle<output_t<F>> spawn(F&& f,
-                                  std::source_location site = std::source_location::current()) {
+    template <detail::FutureArg F>
+    JoinHandle<detail::arg_output_t<F>>
+    spawn(F&& f, std::source_location site = std::source_location::current()) {
+        static_assert(detail::CheckFutureArg<F>::ok);
         return detail::spawn_task(
             io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, {}});
     }
 
     /// `spawn(f)` with a name for dumps and stall reports.
-    template <Future F>
-    JoinHandle<output_t<F>> spawn(F&& f,
-                                  std::string_view name,
-                                  std::source_location site = std::source_location::current()) {
+    template <detail::FutureArg F>
+    JoinHandle<detail::arg_output_t<F>> spawn(
+        F&& f, std::string_view name, std::source_location site = std::source_location::current()) {
+        static_assert(detail::CheckFutureArg<F>::ok);
         return detail::spawn_task(
             io_.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
     }

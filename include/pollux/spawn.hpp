@@ -5,6 +5,7 @@
 
 #include <pollux/core/future.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task.hpp>
 #include <pollux/join_handle.hpp>
@@ -84,36 +85,42 @@ inline detail::TaskHeader& current_task_or_throw(const char* what) {
 /// auto named = pollux::spawn(io.get_executor(), serve(), "acceptor");
 /// io.run();
 /// @endcode
-template <class Executor, Future F>
-requires boost::asio::execution::executor<Executor> JoinHandle<output_t<F>>
+template <class Executor, detail::FutureArg F>
+requires boost::asio::execution::executor<Executor> JoinHandle<detail::arg_output_t<F>>
 spawn(const Executor& ex, F&& f, std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_task(ex, std::forward<F>(f), detail::TaskOrigin{site, {}});
 }
 
 /// `spawn(ex, f)` with a name for dumps.
-template <class Executor, Future F>
-requires boost::asio::execution::executor<Executor> JoinHandle<output_t<F>>
+template <class Executor, detail::FutureArg F>
+requires boost::asio::execution::executor<Executor> JoinHandle<detail::arg_output_t<F>>
 spawn(const Executor& ex,
       F&& f,
       std::string_view name,
       std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_task(ex, std::forward<F>(f), detail::TaskOrigin{site, name});
 }
 
 /// `spawn(io.get_executor(), f)`.
-template <Future F>
-JoinHandle<output_t<F>> spawn(boost::asio::io_context& io,
-                              F&& f,
-                              std::source_location site = std::source_location::current()) {
+template <detail::FutureArg F>
+JoinHandle<detail::arg_output_t<F>>
+spawn(boost::asio::io_context& io,
+      F&& f,
+      std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_task(io.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, {}});
 }
 
 /// `spawn(io.get_executor(), f, name)`.
-template <Future F>
-JoinHandle<output_t<F>> spawn(boost::asio::io_context& io,
-                              F&& f,
-                              std::string_view name,
-                              std::source_location site = std::source_location::current()) {
+template <detail::FutureArg F>
+JoinHandle<detail::arg_output_t<F>>
+spawn(boost::asio::io_context& io,
+      F&& f,
+      std::string_view name,
+      std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_task(
         io.get_executor(), std::forward<F>(f), detail::TaskOrigin{site, name});
 }
@@ -143,15 +150,18 @@ JoinHandle<output_t<F>> spawn_on_current(F&& f, const TaskOrigin& origin) {
 ///
 /// @par Errors
 /// Throws `std::logic_error` when called outside a task.
-template <Future F>
-JoinHandle<output_t<F>> spawn(F&& f, std::source_location site = std::source_location::current()) {
+template <detail::FutureArg F>
+JoinHandle<detail::arg_output_t<F>>
+spawn(F&& f, std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_on_current(std::forward<F>(f), detail::TaskOrigin{site, {}});
 }
 
 /// `spawn(f)` with a name for dumps.
-template <Future F>
-JoinHandle<output_t<F>>
+template <detail::FutureArg F>
+JoinHandle<detail::arg_output_t<F>>
 spawn(F&& f, std::string_view name, std::source_location site = std::source_location::current()) {
+    static_assert(detail::CheckFutureArg<F>::ok);
     return detail::spawn_on_current(std::forward<F>(f), detail::TaskOrigin{site, name});
 }
 

@@ -6,6 +6,7 @@
 
 #include <pollux/core/future.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
 
 #include <cstddef>
 #include <tuple>
@@ -116,8 +117,9 @@ private:
 /// @code
 /// auto [a, b] = pollux::block_on(pollux::join(pollux::ready(1), pollux::ready(2)));
 /// @endcode
-template <Future... Fs>
-[[nodiscard]] Join<std::remove_cvref_t<Fs>...> join(Fs&&... fs) {
+template <detail::FutureArg... Fs>
+POLLUX_NODISCARD_FUTURE auto join(Fs&&... fs) {
+    static_assert(detail::check_future_args<Fs...>);
     return Join<std::remove_cvref_t<Fs>...>(std::in_place, std::forward<Fs>(fs)...);
 }
 

@@ -7,6 +7,7 @@
 
 #include <pollux/core/future.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/random.hpp>
 
 #include <array>
@@ -143,8 +144,9 @@ public:
 /// auto v = co_await pollux::select(rx.recv(), pollux::time::sleep(1s));
 /// if (v.index() == 1) { /* timed out: the recv was cancelled */ }
 /// @endcode
-template <Future... Fs>
-requires(sizeof...(Fs) >= 1) [[nodiscard]] Select<std::remove_cvref_t<Fs>...> select(Fs&&... fs) {
+template <detail::FutureArg... Fs>
+requires(sizeof...(Fs) >= 1) POLLUX_NODISCARD_FUTURE auto select(Fs&&... fs) {
+    static_assert(detail::check_future_args<Fs...>);
     return Select<std::remove_cvref_t<Fs>...>(std::in_place, std::forward<Fs>(fs)...);
 }
 
@@ -168,9 +170,9 @@ requires(sizeof...(Fs) >= 1) [[nodiscard]] Select<std::remove_cvref_t<Fs>...> se
 /// @code
 /// auto v = co_await pollux::select_biased(shutdown.notified(), listener.accept());
 /// @endcode
-template <Future... Fs>
-requires(sizeof...(Fs) >= 1)
-    [[nodiscard]] SelectBiased<std::remove_cvref_t<Fs>...> select_biased(Fs&&... fs) {
+template <detail::FutureArg... Fs>
+requires(sizeof...(Fs) >= 1) POLLUX_NODISCARD_FUTURE auto select_biased(Fs&&... fs) {
+    static_assert(detail::check_future_args<Fs...>);
     return SelectBiased<std::remove_cvref_t<Fs>...>(std::in_place, std::forward<Fs>(fs)...);
 }
 

@@ -35,5 +35,8 @@ assert_fail(const char* expr, const char* msg, const char* file, int line) noexc
     ((expr) ? (void)0 : ::pollux::detail::assert_fail(#expr, msg, __FILE__, __LINE__))
 #endif
 
-/// The message every future type carries in its [[nodiscard]].
-#define POLLUX_NODISCARD_FUTURE [[nodiscard("futures do nothing unless awaited or polled")]]
+/// The attribute every future type pollux returns carries, so that a call
+/// whose future is dropped unused warns (`-Wunused-result`) with this message
+/// (futures-rs's `#[must_use]`). `JoinHandle` deliberately has none: dropping
+/// it detaches the task, as `tokio::spawn(...);` does.
+#define POLLUX_NODISCARD_FUTURE [[nodiscard("futures do nothing unless awaited or spawned")]]

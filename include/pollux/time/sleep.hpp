@@ -267,13 +267,13 @@ private:
 /// A future that completes `duration` after this call (not after its first
 /// poll). A zero or negative duration completes on the first poll; see
 /// `Sleep`. Durations too long for the clock mean "never".
-[[nodiscard]] inline Sleep sleep(Duration duration) noexcept {
+POLLUX_NODISCARD_FUTURE inline Sleep sleep(Duration duration) noexcept {
     return Sleep(detail::saturating_add(Clock::now(), duration));
 }
 
 /// A future that completes at `deadline`; a deadline in the past completes on
 /// the first poll. See `Sleep`.
-[[nodiscard]] inline Sleep sleep_until(Instant deadline) noexcept {
+POLLUX_NODISCARD_FUTURE inline Sleep sleep_until(Instant deadline) noexcept {
     return Sleep(deadline);
 }
 

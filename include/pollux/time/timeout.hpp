@@ -2,17 +2,18 @@
 
 /// @file
 /// `time::timeout(duration, fut)` and `time::timeout_at(instant, fut)`: a
-/// future's output, or `timed_out` once a deadline passes (tokio's
-/// `time::timeout`).
+/// future's output, or the error `time::errc::elapsed` ("deadline elapsed")
+/// once a deadline passes (tokio's `time::timeout` and its `Elapsed`).
 
 #include <pollux/core/context.hpp>
 #include <pollux/core/future.hpp>
 #include <pollux/core/poll.hpp>
 #include <pollux/core/result.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/future_arg.hpp>
+#include <pollux/time/error.hpp>
 #include <pollux/time/sleep.hpp>
 
-#include <boost/asio/error.hpp>
 #include <boost/system/result.hpp>
 
 #include <type_traits>
@@ -22,7 +23,12 @@ namespace pollux::time {
 
 /// The future returned by `timeout` and `timeout_at`: the inner future's
 /// output as `Result<output_t<F>>` (`Result<void>` for a void future), or
-/// the error `boost::asio::error::timed_out` once the deadline has passed.
+/// the error `time::errc::elapsed` (message "deadline elapsed", category
+/// `time::elapsed_category()`) once the deadline has passed. When the inner
+/// output is itself a `Result<T>`, the output is `Result<Result<T>>` (tokio's
+/// `Result<Result<T, E>, Elapsed>`); `pollux::flatten` makes it one
+/// `Result<T>` whose error is either `elapsed` or the inner error (Rust's
+/// `??`).
 ///
 /// Each poll polls the inner future first and the deadline second, so an
 /// inner future that is ready wins even when the deadline has passed (and a
@@ -35,7 +41,7 @@ namespace pollux::time {
 /// @par Cancel safety
 /// As the inner future: dropping a Timeout drops the inner future (which
 /// cancels what it started) and cancels the timer as `Sleep` does. On
-/// `timed_out` the inner future is not destroyed until the Timeout is; use
+/// `elapsed` the inner future is not destroyed until the Timeout is; use
 /// `get_ref()` to look at it meanwhile.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe.
@@ -43,7 +49,7 @@ namespace pollux::time {
 /// Whatever the inner future arranges, and the timer's completion (see
 /// `Sleep`).
 /// @par Errors
-/// The output's error is `timed_out`, and only that. Rethrows what the inner
+/// The output's error is `time::errc::elapsed`, and only that. Rethrows what the inner
 /// future's `poll` throws. Throws `std::logic_error`, as `Sleep` does, when
 /// the deadline must be checked (the inner future was not ready) outside a
 /// pollux task.
@@ -51,13 +57,19 @@ namespace pollux::time {
 /// Not polled again after it returned Ready (asserts).
 /// @par Example
 /// @code
-/// pollux::Result<std::size_t> n = co_await pollux::time::timeout(5s, read_some(sock, buf));
-/// if (!n && n.error() == boost::asio::error::timed_out) { /* gave up */ }
+/// // in an Async<void>, with a connected net::TcpStream sock and char buf[512]:
+/// pollux::Result<pollux::Result<std::size_t>> n =
+///     co_await pollux::time::timeout(5s, pollux::io::read(sock, boost::asio::buffer(buf)));
+/// if (!n && n.error() == pollux::time::errc::elapsed) { /* gave up */ }
+/// // or as one Result, whose error is the deadline's or the read's own:
+/// auto read = pollux::io::read(sock, boost::asio::buffer(buf));
+/// pollux::Result<std::size_t> m =
+///     pollux::flatten(co_await pollux::time::timeout(5s, std::move(read)));
 /// @endcode
 template <Future F>
 class POLLUX_NODISCARD_FUTURE Timeout {
 public:
-    /// The inner output, or the error `timed_out`.
+    /// The inner output, or the error `time::errc::elapsed`.
     using Output = Result<output_t<F>>;
 
     /// `fut`, with a deadline; starts nothing.
@@ -65,7 +77,7 @@ public:
     Timeout(G&& fut, Instant deadline) : inner_(std::forward<G>(fut)), delay_(deadline) {}
 
     /// Polls the inner future, then (if it is pending) the deadline: `Ready`
-    /// with its output, or with `timed_out` once the deadline has passed and it
+    /// with its output, or with `elapsed` once the deadline has passed and it
     /// is still pending.
     /// @par Cancel safety
     /// See the class.
@@ -96,9 +108,7 @@ public:
             return Pending{};
         }
         done_ = true;
-        return Ready<Output>{
-            Output(boost::system::in_place_error,
-                   boost::asio::error::make_error_code(boost::asio::error::timed_out))};
+        return Ready<Output>{Output(boost::system::in_place_error, make_error_code(errc::elapsed))};
     }
 
     /// The inner future.
@@ -115,17 +125,21 @@ private:
     bool done_ = false;
 };
 
-/// `fut`'s output, or `timed_out` if `duration` passes first (counted from
-/// this call). `fut` is taken by value (moved in). See `Timeout`.
-template <Future F>
-[[nodiscard]] Timeout<std::remove_cvref_t<F>> timeout(Duration duration, F&& fut) {
+/// `fut`'s output, or `time::errc::elapsed` if `duration` passes first (counted from
+/// this call). `fut` is moved in: an lvalue future, or a callable instead of
+/// a future, is a compile error naming the mistake (pass `std::move(fut)`, or
+/// `pollux::by_ref(fut)` to keep it). See `Timeout`.
+template <pollux::detail::FutureArg F>
+POLLUX_NODISCARD_FUTURE auto timeout(Duration duration, F&& fut) {
+    static_assert(pollux::detail::CheckFutureArg<F>::ok);
     return Timeout<std::remove_cvref_t<F>>(std::forward<F>(fut),
                                            detail::saturating_add(Clock::now(), duration));
 }
 
-/// `fut`'s output, or `timed_out` if `deadline` passes first. See `Timeout`.
-template <Future F>
-[[nodiscard]] Timeout<std::remove_cvref_t<F>> timeout_at(Instant deadline, F&& fut) {
+/// `fut`'s output, or `time::errc::elapsed` if `deadline` passes first. See `Timeout`.
+template <pollux::detail::FutureArg F>
+POLLUX_NODISCARD_FUTURE auto timeout_at(Instant deadline, F&& fut) {
+    static_assert(pollux::detail::CheckFutureArg<F>::ok);
     return Timeout<std::remove_cvref_t<F>>(std::forward<F>(fut), deadline);
 }
 
