@@ -234,7 +234,7 @@ public:
     /// @par Preconditions
     /// The set outlives the future and is not moved while it exists; not
     /// polled after Ready.
-    [[nodiscard]] JoinNext<T> join_next() noexcept { return JoinNext<T>(*this); }
+    POLLUX_NODISCARD_FUTURE JoinNext<T> join_next() noexcept { return JoinNext<T>(*this); }
 
     /// The number of tasks in the set (finished but not yet joined ones
     /// included).

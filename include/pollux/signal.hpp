@@ -152,7 +152,7 @@ public:
     Signal& operator=(Signal&&) noexcept = default;
 
     /// The next delivered signal's number, as a future; see `Recv`.
-    [[nodiscard]] Recv recv() noexcept { return Recv(*this); }
+    POLLUX_NODISCARD_FUTURE Recv recv() noexcept { return Recv(*this); }
 
     /// Ready with the next delivered signal's number.
     Poll<Result<int>> poll_recv(Context& cx) {
@@ -201,7 +201,7 @@ inline Poll<Result<int>> Recv::poll(Context& cx) {
 /// Throws `boost::system::system_error` when Asio cannot register `signum`
 /// (`invalid_argument` for a number out of range; the errno of `sigaction`,
 /// such as EINVAL for SIGKILL or SIGSTOP).
-[[nodiscard]] inline Signal signal(const boost::asio::any_io_executor& ex, int signum) {
+POLLUX_NODISCARD_FUTURE inline Signal signal(const boost::asio::any_io_executor& ex, int signum) {
     boost::system::error_code ec;
     detail::SignalSetPtr set = detail::make_signal_set(ex, signum, ec);
     if (ec) {
@@ -221,7 +221,7 @@ inline Poll<Result<int>> Recv::poll(Context& cx) {
 /// auto term = pollux::signal::signal(SIGTERM);
 /// co_await term.recv();
 /// @endcode
-[[nodiscard]] inline Signal signal(int signum) {
+POLLUX_NODISCARD_FUTURE inline Signal signal(int signum) {
     return signal(pollux::detail::executor_of_current_task("pollux::signal::signal"), signum);
 }
 
@@ -319,7 +319,7 @@ private:
 ///
 /// @par Errors
 /// Throws `std::bad_alloc`; see `CtrlC` for the rest.
-[[nodiscard]] inline CtrlC ctrl_c() {
+POLLUX_NODISCARD_FUTURE inline CtrlC ctrl_c() {
     if (pollux::detail::TaskHeader* task = pollux::detail::current_task()) {
         return CtrlC(task->executor());
     }
@@ -332,7 +332,7 @@ private:
 ///
 /// @par Errors
 /// Throws `std::bad_alloc`; see `CtrlC` for the rest.
-[[nodiscard]] inline CtrlC ctrl_c(const boost::asio::any_io_executor& ex) {
+POLLUX_NODISCARD_FUTURE inline CtrlC ctrl_c(const boost::asio::any_io_executor& ex) {
     return CtrlC(ex);
 }
 

@@ -215,7 +215,7 @@ public:
 
     /// Wraps `fut` so that the tracker counts it until it is destroyed.
     template <Future F>
-    [[nodiscard]] TrackedFuture<std::remove_cvref_t<F>> track_future(F&& fut) const {
+    POLLUX_NODISCARD_FUTURE TrackedFuture<std::remove_cvref_t<F>> track_future(F&& fut) const {
         return TrackedFuture<std::remove_cvref_t<F>>(std::forward<F>(fut), token());
     }
 
@@ -280,7 +280,9 @@ public:
     /// Polling may throw `std::bad_alloc`.
     /// @par Preconditions
     /// Not polled after Ready.
-    [[nodiscard]] TaskTrackerWait wait() const noexcept { return TaskTrackerWait(state_); }
+    POLLUX_NODISCARD_FUTURE TaskTrackerWait wait() const noexcept {
+        return TaskTrackerWait(state_);
+    }
 
 private:
     std::shared_ptr<detail::TaskTrackerState> state_;

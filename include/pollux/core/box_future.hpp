@@ -130,7 +130,7 @@ using LocalBoxFuture = BoxFuture<T>;
 /// auto b = pollux::boxed(pollux::ready(42)); // BoxFuture<int>
 /// @endcode
 template <Future F>
-[[nodiscard]] BoxFuture<output_t<F>> boxed(F&& f) {
+POLLUX_NODISCARD_FUTURE BoxFuture<output_t<F>> boxed(F&& f) {
     return BoxFuture<output_t<F>>(std::forward<F>(f));
 }
 

@@ -75,7 +75,7 @@ private:
 /// @par Cancel safety
 /// See `ByRef`: dropping the result leaves `fut` untouched.
 template <Future F>
-[[nodiscard]] ByRef<F> by_ref(F& fut) noexcept requires(!std::is_const_v<F>) {
+POLLUX_NODISCARD_FUTURE ByRef<F> by_ref(F& fut) noexcept requires(!std::is_const_v<F>) {
     return ByRef<F>(fut);
 }
 

@@ -45,7 +45,7 @@ public:
 
     /// A `Fuse` that is already terminated (futures-rs's `Fuse::terminated`).
     /// Useful to initialise a slot that a loop refills.
-    [[nodiscard]] static Fuse terminated() noexcept { return Fuse(); }
+    POLLUX_NODISCARD_FUTURE static Fuse terminated() noexcept { return Fuse(); }
 
     /// Made by `fuse(...)`, which is the one to call.
     template <class G>
@@ -82,7 +82,7 @@ private:
 /// auto f = pollux::fuse(std::move(some_future));
 /// @endcode
 template <Future F>
-[[nodiscard]] Fuse<std::remove_cvref_t<F>> fuse(F&& fut) {
+POLLUX_NODISCARD_FUTURE Fuse<std::remove_cvref_t<F>> fuse(F&& fut) {
     return Fuse<std::remove_cvref_t<F>>(std::in_place, std::forward<F>(fut));
 }
 

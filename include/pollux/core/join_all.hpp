@@ -100,7 +100,7 @@ private:
 /// std::vector<int> replies = co_await pollux::join_all(std::move(fs));
 /// @endcode
 template <Future F>
-[[nodiscard]] JoinAll<F> join_all(std::vector<F> futures) {
+POLLUX_NODISCARD_FUTURE JoinAll<F> join_all(std::vector<F> futures) {
     return JoinAll<F>(std::move(futures));
 }
 

@@ -68,8 +68,7 @@ private:
 /// auto f = pollux::lazy([] { return std::string("made on first poll"); });
 /// @endcode
 template <class F>
-requires std::invocable<std::decay_t<F>>
-[[nodiscard]] Lazy<std::decay_t<F>> lazy(F&& f) {
+requires std::invocable<std::decay_t<F>> POLLUX_NODISCARD_FUTURE Lazy<std::decay_t<F>> lazy(F&& f) {
     return Lazy<std::decay_t<F>>(std::in_place, std::forward<F>(f));
 }
 

@@ -113,7 +113,7 @@ private:
 /// @endcode
 template <Future Fut, class F>
 requires detail::InvocableWithOutput<std::decay_t<F>, output_t<Fut>>
-[[nodiscard]] Map<std::remove_cvref_t<Fut>, std::decay_t<F>> map(Fut&& fut, F&& f) {
+    POLLUX_NODISCARD_FUTURE Map<std::remove_cvref_t<Fut>, std::decay_t<F>> map(Fut&& fut, F&& f) {
     return Map<std::remove_cvref_t<Fut>, std::decay_t<F>>(std::forward<Fut>(fut),
                                                           std::forward<F>(f));
 }

@@ -39,7 +39,7 @@ public:
 /// auto never = pollux::pending<int>();
 /// @endcode
 template <class T>
-[[nodiscard]] PendingFuture<T> pending() noexcept {
+POLLUX_NODISCARD_FUTURE PendingFuture<T> pending() noexcept {
     return {};
 }
 

@@ -66,9 +66,8 @@ private:
 /// @endcode
 template <class T, class F>
 requires std::invocable < std::decay_t<F>
-&, Context& > &&std::convertible_to<std::invoke_result_t<std::decay_t<F>&, Context&>,
-                                    Poll<T>> [[nodiscard]] PollFn<T, std::decay_t<F>>
-              poll_fn(F&& f) {
+&, Context& > &&std::convertible_to<std::invoke_result_t<std::decay_t<F>&, Context&>, Poll<T>>
+                  POLLUX_NODISCARD_FUTURE PollFn<T, std::decay_t<F>> poll_fn(F&& f) {
     return PollFn<T, std::decay_t<F>>(std::in_place, std::forward<F>(f));
 }
 

@@ -77,12 +77,12 @@ private:
 /// int v = pollux::block_on(pollux::ready(42));
 /// @endcode
 template <class T>
-[[nodiscard]] ReadyFuture<std::decay_t<T>> ready(T&& v) {
+POLLUX_NODISCARD_FUTURE ReadyFuture<std::decay_t<T>> ready(T&& v) {
     return ReadyFuture<std::decay_t<T>>(std::in_place, std::forward<T>(v));
 }
 
 /// A future of `void` whose first poll returns `Ready`.
-[[nodiscard]] inline ReadyFuture<void> ready() noexcept {
+POLLUX_NODISCARD_FUTURE inline ReadyFuture<void> ready() noexcept {
     return {};
 }
 

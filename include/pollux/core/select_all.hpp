@@ -93,7 +93,7 @@ private:
 /// auto [reply, i] = co_await pollux::select_all(std::move(mirrors));
 /// @endcode
 template <Future F>
-[[nodiscard]] SelectAll<F> select_all(std::vector<F> futures) {
+POLLUX_NODISCARD_FUTURE SelectAll<F> select_all(std::vector<F> futures) {
     return SelectAll<F>(std::move(futures));
 }
 

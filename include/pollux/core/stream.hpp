@@ -72,7 +72,7 @@ private:
 /// while (auto item = co_await pollux::next(stream)) { use(*item); }
 /// @endcode
 template <Stream S>
-[[nodiscard]] Next<S> next(S& stream) noexcept {
+POLLUX_NODISCARD_FUTURE Next<S> next(S& stream) noexcept {
     return Next<S>(stream);
 }
 

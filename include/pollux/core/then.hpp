@@ -92,7 +92,8 @@ private:
 template <Future Fut, class F>
 requires detail::InvocableWithOutput<std::decay_t<F>, output_t<Fut>> &&
     Future<std::decay_t<detail::invoke_output_result_t<std::decay_t<F>, output_t<Fut>>>>
-[[nodiscard]] Then<std::remove_cvref_t<Fut>, std::decay_t<F>> then(Fut&& fut, F&& f) {
+        POLLUX_NODISCARD_FUTURE Then<std::remove_cvref_t<Fut>, std::decay_t<F>> then(Fut&& fut,
+                                                                                     F&& f) {
     return Then<std::remove_cvref_t<Fut>, std::decay_t<F>>(std::forward<Fut>(fut),
                                                            std::forward<F>(f));
 }

@@ -183,7 +183,7 @@ template <Future... Fs>
 requires(sizeof...(Fs) >= 1) && (detail::TryFuture<Fs> && ...) &&
     (std::constructible_from<detail::first_error_t<std::remove_cvref_t<Fs>...>,
                              detail::try_error_t<Fs>> &&
-     ...) [[nodiscard]] TryJoin<std::remove_cvref_t<Fs>...> try_join(Fs&&... fs) {
+     ...) POLLUX_NODISCARD_FUTURE TryJoin<std::remove_cvref_t<Fs>...> try_join(Fs&&... fs) {
     return TryJoin<std::remove_cvref_t<Fs>...>(std::in_place, std::forward<Fs>(fs)...);
 }
 

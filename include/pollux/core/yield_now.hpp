@@ -38,7 +38,7 @@ private:
 /// the ones already ready on its executor.
 /// @par Errors
 /// None: it throws nothing.
-[[nodiscard]] inline YieldNow yield_now() noexcept {
+POLLUX_NODISCARD_FUTURE inline YieldNow yield_now() noexcept {
     return {};
 }
 

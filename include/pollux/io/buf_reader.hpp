@@ -130,7 +130,7 @@ public:
     }
 
     /// Appends the next line, `\n` included, to `line`. See `ReadLine`.
-    [[nodiscard]] ReadLine<R> read_line(std::string& line) noexcept {
+    POLLUX_NODISCARD_FUTURE ReadLine<R> read_line(std::string& line) noexcept {
         return ReadLine<R>(*this, line);
     }
 
@@ -222,7 +222,7 @@ private:
 
 /// `r.read_line(line)`.
 template <AsyncRead R>
-[[nodiscard]] ReadLine<R> read_line(BufReader<R>& r, std::string& line) noexcept {
+POLLUX_NODISCARD_FUTURE ReadLine<R> read_line(BufReader<R>& r, std::string& line) noexcept {
     return ReadLine<R>(r, line);
 }
 

@@ -144,7 +144,7 @@ private:
 /// pollux::Result<std::uint64_t> n = co_await pollux::io::copy(rd, wr);   // echo
 /// @endcode
 template <AsyncRead R, AsyncWrite W>
-[[nodiscard]] Copy<R, W> copy(R& r, W& w) noexcept {
+POLLUX_NODISCARD_FUTURE Copy<R, W> copy(R& r, W& w) noexcept {
     return Copy<R, W>(r, w);
 }
 

@@ -69,7 +69,7 @@ private:
 /// pollux::Result<std::size_t> n = co_await pollux::io::read(stream, boost::asio::buffer(buf));
 /// @endcode
 template <AsyncRead R>
-[[nodiscard]] Read<R> read(R& r, boost::asio::mutable_buffer buf) noexcept {
+POLLUX_NODISCARD_FUTURE Read<R> read(R& r, boost::asio::mutable_buffer buf) noexcept {
     return Read<R>(r, buf);
 }
 

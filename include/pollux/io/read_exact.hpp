@@ -88,7 +88,7 @@ private:
 /// if (!r && r.error() == boost::asio::error::eof) { /* peer closed early */ }
 /// @endcode
 template <AsyncRead R>
-[[nodiscard]] ReadExact<R> read_exact(R& r, boost::asio::mutable_buffer buf) noexcept {
+POLLUX_NODISCARD_FUTURE ReadExact<R> read_exact(R& r, boost::asio::mutable_buffer buf) noexcept {
     return ReadExact<R>(r, buf);
 }
 

@@ -52,7 +52,7 @@ private:
 
 /// Flushes what the sink buffered. See `FlushOrShutdown`.
 template <AsyncWrite W>
-[[nodiscard]] FlushOrShutdown<W, false> flush(W& w) noexcept {
+POLLUX_NODISCARD_FUTURE FlushOrShutdown<W, false> flush(W& w) noexcept {
     return FlushOrShutdown<W, false>(w);
 }
 
@@ -65,7 +65,7 @@ template <AsyncWrite W>
 /// co_await pollux::io::shutdown(stream);   // the peer reads end of stream
 /// @endcode
 template <AsyncWrite W>
-[[nodiscard]] FlushOrShutdown<W, true> shutdown(W& w) noexcept {
+POLLUX_NODISCARD_FUTURE FlushOrShutdown<W, true> shutdown(W& w) noexcept {
     return FlushOrShutdown<W, true>(w);
 }
 

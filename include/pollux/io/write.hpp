@@ -59,7 +59,7 @@ private:
 
 /// Writes some of `buf` once. See `Write`.
 template <AsyncWrite W>
-[[nodiscard]] Write<W> write(W& w, boost::asio::const_buffer buf) noexcept {
+POLLUX_NODISCARD_FUTURE Write<W> write(W& w, boost::asio::const_buffer buf) noexcept {
     return Write<W>(w, buf);
 }
 

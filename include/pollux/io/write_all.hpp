@@ -82,7 +82,7 @@ private:
 /// auto r = co_await pollux::io::write_all(stream, boost::asio::buffer(reply));
 /// @endcode
 template <AsyncWrite W>
-[[nodiscard]] WriteAll<W> write_all(W& w, boost::asio::const_buffer buf) noexcept {
+POLLUX_NODISCARD_FUTURE WriteAll<W> write_all(W& w, boost::asio::const_buffer buf) noexcept {
     return WriteAll<W>(w, buf);
 }
 

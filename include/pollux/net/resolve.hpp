@@ -77,7 +77,8 @@ private:
 /// auto addrs = co_await pollux::net::resolve("localhost", "8080");
 /// if (addrs) { auto stream = co_await pollux::net::TcpStream::connect(addrs->front()); }
 /// @endcode
-[[nodiscard]] POLLUX_API ResolveFuture resolve(std::string_view host, std::string_view service);
+POLLUX_NODISCARD_FUTURE POLLUX_API ResolveFuture resolve(std::string_view host,
+                                                         std::string_view service);
 
 /// Splits "host:port" (also "[v6-address]:port") into host and port.
 /// Returns nullopt when there is no ':' or the port part is empty.

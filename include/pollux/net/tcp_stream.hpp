@@ -64,14 +64,14 @@ public:
 
     /// Connects to `ep`. The socket is created on the first poll, on the
     /// executor of the current task (or on `ex`). See `TcpConnectFuture`.
-    [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep);
+    POLLUX_NODISCARD_FUTURE static TcpConnectFuture connect(const endpoint& ep);
     /// As above, with the socket created on `ex`, so the future may be
     /// polled outside a pollux task. See `TcpConnectFuture`.
-    [[nodiscard]] static TcpConnectFuture connect(const endpoint& ep,
-                                                  const boost::asio::any_io_executor& ex);
+    POLLUX_NODISCARD_FUTURE static TcpConnectFuture connect(const endpoint& ep,
+                                                            const boost::asio::any_io_executor& ex);
     /// Resolves "host:port" (see `net::resolve`), then tries each address in
     /// turn until one connects.
-    [[nodiscard]] static TcpConnectFuture connect(std::string_view host_port);
+    POLLUX_NODISCARD_FUTURE static TcpConnectFuture connect(std::string_view host_port);
 
     /// Wraps a connected Asio socket (sets it non-blocking). It keeps its
     /// executor.

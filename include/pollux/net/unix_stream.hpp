@@ -52,11 +52,11 @@ public:
 
     /// Connects to the socket at `path`, on the current task's executor (or
     /// `ex`). See `UnixConnectFuture`.
-    [[nodiscard]] static UnixConnectFuture connect(std::string_view path);
+    POLLUX_NODISCARD_FUTURE static UnixConnectFuture connect(std::string_view path);
     /// As above, with the socket created on `ex`, so the future may be
     /// polled outside a pollux task. See `UnixConnectFuture`.
-    [[nodiscard]] static UnixConnectFuture connect(std::string_view path,
-                                                   const boost::asio::any_io_executor& ex);
+    POLLUX_NODISCARD_FUTURE static UnixConnectFuture
+    connect(std::string_view path, const boost::asio::any_io_executor& ex);
 
     /// Two connected streams (`socketpair`), on the current task's executor
     /// (or `ex`).

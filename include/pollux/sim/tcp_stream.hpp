@@ -77,7 +77,7 @@ public:
     /// `connection_refused` if no listener is bound at `ep` when the SYN
     /// arrives; `host_unreachable` if no host has `ep`'s address. Throws
     /// `std::logic_error` when polled outside a simulation task.
-    [[nodiscard]] static Async<Result<TcpStream>> connect(endpoint ep);
+    POLLUX_NODISCARD_FUTURE static Async<Result<TcpStream>> connect(endpoint ep);
 
     /// `io::AsyncRead`. Ready(n): n bytes read; Ready(0) for a non-empty
     /// buffer: the peer closed its write side. `connection_reset` after a

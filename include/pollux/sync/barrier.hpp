@@ -185,7 +185,7 @@ public:
     /// @code
     /// if ((co_await barrier.wait()).is_leader()) { log("all here"); }
     /// @endcode
-    [[nodiscard]] Wait wait() noexcept { return Wait(this); }
+    POLLUX_NODISCARD_FUTURE Wait wait() noexcept { return Wait(this); }
 
 private:
     std::mutex m_;

@@ -429,7 +429,7 @@ public:
     ///     else if (r.error().is_closed()) break;   // lagged: just go on
     /// }
     /// @endcode
-    [[nodiscard]] Recv recv() noexcept {
+    POLLUX_NODISCARD_FUTURE Recv recv() noexcept {
         POLLUX_ASSERT(sh_ != nullptr, "broadcast::Receiver used after it was moved from");
         return Recv(this);
     }

@@ -190,7 +190,7 @@ public:
     /// @code
     /// co_await token.cancelled();
     /// @endcode
-    [[nodiscard]] WaitForCancellation cancelled() const noexcept {
+    POLLUX_NODISCARD_FUTURE WaitForCancellation cancelled() const noexcept {
         return WaitForCancellation(*node_);
     }
 

@@ -230,7 +230,7 @@ public:
     /// @code
     /// if (!co_await tx.send(std::move(msg))) { /* receiver gone */ }
     /// @endcode
-    [[nodiscard]] Send send(T value) {
+    POLLUX_NODISCARD_FUTURE Send send(T value) {
         POLLUX_ASSERT(chan_ != nullptr, "mpsc::Sender used after it was moved from");
         return Send(chan_.get(), std::move(value));
     }
@@ -424,7 +424,7 @@ public:
     /// @code
     /// while (auto v = co_await rx.recv()) { use(*v); }
     /// @endcode
-    [[nodiscard]] Recv recv() noexcept { return Recv(this); }
+    POLLUX_NODISCARD_FUTURE Recv recv() noexcept { return Recv(this); }
 
     /// Takes a value if one is queued.
     /// @par Errors

@@ -126,7 +126,7 @@ public:
     /// @code
     /// { auto g = co_await m.lock(); g->push_back(1); } // unlocked here
     /// @endcode
-    [[nodiscard]] Lock lock() noexcept { return Lock(this); }
+    POLLUX_NODISCARD_FUTURE Lock lock() noexcept { return Lock(this); }
 
     /// Locks now if nobody holds or waits for the lock.
     /// @par Errors

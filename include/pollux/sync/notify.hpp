@@ -148,7 +148,9 @@ public:
     /// auto n = notify.notified();   // create before checking the condition
     /// if (!ready.load()) co_await std::move(n);
     /// @endcode
-    [[nodiscard]] Notified notified() noexcept { return Notified(this, generation_.load()); }
+    POLLUX_NODISCARD_FUTURE Notified notified() noexcept {
+        return Notified(this, generation_.load());
+    }
 
     /// Wakes the oldest waiter, or stores one permit if nobody waits.
     void notify_one() {

@@ -173,7 +173,7 @@ public:
     /// @code
     /// auto r = co_await select(tx.closed(), compute());
     /// @endcode
-    [[nodiscard]] Closed closed() const {
+    POLLUX_NODISCARD_FUTURE Closed closed() const {
         POLLUX_ASSERT(st_ != nullptr, "oneshot::Sender::closed on a spent sender");
         return Closed(st_);
     }

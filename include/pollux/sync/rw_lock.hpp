@@ -190,7 +190,7 @@ public:
     /// @code
     /// auto g = co_await lock.read(); use(*g);
     /// @endcode
-    [[nodiscard]] Read read() const noexcept { return Read(this); }
+    POLLUX_NODISCARD_FUTURE Read read() const noexcept { return Read(this); }
 
     /// Waits for exclusive access. Queued in FIFO order with readers; once
     /// queued, later readers wait behind it.
@@ -211,7 +211,7 @@ public:
     /// @code
     /// auto g = co_await lock.write(); *g += 1;
     /// @endcode
-    [[nodiscard]] Write write() noexcept { return Write(this); }
+    POLLUX_NODISCARD_FUTURE Write write() noexcept { return Write(this); }
 
     /// Shared access now, if no writer holds or waits for the lock.
     /// @par Errors

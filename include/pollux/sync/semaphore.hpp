@@ -197,15 +197,15 @@ public:
     /// @code
     /// auto permit = (co_await sem.acquire()).value();
     /// @endcode
-    [[nodiscard]] Acquire acquire(std::size_t n = 1) noexcept {
+    POLLUX_NODISCARD_FUTURE Acquire acquire(std::size_t n = 1) noexcept {
         POLLUX_ASSERT(n <= max_permits, "acquire of more than max_permits");
         return Acquire(sem_, n);
     }
 
     /// `acquire(n)` whose permit keeps `sem` alive (tokio's
     /// `Arc<Semaphore>::acquire_owned`). Same cancel safety and errors.
-    [[nodiscard]] static AcquireOwned acquire_owned(std::shared_ptr<Semaphore> sem,
-                                                    std::size_t n = 1) {
+    POLLUX_NODISCARD_FUTURE static AcquireOwned acquire_owned(std::shared_ptr<Semaphore> sem,
+                                                              std::size_t n = 1) {
         POLLUX_ASSERT(sem != nullptr, "acquire_owned on a null semaphore");
         POLLUX_ASSERT(n <= max_permits, "acquire_owned of more than max_permits");
         return AcquireOwned(std::move(sem), n);

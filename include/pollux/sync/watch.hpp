@@ -328,7 +328,7 @@ public:
     /// @code
     /// while (co_await rx.changed()) { apply(*rx.borrow()); }
     /// @endcode
-    [[nodiscard]] Changed changed() noexcept { return Changed(this); }
+    POLLUX_NODISCARD_FUTURE Changed changed() noexcept { return Changed(this); }
 
 private:
     friend class Sender<T>;

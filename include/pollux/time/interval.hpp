@@ -134,7 +134,7 @@ public:
     Interval& operator=(Interval&&) noexcept = default;
 
     /// The next tick, as a future; see `Tick`.
-    [[nodiscard]] Tick tick() noexcept { return Tick(*this); }
+    POLLUX_NODISCARD_FUTURE Tick tick() noexcept { return Tick(*this); }
 
     /// Ready with the scheduled instant of the next tick once it has come.
     Poll<Instant> poll_tick(Context& cx) {
@@ -206,13 +206,13 @@ inline Poll<Instant> Tick::poll(Context& cx) {
 
 /// An Interval whose first tick is now (so it completes at once), then every
 /// `period`. See `Interval`.
-[[nodiscard]] inline Interval interval(Duration period) {
+POLLUX_NODISCARD_FUTURE inline Interval interval(Duration period) {
     return Interval(Clock::now(), period);
 }
 
 /// An Interval whose first tick is at `start`, then every `period`. See
 /// `Interval`.
-[[nodiscard]] inline Interval interval_at(Instant start, Duration period) {
+POLLUX_NODISCARD_FUTURE inline Interval interval_at(Instant start, Duration period) {
     return Interval(start, period);
 }
 

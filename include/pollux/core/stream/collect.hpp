@@ -95,7 +95,7 @@ private:
 /// @endcode
 template <class S>
 requires Stream<S> && detail::CollectTarget<std::vector<item_t<S>>, item_t<S>>
-[[nodiscard]] Collect<S, std::vector<item_t<S>>> collect(S stream) {
+    POLLUX_NODISCARD_FUTURE Collect<S, std::vector<item_t<S>>> collect(S stream) {
     return Collect<S, std::vector<item_t<S>>>(std::move(stream));
 }
 
@@ -111,8 +111,8 @@ requires Stream<S> && detail::CollectTarget<std::vector<item_t<S>>, item_t<S>>
 /// auto f = pollux::collect<std::set<int>>(pollux::iter({3, 1, 3})); // Output: {1, 3}
 /// @endcode
 template <class C, class S>
-requires Stream<S> && detail::CollectTarget<C, item_t<S>>
-[[nodiscard]] Collect<S, C> collect(S stream) {
+requires Stream<S> && detail::CollectTarget<C, item_t<S>> POLLUX_NODISCARD_FUTURE Collect<S, C>
+collect(S stream) {
     return Collect<S, C>(std::move(stream));
 }
 

@@ -86,7 +86,7 @@ private:
 /// @endcode
 template <class S, class P>
 requires Stream<S> && std::predicate < P&, const item_t<S>
-& > [[nodiscard]] Filter<S, P> filter(S stream, P pred) {
+& > POLLUX_NODISCARD_FUTURE Filter<S, P> filter(S stream, P pred) {
     return Filter<S, P>(std::move(stream), std::move(pred));
 }
 

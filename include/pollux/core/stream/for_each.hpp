@@ -81,8 +81,8 @@ private:
 /// pollux::block_on(pollux::for_each(pollux::iter({1, 2, 3}), [&](int v) { sum += v; }));
 /// @endcode
 template <class S, class F>
-requires Stream<S> && std::invocable<F&, item_t<S>>
-[[nodiscard]] ForEach<S, F> for_each(S stream, F f) {
+requires Stream<S> && std::invocable<F&, item_t<S>> POLLUX_NODISCARD_FUTURE ForEach<S, F>
+for_each(S stream, F f) {
     return ForEach<S, F>(std::move(stream), std::move(f));
 }
 

@@ -134,7 +134,7 @@ private:
 template <class R>
 requires std::ranges::forward_range<std::remove_cvref_t<R>> &&
     std::movable<std::remove_cvref_t<R>> && std::constructible_from<std::remove_cvref_t<R>, R>
-[[nodiscard]] Iter<std::remove_cvref_t<R>> iter(R&& range) {
+        POLLUX_NODISCARD_FUTURE Iter<std::remove_cvref_t<R>> iter(R&& range) {
     return Iter<std::remove_cvref_t<R>>(std::forward<R>(range));
 }
 
@@ -147,7 +147,7 @@ requires std::ranges::forward_range<std::remove_cvref_t<R>> &&
 /// auto s = pollux::iter({1, 2, 3}); // Item = int
 /// @endcode
 template <class T>
-[[nodiscard]] Iter<std::vector<T>> iter(std::initializer_list<T> items) {
+POLLUX_NODISCARD_FUTURE Iter<std::vector<T>> iter(std::initializer_list<T> items) {
     return Iter<std::vector<T>>(std::vector<T>(items));
 }
 

@@ -86,7 +86,8 @@ private:
 /// @endcode
 template <class S, class F>
 requires Stream<S> &&
-    (!Future<S>)&&std::invocable<F&, item_t<S>> [[nodiscard]] MapStream<S, F> map(S stream, F f) {
+    (!Future<S>)&&std::invocable<F&, item_t<S>> POLLUX_NODISCARD_FUTURE MapStream<S, F> map(
+        S stream, F f) {
     return MapStream<S, F>(std::move(stream), std::move(f));
 }
 

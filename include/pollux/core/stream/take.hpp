@@ -66,8 +66,7 @@ private:
 /// auto s = pollux::take(pollux::iter(std::views::iota(0)), 3); // 0, 1, 2
 /// @endcode
 template <class S>
-requires Stream<S>
-[[nodiscard]] Take<S> take(S stream, std::size_t n) {
+requires Stream<S> POLLUX_NODISCARD_FUTURE Take<S> take(S stream, std::size_t n) {
     return Take<S>(std::move(stream), n);
 }
 
