@@ -272,9 +272,10 @@ TEST_CASE("CancellationToken children made, awaited and dropped on many threads 
     for (int round = 0; round < 20; ++round) {
         CancellationToken root;
         std::atomic<bool> go{false};
+        std::atomic<int> missed{0}; // Catch2's REQUIRE is not thread-safe: count, check after
         std::vector<std::thread> ts;
         for (int k = 0; k < 3; ++k) {
-            ts.emplace_back([&root, &go] {
+            ts.emplace_back([&root, &go, &missed] {
                 while (!go.load()) {
                     std::this_thread::yield();
                 }
@@ -288,8 +289,9 @@ TEST_CASE("CancellationToken children made, awaited and dropped on many threads 
                     const bool ready_now = f.poll(cx).is_ready();
                     if (root.is_cancelled()) {
                         // Either it saw the cancel, or the cancel woke it.
-                        REQUIRE((ready_now || counter->wakes.load() == 1));
-                        REQUIRE(gc.is_cancelled());
+                        if (!(ready_now || counter->wakes.load() == 1) || !gc.is_cancelled()) {
+                            missed.fetch_add(1);
+                        }
                     }
                 }
             });
@@ -299,6 +301,7 @@ TEST_CASE("CancellationToken children made, awaited and dropped on many threads 
         for (auto& t : ts) {
             t.join();
         }
+        REQUIRE(missed.load() == 0);
         REQUIRE(children(root) == 0);
         REQUIRE(root.child_token().is_cancelled());
     }
