@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace pollux;
@@ -138,6 +139,32 @@ TEST_CASE("uv Tcp connect to a closed port reports connection_refused", "[uv][tc
     REQUIRE(connect_cb_called == 1);
     REQUIRE(got == boost::asio::error::connection_refused);
     client.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp bind from an \"address:port\" string binds that address", "[uv][tcp][bind]") {
+    uv::Loop loop;
+    uv::Tcp server(loop);
+    REQUIRE_FALSE(server.bind("127.0.0.1:0"));
+    auto addr = server.getsockname();
+    REQUIRE(addr);
+    REQUIRE(addr->address() == boost::asio::ip::make_address("127.0.0.1"));
+    REQUIRE(addr->port() != 0);
+    server.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Tcp bind from a string that is not an \"address:port\" is invalid_argument",
+          "[uv][tcp][bind]") {
+    const char* bad = GENERATE(
+        "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:70000", "localhost:0", ":0");
+    uv::Loop loop;
+    uv::Tcp server(loop);
+    INFO(bad);
+    REQUIRE(server.bind(std::string_view(bad)) == boost::asio::error::invalid_argument);
+    server.close();
     REQUIRE(loop.run() == 0);
     require_loop_quiescent(loop);
 }

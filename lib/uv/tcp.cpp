@@ -1,16 +1,23 @@
 #include <pollux/uv/tcp.hpp>
+// Own header first: this proves it is self-contained.
+
+#include <pollux/net/resolve.hpp>
 
 #include "../detail/retry_eintr.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/errc.hpp>
 
 #include <cerrno>
+#include <charconv>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string>
+#include <string_view>
 #include <unistd.h>
 #include <utility>
 
@@ -81,6 +88,26 @@ boost::system::error_code Tcp::bind(const Endpoint& ep) {
     }
     socket_.bind(ep, ec);
     return ec;
+}
+
+boost::system::error_code Tcp::bind(std::string_view host_port) {
+    auto hp = net::split_host_port(host_port);
+    if (!hp) {
+        return boost::asio::error::invalid_argument;
+    }
+    const std::string& port_text = hp->second;
+    unsigned port = 0;
+    const char* end = port_text.data() + port_text.size();
+    auto [ptr, err] = std::from_chars(port_text.data(), end, port);
+    if (err != std::errc() || ptr != end || port > 65535) {
+        return boost::asio::error::invalid_argument;
+    }
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(hp->first, ec);
+    if (ec) {
+        return boost::asio::error::invalid_argument;
+    }
+    return bind(Endpoint(addr, static_cast<unsigned short>(port)));
 }
 
 boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {

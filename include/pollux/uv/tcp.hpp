@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pollux::uv {
@@ -75,6 +76,15 @@ public:
     /// `bad_descriptor` if closing or already listening/connected; the
     /// system's bind error (`address_in_use`, ...).
     boost::system::error_code bind(const Endpoint& ep);
+    /// Binds "address:port" ("127.0.0.1:0", "[::1]:8080", "0.0.0.0:7000"),
+    /// as `bind(Endpoint)`. The address is an IP literal, as for libuv's
+    /// `uv_ip4_addr`/`uv_ip6_addr`: no name lookup runs on the loop thread
+    /// (resolve a name with `uv::getaddrinfo` first).
+    /// @par Errors
+    /// `invalid_argument` when `host_port` has no ':', an empty or
+    /// non-numeric port, a port above 65535, or an address that is not an IP
+    /// literal; then as `bind(Endpoint)`.
+    boost::system::error_code bind(std::string_view host_port);
 
     /// Starts listening (binding an IPv4 ephemeral port if `bind` was not
     /// called). `cb(ec)` runs each time a connection is waiting: call
