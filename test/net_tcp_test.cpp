@@ -96,6 +96,45 @@ TEST_CASE("TcpListener bind reports errors as values", "[net][tcp]") {
     }());
 }
 
+TEST_CASE("TcpListener close frees the port; accept and local_addr then report bad_descriptor",
+          "[net][tcp][close]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto l = TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l);
+        REQUIRE(l->is_open());
+        const auto addr = *l->local_addr();
+        l->close();
+        REQUIRE_FALSE(l->is_open());
+        auto refused = co_await TcpStream::connect(addr);
+        REQUIRE_FALSE(refused);
+        REQUIRE(refused.error() == asio::error::connection_refused);
+        auto accepted = co_await l->accept();
+        REQUIRE_FALSE(accepted);
+        REQUIRE(accepted.error() == asio::error::bad_descriptor);
+        REQUIRE(l->local_addr().error() == asio::error::bad_descriptor);
+        l->close(); // a second close does nothing
+        REQUIRE_FALSE(l->is_open());
+    }());
+}
+
+TEST_CASE("TcpListener close cancels a pending accept, whose next poll reports bad_descriptor",
+          "[net][tcp][close]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto l = TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l);
+        auto accept = l->accept();
+        Context cx(Waker::noop());
+        REQUIRE(accept.poll(cx).is_pending()); // no client: waits for readiness
+        l->close();
+        auto p = accept.poll(cx);
+        REQUIRE(p.is_ready());
+        REQUIRE(p.value().error() == asio::error::bad_descriptor);
+        co_return;
+    }());
+}
+
 TEST_CASE("TcpListener bind outside a task throws logic_error; with an executor it works",
           "[net][tcp]") {
     REQUIRE_THROWS_AS(TcpListener::bind("127.0.0.1:0"), std::logic_error);

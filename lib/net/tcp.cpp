@@ -225,8 +225,14 @@ TcpConnectFuture TcpStream::connect(std::string_view host_port) {
 TcpListener& TcpListener::operator=(TcpListener&& o) noexcept {
     if (this != &o) {
         detail::destroy_block(std::exchange(impl_, std::exchange(o.impl_, nullptr)));
+        closed_ = o.closed_;
     }
     return *this;
+}
+
+void TcpListener::close() noexcept {
+    detail::destroy_block(std::exchange(impl_, nullptr));
+    closed_ = true;
 }
 
 TcpListener::~TcpListener() {
@@ -293,6 +299,9 @@ Result<TcpListener> TcpListener::bind(std::string_view host_port) {
 
 Poll<Result<std::pair<TcpStream, tcp::endpoint>>> TcpListener::poll_accept(Context& cx) {
     using Out = Result<std::pair<TcpStream, tcp::endpoint>>;
+    if (impl_ == nullptr && closed_) {
+        return Ready<Out>{Out(boost::system::in_place_error, boost::asio::error::bad_descriptor)};
+    }
     POLLUX_ASSERT(impl_ != nullptr, "TcpListener used after it was moved from");
     auto p = detail::poll_accept_fd(*impl_, cx);
     if (p.is_pending()) {
@@ -314,6 +323,10 @@ Poll<Result<std::pair<TcpStream, tcp::endpoint>>> TcpListener::poll_accept(Conte
 }
 
 Result<tcp::endpoint> TcpListener::local_addr() const {
+    if (impl_ == nullptr && closed_) {
+        return Result<tcp::endpoint>(boost::system::in_place_error,
+                                     boost::asio::error::bad_descriptor);
+    }
     boost::system::error_code ec;
     auto ep = impl_->sock.local_endpoint(ec);
     return endpoint_or_error(ep, ec);

@@ -58,7 +58,8 @@ public:
     explicit TcpListener(Impl* impl) noexcept : impl_(impl) {}
     /// Takes `o`'s socket; `o` is left holding none, and may only be
     /// destroyed or assigned to (`poll_accept` asserts).
-    TcpListener(TcpListener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    TcpListener(TcpListener&& o) noexcept
+        : impl_(std::exchange(o.impl_, nullptr)), closed_(o.closed_) {}
     /// Closes the socket held, as the destructor does, then takes `o`'s;
     /// `o` is left holding none. Self-assignment does nothing.
     TcpListener& operator=(TcpListener&& o) noexcept;
@@ -112,6 +113,27 @@ public:
     /// @endcode
     [[nodiscard]] TcpAcceptFuture accept() noexcept { return TcpAcceptFuture({this}); }
 
+    /// Closes the listening socket now, as the destructor would, while the
+    /// listener object lives on (e.g. a member of a server that stops
+    /// accepting but keeps serving its connections). When it returns the
+    /// port is free and connections still in the backlog have been reset by
+    /// the kernel. Afterwards `is_open()` is false, and `accept()` and
+    /// `local_addr()` report `bad_descriptor`. Closing again does nothing.
+    ///
+    /// @par Cancel safety
+    /// A pending `accept()` future of this listener is cancelled
+    /// (`cancellation_type::terminal`) and not woken: its next poll reports
+    /// `bad_descriptor`. To stop a task that is suspended in `accept()`,
+    /// race the accept against a shutdown signal with `select` and close in
+    /// that task, as tokio code drops the listener.
+    /// @par Thread safety
+    /// Distinct objects: safe. Shared objects: unsafe. Call it on the
+    /// listener's executor.
+    void close() noexcept;
+
+    /// False once `close()` was called (or the listener was moved from).
+    [[nodiscard]] bool is_open() const noexcept { return impl_ != nullptr; }
+
     /// The poll function behind `accept()`, for hand-written futures.
     Poll<Result<std::pair<TcpStream, endpoint>>> poll_accept(Context& cx);
 
@@ -121,11 +143,14 @@ public:
     [[nodiscard]] Result<endpoint> local_addr() const;
 
     /// The Asio acceptor, for options pollux does not wrap. Do not start
-    /// Asio operations on it, move from it or close it.
+    /// Asio operations on it, move from it or close it (`close()` does).
+    /// @par Preconditions
+    /// `is_open()`.
     [[nodiscard]] boost::asio::ip::tcp::acceptor& acceptor() noexcept;
 
 private:
     Impl* impl_;
+    bool closed_ = false; // close() was called: report bad_descriptor, not a moved-from misuse
 };
 
 inline Poll<detail::TcpAcceptOp::Output> detail::TcpAcceptOp::operator()(Context& cx) {
