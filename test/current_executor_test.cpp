@@ -66,8 +66,10 @@ TEST_CASE("try_current_executor outside a task is nullopt, also inside pollux::b
     REQUIRE_FALSE(try_current_executor().has_value());
     auto body = []() -> Async<bool> { co_return try_current_executor().has_value(); };
     REQUIRE_FALSE(block_on(body()));
-    std::thread other([] { REQUIRE_FALSE(try_current_executor().has_value()); });
+    bool on_other_thread = true;
+    std::thread other([&on_other_thread] { on_other_thread = try_current_executor().has_value(); });
     other.join();
+    REQUIRE_FALSE(on_other_thread);
 }
 
 TEST_CASE("current_executor inside Runtime::block_on is the runtime's io_context executor",
