@@ -23,10 +23,23 @@
 
 namespace pollux::detail {
 
+// Something one calls to get a future: a function (of any arguments, as in
+// `spawn(serve)` for `Async<> serve(TcpStream)`), a lambda or function object
+// with one `operator()`, or anything invocable with no arguments.
+template <class F>
+concept FunctionLike = std::is_function_v<std::remove_pointer_t<std::remove_cvref_t<F>>>;
+template <class F>
+concept HasCallOperator = requires {
+    &std::remove_cvref_t<F>::operator();
+};
+template <class F>
+concept InvocableBare = std::is_invocable_v<std::add_lvalue_reference_t<std::remove_cvref_t<F>>>;
+template <class F>
+concept Callable = FunctionLike<F> || HasCallOperator<F> || InvocableBare<F>;
+
 // A future, or one of the two mistakes `CheckFutureArg` names.
 template <class F>
-concept FutureArg = Future<F> || std::invocable < std::remove_cvref_t<F>
-& > ;
+concept FutureArg = Future<F> || Callable<F>;
 
 // `output_t<F>` for a future, `void` for a mistake, so that a declared return
 // type (`JoinHandle<...>`) does not fail before the `static_assert` does.
@@ -49,7 +62,7 @@ using arg_output_t = typename ArgOutput<F>::type;
 // `static_assert(detail::CheckFutureArg<F>::ok);`.
 template <class F>
 struct CheckFutureArg {
-    static_assert(Future<F> || !std::invocable<std::remove_cvref_t<F>&>,
+    static_assert(Future<F> || !Callable<F>,
                   "this is a callable, not a future: call it, e.g. spawn(f()) not spawn(f)");
     static_assert(!Future<F> || !std::is_lvalue_reference_v<F>,
                   "pass the future as an rvalue: std::move(f), or pollux::by_ref(f) to keep it");
