@@ -11,11 +11,9 @@
 #include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/task.hpp>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -92,10 +90,20 @@ struct SignatureOutput<void(E, Ts...)> {
 // The handler writes `result`, then sets `done` (release); the future reads
 // `result` after seeing `done` (acquire). `waker` is the AtomicWaker the
 // future registers into and the handler wakes.
+//
+// `gone` is set when Asio destroys the handler without invoking it: its
+// io_context was shut down (or the initiation threw). The operation is then
+// over, but it has no result, so `done` (which promises one) stays false and
+// the future stays Pending for ever. What `gone` forbids is the terminal
+// emit of a later drop: the slot handler inside `signal` was installed by
+// the operation's service (a timer's points at the timer service and the
+// timer's data), and those services are shut down or already deleted. Both
+// flags are never unset once set; at most one of them is ever set.
 template <class Out>
 struct OpState {
     std::atomic<std::uint32_t> refs{1};
     std::atomic<bool> done{false};
+    std::atomic<bool> gone{false};
     AtomicWaker waker;
     std::optional<value_t<Out>> result;
     boost::asio::cancellation_signal signal;
@@ -137,10 +145,16 @@ public:
     explicit UseFutureHandler(OpState<Out>* st) noexcept : st_(st) {}
     UseFutureHandler(UseFutureHandler&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
     UseFutureHandler& operator=(UseFutureHandler&&) = delete;
-    // A handler that Asio destroys without calling (its io_context shut
-    // down) just gives up its reference.
+    // A handler that Asio destroys without calling it (its io_context shut
+    // down, or the initiation threw) marks the block `gone`, so that a later
+    // drop of the future emits nothing into the dead services, and gives up
+    // its reference. A moved-from handler owns nothing.
     ~UseFutureHandler() {
         if (st_) {
+            // ORDERING: release pairs with the acquire load in
+            // AsioFuture::abandon (the refcount's acq_rel alone would order
+            // it only for the last releaser).
+            st_->gone.store(true, std::memory_order_release);
             st_->release();
         }
     }
@@ -177,11 +191,24 @@ private:
 /// Lazy: the operation is initiated on the first poll (with the Context's
 /// waker registered first, so its completion cannot be missed). Dropping the
 /// future before the operation completed emits
-/// `cancellation_type::terminal` on the operation's cancellation slot — on
-/// the operation's executor: a drop on another thread hops there first,
-/// because Asio's cancellation slots are not thread-safe. The handler that
-/// then runs (usually with `operation_aborted`) frees the shared block and
-/// touches nothing else.
+/// `cancellation_type::terminal` on the operation's cancellation slot,
+/// synchronously, on the thread that drops it. The handler that then runs
+/// (usually with `operation_aborted`) frees the shared block and touches
+/// nothing else. If the operation's io_context was shut down first (Asio
+/// destroyed the handler unrun), the drop emits nothing and just frees.
+///
+/// Where to drop it: where the I/O object's destruction is ordered after the
+/// drop, which is always the case on the thread that owns (and later
+/// destroys) the I/O object. A *primitive* Asio operation (a timer or
+/// signal_set wait, a socket's `async_wait`, `async_read_some`,
+/// `async_write_some`, `async_accept`, `async_connect` on one socket) may be
+/// dropped on any thread, also one that does not run its io_context: its
+/// cancellation handler takes its service's lock. A *composed* operation
+/// (`asio::async_read`, `async_write`, `async_read_until`, `co_spawn`,
+/// anything built with `async_compose`) re-installs its slot handler from
+/// its intermediate steps, on its executor, so it must be dropped on its I/O
+/// object's executor (inside a strand, or on the single thread running its
+/// io_context).
 ///
 /// @par Cancel safety
 /// As the Asio operation under `terminal` cancellation: a timer wait or an
@@ -190,7 +217,8 @@ private:
 /// that matters.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be polled from any
-/// thread; the operation completes on its I/O object's executor.
+/// thread; the operation completes on its I/O object's executor. A drop off
+/// the executor's thread: see above (primitive operations only).
 /// @par Wakes / resumes on
 /// The waker is woken from the thread that runs the completion handler.
 /// @par Errors
@@ -219,7 +247,7 @@ public:
     AsioFuture(AsioFuture&& o) noexcept(std::is_nothrow_move_constructible_v<Initiation> &&
                                         (std::is_nothrow_move_constructible_v<Args> && ...))
         : init_(std::move(o.init_)), args_(std::move(o.args_)), st_(std::exchange(o.st_, nullptr)),
-          executor_(std::move(o.executor_)), finished_(o.finished_) {}
+          finished_(o.finished_) {}
     AsioFuture& operator=(AsioFuture&&) = delete;
     ~AsioFuture() { abandon(); }
 
@@ -249,13 +277,20 @@ public:
         }
     }
 
+    /// Gives up the operation without emitting cancellation, for an owner
+    /// that knows the operation's io_context is shut down (pollux's I/O
+    /// blocks, when the context's gate refuses them): the handler is gone,
+    /// or Asio will destroy it unrun, and the slot handler may point into
+    /// deleted services. The future may then only be destroyed.
+    void disown() noexcept {
+        if (st_ != nullptr) {
+            std::exchange(st_, nullptr)->release();
+            finished_ = true;
+        }
+    }
+
 private:
     void start(Context& cx) {
-        if constexpr (requires(Initiation & i) { i.get_executor(); }) {
-            executor_.emplace(init_.get_executor());
-        } else if (auto* task = detail::current_task()) {
-            executor_.emplace(task->executor());
-        }
         st_ = detail::OpState<Output>::create();
         st_->waker.register_waker(cx.waker());
         st_->retain(); // the handler's reference
@@ -274,58 +309,46 @@ private:
         }
     }
 
-    // Emits terminal cancellation if the operation is still in flight, then
-    // releases the future's reference to the shared block.
-    class Emit {
-    public:
-        explicit Emit(detail::OpState<Output>* st) noexcept : st_(st) {}
-        Emit(Emit&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
-        Emit& operator=(Emit&&) = delete;
-        ~Emit() {
-            if (st_) {
-                st_->release();
-            }
-        }
-        void operator()() {
-            detail::OpState<Output>* st = std::exchange(st_, nullptr);
-            if (!st->done.load(std::memory_order_acquire)) {
-                st->signal.emit(boost::asio::cancellation_type::terminal);
-            }
-            st->release();
-        }
-
-    private:
-        detail::OpState<Output>* st_;
-    };
-
+    // Emits terminal cancellation if the operation is still in flight, here
+    // and now, then releases the future's reference to the shared block.
+    //
+    // Why synchronously, on the dropping thread (it used to be posted to the
+    // operation's executor when dropped elsewhere): the owner of an I/O
+    // object may destroy it right after dropping a future of it (ordinary
+    // Asio usage; a timer destroyed with a wait in flight aborts the wait).
+    // A posted emit would run later, against the dead object. Emitting here
+    // orders the drop before that destruction on the owner's thread.
+    //
+    // Why that is safe off the executor's thread: the cancellation handlers
+    // of Asio's primitive operations (timer waits, reactor socket
+    // operations, signal waits) take their service's lock and find the
+    // operation by key, so they race with neither the completion nor the
+    // reactor. (On an io_context run by several threads, emit has always
+    // run concurrently with the operation's other threads.) A composed
+    // operation re-installs its slot handler from its intermediate steps on
+    // its executor, unlocked: it must be dropped there (see the class).
+    //
+    // `gone` (the handler was destroyed unrun with its io_context): the slot
+    // handler points into shut-down or deleted services; emit nothing. The
+    // drop must then not race with the context's destruction, which the same
+    // ownership rule gives.
     void abandon() noexcept {
         if (st_ == nullptr) {
             return;
         }
         detail::OpState<Output>* st = std::exchange(st_, nullptr);
-        if (st->done.load(std::memory_order_acquire)) {
-            st->release();
-            return;
+        // ORDERING: acquire pairs with the handler's release store of `done`
+        // or of `gone` (a finished operation needs no cancellation).
+        if (!st->done.load(std::memory_order_acquire) &&
+            !st->gone.load(std::memory_order_acquire)) {
+            st->signal.emit(boost::asio::cancellation_type::terminal);
         }
-        // Emit on the operation's executor: inline when we are already on
-        // it (dispatch), else posted. The handler owns our reference, and
-        // gives it up even if Asio destroys it unrun (its context shut down).
-        Emit emit(st);
-        if (executor_) {
-            try {
-                boost::asio::dispatch(*executor_, std::move(emit));
-            } catch (...) {
-                // Whichever Emit still owns the reference has released it.
-            }
-            return;
-        }
-        emit();
+        st->release();
     }
 
     Initiation init_;
     std::tuple<Args...> args_;
     detail::OpState<Output>* st_ = nullptr;
-    std::optional<boost::asio::any_io_executor> executor_;
     bool finished_ = false;
 };
 

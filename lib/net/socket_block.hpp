@@ -14,7 +14,6 @@
 #include "../detail/retry_eintr.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <type_traits>
 #include <unistd.h>
@@ -66,10 +66,16 @@ namespace pollux::net::detail {
 // direction (which takes it over) or the block's destruction (which cancels
 // it); meanwhile it may wake the old waker once: a spurious wake.
 //
-// Where the block dies: as detail::IoBlockPtr explains for timers: on the
-// spot when no wait is engaged, else on the socket's executor (dispatch), so
-// that the waits' terminal cancellation is emitted before the socket closes,
-// on every executor. `Block` must have `sock` and `bool has_wait() const`.
+// Where the block dies: as pollux/detail/io_block.hpp explains for timers
+// (drop_io_block): on the dropping thread. Inside the gate of the socket's
+// context, the whole block is destroyed there: the waits emit their terminal
+// cancellation synchronously (a reactor operation's cancellation handler
+// takes the reactor's locks), then the socket closes. If the gate refuses
+// (the context is shut down, its services may be deleted), the socket's
+// destructor is skipped, the waits are disowned, and abandon_closed closes
+// the descriptor itself, so no descriptor leaks; the memory goes to the
+// gate's deferred frees. `Block` must have `gate`, `sock` and
+// `abandon_closed()`.
 
 /// The error_code for the current errno.
 inline boost::system::error_code last_error() noexcept {
@@ -94,38 +100,67 @@ template <class Socket>
 struct SocketBlock {
     using Wait = decltype(std::declval<Socket&>().async_wait(Socket::wait_read, use_future));
 
-    explicit SocketBlock(Socket s) noexcept : sock(std::move(s)) {}
+    // Throws std::bad_alloc (the context's SchedulerService is made on
+    // first use); `s` then closes as the parameter dies.
+    explicit SocketBlock(Socket s)
+        : gate(pollux::detail::gate_of_executor(s.get_executor())), sock(std::move(s)) {
+        struct ::stat st {};
+        if (int d = sock.native_handle(); d >= 0 && ::fstat(d, &st) == 0) {
+            fd = d;
+            dev = st.st_dev;
+            ino = st.st_ino;
+        }
+    }
     SocketBlock(const SocketBlock&) = delete;
     SocketBlock& operator=(const SocketBlock&) = delete;
 
     // Member order: the waits are declared after the socket, so they are
     // destroyed (and emit their terminal cancellation) while it is open.
+    pollux::detail::GateRef gate;   // of sock's context; moved out by destroy_block
     Socket sock;                    // never moves while the block lives
     std::optional<Wait> read_wait;  // engaged while a read wait may be in flight
     std::optional<Wait> write_wait; // engaged while a write wait may be in flight
 
-    [[nodiscard]] bool has_wait() const noexcept { return read_wait || write_wait; }
+    // The descriptor `sock` was made with, and its identity: the refused
+    // path of destroy_block closes it without asking `sock`, whose service
+    // may be deleted (native_handle() goes through the service, and UBSan's
+    // vptr check rightly reports the call).
+    int fd = -1;
+    ::dev_t dev = 0;
+    ::ino_t ino = 0;
+
+    // The refused path of destroy_block: the context is shut down, so the
+    // waits' handlers are destroyed or will be, unrun, and `sock`'s
+    // destructor must not run (its service may be deleted). Forget the
+    // waits without emitting and close the descriptor here, if it is still
+    // the socket this block was made with: an owner that closed it through
+    // socket()/acceptor() may have let the kernel reuse the number for
+    // another file, which fstat tells apart (a socket's inode is unique
+    // while it is open).
+    void abandon_closed() noexcept {
+        auto forget = [](std::optional<Wait>& w) noexcept {
+            if (w) {
+                w->disown();
+                w.reset();
+            }
+        };
+        forget(read_wait);
+        forget(write_wait);
+        struct ::stat st {};
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino) {
+            // Not retried on EINTR: Linux frees the descriptor even then.
+            ::close(fd);
+        }
+    }
 };
 
 /// Destroys a block where the comment above says.
 template <class Block>
 void destroy_block(Block* b) noexcept {
-    if (b == nullptr) {
-        return;
-    }
-    if (!b->has_wait()) {
-        delete b;
-        return;
-    }
-    std::unique_ptr<Block> owned(b);
-    boost::asio::any_io_executor ex = b->sock.get_executor();
-    try {
-        // A handler that Asio destroys without running (its io_context shut
-        // down) frees the block as well: the unique_ptr owns it.
-        boost::asio::dispatch(ex, [p = std::move(owned)]() mutable { p.reset(); });
-    } catch (...) {
-        // Whoever still owns the block (`owned`, or the handler Asio built
-        // and destroyed while unwinding) has freed it.
+    if (b != nullptr) {
+        // Blocks are made with `new Block(...)`: the storage goes back with
+        // the matching ::operator delete, with or without the destructor.
+        pollux::detail::drop_io_block(b, [](void* p) noexcept { ::operator delete(p); });
     }
 }
 
@@ -287,8 +322,14 @@ struct ListenerBlock : SocketBlock<Acceptor> {
     std::optional<TimerWait> timer_wait; // engaged while backing off
     std::chrono::milliseconds next_backoff = accept_backoff_initial;
 
-    [[nodiscard]] bool has_wait() const noexcept {
-        return SocketBlock<Acceptor>::has_wait() || timer_wait.has_value();
+    // As SocketBlock's, and the back-off wait too (`timer` is skipped like
+    // the socket).
+    void abandon_closed() noexcept {
+        if (timer_wait) {
+            timer_wait->disown();
+            timer_wait.reset();
+        }
+        SocketBlock<Acceptor>::abandon_closed();
     }
 };
 

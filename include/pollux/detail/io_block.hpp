@@ -6,10 +6,13 @@
 /// Private; used by pollux::time and pollux::signal.
 
 #include <pollux/asio.hpp>
+#include <pollux/detail/context_gate.hpp>
+#include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 
 #include <new>
@@ -29,28 +32,97 @@ namespace pollux::detail {
 // Member order: `wait` is declared after `io`, so it is destroyed first. Its
 // destructor emits terminal cancellation into `io`, which is still alive.
 //
-// Where the block dies: if no wait is engaged, on the spot, on any thread
-// (Asio's timer and signal services lock internally; only concurrent use of
-// one I/O object is unsafe, and nobody else holds this one). If one may be in
-// flight, on the I/O object's executor (asio::dispatch: inline when we are
-// already on it, the usual case of a task dropping its own future). The
-// reason: an AsioFuture dropped off its executor posts its cancellation
-// instead of emitting it; were the I/O object destroyed here meanwhile, the
-// posted emit would reach a dead object. Destroying the whole block over
-// there keeps "emit, then destroy" in order on every executor, strands and
-// multi-threaded io_contexts included. A block whose posted destruction never
-// runs (the io_context shut down) is freed when Asio destroys the handler.
+// Where and how the block dies (drop_io_block below): on the dropping
+// thread, whatever it is, in one of two ways that the gate of the I/O
+// object's context (context_gate.hpp, recorded when the block was made)
+// chooses:
+//
+// - Gate entered (the context is alive, and stays so until we leave): the
+//   block is destroyed right here. `wait`'s AsioFuture emits terminal
+//   cancellation synchronously (a timer or signal wait's cancellation
+//   handler takes its service's lock, so any thread may), then the I/O
+//   object's destructor runs (it locks the same service). Emit-then-destroy
+//   is thus ordered on the dropping thread, on every executor, strands and
+//   multi-threaded io_contexts included. Entering may also happen while the
+//   context shuts down (the gate closes only after SchedulerService's
+//   shutdown dropped every task's future): on the shutting-down thread (a
+//   task's future dropped by that shutdown), the newer services (the
+//   reactor, the timer and signal services) may have shut down already,
+//   which left them usable (their shutdown only abandoned the operations,
+//   which marked the AsioFuture `gone`: no emit), and they are deleted only
+//   after the gate is closed. Not so on another thread at the same time:
+//   epoll_reactor::shutdown unlinks the timers without its lock (and
+//   signal_set_service::shutdown walks its registrations without one), so a
+//   drop that enters while such a service, newer than SchedulerService,
+//   shuts down races with it (TSan reports it). Until the gate closes before
+//   the first service's shutdown, a drop on another thread must happen
+//   before the context's destruction begins, or after the gate closed.
+// - Gate refused (the context is closed: its services are shut down and may
+//   be deleted at any time, even as we speak): the I/O object's destructor
+//   must not run, and it need not: every service's shutdown has abandoned
+//   the operations (their handlers are destroyed, or will be by the
+//   context, which never calls them now) and the reactor unlinks every timer
+//   when it shuts down. `wait` is disowned (destroyed without emitting) and
+//   the memory is freed without the destructor, at once if the gate is
+//   buried, else when it is (gate->defer_free): a reactor that shuts down
+//   after the gate closed may still walk a timer's links until then. What a
+//   skipped destructor would have released beyond the memory: a socket's
+//   descriptor (closed by hand, see lib/net/socket_block.hpp), a
+//   signal_set's registrations (see docs/lifetimes-io-rows.md), and the I/O
+//   object's executor: nothing for an io_context's; for a strand's, one
+//   reference to the strand's state, leaked rather than released into a
+//   service that may be deleted.
 //
 // Memory: see BlockCache below.
 template <class Io>
 struct IoBlock {
     using Wait = decltype(std::declval<Io&>().async_wait(use_future));
 
-    explicit IoBlock(const boost::asio::any_io_executor& ex) : io(ex) {}
+    IoBlock(const boost::asio::any_io_executor& ex, GateRef g) : gate(std::move(g)), io(ex) {}
 
+    GateRef gate;             // of io's context; moved out by drop_io_block
     Io io;                    // never moves while the block lives
     std::optional<Wait> wait; // engaged while a wait may be in flight
+
+    // The refused path's part (see above): forget the wait, keep `io`.
+    void abandon_closed() noexcept {
+        if (wait) {
+            wait->disown();
+            wait.reset();
+        }
+    }
 };
+
+/// The gate of the execution context of `ex` (created with its
+/// SchedulerService if need be).
+inline GateRef gate_of_executor(const boost::asio::any_io_executor& ex) {
+    return GateRef(gate_of(boost::asio::query(ex, boost::asio::execution::context)));
+}
+
+/// Destroys block `b`, or disposes of it when its context is closed: see the
+/// comment above IoBlock. `Block` has `gate`, `abandon_closed()` (which
+/// releases what the skipped destructor would, the I/O object's memory
+/// aside) and a destructor. `free_memory(b)` releases the storage only.
+template <class Block>
+void drop_io_block(Block* b, void (*free_memory)(void*)) noexcept {
+    // The block's reference, held until the end (past the GatePass and the
+    // deferred free) instead of by the block being destroyed.
+    GateRef gate = std::move(b->gate);
+    {
+        GatePass pass(gate.get());
+        if (pass) {
+            b->~Block();
+            free_memory(b);
+            return;
+        }
+    }
+    b->abandon_closed();
+    // SAFETY: no destructor of b runs: the memory is released as raw storage
+    // (the members that abandon_closed left are not destroyed, see above).
+    if (!gate->defer_free(b, free_memory)) {
+        free_memory(b);
+    }
+}
 
 // A few freed blocks of one type kept per thread, in front of Asio's
 // recycling allocator, so that a steady stream of sleeps allocates nothing.
@@ -138,10 +210,11 @@ public:
 
     /// A new block whose I/O object runs on `ex`.
     [[nodiscard]] static IoBlockPtr make(const boost::asio::any_io_executor& ex) {
+        GateRef gate = gate_of_executor(ex);
         Block* p = BlockCache<Block>::allocate();
         try {
             // SAFETY: p is fresh storage for one Block, suitably aligned.
-            ::new (static_cast<void*>(p)) Block(ex);
+            ::new (static_cast<void*>(p)) Block(ex, std::move(gate));
         } catch (...) {
             BlockCache<Block>::deallocate(p);
             throw;
@@ -156,49 +229,17 @@ public:
     Block& operator*() const noexcept { return *p_; }
     explicit operator bool() const noexcept { return p_ != nullptr; }
 
-    /// Destroys the block (see the comment above for where).
+    /// Destroys the block, on this thread (see the comment above IoBlock).
     void reset() noexcept {
-        Block* b = std::exchange(p_, nullptr);
-        if (b == nullptr) {
-            return;
-        }
-        if (!b->wait) {
-            destroy(b);
-            return;
-        }
-        Destroyer d(b);
-        try {
-            boost::asio::dispatch(b->io.get_executor(), std::move(d));
-        } catch (...) {
-            // The executor could not take the handler: whichever Destroyer
-            // still owns the block (`d`, or the moved-into copy that Asio
-            // destroyed while unwinding) frees it.
+        if (Block* b = std::exchange(p_, nullptr)) {
+            drop_io_block(b, &free_memory);
         }
     }
 
 private:
-    static void destroy(Block* b) noexcept {
-        b->~Block();
-        BlockCache<Block>::deallocate(b);
+    static void free_memory(void* p) noexcept {
+        BlockCache<Block>::deallocate(static_cast<Block*>(p));
     }
-
-    // The handler that destroys a block on its executor; if Asio destroys it
-    // without running it, it destroys the block anyway.
-    class Destroyer {
-    public:
-        explicit Destroyer(Block* b) noexcept : b_(b) {}
-        Destroyer(Destroyer&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-        Destroyer& operator=(Destroyer&&) = delete;
-        ~Destroyer() {
-            if (b_) {
-                destroy(b_);
-            }
-        }
-        void operator()() { destroy(std::exchange(b_, nullptr)); }
-
-    private:
-        Block* b_;
-    };
 
     Block* p_ = nullptr;
 };

@@ -88,13 +88,17 @@ private:
 /// paused (`time::pause`) it waits on virtual time, as `Sleep` does: advancing
 /// by k periods yields exactly k ticks (Burst), at their scheduled instants.
 ///
+/// Dropped after its Runtime (or io_context) is gone, or while it shuts
+/// down, an Interval touches nothing of it, as `Sleep` explains.
+///
 /// @par Cancel safety
 /// Cancel safe: a dropped `tick()` future loses no tick. Dropping the
 /// Interval cancels its timer wait (`cancellation_type::terminal`, emitted
-/// on the timer's executor) and frees the timer.
+/// by the drop itself) and frees the timer.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
-/// thread (a drop off the timer's executor hops there first).
+/// thread, also one that does not run its io_context, but not while the
+/// Runtime is being destroyed (see `Sleep`).
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// timer's completion on the executor of the task that created the timer.

@@ -191,16 +191,25 @@ namespace pollux::time {
 /// real time already in flight is cancelled. On `time::resume` it re-arms a
 /// real timer for what is left.
 ///
+/// Dropped after its Runtime (or io_context) is gone, or while it shuts
+/// down, a Sleep touches nothing of it: once the context's shutdown has
+/// dropped the tasks, the timer's destructor is skipped (the context has
+/// abandoned its wait already) and only the Sleep's memory is released, at
+/// the latest when the context is destroyed.
+///
 /// @par Cancel safety
 /// Cancel safe: dropping a pending Sleep cancels its timer wait
-/// (`cancellation_type::terminal`, emitted on the timer's executor), frees the
+/// (`cancellation_type::terminal`, emitted by the drop itself), frees the
 /// timer, and loses nothing; the io_context is left with no work from it.
 /// On a paused clock, dropping it removes its virtual timer.
 /// Timer waits honour terminal, partial and total cancellation.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
-/// thread: a drop off the timer's executor hops there before it touches the
-/// timer.
+/// thread, also one that does not run its io_context: the drop cancels and
+/// destroys the timer on the dropping thread (Asio's timer service locks),
+/// or, once the context is shut down, does as above. A drop on another thread
+/// must not overlap the Runtime's (or io_context's) destruction: do it before
+/// the destruction begins, or after it ended.
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// timer's completion on the executor of the task that first polled it; a
