@@ -304,8 +304,8 @@ struct FailingExecutor {
     boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
         return inner.context();
     }
-    static constexpr boost::asio::execution::blocking_t query(
-        boost::asio::execution::blocking_t) noexcept {
+    static constexpr boost::asio::execution::blocking_t
+    query(boost::asio::execution::blocking_t) noexcept {
         return boost::asio::execution::blocking.never;
     }
     template <class F>

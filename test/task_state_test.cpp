@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <thread>
 
 // Each rule of the state machine comment in task_state.hpp, on the bare
 // state word.
@@ -96,4 +98,39 @@ TEST_CASE("task state shutdown marks complete and cancelled for good", "[schedul
     REQUIRE(s.load() & ts::complete);
     REQUIRE(s.load() & ts::cancelled);
     REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+}
+
+TEST_CASE("task state counts a won submit as scheduling until done_scheduling",
+          "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    REQUIRE((s.load() & ts::scheduling_mask) == ts::scheduling_one);
+    s.done_scheduling();
+    REQUIRE((s.load() & ts::scheduling_mask) == 0);
+    REQUIRE(s.load() & ts::notified);
+}
+
+TEST_CASE("task state counts an abort's submit as scheduling, and no merged wake",
+          "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_cancelled() == TransitionToCancelled::submit);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::do_nothing);
+    REQUIRE((s.load() & ts::scheduling_mask) == ts::scheduling_one);
+    s.done_scheduling();
+    REQUIRE((s.load() & ts::scheduling_mask) == 0);
+}
+
+TEST_CASE("task state shutdown waits for a scheduler that won its submit first",
+          "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified() == TransitionToNotified::submit);
+    (void)s.shutdown();
+    std::atomic<bool> done{false};
+    std::thread scheduler([&] {
+        done.store(true);
+        s.done_scheduling();
+    });
+    s.wait_for_schedulers();
+    CHECK(done.load());
+    scheduler.join();
 }

@@ -109,7 +109,6 @@ public:
     /// Stops the loop, joins the worker threads, waits for running
     /// spawn_blocking functions, then destroys every task still alive
     /// without polling it again (cycles included) and frees everything.
-    ~Runtime();
     ///
     /// What may outlive it (docs/design.md, "Lifetimes"): Wakers,
     /// JoinHandles, and the futures pollux made (Sleep, Interval, signal
@@ -117,6 +116,7 @@ public:
     /// the runtime. Another thread may keep waking, aborting or dropping
     /// handles while it runs. A plain Asio I/O object made on
     /// `io_context()` must still be destroyed before the runtime.
+    ~Runtime();
 
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;

@@ -254,6 +254,9 @@ void SchedulerService::shutdown() {
             retire_counters(*task);
         }
         const std::uint32_t prev = task->state_.shutdown();
+        // A wake or abort that won its submit just before may still be
+        // reading the executor (task_state.hpp, (f)).
+        task->state_.wait_for_schedulers();
         if (!(prev & task_state::complete)) {
             task->drop_future_as_current();
             Waker join = Waker::noop();

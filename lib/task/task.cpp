@@ -42,6 +42,24 @@ private:
     AwaitSiteSlot* previous_;
 };
 
+// Counts this thread as scheduling the task (task_state.hpp, (f)) until
+// the scope ends or end() is called.
+class SchedulingScope {
+public:
+    explicit SchedulingScope(TaskState& s) noexcept : s_(&s) {}
+    SchedulingScope(const SchedulingScope&) = delete;
+    SchedulingScope& operator=(const SchedulingScope&) = delete;
+    ~SchedulingScope() { end(); }
+    void end() noexcept {
+        if (s_) {
+            std::exchange(s_, nullptr)->done_scheduling();
+        }
+    }
+
+private:
+    TaskState* s_;
+};
+
 // The waker of a task: one reference per waker.
 RawWaker waker_clone(const void* p) {
     static_cast<const TaskHeader*>(p)->retain();
@@ -66,7 +84,8 @@ void waker_drop(const void* p) {
 
 const RawWakerVTable task_waker_vtable{&waker_clone, &waker_wake, &waker_wake_by_ref, &waker_drop};
 
-TaskHeader::TaskHeader(const TaskVTable* vtable, SchedulerService& service,
+TaskHeader::TaskHeader(const TaskVTable* vtable,
+                       SchedulerService& service,
                        const TaskOrigin& origin)
     : name_(origin.name), spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable),
       service_(&service) {
@@ -95,6 +114,7 @@ void TaskHeader::wake() const {
     // counted as that poll (RuntimeMetrics::wakes is polls after the first),
     // so the wake path touches nothing but the state word.
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
+        SchedulingScope scheduling(state_);
         try {
             post_run();
         } catch (...) {
@@ -147,7 +167,10 @@ void TaskHeader::wake_from_handler() const {
     if (state_.transition_to_notified() != TransitionToNotified::submit) {
         return;
     }
+    SchedulingScope scheduling(state_);
     if (vtable_->runs_here(*this)) {
+        // This thread runs the context: its shutdown is not running.
+        scheduling.end();
         // SAFETY: the caller's reference keeps *this alive for the poll.
         const_cast<TaskHeader*>(this)->run();
         return;
@@ -171,6 +194,7 @@ void wake_from_completion(Waker&& w) {
 
 void TaskHeader::abort() const {
     if (state_.transition_to_cancelled() == TransitionToCancelled::submit) {
+        SchedulingScope scheduling(state_);
         // Idle: post a run so the future is dropped on the task's executor,
         // never on the aborting thread.
         try {

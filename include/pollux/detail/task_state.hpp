@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 namespace pollux::detail {
 
@@ -73,6 +74,17 @@ namespace pollux::detail {
 //       loop inside run, so one busy task cannot starve other handlers.
 //     - After `complete`, every transition but drop does nothing, so late
 //       wakes after shutdown touch no executor.
+//
+// (f) Schedulers in flight. A wake or abort that wins a submit goes on to
+//     read the task's executor (is this thread running it? then post to
+//     it), possibly from a thread that does not run the context while the
+//     context shuts down. The winning CAS adds `scheduling_one` to the
+//     upper half of the word and the thread subtracts it when its schedule
+//     is over (done_scheduling). The shutdown marks the task complete (no
+//     later submit can win) and then waits for the count to reach zero
+//     (wait_for_schedulers) before it may release the executor. The count
+//     rides in the same CAS as the submit, so there is no window between
+//     winning and being counted.
 namespace task_state {
 
 /// A thread is polling the future.
@@ -85,6 +97,11 @@ inline constexpr std::uint32_t complete = 1u << 2;
 inline constexpr std::uint32_t cancelled = 1u << 3;
 /// A JoinHandle is alive.
 inline constexpr std::uint32_t join_interest = 1u << 4;
+
+/// One thread between winning a submit (wake, abort) and the end of its
+/// schedule: the upper half of the word counts them (see (f) above).
+inline constexpr std::uint32_t scheduling_one = 1u << 16;
+inline constexpr std::uint32_t scheduling_mask = 0xffffu << 16;
 
 /// A new task: not yet scheduled (spawn submits it at once), with a
 /// JoinHandle.
@@ -114,14 +131,15 @@ public:
             if (s & (task_state::complete | task_state::notified)) {
                 return TransitionToNotified::do_nothing;
             }
-            const std::uint32_t next = s | task_state::notified;
+            const bool submit = (s & task_state::running) == 0;
+            const std::uint32_t next =
+                (s | task_state::notified) + (submit ? task_state::scheduling_one : 0u);
             // ORDERING: acq_rel: release publishes what the waker wrote before
             // waking to the poll that follows (which acquires in
             // transition_to_running); acquire orders us after that poll's end.
             if (word_.compare_exchange_weak(
                     s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-                return (s & task_state::running) ? TransitionToNotified::do_nothing
-                                                 : TransitionToNotified::submit;
+                return submit ? TransitionToNotified::submit : TransitionToNotified::do_nothing;
             }
         }
     }
@@ -185,7 +203,8 @@ public:
             }
             const bool idle = (s & (task_state::running | task_state::notified)) == 0;
             const std::uint32_t next =
-                s | task_state::cancelled | (idle ? task_state::notified : 0u);
+                (s | task_state::cancelled) +
+                (idle ? task_state::notified + task_state::scheduling_one : 0u);
             // ORDERING: acq_rel, as a wake.
             if (word_.compare_exchange_weak(
                     s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
@@ -202,6 +221,23 @@ public:
     void transition_from_failed_submit() noexcept {
         // ORDERING: release, as idle: the next submit's poll sees our writes.
         word_.fetch_and(~task_state::notified, std::memory_order_acq_rel);
+    }
+
+    /// Ends the schedule that a submit (wake, abort) began: see (f).
+    void done_scheduling() noexcept {
+        // ORDERING: release: this thread's reads of the executor happen
+        // before wait_for_schedulers sees the count drop.
+        word_.fetch_sub(task_state::scheduling_one, std::memory_order_release);
+    }
+
+    /// Returns once no thread is between winning a submit and the end of
+    /// its schedule. Called by the shutdown after it marked the task
+    /// complete; the threads it waits for are in the middle of a post.
+    void wait_for_schedulers() const noexcept {
+        // ORDERING: acquire pairs with done_scheduling's release.
+        while ((word_.load(std::memory_order_acquire) & task_state::scheduling_mask) != 0) {
+            std::this_thread::yield();
+        }
     }
 
     /// Clears join_interest; returns the previous word.
