@@ -37,6 +37,12 @@ Runtime::~Runtime() {
     for (auto& w : workers_) {
         w.join();
     }
+    // The io_context is destroyed by this thread alone from here on: a
+    // wake, abort or I/O drop on another thread no longer touches it
+    // (docs/design.md, "Lifetimes"). Done here, before the io_context's
+    // destructor shuts down the services newer than the scheduler service
+    // (the reactor's shutdown unlinks timers without a lock).
+    boost::asio::use_service<detail::SchedulerService>(io_).close_gate_to_others();
     // The io_context member is destroyed after this body; its shutdown runs
     // SchedulerService::shutdown, which drops every task still alive.
 }

@@ -121,12 +121,13 @@ private:
 ///
 /// @par Cancel safety
 /// Cancel safe: see `Recv`. Dropping the Signal cancels its wait in flight
-/// (`cancellation_type::terminal`, emitted on its executor; signal_set waits
+/// (`cancellation_type::terminal`, emitted on the dropping thread; signal_set waits
 /// honour terminal, partial and total cancellation) and unregisters it;
 /// signals counted but not yet received are dropped with it.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
-/// thread (a drop off its executor hops there before it touches Asio state).
+/// thread (a drop on another thread cancels the wait right there: Asio's
+/// signal service locks for it).
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// signal_set's completion, on the executor the Signal was made for.

@@ -4,16 +4,31 @@
 
 namespace pollux::detail {
 
-void ContextGate::close() noexcept {
-    // ORDERING: acq_rel: the acquire half orders the wait below after the
-    // fetch_or; threads that entered before it are counted in the word.
-    word_.fetch_or(closed_bit, std::memory_order_acq_rel);
+void ContextGate::wait_empty() const noexcept {
     // The threads inside are in the middle of a post or an I/O object's
     // destructor: short, and none of them waits for this thread.
     // ORDERING: acquire pairs with leave's release.
-    while ((word_.load(std::memory_order_acquire) & ~closed_bit) != 0) {
+    while ((word_.load(std::memory_order_acquire) & count_mask) != 0) {
         std::this_thread::yield();
     }
+}
+
+void ContextGate::close_to_others() noexcept {
+    if ((word_.load(std::memory_order_acquire) & (closing_bit | closed_bit)) != 0) {
+        return; // the first closer stays the closer
+    }
+    closer_ = std::this_thread::get_id();
+    // ORDERING: acq_rel: release publishes closer_ to the enters that see
+    // `closing`; acquire orders the wait below after the fetch_or.
+    word_.fetch_or(closing_bit, std::memory_order_acq_rel);
+    wait_empty();
+}
+
+void ContextGate::close() noexcept {
+    close_to_others();
+    // ORDERING: acq_rel, as above.
+    word_.fetch_or(closed_bit, std::memory_order_acq_rel);
+    wait_empty();
 }
 
 bool ContextGate::defer_free(void* p, void (*free)(void*)) {

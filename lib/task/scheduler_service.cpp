@@ -227,6 +227,10 @@ boost::asio::thread_pool& SchedulerService::blocking_pool() {
 // and a JoinHandle or Waker that outlives the context holds a task with no
 // future and no executor, which touches nothing when it goes.
 void SchedulerService::shutdown() {
+    // From here on only this thread uses the context (context_gate.hpp).
+    // ~Runtime has done this already, before the newer services shut down;
+    // for a plain io_context, this is the first moment pollux hears of it.
+    gate_->close_to_others();
     std::unique_ptr<boost::asio::thread_pool> pool;
     {
         std::lock_guard lock(mutex_);

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,16 +24,24 @@ namespace pollux::detail {
 // and reference counted, so every object that points at the context can
 // hold the gate and outlive both.
 //
-// (a) States. `open` -> `closed` -> `buried`, never back.
+// (a) States. `open` -> `closing` -> `closed` -> `buried`, never back.
 //     open     the context is alive: a thread that enters may use it (post
 //              to it, destroy an I/O object of it) until it leaves.
-//     closed   the context is shutting down or gone: enter fails. Set by
-//              SchedulerService::shutdown after it dropped every task's
-//              future (those drops still see the gate open), and close()
-//              returns only once every thread that entered has left.
+//     closing  the context is being destroyed by one thread, the closer:
+//              only the closer enters (the futures that the shutdown drops
+//              on it destroy their I/O objects as usual); any other thread
+//              fails, because the services' shutdowns, which take no lock
+//              against it (the reactor unlinks timers without one), run on
+//              the closer from here on. Set by close_to_others(): by
+//              ~Runtime after it joined its threads, before the io_context's
+//              destructor; by SchedulerService::shutdown otherwise.
+//     closed   every enter fails. Set by SchedulerService::shutdown after it
+//              dropped every task's future.
 //     buried   the context's services are being, or have been, deleted.
 //              Set by ~SchedulerService (Asio deletes services only after
 //              every service's shutdown has run).
+//     Each of close_to_others() and close() returns only once every thread
+//     that entered before it has left.
 //
 // (b) What a user does when enter fails.
 //     - A wake or abort posts nothing: the task was (or is being) shut down,
@@ -44,10 +53,12 @@ namespace pollux::detail {
 //       without the I/O object's destructor (every service's shutdown has
 //       unlinked and abandoned what pointed at it).
 //
-// (c) Ordering. The word holds `closed` and the number of threads inside.
-//     enter is one fetch_add: it either sees `closed` (and backs out), or
-//     happens before close's fetch_or, which then waits for its leave. So
-//     after close() returns, no thread is inside and none will get in.
+// (c) Ordering. The word holds `closing`, `closed` and the number of
+//     threads inside. enter is one fetch_add: it either sees a closing bit
+//     (and backs out, unless it is the closer and only `closing` is set),
+//     or happens before the fetch_or, which then waits for its leave. The
+//     closer's id is written before the fetch_or that publishes `closing`
+//     (release) and read after an enter saw it (acquire).
 class POLLUX_API ContextGate {
 public:
     /// A new, open gate with one reference (the service's).
@@ -68,12 +79,14 @@ public:
         }
     }
 
-    /// True while the context is open; it then stays alive until leave().
+    /// True while the context is open (or closing, to the closer); it then
+    /// stays alive until leave().
     [[nodiscard]] bool enter() const noexcept {
-        // ORDERING: acquire pairs with nothing the closer publishes (the
-        // closer only reads the count); it keeps the uses after enter from
-        // moving above it.
-        if ((word_.fetch_add(1, std::memory_order_acquire) & closed_bit) == 0) {
+        // ORDERING: acquire: pairs with close_to_others' release of the
+        // closer's id, and keeps the uses after enter from moving above it.
+        const std::uint32_t s = word_.fetch_add(1, std::memory_order_acquire);
+        if ((s & (closing_bit | closed_bit)) == 0 ||
+            ((s & closed_bit) == 0 && closer_ == std::this_thread::get_id())) {
             return true;
         }
         leave();
@@ -90,7 +103,12 @@ public:
         return (word_.load(std::memory_order_acquire) & closed_bit) != 0;
     }
 
-    /// Refuses later enters and waits for the threads inside to leave.
+    /// Refuses later enters from every thread but the calling one, and
+    /// waits for the threads inside to leave. Does nothing once closing.
+    /// Never called from inside the gate.
+    void close_to_others() noexcept;
+
+    /// Refuses every later enter and waits for the threads inside to leave.
     /// Idempotent. Never called from inside the gate.
     void close() noexcept;
 
@@ -107,8 +125,13 @@ private:
     ~ContextGate() = default;
 
     static constexpr std::uint32_t closed_bit = 1u << 31;
+    static constexpr std::uint32_t closing_bit = 1u << 30;
+    static constexpr std::uint32_t count_mask = closing_bit - 1;
+
+    void wait_empty() const noexcept;
 
     mutable std::atomic<std::uint32_t> word_{0};
+    std::thread::id closer_; // written once, before `closing` is published
     mutable std::atomic<std::uint32_t> refs_{1};
     std::mutex mutex_;                                     // guards the two below
     std::vector<std::pair<void*, void (*)(void*)>> grave_; // deferred frees

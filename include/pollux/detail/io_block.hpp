@@ -43,20 +43,18 @@ namespace pollux::detail {
 //   handler takes its service's lock, so any thread may), then the I/O
 //   object's destructor runs (it locks the same service). Emit-then-destroy
 //   is thus ordered on the dropping thread, on every executor, strands and
-//   multi-threaded io_contexts included. Entering may also happen while the
-//   context shuts down (the gate closes only after SchedulerService's
-//   shutdown dropped every task's future): on the shutting-down thread (a
-//   task's future dropped by that shutdown), the newer services (the
-//   reactor, the timer and signal services) may have shut down already,
-//   which left them usable (their shutdown only abandoned the operations,
-//   which marked the AsioFuture `gone`: no emit), and they are deleted only
-//   after the gate is closed. Not so on another thread at the same time:
-//   epoll_reactor::shutdown unlinks the timers without its lock (and
-//   signal_set_service::shutdown walks its registrations without one), so a
-//   drop that enters while such a service, newer than SchedulerService,
-//   shuts down races with it (TSan reports it). Until the gate closes before
-//   the first service's shutdown, a drop on another thread must happen
-//   before the context's destruction begins, or after the gate closed.
+//   multi-threaded io_contexts included. While the context is being
+//   destroyed only the destroying thread enters (the gate is `closing`):
+//   the futures its shutdown drops destroy their I/O objects as usual; the
+//   newer services (the reactor, the timer and signal services) may have
+//   shut down already, which left them usable (their shutdown only
+//   abandoned the operations, which marked the AsioFuture `gone`: no emit),
+//   and they are deleted only after the gate is closed. Another thread is
+//   refused from the start of the destruction: epoll_reactor::shutdown
+//   unlinks the timers without its lock (and signal_set_service::shutdown
+//   walks its registrations without one). ~Runtime closes the gate to
+//   other threads before any service shuts down; a plain io_context closes
+//   it in SchedulerService::shutdown, after the services made later.
 // - Gate refused (the context is closed: its services are shut down and may
 //   be deleted at any time, even as we speak): the I/O object's destructor
 //   must not run, and it need not: every service's shutdown has abandoned

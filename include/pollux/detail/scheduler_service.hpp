@@ -73,6 +73,9 @@ public:
     /// The context's gate (context_gate.hpp): open until this service's
     /// shutdown has dropped every task, buried when the service is deleted.
     [[nodiscard]] const ContextGate* gate() const noexcept { return gate_.get(); }
+    /// Starts the context's destruction on the calling thread: the gate
+    /// refuses every other thread (ContextGate::close_to_others).
+    void close_gate_to_others() noexcept { gate_->close_to_others(); }
 
 private:
     // Phase 5 of docs/design.md: called when the context is destroyed (or

@@ -97,8 +97,8 @@ private:
 /// by the drop itself) and frees the timer.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. It may be dropped on any
-/// thread, also one that does not run its io_context, but not while the
-/// Runtime is being destroyed (see `Sleep`).
+/// thread, also one that does not run its io_context, and while its Runtime
+/// is being destroyed (see `Sleep`).
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// timer's completion on the executor of the task that created the timer.

@@ -208,8 +208,10 @@ namespace pollux::time {
 /// thread, also one that does not run its io_context: the drop cancels and
 /// destroys the timer on the dropping thread (Asio's timer service locks),
 /// or, once the context is shut down, does as above. A drop on another thread
-/// must not overlap the Runtime's (or io_context's) destruction: do it before
-/// the destruction begins, or after it ended.
+/// while a Runtime is being destroyed is refused by the context's gate and
+/// frees the memory without touching the context (docs/design.md,
+/// "Lifetimes"); with a plain io_context that you destroy yourself, do not
+/// drop it on another thread during that destruction.
 /// @par Wakes / resumes on
 /// The waker of the latest poll is woken from the thread that runs the
 /// timer's completion on the executor of the task that first polled it; a
