@@ -17,6 +17,7 @@
 #include <pollux/time/sleep.hpp>
 
 #include "support/mock_task.hpp"
+#include "support/open_fds.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -39,13 +40,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::size_t open_fds() {
-    std::size_t n = 0;
-    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-        ++n;
-    }
-    return n;
-}
+using pollux::test::open_fds;
 
 // Keeps the one thread of an io_context busy from when it runs this handler
 // until release() (or destruction), so that anything posted after it waits.

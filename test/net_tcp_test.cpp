@@ -10,6 +10,7 @@
 #include <pollux/spawn.hpp>
 #include <pollux/time.hpp>
 
+#include "support/open_fds.hpp"
 #include "support/result_string.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -34,13 +35,7 @@ using net::TcpStream;
 
 namespace {
 
-std::size_t open_fds() {
-    std::size_t n = 0;
-    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-        ++n;
-    }
-    return n;
-}
+using pollux::test::open_fds;
 
 std::vector<unsigned char> pattern(std::size_t n, unsigned seed) {
     std::vector<unsigned char> v(n);
