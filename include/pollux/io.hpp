@@ -3,10 +3,12 @@
 /// @file
 /// `pollux::io` (tokio's `io` module): the `AsyncRead`/`AsyncWrite`
 /// concepts, the futures `read`, `read_exact`, `write`, `write_all`,
-/// `flush`, `shutdown`, `copy`, the borrowed `split`, and `BufReader` with
-/// `read_line`. It only includes the headers under `pollux/io/`.
+/// `flush`, `shutdown`, `copy`, the borrowed `split`, `BufReader` with
+/// `read_line`, `AsyncFd` and `stdin()`/`stdout()`/`stderr()`. It only
+/// includes the headers under `pollux/io/`.
 
 #include <pollux/io/async_read.hpp>
+#include <pollux/io/async_fd.hpp>
 #include <pollux/io/async_write.hpp>
 #include <pollux/io/buf_reader.hpp>
 #include <pollux/io/copy.hpp>

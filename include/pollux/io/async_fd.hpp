@@ -1,0 +1,282 @@
+#pragma once
+
+/// @file
+/// `io::AsyncFd` (tokio's `AsyncFd`): readiness and non-blocking reads and
+/// writes on any pollable non-blocking descriptor (a pipe, a socket, a
+/// terminal, an eventfd, ...), with the futures `ReadableFuture` and
+/// `WritableFuture`; and `io::StdStream` with `io::stdin()`, `io::stdout()`,
+/// `io::stderr()` and `io::std_stream(fd)` (tokio's `io::stdin()`, ...).
+
+#include <pollux/core/context.hpp>
+#include <pollux/core/poll.hpp>
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+namespace pollux::io {
+
+class ReadableFuture;
+class WritableFuture;
+
+/// Which readiness an operation waits for.
+enum class Interest { readable, writable };
+
+/// A non-blocking descriptor registered with the event loop of the task that
+/// made it (tokio's `AsyncFd`).
+///
+/// Ownership: on success `create` takes the descriptor; the `AsyncFd` closes
+/// it when dropped, unless `release()` gave it back first. On an error the
+/// descriptor stays the caller's (it is not closed). The descriptor must be
+/// in non-blocking mode (`O_NONBLOCK`) and pollable by epoll: `create`
+/// returns `invalid_argument` for a blocking one and `operation_not_supported`
+/// for a regular file, directory or other descriptor that epoll refuses
+/// (those never block: use plain read(2)/write(2), or `io::std_stream`).
+///
+/// Readiness protocol (tokio's, without the guard object):
+/// `poll_read_ready` is Ready while the descriptor is believed readable (it
+/// starts so). After a syscall of yours failed with EAGAIN/EWOULDBLOCK, call
+/// `clear_read_ready()`: the next `poll_read_ready` arms a wait on the event
+/// loop and is Ready again once epoll reports the descriptor readable (or
+/// closed, or in error: the syscall then says which). Writing is the same
+/// with `poll_write_ready`/`clear_write_ready`. Not clearing after EAGAIN
+/// makes a loop of yours spin; clearing when it was not EAGAIN only costs a
+/// round trip through the loop.
+/// @code
+/// // Read from an eventfd `efd` (non-blocking, owned by `fd`):
+/// auto fd = pollux::io::AsyncFd::create(efd).value();
+/// for (;;) {
+///     co_await fd.readable();          // Result<void>; check it
+///     std::uint64_t n;
+///     if (::read(fd.fd(), &n, sizeof n) == sizeof n) break;
+///     if (errno == EAGAIN) fd.clear_read_ready();
+/// }
+/// @endcode
+///
+/// `poll_read` / `poll_write` run that loop with read(2) / write(2) (EINTR
+/// retried), so an `AsyncFd` over a pipe or stream socket is an
+/// `io::AsyncRead` and `io::AsyncWrite` (`io::read`, `io::write_all`, ...).
+/// A write to a pipe whose reader is gone fails with EPIPE only if SIGPIPE
+/// is ignored (the runtime does not change its disposition).
+///
+/// Dropping: the waits in flight are cancelled and the descriptor closed on
+/// the dropping thread; dropped after its Runtime (or io_context) shut down,
+/// it touches nothing of the dead context and still closes the descriptor
+/// (the net sockets' rule, pollux/detail/io_block.hpp).
+///
+/// @par Cancel safety
+/// Every operation is cancel safe: buffers are borrowed only during a poll,
+/// and a poll that returns Pending has moved no byte, so dropping a read or
+/// write future (`io::read(fd, buf)`, `fd.readable()`, ...) loses nothing.
+/// A wait left armed by a dropped future stays with the `AsyncFd` until the
+/// next poll of that direction takes it over (it may wake the old waker
+/// once: a spurious wake).
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
+class POLLUX_API AsyncFd {
+public:
+    struct Impl;
+
+    /// Adopts a block made by the library.
+    explicit AsyncFd(Impl* impl) noexcept : impl_(impl) {}
+    /// Takes `o`'s descriptor; `o` is left holding none (only destroy or
+    /// assign to it; polling it asserts).
+    AsyncFd(AsyncFd&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    /// Closes the descriptor held, as the destructor does, then takes `o`'s.
+    AsyncFd& operator=(AsyncFd&& o) noexcept;
+    ~AsyncFd();
+
+    /// Registers `fd` with the current task's event loop and takes it.
+    /// @par Errors
+    /// As values, the descriptor then still the caller's: `bad_descriptor`
+    /// (EBADF), `invalid_argument` when `O_NONBLOCK` is not set,
+    /// `operation_not_supported` when epoll refuses the descriptor (regular
+    /// files, directories, /dev/null, ...), or the registration's error
+    /// (EEXIST when the same descriptor is already registered). Throws
+    /// `std::logic_error` outside a pollux task.
+    static Result<AsyncFd> create(int fd);
+    /// As above, on `ex`; callable anywhere.
+    static Result<AsyncFd> create(int fd, const boost::asio::any_io_executor& ex);
+
+    /// The descriptor (still owned by this object); -1 when it holds none.
+    [[nodiscard]] int fd() const noexcept;
+    /// Cancels the waits in flight, unregisters the descriptor and returns
+    /// it without closing it; the object then holds none. -1 if it held
+    /// none.
+    [[nodiscard]] int release() noexcept;
+
+    /// Ready(ok) while believed readable (see the class); else arms a wait
+    /// and returns Pending until epoll reports it readable.
+    /// @par Errors
+    /// The wait's error as a value (does not happen on a pollable
+    /// descriptor in practice).
+    /// @par Cancel safety
+    /// Cancel safe.
+    Poll<Result<void>> poll_read_ready(Context& cx);
+    /// As `poll_read_ready`, for writing.
+    Poll<Result<void>> poll_write_ready(Context& cx);
+    /// After EAGAIN: the next `poll_read_ready` waits for epoll again.
+    void clear_read_ready() noexcept;
+    /// After EAGAIN: the next `poll_write_ready` waits for epoll again.
+    void clear_write_ready() noexcept;
+    /// `poll_read_ready` or `poll_write_ready`.
+    Poll<Result<void>> poll_ready(Interest i, Context& cx) {
+        return i == Interest::readable ? poll_read_ready(cx) : poll_write_ready(cx);
+    }
+    /// `clear_read_ready` or `clear_write_ready`.
+    void clear_ready(Interest i) noexcept {
+        i == Interest::readable ? clear_read_ready() : clear_write_ready();
+    }
+
+    /// A future for `poll_read_ready`. Output `Result<void>`; cancel safe.
+    POLLUX_NODISCARD_FUTURE ReadableFuture readable() noexcept;
+    /// A future for `poll_write_ready`. Output `Result<void>`; cancel safe.
+    POLLUX_NODISCARD_FUTURE WritableFuture writable() noexcept;
+
+    /// read(2) into `buf` once readable: Ready(n), Ready(0) at end of
+    /// stream (or for an empty `buf`), or Ready(error). EINTR is retried;
+    /// one unit of the task's cooperative budget per Ready with a syscall.
+    /// @par Cancel safety
+    /// Cancel safe: Pending means nothing was read.
+    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
+    /// write(2) from `buf` once writable: Ready(n) (possibly short), or
+    /// Ready(error) (EPIPE when the reader is gone and SIGPIPE is ignored).
+    /// @par Cancel safety
+    /// Cancel safe: Pending means nothing was written.
+    Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
+    /// Always Ready(ok): writes are not buffered.
+    Poll<Result<void>> poll_flush(Context& cx);
+    /// Ready(ok): a descriptor has no write half to shut (a socket's owner
+    /// may call shutdown(2) on `fd()`); close it by dropping the object.
+    Poll<Result<void>> poll_shutdown(Context& cx);
+
+private:
+    Impl* impl_;
+};
+
+/// The future `AsyncFd::readable()` returns: Ready when `poll_read_ready`
+/// is. Borrows the `AsyncFd`, which must outlive it.
+///
+/// @par Cancel safety
+/// Cancel safe (see `AsyncFd`).
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Errors
+/// `poll_read_ready`'s.
+class POLLUX_NODISCARD_FUTURE ReadableFuture {
+public:
+    /// What it completes with.
+    using Output = Result<void>;
+    explicit ReadableFuture(AsyncFd& fd) noexcept : fd_(&fd) {}
+    /// Polls `poll_read_ready`.
+    Poll<Output> poll(Context& cx) { return fd_->poll_read_ready(cx); }
+
+private:
+    AsyncFd* fd_;
+};
+
+/// The future `AsyncFd::writable()` returns; as `ReadableFuture`, for
+/// `poll_write_ready`.
+///
+/// @par Cancel safety
+/// Cancel safe (see `AsyncFd`).
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe.
+/// @par Errors
+/// `poll_write_ready`'s.
+class POLLUX_NODISCARD_FUTURE WritableFuture {
+public:
+    /// What it completes with.
+    using Output = Result<void>;
+    explicit WritableFuture(AsyncFd& fd) noexcept : fd_(&fd) {}
+    /// Polls `poll_write_ready`.
+    Poll<Output> poll(Context& cx) { return fd_->poll_write_ready(cx); }
+
+private:
+    AsyncFd* fd_;
+};
+
+inline ReadableFuture AsyncFd::readable() noexcept {
+    return ReadableFuture(*this);
+}
+inline WritableFuture AsyncFd::writable() noexcept {
+    return WritableFuture(*this);
+}
+
+/// A standard stream (or any descriptor given to `std_stream`), as
+/// `io::AsyncRead` and `io::AsyncWrite` (tokio's `Stdin`, `Stdout`,
+/// `Stderr` in one type).
+///
+/// How: the descriptor is dup()ed (close-on-exec), so dropping the stream
+/// never closes 0, 1 or 2. Then:
+/// - Pollable (a pipe, socket, terminal): the duplicate goes into an
+///   `AsyncFd`. O_NONBLOCK is a property of the open file description,
+///   shared with the original descriptor and with every process that has it
+///   (the shell, for a terminal). If it was not set, `std_stream` sets it,
+///   and the flags are put back when the last `StdStream` that set flags
+///   is dropped (a process-wide count). Meanwhile a blocking read(2) or
+///   write(2) elsewhere on that description (printf to the same terminal,
+///   a child process sharing it) may fail with EAGAIN.
+/// - Not pollable (a regular file, /dev/null): plain blocking read(2) and
+///   write(2) on the duplicate, always Ready (tokio reads files on a
+///   blocking thread; a file read does not wait for a peer).
+/// tokio reads stdin on a blocking thread instead, leaving the flags
+/// alone; pollux chose readiness so that a read is cancel safe and costs
+/// no thread.
+///
+/// @par Cancel safety
+/// Cancel safe, as `AsyncFd`.
+/// @par Thread safety
+/// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
+class POLLUX_API StdStream {
+public:
+    StdStream(StdStream&& o) noexcept;
+    StdStream& operator=(StdStream&& o) noexcept;
+    ~StdStream();
+
+    /// See `AsyncFd::poll_read`.
+    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
+    /// See `AsyncFd::poll_write`.
+    Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
+    /// Always Ready(ok): nothing is buffered.
+    Poll<Result<void>> poll_flush(Context& cx);
+    /// Ready(ok); the descriptor closes when the stream is dropped.
+    Poll<Result<void>> poll_shutdown(Context& cx);
+
+    /// Whether it uses readiness (false: blocking file I/O).
+    [[nodiscard]] bool is_pollable() const noexcept { return afd_.has_value(); }
+
+    /// Made by `std_stream`.
+    StdStream(std::optional<AsyncFd> afd, int file_fd, bool set_flags) noexcept;
+
+private:
+    void drop() noexcept;
+
+    std::optional<AsyncFd> afd_; // engaged when pollable
+    int file_fd_;                // the duplicate, when not pollable; else -1
+    bool set_flags_;             // holds one count of the flags registry
+};
+
+/// A `StdStream` over a duplicate of `fd` (not taken: the caller keeps and
+/// closes `fd`), on the current task's event loop (or `ex`).
+/// @par Errors
+/// dup's (EBADF, EMFILE) or fcntl's or the registration's, as values.
+/// Throws `std::logic_error` outside a task when no executor is given.
+POLLUX_API Result<StdStream> std_stream(int fd);
+/// As above, on `ex`.
+POLLUX_API Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex);
+
+/// `std_stream(0)`: standard input, an `io::AsyncRead`. See `StdStream` for
+/// what it does to the descriptor's O_NONBLOCK flag.
+POLLUX_API Result<StdStream> stdin();
+/// `std_stream(1)`: standard output, an `io::AsyncWrite`.
+POLLUX_API Result<StdStream> stdout();
+/// `std_stream(2)`: standard error, an `io::AsyncWrite`.
+POLLUX_API Result<StdStream> stderr();
+
+} // namespace pollux::io

@@ -1,0 +1,462 @@
+#include <pollux/io/async_fd.hpp>
+// Own header first: this proves it is self-contained (STYLE H1).
+
+#include <pollux/core/async.hpp>
+#include <pollux/core/poll_fn.hpp>
+#include <pollux/io.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
+#include <pollux/time/sleep.hpp>
+
+#include "support/open_fds.hpp"
+#include "support/result_string.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+using namespace pollux;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using io::AsyncFd;
+using test::open_fds;
+
+namespace {
+
+// A pipe; both ends close-on-exec, non-blocking unless asked otherwise.
+struct Pipe {
+    int r = -1;
+    int w = -1;
+    explicit Pipe(bool nonblock = true) {
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0)) == 0);
+        r = fds[0];
+        w = fds[1];
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    ~Pipe() {
+        close_r();
+        close_w();
+    }
+    void close_r() {
+        if (r >= 0) {
+            ::close(std::exchange(r, -1));
+        }
+    }
+    void close_w() {
+        if (w >= 0) {
+            ::close(std::exchange(w, -1));
+        }
+    }
+    // Gives an end to an AsyncFd (which then closes it).
+    int take_r() { return std::exchange(r, -1); }
+    int take_w() { return std::exchange(w, -1); }
+};
+
+bool is_open(int fd) {
+    return ::fcntl(fd, F_GETFD) >= 0;
+}
+
+template <class F>
+bool poll_once_in(Runtime& rt, F once) {
+    return rt.block_on(poll_fn<bool>([&](Context& cx) -> Poll<bool> { return Ready{once(cx)}; }));
+}
+
+std::string temp_file_path() {
+    return (std::filesystem::temp_directory_path() /
+            ("pollux_async_fd_test_" + std::to_string(::getpid()) + ".txt"))
+        .string();
+}
+
+} // namespace
+
+// ---- AsyncFd ---------------------------------------------------------------------
+
+TEST_CASE("AsyncFd over a pipe round-trips bytes with write_all and read", "[io][async_fd]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        Pipe p;
+        auto rd = AsyncFd::create(p.take_r());
+        auto wr = AsyncFd::create(p.take_w());
+        REQUIRE(rd);
+        REQUIRE(wr);
+        static_assert(io::AsyncRead<AsyncFd> && io::AsyncWrite<AsyncFd>);
+        std::string msg = "hello, pipe";
+        auto w = co_await io::write_all(*wr, asio::buffer(msg));
+        REQUIRE(w);
+        std::string got(msg.size(), '\0');
+        auto n = co_await io::read_exact(*rd, asio::buffer(got));
+        REQUIRE(n);
+        REQUIRE(got == msg);
+    }());
+}
+
+TEST_CASE("AsyncFd read is pending on an empty pipe and completes after the peer writes",
+          "[io][async_fd]") {
+    Runtime rt;
+    Pipe p;
+    std::optional<AsyncFd> rd;
+    char buf[16];
+    REQUIRE(poll_once_in(rt, [&](Context& cx) {
+        rd.emplace(AsyncFd::create(p.take_r()).value());
+        return rd->poll_read(cx, asio::buffer(buf)).is_pending();
+    }));
+    REQUIRE(::write(p.w, "xyz", 3) == 3);
+    auto n = rt.block_on([&]() -> Async<Result<std::size_t>> {
+        co_return co_await io::read(*rd, asio::buffer(buf));
+    }());
+    REQUIRE(n);
+    REQUIRE(std::string(buf, *n) == "xyz");
+}
+
+TEST_CASE("AsyncFd read returns 0 at end of stream", "[io][async_fd]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        Pipe p;
+        auto rd = AsyncFd::create(p.take_r());
+        REQUIRE(rd);
+        p.close_w();
+        char buf[4];
+        auto n = co_await io::read(*rd, asio::buffer(buf));
+        REQUIRE(n);
+        REQUIRE(*n == 0);
+    }());
+}
+
+TEST_CASE("AsyncFd::create refuses a regular file and leaves it open", "[io][async_fd]") {
+    const std::string path = temp_file_path();
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    Runtime rt;
+    auto r = AsyncFd::create(fd, rt.io_context().get_executor());
+    REQUIRE_FALSE(r);
+    REQUIRE(r.error() == asio::error::operation_not_supported);
+    REQUIRE(is_open(fd));
+    ::close(fd);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("AsyncFd::create reports EBADF for a closed descriptor", "[io][async_fd]") {
+    int fd;
+    {
+        Pipe p;
+        fd = p.r;
+    } // both ends closed
+    Runtime rt;
+    auto r = AsyncFd::create(fd, rt.io_context().get_executor());
+    REQUIRE_FALSE(r);
+    REQUIRE(r.error() == asio::error::bad_descriptor);
+}
+
+TEST_CASE("AsyncFd::create refuses a blocking descriptor and leaves it open", "[io][async_fd]") {
+    Pipe p(false);
+    Runtime rt;
+    auto r = AsyncFd::create(p.r, rt.io_context().get_executor());
+    REQUIRE_FALSE(r);
+    REQUIRE(r.error() == asio::error::invalid_argument);
+    REQUIRE(is_open(p.r));
+}
+
+TEST_CASE("AsyncFd readable() is ready at first and waits again after clear_read_ready",
+          "[io][async_fd]") {
+    Runtime rt;
+    Pipe p;
+    std::optional<AsyncFd> rd;
+    REQUIRE(poll_once_in(rt, [&](Context& cx) {
+        rd.emplace(AsyncFd::create(p.take_r()).value());
+        Poll<Result<void>> first = rd->poll_read_ready(cx);
+        REQUIRE(first.is_ready()); // optimistic: the syscall decides
+        REQUIRE(first.value());
+        char c;
+        REQUIRE(::read(rd->fd(), &c, 1) == -1);
+        REQUIRE(errno == EAGAIN);
+        rd->clear_read_ready();
+        return rd->poll_read_ready(cx).is_pending();
+    }));
+    REQUIRE(::write(p.w, "!", 1) == 1);
+    auto ready = rt.block_on([&]() -> Async<Result<void>> { co_return co_await rd->readable(); }());
+    REQUIRE(ready);
+    char c = 0;
+    REQUIRE(::read(rd->fd(), &c, 1) == 1);
+    REQUIRE(c == '!');
+}
+
+TEST_CASE("AsyncFd writable() on a full pipe completes once the reader drains it",
+          "[io][async_fd]") {
+    Runtime rt;
+    Pipe p;
+    std::optional<AsyncFd> wr;
+    std::vector<char> chunk(65536, 'a');
+    REQUIRE(poll_once_in(rt, [&](Context& cx) {
+        wr.emplace(AsyncFd::create(p.take_w()).value());
+        for (;;) { // fill the pipe
+            Poll<Result<std::size_t>> n = wr->poll_write(cx, asio::buffer(chunk));
+            if (n.is_pending()) {
+                break;
+            }
+            REQUIRE(n.value());
+        }
+        return wr->poll_write_ready(cx).is_pending();
+    }));
+    for (;;) { // drain it
+        ssize_t n = ::read(p.r, chunk.data(), chunk.size());
+        if (n < 0) {
+            REQUIRE(errno == EAGAIN);
+            break;
+        }
+    }
+    auto ready = rt.block_on([&]() -> Async<Result<void>> { co_return co_await wr->writable(); }());
+    REQUIRE(ready);
+}
+
+TEST_CASE("AsyncFd release gives the descriptor back open", "[io][async_fd]") {
+    Runtime rt;
+    Pipe p;
+    int fd = -1;
+    REQUIRE(poll_once_in(rt, [&](Context& cx) {
+        AsyncFd rd = AsyncFd::create(p.r).value();
+        char c;
+        REQUIRE(rd.poll_read(cx, asio::buffer(&c, 1)).is_pending()); // a wait in flight
+        fd = rd.release();
+        REQUIRE(rd.fd() == -1);
+        return true;
+    }));
+    REQUIRE(fd == p.r);
+    REQUIRE(is_open(fd)); // Pipe's destructor closes it
+}
+
+TEST_CASE("a read future dropped while pending loses no bytes", "[io][async_fd][cancel]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        Pipe p;
+        auto rd = AsyncFd::create(p.take_r());
+        REQUIRE(rd);
+        char buf[8];
+        {
+            auto pending = io::read(*rd, asio::buffer(buf));
+            auto first = co_await poll_fn<bool>(
+                [&](Context& cx) -> Poll<bool> { return Ready{pending.poll(cx).is_pending()}; });
+            REQUIRE(first);
+        } // dropped with its wait armed
+        REQUIRE(::write(p.w, "abc", 3) == 3);
+        auto n = co_await io::read(*rd, asio::buffer(buf));
+        REQUIRE(n);
+        REQUIRE(std::string(buf, *n) == "abc");
+    }());
+}
+
+// ---- Lifetimes (no descriptor leaks) ----------------------------------------------
+
+TEST_CASE("an AsyncFd dropped before its Runtime closes its descriptor",
+          "[io][async_fd][io_lifetime]") {
+    const std::size_t before = open_fds();
+    {
+        Runtime rt;
+        Pipe p;
+        std::optional<AsyncFd> rd;
+        char c;
+        REQUIRE(poll_once_in(rt, [&](Context& cx) {
+            rd.emplace(AsyncFd::create(p.take_r()).value());
+            return rd->poll_read(cx, asio::buffer(&c, 1)).is_pending();
+        }));
+        rd.reset();
+    }
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("an AsyncFd left pending in a task is dropped by the Runtime's shutdown",
+          "[io][async_fd][io_lifetime]") {
+    const std::size_t before = open_fds();
+    {
+        Runtime rt;
+        int w = -1;
+        rt.block_on([&]() -> Async<> {
+            Pipe p;
+            w = p.take_w();
+            auto rd = AsyncFd::create(p.take_r());
+            REQUIRE(rd);
+            (void)spawn([](AsyncFd rd) -> Async<> {
+                char c;
+                (void)co_await io::read(rd, asio::buffer(&c, 1)); // never written
+            }(std::move(*rd)));
+            co_await time::sleep(1ms); // the task is now parked on its read
+        }());
+        ::close(w);
+    } // ~Runtime drops the task, and its AsyncFd, while shutting down
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("an AsyncFd dropped after its Runtime closes its descriptor",
+          "[io][async_fd][io_lifetime]") {
+    const std::size_t before = open_fds();
+    std::optional<AsyncFd> rd;
+    std::optional<AsyncFd> idle;
+    {
+        Pipe p;
+        Runtime rt;
+        char c;
+        REQUIRE(poll_once_in(rt, [&](Context& cx) {
+            rd.emplace(AsyncFd::create(p.take_r()).value());
+            idle.emplace(AsyncFd::create(p.take_w()).value());
+            return rd->poll_read(cx, asio::buffer(&c, 1)).is_pending(); // a wait in flight
+        }));
+    }
+    rd.reset();
+    idle.reset();
+    REQUIRE(open_fds() == before);
+}
+
+// ---- StdStream -------------------------------------------------------------------
+
+TEST_CASE("std_stream over a blocking pipe reads with readiness and restores its flags",
+          "[io][stdio]") {
+    Pipe p(false);
+    const std::size_t before = open_fds();
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto in = io::std_stream(p.r);
+            REQUIRE(in);
+            REQUIRE(in->is_pollable());
+            REQUIRE((::fcntl(p.r, F_GETFL) & O_NONBLOCK) != 0); // shared description
+            REQUIRE(::write(p.w, "line\n", 5) == 5);
+            char buf[16];
+            auto n = co_await io::read(*in, asio::buffer(buf));
+            REQUIRE(n);
+            REQUIRE(std::string(buf, *n) == "line\n");
+        }());
+    }
+    REQUIRE((::fcntl(p.r, F_GETFL) & O_NONBLOCK) == 0);
+    REQUIRE(is_open(p.r)); // a duplicate was used
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("std_stream keeps O_NONBLOCK while another stream on the description lives",
+          "[io][stdio]") {
+    Pipe p(false);
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto a = io::std_stream(p.w);
+        REQUIRE(a);
+        {
+            auto b = io::std_stream(p.w); // sees the flag a set
+            REQUIRE(b);
+        }
+        REQUIRE((::fcntl(p.w, F_GETFL) & O_NONBLOCK) != 0);
+        std::string msg = "still async";
+        auto w = co_await io::write_all(*a, asio::buffer(msg));
+        REQUIRE(w);
+        co_return;
+    }());
+    REQUIRE((::fcntl(p.w, F_GETFL) & O_NONBLOCK) == 0);
+}
+
+TEST_CASE("std_stream over a regular file reads and writes without readiness", "[io][stdio]") {
+    const std::string path = temp_file_path();
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto s = io::std_stream(fd);
+        REQUIRE(s);
+        REQUIRE_FALSE(s->is_pollable());
+        std::string msg = "to a file";
+        auto w = co_await io::write_all(*s, asio::buffer(msg));
+        REQUIRE(w);
+        REQUIRE(::lseek(fd, 0, SEEK_SET) == 0); // the duplicate shares the offset
+        std::string got(msg.size(), '\0');
+        auto n = co_await io::read_exact(*s, asio::buffer(got));
+        REQUIRE(n);
+        REQUIRE(got == msg);
+    }());
+    REQUIRE(is_open(fd));
+    ::close(fd);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("std_stream reports EBADF for a closed descriptor", "[io][stdio]") {
+    int fd;
+    {
+        Pipe p;
+        fd = p.w;
+    }
+    Runtime rt;
+    auto s = io::std_stream(fd, rt.io_context().get_executor());
+    REQUIRE_FALSE(s);
+    REQUIRE(s.error() == asio::error::bad_descriptor);
+}
+
+// The child echoes what it reads on stdin() to stdout(), prefixed; it exits
+// with 0 on success (no Catch2 in the child: its output is the parent's).
+TEST_CASE("stdin() and stdout() move bytes through descriptors 0 and 1", "[io][stdio]") {
+    Pipe to_child(false);
+    Pipe from_child(false);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (::dup2(to_child.r, 0) < 0 || ::dup2(from_child.w, 1) < 0) {
+            ::_exit(10);
+        }
+        to_child.close_w();
+        from_child.close_r();
+        int code = 0;
+        {
+            Runtime rt;
+            code = rt.block_on([]() -> Async<int> {
+                auto in = io::stdin();
+                auto out = io::stdout();
+                if (!in || !out || !in->is_pollable() || !out->is_pollable()) {
+                    co_return 11;
+                }
+                std::string got;
+                char buf[64];
+                for (;;) {
+                    auto n = co_await io::read(*in, asio::buffer(buf));
+                    if (!n) {
+                        co_return 12;
+                    }
+                    if (*n == 0) {
+                        break;
+                    }
+                    got.append(buf, *n);
+                }
+                std::string reply = "echo:" + got;
+                auto w = co_await io::write_all(*out, asio::buffer(reply));
+                co_return w ? 0 : 13;
+            }());
+        }
+        ::_exit(code);
+    }
+    to_child.close_r();
+    from_child.close_w();
+    REQUIRE(::write(to_child.w, "ping", 4) == 4);
+    to_child.close_w();
+    std::string got;
+    char buf[64];
+    for (;;) {
+        ssize_t n = ::read(from_child.r, buf, sizeof buf);
+        REQUIRE(n >= 0);
+        if (n == 0) {
+            break;
+        }
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(got == "echo:ping");
+}
