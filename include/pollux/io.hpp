@@ -7,8 +7,8 @@
 /// `read_line`, `AsyncFd` and `stdin()`/`stdout()`/`stderr()`. It only
 /// includes the headers under `pollux/io/`.
 
-#include <pollux/io/async_read.hpp>
 #include <pollux/io/async_fd.hpp>
+#include <pollux/io/async_read.hpp>
 #include <pollux/io/async_write.hpp>
 #include <pollux/io/buf_reader.hpp>
 #include <pollux/io/copy.hpp>

@@ -197,7 +197,11 @@ public:
         }
         lock.unlock();
         if (state_->error) {
-            std::rethrow_exception(state_->error);
+            // Taken out, not copied: the pool thread's last reference to
+            // the state must not be the one that destroys the exception
+            // (libstdc++'s exception and string counts are invisible to
+            // TSan, which then reports the delete against our reads).
+            std::rethrow_exception(std::exchange(state_->error, nullptr));
         }
         if constexpr (std::is_void_v<T>) {
             return Ready<void>{};
@@ -252,7 +256,7 @@ spawn_blocking(Fn&& fn, std::source_location site = std::source_location::curren
                           {
                               std::lock_guard lock(st->mutex);
                               st->value = std::move(v);
-                              st->error = err;
+                              st->error = std::move(err);
                               st->done = true;
                               w = std::move(st->waker);
                           }
