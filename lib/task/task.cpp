@@ -104,9 +104,14 @@ inline bool TaskHeader::post_run() const {
     return vtable_->schedule(const_cast<TaskHeader&>(*this));
 }
 
-void TaskHeader::undo_submit() const {
-    state_.transition_from_failed_submit();
-    throw;
+void TaskHeader::post_submitted() const {
+    try {
+        post_run();
+    } catch (...) {
+        // Back to idle, so that a later wake posts again.
+        state_.transition_from_failed_submit();
+        throw;
+    }
 }
 
 void TaskHeader::wake() const {
@@ -115,11 +120,7 @@ void TaskHeader::wake() const {
     // so the wake path touches nothing but the state word.
     if (state_.transition_to_notified() == TransitionToNotified::submit) {
         SchedulingScope scheduling(state_);
-        try {
-            post_run();
-        } catch (...) {
-            undo_submit();
-        }
+        post_submitted();
     }
 }
 
@@ -175,11 +176,7 @@ void TaskHeader::wake_from_handler() const {
         const_cast<TaskHeader*>(this)->run();
         return;
     }
-    try {
-        post_run();
-    } catch (...) {
-        undo_submit();
-    }
+    post_submitted();
 }
 
 void wake_from_completion(Waker&& w) {
@@ -197,11 +194,7 @@ void TaskHeader::abort() const {
         SchedulingScope scheduling(state_);
         // Idle: post a run so the future is dropped on the task's executor,
         // never on the aborting thread.
-        try {
-            post_run();
-        } catch (...) {
-            undo_submit();
-        }
+        post_submitted();
     }
 }
 

@@ -181,9 +181,9 @@ private:
     // Posts a run handler with a new reference: every submit and resubmit.
     // Returns false when the context is closed (nothing posted).
     bool post_run() const;
-    // A submit (wake, abort) whose post threw: puts the task back to idle
-    // so that a later wake posts again, then rethrows.
-    [[noreturn]] void undo_submit() const;
+    // The post of a won submit (wake, abort). If it throws, puts the task
+    // back to idle so that a later wake posts again, then rethrows.
+    void post_submitted() const;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
