@@ -19,7 +19,6 @@ namespace pollux::io {
 namespace {
 
 namespace nd = pollux::net::detail;
-using boost::asio::posix::descriptor_base;
 using boost::asio::posix::stream_descriptor;
 
 boost::system::error_code sys_error(int e) noexcept {
@@ -51,13 +50,13 @@ Result<bool> is_pollable(int fd) noexcept {
 } // namespace
 
 // The SocketBlock of lib/net (a stream_descriptor is a "socket" to it: it
-// has async_wait, native_handle and the wait_read/wait_write constants), so
-// the waits in flight and the destruction across the context's lifetime
-// are the net sockets' (see lib/net/socket_block.hpp).
+// has native_handle and a reactor registration), so the readiness waits
+// and the destruction across the context's lifetime are the net sockets'
+// (see lib/net/socket_block.hpp).
 //
 // Invariant: `read_ready` is false only after a clear_read_ready that no
-// completed read wait has followed yet; `read_wait` is engaged only while
-// `read_ready` is false (the same for writing).
+// completed read wait has followed yet; the read wait is in flight only
+// while `read_ready` is false (the same for writing).
 struct AsyncFd::Impl : nd::SocketBlock<stream_descriptor> {
     using SocketBlock::SocketBlock;
     bool read_ready = true;
@@ -67,47 +66,36 @@ struct AsyncFd::Impl : nd::SocketBlock<stream_descriptor> {
 namespace {
 
 // Steps 1 and 4 of socket_block.hpp's protocol, split in two by the ready
-// flag: a poll returns Ready at once while the flag is set, else polls (or
-// arms) the wait and sets the flag when it completes.
-Poll<Result<void>> poll_ready_dir(AsyncFd::Impl& b, descriptor_base::wait_type w, Context& cx) {
-    const bool read = w == descriptor_base::wait_read;
-    bool& ready = read ? b.read_ready : b.write_ready;
-    auto& wait = read ? b.read_wait : b.write_wait;
+// flag: a poll returns Ready at once while the flag is set, else starts the
+// wait (or polls the one in flight) and sets the flag when it completes.
+Poll<Result<void>> poll_ready_dir(AsyncFd::Impl& b, nd::Direction d, Context& cx) {
+    using State = AsyncFd::Impl::Readiness::State;
+    bool& ready = d == nd::Direction::read ? b.read_ready : b.write_ready;
     if (ready) {
         return Ready<Result<void>>{Result<void>()};
     }
-    if (!wait) {
-        wait.emplace(b.sock.async_wait(w, use_future));
+    if (b.ready->state(d) == State::idle) {
+        b.start_wait(d, cx.waker());
     }
-    Context unconstrained(cx.waker()); // a readiness wait spends no budget
-    Poll<Result<void>> p = Pending{};
-    try {
-        p = wait->poll(unconstrained);
-    } catch (...) {
-        wait.reset();
-        throw;
-    }
-    if (p.is_pending()) {
+    if (b.wait_in_flight(d, cx.waker())) {
         return Pending{};
     }
-    wait.reset();
     ready = true;
-    Result<void>& r = p.value();
-    if (!r && r.error() == boost::asio::error::operation_aborted) {
-        // Only the block's own destruction or release cancels a wait, and
+    const boost::system::error_code ec = b.ready->error(d);
+    if (!ec || ec == boost::asio::error::operation_aborted) {
+        // Only the block's own destruction or release aborts a wait, and
         // neither runs while it is polled; treat it as spurious readiness.
         return Ready<Result<void>>{Result<void>()};
     }
-    return p;
+    return Ready<Result<void>>{Result<void>(ec)};
 }
 
 // The readiness loop of poll_read/poll_write: `op` is the syscall,
 // returning -1 with errno on failure.
 template <class Op>
-Poll<Result<std::size_t>>
-poll_io_dir(AsyncFd::Impl& b, descriptor_base::wait_type w, Context& cx, Op op) {
+Poll<Result<std::size_t>> poll_io_dir(AsyncFd::Impl& b, nd::Direction d, Context& cx, Op op) {
     for (;;) {
-        Poll<Result<void>> r = poll_ready_dir(b, w, cx);
+        Poll<Result<void>> r = poll_ready_dir(b, d, cx);
         if (r.is_pending()) {
             return Pending{};
         }
@@ -127,7 +115,7 @@ poll_io_dir(AsyncFd::Impl& b, descriptor_base::wait_type w, Context& cx, Op op) 
             (void)coop::poll_proceed(cx);
             return Ready<Result<std::size_t>>{Result<std::size_t>(ec)};
         }
-        (w == descriptor_base::wait_read ? b.read_ready : b.write_ready) = false;
+        (d == nd::Direction::read ? b.read_ready : b.write_ready) = false;
     }
 }
 
@@ -205,10 +193,8 @@ int AsyncFd::release() noexcept {
     {
         pollux::detail::GatePass pass(b->gate.get());
         if (pass) {
-            // As the destructor would, minus the close: the waits emit
-            // their cancellation while the descriptor is registered.
-            b->read_wait.reset();
-            b->write_wait.reset();
+            // As the destructor would, minus the close: release()
+            // deregisters the descriptor, which aborts the queued waits.
             (void)b->sock.release();
         }
     }
@@ -221,12 +207,12 @@ int AsyncFd::release() noexcept {
 
 Poll<Result<void>> AsyncFd::poll_read_ready(Context& cx) {
     POLLUX_ASSERT(impl_ != nullptr, "AsyncFd used after a move or release");
-    return poll_ready_dir(*impl_, descriptor_base::wait_read, cx);
+    return poll_ready_dir(*impl_, nd::Direction::read, cx);
 }
 
 Poll<Result<void>> AsyncFd::poll_write_ready(Context& cx) {
     POLLUX_ASSERT(impl_ != nullptr, "AsyncFd used after a move or release");
-    return poll_ready_dir(*impl_, descriptor_base::wait_write, cx);
+    return poll_ready_dir(*impl_, nd::Direction::write, cx);
 }
 
 void AsyncFd::clear_read_ready() noexcept {
@@ -248,7 +234,7 @@ Poll<Result<std::size_t>> AsyncFd::poll_read(Context& cx, boost::asio::mutable_b
     }
     const int fd = impl_->fd;
     return poll_io_dir(
-        *impl_, descriptor_base::wait_read, cx, [&] { return ::read(fd, buf.data(), buf.size()); });
+        *impl_, nd::Direction::read, cx, [&] { return ::read(fd, buf.data(), buf.size()); });
 }
 
 Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_buffer buf) {
@@ -257,7 +243,7 @@ Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_bu
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     const int fd = impl_->fd;
-    return poll_io_dir(*impl_, descriptor_base::wait_write, cx, [&] {
+    return poll_io_dir(*impl_, nd::Direction::write, cx, [&] {
         return ::write(fd, buf.data(), buf.size());
     });
 }

@@ -74,7 +74,7 @@ public:
 
     template <class Endpoint>
     Poll<Result<void>> poll(Context& cx, const Endpoint& ep) {
-        return poll_io(*b_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<void> {
+        return poll_io(*b_, Direction::write, cx, [&]() -> Result<void> {
             int fd = b_->sock.native_handle();
             if (!started_) {
                 started_ = true;

@@ -11,6 +11,7 @@
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/io_block.hpp>
 
+#include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -40,42 +41,41 @@ namespace pollux::net::detail {
 // ----------------------
 // A poll function (poll_read, poll_write, poll_accept, ...) runs, in order:
 //
-//  1. If a readiness wait for its direction is engaged, poll it. Pending:
-//     return Pending (the wait's AtomicWaker now holds this poll's waker, so
-//     a change of waker between polls is picked up). Ready (readable,
-//     writable, or aborted): disengage it and go on; the syscall decides.
+//  1. If the readiness wait for its direction is in flight, register the
+//     poll's waker and look again: still in flight, return Pending (so a
+//     change of waker between polls is picked up). Completed (readiness, or
+//     aborted by a close): consume it and go on; the syscall decides.
 //  2. If the task's cooperative budget is spent, wake the task and return
 //     Pending before touching the socket, so nothing is consumed.
 //  3. Try the non-blocking syscall. Anything but would-block (data, end of
 //     stream, an error) is returned as Ready, after spending one budget unit.
-//  4. On would-block, start `sock.async_wait(wait_read | wait_write)` with
-//     `use_future` and poll it once, which registers the waker and initiates
-//     the wait. Asio's epoll reactor re-arms the descriptor with
-//     EPOLL_CTL_MOD when a wait is queued, which reports readiness that
-//     arrived between the syscall and the wait, so no wake is lost.
+//  4. On would-block, register the waker and start the direction's
+//     readiness wait (lib/detail/readiness.hpp): it stays registered with
+//     the reactor, costs no syscall to queue, and completes at once if an
+//     edge arrived since the reactor last found the direction exhausted, so
+//     no readiness is lost between the syscall and the wait.
 //
 // So buffers are only borrowed during a poll, and dropping a future that
 // polls these functions loses nothing: a byte is either returned by the poll
-// that read it, or still in the kernel.
+// that read it, or still in the kernel. A wait in flight when its future is
+// dropped stays queued until readiness or the socket's close; the next poll
+// of that direction, from any future, takes it over (step 1); meanwhile it
+// may wake the old waker once: a spurious wake.
 //
-// Why a block: Asio's per-operation cancellation handler that a socket wait
-// installs keeps a pointer into the socket's implementation, so the socket
-// must not move while a wait is in flight. The public types hold a pointer
-// to the block and move freely (DESIGN rule 4). A wait left engaged when a
-// future is dropped stays with the block until the next poll of that
-// direction (which takes it over) or the block's destruction (which cancels
-// it); meanwhile it may wake the old waker once: a spurious wake.
+// Why a block: the public types hold a pointer to it and move freely
+// (DESIGN rule 4), while what outlives a move or a drop (the readiness
+// waits' shared state, the gate, the descriptor's identity) stays put.
 //
 // Where the block dies: as pollux/detail/io_block.hpp explains for timers
 // (drop_io_block): on the dropping thread. Inside the gate of the socket's
-// context, the whole block is destroyed there: the waits emit their terminal
-// cancellation synchronously (a reactor operation's cancellation handler
-// takes the reactor's locks), then the socket closes. If the gate refuses
-// (the context is shut down, its services may be deleted), the socket's
-// destructor is skipped, the waits are disowned, and abandon_closed closes
-// the descriptor itself, so no descriptor leaks; the memory goes to the
-// gate's deferred frees. `Block` must have `gate`, `sock` and
-// `abandon_closed()`.
+// context, the whole block is destroyed there: it drops the stored wakers,
+// then the socket closes, which hands the queued readiness waits back to
+// the scheduler with operation_aborted (they hold their own reference to
+// the ReadinessOps, so they may run after the block is gone). If the gate
+// refuses (the context is shut down, its services may be deleted), the
+// socket's destructor is skipped and abandon_closed closes the descriptor
+// itself, so no descriptor leaks; the memory goes to the gate's deferred
+// frees. `Block` must have `gate`, `sock` and `abandon_closed()`.
 
 /// The error_code for the current errno.
 inline boost::system::error_code last_error() noexcept {
@@ -96,14 +96,19 @@ inline bool has_budget(Context& cx) noexcept {
     return true;
 }
 
+using pollux::detail::Direction;
+
 template <class Socket>
 struct SocketBlock {
-    using Wait = decltype(std::declval<Socket&>().async_wait(Socket::wait_read, use_future));
+    using Readiness = pollux::detail::ReadinessOps<pollux::detail::WakerSink>;
 
     // Throws std::bad_alloc (the context's SchedulerService is made on
-    // first use); `s` then closes as the parameter dies.
-    explicit SocketBlock(Socket s)
-        : gate(pollux::detail::gate_of_executor(s.get_executor())), sock(std::move(s)) {
+    // first use, and the ReadinessOps) before it takes `s`, which the
+    // caller then still owns.
+    explicit SocketBlock(Socket&& s)
+        : gate(pollux::detail::gate_of_executor(s.get_executor())),
+          ready(new Readiness(pollux::detail::reactor_of(s.get_executor()))),
+          sock(std::move(s)) {
         struct ::stat st {};
         if (int d = sock.native_handle(); d >= 0 && ::fstat(d, &st) == 0) {
             fd = d;
@@ -113,13 +118,15 @@ struct SocketBlock {
     }
     SocketBlock(const SocketBlock&) = delete;
     SocketBlock& operator=(const SocketBlock&) = delete;
+    // Runs before `sock` closes (which aborts the waits still queued).
+    ~SocketBlock() {
+        ready->sink().clear();
+        ready->release();
+    }
 
-    // Member order: the waits are declared after the socket, so they are
-    // destroyed (and emit their terminal cancellation) while it is open.
-    pollux::detail::GateRef gate;   // of sock's context; moved out by destroy_block
-    Socket sock;                    // never moves while the block lives
-    std::optional<Wait> read_wait;  // engaged while a read wait may be in flight
-    std::optional<Wait> write_wait; // engaged while a write wait may be in flight
+    pollux::detail::GateRef gate;     // of sock's context; moved out by destroy_block
+    Readiness* ready;                 // the owner's reference
+    Socket sock;                      // never moves while the block lives
 
     // The descriptor `sock` was made with, and its identity: the refused
     // path of destroy_block closes it without asking `sock`, whose service
@@ -129,23 +136,44 @@ struct SocketBlock {
     ::dev_t dev = 0;
     ::ino_t ino = 0;
 
-    // The refused path of destroy_block: the context is shut down, so the
-    // waits' handlers are destroyed or will be, unrun, and `sock`'s
-    // destructor must not run (its service may be deleted). Forget the
-    // waits without emitting and close the descriptor here, if it is still
-    // the socket this block was made with: an owner that closed it through
-    // socket()/acceptor() may have let the kernel reuse the number for
-    // another file, which fstat tells apart (a socket's inode is unique
-    // while it is open).
-    void abandon_closed() noexcept {
-        auto forget = [](std::optional<Wait>& w) noexcept {
-            if (w) {
-                w->disown();
-                w.reset();
+    /// Whether the readiness wait for `d` is still in flight, after
+    /// registering `w` to be woken when it completes. A completed wait is
+    /// consumed. Owner only (the thread polling the direction).
+    bool wait_in_flight(Direction d, const Waker& w) {
+        using State = Readiness::State;
+        State st = ready->state(d);
+        if (st == State::in_flight) {
+            ready->sink().wakers[static_cast<int>(d)].register_waker(w);
+            st = ready->state(d);
+            if (st == State::in_flight) {
+                return true;
             }
-        };
-        forget(read_wait);
-        forget(write_wait);
+        }
+        if (st == State::completed) {
+            ready->consume(d);
+        }
+        return false;
+    }
+
+    /// Step 4: registers `w` and starts the readiness wait for `d` (not in
+    /// flight).
+    void start_wait(Direction d, const Waker& w) {
+        ready->sink().wakers[static_cast<int>(d)].register_waker(w);
+        ready->start(d, sock.native_handle(), pollux::detail::Registration<Socket>::of(sock));
+    }
+
+    // The refused path of destroy_block: the context is shut down, so the
+    // queued waits are destroyed unrun or will be (they give back their own
+    // references), and `sock`'s destructor must not run (its service may be
+    // deleted). Give back the owner's reference and close the descriptor
+    // here, if it is still the socket this block was made with: an owner
+    // that closed it through socket()/acceptor() may have let the kernel
+    // reuse the number for another file, which fstat tells apart (a
+    // socket's inode is unique while it is open).
+    void abandon_closed() noexcept {
+        ready->sink().clear();
+        ready->release();
+        ready = nullptr;
         struct ::stat st {};
         if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino) {
             // Not retried on EINTR: Linux frees the descriptor even then.
@@ -182,32 +210,24 @@ bool wait_pending(std::optional<Wait>& wait, Context& cx) {
     return false;
 }
 
-/// Steps 1-4 for direction `w` with syscall `op` (returns `Result<T>`, the
+/// Steps 1-4 for direction `d` with syscall `op` (returns `Result<T>`, the
 /// error would_block when the socket is not ready).
 template <class Block, class Op>
-auto poll_io(Block& b, boost::asio::socket_base::wait_type w, Context& cx, Op&& op)
-    -> Poll<std::invoke_result_t<Op&>> {
+auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_result_t<Op&>> {
     using R = std::invoke_result_t<Op&>;
-    auto& wait = w == boost::asio::socket_base::wait_read ? b.read_wait : b.write_wait;
-    if (wait && wait_pending(wait, cx)) {
+    if (b.wait_in_flight(d, cx.waker())) {
         return Pending{};
     }
     if (!has_budget(cx)) {
         return Pending{};
     }
-    for (;;) {
-        R r = op();
-        if (r || !is_would_block(r.error())) {
-            (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
-            return Ready<R>{std::move(r)};
-        }
-        wait.emplace(b.sock.async_wait(w, use_future));
-        if (wait_pending(wait, cx)) {
-            return Pending{};
-        }
-        // Completed at once (Asio posts completions, so this does not
-        // happen in practice): the syscall decides again.
+    R r = op();
+    if (r || !is_would_block(r.error())) {
+        (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
+        return Ready<R>{std::move(r)};
     }
+    b.start_wait(d, cx.waker());
+    return Pending{};
 }
 
 // ---- Stream sockets (TCP and Unix) -------------------------------------------
@@ -217,7 +237,7 @@ Poll<Result<std::size_t>> stream_poll_read(Block& b, Context& cx, boost::asio::m
     if (buf.size() == 0) {
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
-    return poll_io(b, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
+    return poll_io(b, Direction::read, cx, [&]() -> Result<std::size_t> {
         ssize_t n = pollux::detail::retry_eintr(
             [&] { return ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0); });
         if (n < 0) {
@@ -232,7 +252,7 @@ Poll<Result<std::size_t>> stream_poll_write(Block& b, Context& cx, boost::asio::
     if (buf.size() == 0) {
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
-    return poll_io(b, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+    return poll_io(b, Direction::write, cx, [&]() -> Result<std::size_t> {
         // MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
         ssize_t n = pollux::detail::retry_eintr(
             [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
@@ -342,7 +362,7 @@ Poll<Result<Accepted>> poll_accept_fd(ListenerBlock<Acceptor>& b, Context& cx) {
             return Pending{}; // backing off
         }
         Poll<Result<Accepted>> p =
-            poll_io(b, boost::asio::socket_base::wait_read, cx, [&]() -> Result<Accepted> {
+            poll_io(b, Direction::read, cx, [&]() -> Result<Accepted> {
                 for (;;) {
                     Accepted a;
                     a.len = sizeof(a.addr);

@@ -91,7 +91,7 @@ Poll<Result<std::size_t>>
 UdpSocket::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
-        *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+        *impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
             ssize_t n = pollux::detail::retry_eintr([&] {
                 return ::sendto(impl_->sock.native_handle(),
                                 buf.data(),
@@ -111,7 +111,7 @@ Poll<Result<std::pair<std::size_t, udp::endpoint>>>
 UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
     using R = Result<std::pair<std::size_t, udp::endpoint>>;
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(*impl_, boost::asio::socket_base::wait_read, cx, [&]() -> R {
+    return detail::poll_io(*impl_, detail::Direction::read, cx, [&]() -> R {
         ::sockaddr_storage from{};
         ::socklen_t len = sizeof(from);
         ssize_t n = pollux::detail::retry_eintr([&] {
@@ -136,7 +136,7 @@ UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
 Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
-        *impl_, boost::asio::socket_base::wait_write, cx, [&]() -> Result<std::size_t> {
+        *impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
             ssize_t n = pollux::detail::retry_eintr([&] {
                 return ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
             });
@@ -150,7 +150,7 @@ Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_b
 Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
     return detail::poll_io(
-        *impl_, boost::asio::socket_base::wait_read, cx, [&]() -> Result<std::size_t> {
+        *impl_, detail::Direction::read, cx, [&]() -> Result<std::size_t> {
             ssize_t n = pollux::detail::retry_eintr(
                 [&] { return ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0); });
             if (n < 0) {

@@ -3,6 +3,7 @@
 
 #include <pollux/net/resolve.hpp>
 
+#include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "loop_impl.hpp"
 
@@ -24,16 +25,17 @@
 // How a Tcp handle does I/O (libuv's stream.c, on Asio's reactor):
 //
 // Readiness, not completion: reads, accepts and writes try the non-blocking
-// system call on the loop thread, and only after EAGAIN arm an Asio
-// `async_wait`, whose handler tries again. (Asio's epoll reactor is
-// edge-triggered, so a wait must only be armed after EAGAIN, or an edge
-// that came before it is lost.) So `read_stop` stops at once with no data
-// taken, and the kernel, not this handle, buffers what nobody reads.
+// system call on the loop thread, and only after EAGAIN start a readiness
+// wait (lib/detail/readiness.hpp: it stays registered with Asio's
+// edge-triggered reactor and costs no epoll_ctl to queue), whose completion
+// tries again. So `read_stop` stops at once with no data taken, and the
+// kernel, not this handle, buffers what nobody reads.
 //
 // In-flight bookkeeping: each kick (a posted retry), wait, connect and
 // deferred callback is counted by op_started()/op_finished(); the close
 // callback waits until none is left. Each handler holds the anchor and does
-// nothing once the handle is destroyed. The `*_in_flight_` flags make sure
+// nothing once the handle is destroyed (a readiness wait's sink is cut off
+// by the destructor instead). The `*_in_flight_` flags make sure
 // at most one kick-or-wait per direction is outstanding.
 
 namespace pollux::uv {
@@ -66,6 +68,50 @@ Tcp::Tcp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
 
 Tcp::~Tcp() {
     destroy_handle();
+    if (ready_ != nullptr) {
+        // Before the sockets close: their queued waits then complete (or
+        // are destroyed with the io_context) into a sink that calls no one.
+        ready_->sink().target = nullptr;
+        ready_->release();
+    }
+}
+
+template <class Socket>
+void Tcp::start_wait(int direction, Socket& s) {
+    using pollux::detail::Direction;
+    if (ready_ == nullptr) {
+        ready_ = new pollux::detail::ReadinessOps<pollux::detail::CallbackSink>(
+            pollux::detail::reactor_of(loop().io_context().get_executor()));
+        ready_->sink().fn = &Tcp::on_ready;
+        ready_->sink().target = this;
+    }
+    ready_->start(static_cast<Direction>(direction),
+                  s.native_handle(),
+                  pollux::detail::Registration<Socket>::of(s));
+}
+
+// A readiness wait completed (or was aborted by a close): the handler of
+// arm_read, arm_write or arm_accept.
+void Tcp::on_ready(void* p, int direction) {
+    Tcp* self = static_cast<Tcp*>(p);
+    const auto d = static_cast<pollux::detail::Direction>(direction);
+    self->ready_->consume(d);
+    self->op_finished();
+    if (d == pollux::detail::Direction::write) {
+        self->write_in_flight_ = false;
+        if (self->is_closing()) {
+            return; // on_closed() aborts what is queued
+        }
+        self->flush_writes();
+    } else if (self->acceptor_) {
+        self->accept_in_flight_ = false;
+        self->do_accept();
+    } else {
+        self->read_in_flight_ = false;
+        // An error here (operation_aborted) comes with a close; otherwise
+        // the read reports it.
+        self->do_read();
+    }
 }
 
 // ---- setup --------------------------------------------------------------
@@ -256,20 +302,9 @@ void Tcp::kick_read() {
 }
 
 void Tcp::arm_read() {
+    start_wait(static_cast<int>(pollux::detail::Direction::read), socket_);
     read_in_flight_ = true;
     op_started();
-    socket_.async_wait(boost::asio::socket_base::wait_read,
-                       [a = anchor()](const boost::system::error_code&) {
-                           Tcp* self = from_anchor<Tcp>(a);
-                           if (self == nullptr) {
-                               return;
-                           }
-                           self->op_finished();
-                           self->read_in_flight_ = false;
-                           // An error here (operation_aborted) comes with a
-                           // close; otherwise the read below reports it.
-                           self->do_read();
-                       });
 }
 
 void Tcp::do_read() {
@@ -320,18 +355,9 @@ void Tcp::kick_accept() {
 }
 
 void Tcp::arm_accept() {
+    start_wait(static_cast<int>(pollux::detail::Direction::read), *acceptor_);
     accept_in_flight_ = true;
     op_started();
-    acceptor_->async_wait(boost::asio::socket_base::wait_read,
-                          [a = anchor()](const boost::system::error_code&) {
-                              Tcp* self = from_anchor<Tcp>(a);
-                              if (self == nullptr) {
-                                  return;
-                              }
-                              self->op_finished();
-                              self->accept_in_flight_ = false;
-                              self->do_accept();
-                          });
 }
 
 void Tcp::do_accept() {
@@ -547,21 +573,9 @@ void Tcp::run_done_writes() {
 }
 
 void Tcp::arm_write() {
+    start_wait(static_cast<int>(pollux::detail::Direction::write), socket_);
     write_in_flight_ = true;
     op_started();
-    socket_.async_wait(boost::asio::socket_base::wait_write,
-                       [a = anchor()](const boost::system::error_code&) {
-                           Tcp* self = from_anchor<Tcp>(a);
-                           if (self == nullptr) {
-                               return;
-                           }
-                           self->op_finished();
-                           self->write_in_flight_ = false;
-                           if (self->is_closing()) {
-                               return; // on_closed() aborts what is queued
-                           }
-                           self->flush_writes();
-                       });
 }
 
 boost::system::error_code Tcp::shutdown(StatusCallback cb) {

@@ -23,6 +23,12 @@
 #include <string_view>
 #include <vector>
 
+namespace pollux::detail {
+template <class Sink>
+class ReadinessOps;
+struct CallbackSink;
+} // namespace pollux::detail
+
 namespace pollux::uv {
 
 /// A TCP handle: a server (`bind` + `listen` + `accept`) or a stream
@@ -251,12 +257,20 @@ private:
     void kick_accept();
     void arm_accept();
     void do_accept();
+
+    // The readiness waits of socket_ (read, write) and acceptor_ (read):
+    // lib/detail/readiness.hpp. Made on first use; the handle holds one
+    // reference.
+    template <class Socket>
+    void start_wait(int direction, Socket& s);
+    static void on_ready(void* self, int direction);
     void update_active() noexcept { set_active(reading_ || listening_); }
 
     boost::asio::ip::tcp::socket socket_;
     std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
     std::optional<boost::asio::ip::tcp::socket> waiting_; // accepted, not yet handed out
     std::optional<boost::asio::steady_timer> backoff_;
+    pollux::detail::ReadinessOps<pollux::detail::CallbackSink>* ready_ = nullptr;
 
     StatusCallback listen_cb_;
     ReadCallback read_cb_;

@@ -1,0 +1,61 @@
+// The reactor registrations that Asio keeps private (see Registration in
+// readiness.hpp). Names in an explicit instantiation are not access-checked
+// ([temp.spec.general]/6), so each instantiation of Thief below hands a
+// pointer to a private member to the friend function its tag declares.
+// They live in this one file: a program may hold each explicit
+// instantiation definition once.
+
+#include "readiness.hpp"
+
+namespace pollux::detail {
+
+namespace {
+
+namespace ad = boost::asio::detail;
+
+template <class Tag, typename Tag::type M>
+struct Thief {
+    friend typename Tag::type member(Tag) noexcept { return M; }
+};
+
+template <class Protocol>
+using AcceptorImpl = ad::io_object_impl<ad::reactive_socket_service<Protocol>, boost::asio::any_io_executor>;
+
+struct TcpAcceptorImpl {
+    using type = AcceptorImpl<boost::asio::ip::tcp> boost::asio::ip::tcp::acceptor::*;
+    friend type member(TcpAcceptorImpl) noexcept;
+};
+template struct Thief<TcpAcceptorImpl, &boost::asio::ip::tcp::acceptor::impl_>;
+
+struct LocalAcceptorImpl {
+    using type = AcceptorImpl<boost::asio::local::stream_protocol>
+        boost::asio::local::stream_protocol::acceptor::*;
+    friend type member(LocalAcceptorImpl) noexcept;
+};
+template struct Thief<LocalAcceptorImpl, &boost::asio::local::stream_protocol::acceptor::impl_>;
+
+struct DescriptorRegistration {
+    using type = Reactor::per_descriptor_data ad::reactive_descriptor_service::implementation_type::*;
+    friend type member(DescriptorRegistration) noexcept;
+};
+template struct Thief<DescriptorRegistration,
+                      &ad::reactive_descriptor_service::implementation_type::reactor_data_>;
+
+} // namespace
+
+Reactor::per_descriptor_data&
+Registration<boost::asio::ip::tcp::acceptor>::of(boost::asio::ip::tcp::acceptor& a) noexcept {
+    return (a.*member(TcpAcceptorImpl{})).get_implementation().reactor_data_;
+}
+
+Reactor::per_descriptor_data& Registration<boost::asio::local::stream_protocol::acceptor>::of(
+    boost::asio::local::stream_protocol::acceptor& a) noexcept {
+    return (a.*member(LocalAcceptorImpl{})).get_implementation().reactor_data_;
+}
+
+Reactor::per_descriptor_data& Registration<boost::asio::posix::stream_descriptor>::of(
+    boost::asio::posix::stream_descriptor& d) noexcept {
+    return (d.*(&Registration::impl_)).get_implementation().*member(DescriptorRegistration{});
+}
+
+} // namespace pollux::detail
