@@ -6,6 +6,7 @@
 #include <pollux/uv/work.hpp>
 
 #include "../time/clock_state.hpp"
+#include "../detail/scheduler_peek.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,6 +23,9 @@ namespace detail {
 LoopImpl::LoopImpl(boost::asio::io_context* external)
     : owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
+    if (owned_io) {
+        pollux::detail::start_reactor(*owned_io);
+    }
 }
 
 LoopImpl::~LoopImpl() {
@@ -236,21 +240,33 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     std::size_t ran = 0;
     // Block until one handler ran or the timeout passed. With the run's
     // work guard, run_one() waits for I/O (epoll) or a post from another
-    // thread.
+    // thread. It runs a handler that is already queued without polling.
     if (!timeout) {
         ran += io->run_one();
     } else if (*timeout > Clock::duration::zero()) {
         ran += io->run_one_for(*timeout);
+    } else if (owned_io) {
+        ran += io->poll_one(); // the reactor's turn, if it is next
     }
     // Then run what is ready now, but not what those handlers queue (a task
-    // that keeps waking itself must not starve the other phases): drain up
-    // to a marker. Asio's scheduler runs its reactor (a non-blocking
-    // epoll_wait) when the reactor's turn in the queue comes, which is
-    // before the marker; what that epoll_wait finds queues behind the
-    // marker and runs in the next iteration's poll phase. So an iteration
-    // that does not block makes one epoll_wait, as libuv's does, and one
-    // that blocks makes that one and the blocking one (a second pass, as
-    // this loop made before, cost a third).
+    // that keeps waking itself must not starve the other phases).
+    //
+    // The loop's own io_context runs on this thread only, and its reactor
+    // exists from the start, so the reactor's turn is in the queue: what is
+    // ready now is what lies before it, and what handlers queue goes behind
+    // it. So run handlers until the reactor is next. One epoll_wait per
+    // iteration, as libuv makes.
+    if (owned_io) {
+        while (!pollux::detail::reactor_is_next(*io) && io->poll_one() != 0) {
+            ++ran;
+        }
+        return ran;
+    }
+    // Someone else's io_context may be run by other threads too, one of
+    // which may be inside epoll_wait: drain up to a marker instead. Asio
+    // runs its reactor (a non-blocking epoll_wait) when the reactor's turn
+    // comes, before the marker; what it finds queues behind the marker and
+    // runs in the next iteration.
     const std::uint64_t target = ++marker_posted;
     boost::asio::post(*io, Marker(markers.get(), target));
     const auto reached = [&] { return markers->seen.load(std::memory_order_relaxed) >= target; };

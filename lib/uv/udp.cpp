@@ -1,5 +1,6 @@
 #include <pollux/uv/udp.hpp>
 
+#include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "loop_impl.hpp"
 
@@ -10,7 +11,7 @@
 #include <utility>
 
 // Readiness-based, like tcp.cpp (see the comment at its top): sends and
-// receives try the non-blocking call first and arm an async_wait only after
+// receives try the non-blocking call first and start a readiness wait only after
 // EAGAIN; every kick, wait and deferred callback is counted in flight.
 
 namespace pollux::uv {
@@ -31,6 +32,43 @@ Udp::Udp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
 
 Udp::~Udp() {
     destroy_handle();
+    if (ready_ != nullptr) {
+        // Before the socket closes: its queued waits then complete (or are
+        // destroyed with the io_context) into a sink that calls no one.
+        ready_->sink().target = nullptr;
+        ready_->release();
+    }
+}
+
+// The readiness waits of the socket (lib/detail/readiness.hpp: no
+// epoll_ctl per wait), made on first use.
+void Udp::start_wait(int direction) {
+    if (ready_ == nullptr) {
+        ready_ = new pollux::detail::ReadinessOps<pollux::detail::CallbackSink>(
+            pollux::detail::reactor_of(loop().io_context().get_executor()));
+        ready_->sink().fn = &Udp::on_ready;
+        ready_->sink().target = this;
+    }
+    ready_->start(static_cast<pollux::detail::Direction>(direction),
+                  socket_.native_handle(),
+                  pollux::detail::Registration<boost::asio::ip::udp::socket>::of(socket_));
+}
+
+// A readiness wait completed (or was aborted by a close).
+void Udp::on_ready(void* p, int direction) {
+    Udp* self = static_cast<Udp*>(p);
+    const auto d = static_cast<pollux::detail::Direction>(direction);
+    self->ready_->consume(d);
+    self->op_finished();
+    if (d == pollux::detail::Direction::write) {
+        self->send_in_flight_ = false;
+        if (!self->is_closing()) {
+            self->flush_sends();
+        }
+    } else {
+        self->recv_in_flight_ = false;
+        self->do_recv();
+    }
 }
 
 boost::system::error_code Udp::bind(const Endpoint& ep, bool reuse_address) {
@@ -123,20 +161,9 @@ void Udp::flush_sends() {
         pollux::detail::retry_eintr(
             ec, [&](boost::system::error_code& e) { return socket_.send_to(s.data, s.to, 0, e); });
         if (would_block(ec)) {
+            start_wait(static_cast<int>(pollux::detail::Direction::write));
             send_in_flight_ = true;
             op_started();
-            socket_.async_wait(boost::asio::socket_base::wait_write,
-                               [a = anchor()](const boost::system::error_code&) {
-                                   Udp* self = from_anchor<Udp>(a);
-                                   if (self == nullptr) {
-                                       return;
-                                   }
-                                   self->op_finished();
-                                   self->send_in_flight_ = false;
-                                   if (!self->is_closing()) {
-                                       self->flush_sends();
-                                   }
-                               });
             return;
         }
         // A datagram is sent whole or not at all; an error belongs to this
@@ -196,18 +223,9 @@ void Udp::kick_recv() {
 }
 
 void Udp::arm_recv() {
+    start_wait(static_cast<int>(pollux::detail::Direction::read));
     recv_in_flight_ = true;
     op_started();
-    socket_.async_wait(boost::asio::socket_base::wait_read,
-                       [a = anchor()](const boost::system::error_code&) {
-                           Udp* self = from_anchor<Udp>(a);
-                           if (self == nullptr) {
-                               return;
-                           }
-                           self->op_finished();
-                           self->recv_in_flight_ = false;
-                           self->do_recv();
-                       });
 }
 
 void Udp::do_recv() {

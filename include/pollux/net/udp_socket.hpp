@@ -66,8 +66,8 @@ using UdpRecvFuture = pollux::detail::OpFuture<detail::UdpRecvOp>;
 /// A UDP socket. Move-only; destroying it closes the socket.
 ///
 /// Every operation is readiness-based like `TcpStream`'s: the poll tries
-/// `sendto`/`recvfrom` (`MSG_NOSIGNAL`) and arms an Asio `async_wait` when it
-/// would block. One waker slot per direction.
+/// `sendto`/`recvfrom` (`MSG_NOSIGNAL`) and starts the socket's readiness
+/// wait when it would block. One waker slot per direction.
 ///
 /// Cancel safety of the futures: `recv_from`/`recv` are cancel safe (a
 /// datagram is taken only by the poll that returns it); `send_to`/`send` are

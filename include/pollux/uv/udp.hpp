@@ -20,6 +20,12 @@
 #include <string>
 #include <vector>
 
+namespace pollux::detail {
+template <class Sink>
+class ReadinessOps;
+struct CallbackSink;
+} // namespace pollux::detail
+
 namespace pollux::uv {
 
 /// A UDP handle. It is active while receiving; sends are requests.
@@ -114,9 +120,12 @@ private:
     void complete_send(SendCallback cb, boost::system::error_code ec);
     void kick_recv();
     void arm_recv();
+    void start_wait(int direction);
+    static void on_ready(void* self, int direction);
     void do_recv();
 
     boost::asio::ip::udp::socket socket_;
+    pollux::detail::ReadinessOps<pollux::detail::CallbackSink>* ready_ = nullptr;
     RecvCallback recv_cb_;
     std::unique_ptr<char[]> recv_buf_;
     std::deque<SendReq> sends_;

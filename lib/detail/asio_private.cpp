@@ -1,11 +1,15 @@
-// The reactor registrations that Asio keeps private (see Registration in
-// readiness.hpp). Names in an explicit instantiation are not access-checked
-// ([temp.spec.general]/6), so each instantiation of Thief below hands a
-// pointer to a private member to the friend function its tag declares.
-// They live in this one file: a program may hold each explicit
-// instantiation definition once.
+// What pollux reads of Asio's private state: the reactor registrations of
+// acceptors and descriptors (Registration in readiness.hpp) and the front
+// of the scheduler's queue (scheduler_peek.hpp). Names in an explicit
+// instantiation are not access-checked ([temp.spec.general]/6), so each
+// instantiation of Thief below hands a pointer to a private member to the
+// friend function its tag declares. They live in this one file: a program
+// may hold each explicit instantiation definition once.
 
 #include "readiness.hpp"
+#include "scheduler_peek.hpp"
+
+#include <boost/asio/detail/scheduler.hpp>
 
 namespace pollux::detail {
 
@@ -41,7 +45,39 @@ struct DescriptorRegistration {
 template struct Thief<DescriptorRegistration,
                       &ad::reactive_descriptor_service::implementation_type::reactor_data_>;
 
+template <class Tag, auto M>
+struct AutoThief {
+    friend constexpr auto member(Tag) noexcept { return M; }
+};
+
+struct SchedulerMutex {
+    friend constexpr auto member(SchedulerMutex) noexcept;
+};
+template struct AutoThief<SchedulerMutex, &ad::scheduler::mutex_>;
+
+struct SchedulerQueue {
+    friend constexpr auto member(SchedulerQueue) noexcept;
+};
+template struct AutoThief<SchedulerQueue, &ad::scheduler::op_queue_>;
+
+struct SchedulerTaskOperation {
+    friend constexpr auto member(SchedulerTaskOperation) noexcept;
+};
+template struct AutoThief<SchedulerTaskOperation, &ad::scheduler::task_operation_>;
+
 } // namespace
+
+bool reactor_is_next(boost::asio::io_context& io) {
+    auto& s = boost::asio::use_service<ad::scheduler>(io);
+    auto& m = s.*member(SchedulerMutex{});
+    typename std::remove_reference_t<decltype(m)>::scoped_lock lock(m);
+    const ad::scheduler_operation* task = &(s.*member(SchedulerTaskOperation{}));
+    return (s.*member(SchedulerQueue{})).front() == task;
+}
+
+void start_reactor(boost::asio::io_context& io) {
+    (void)boost::asio::use_service<Reactor>(io);
+}
 
 Reactor::per_descriptor_data&
 Registration<boost::asio::ip::tcp::acceptor>::of(boost::asio::ip::tcp::acceptor& a) noexcept {

@@ -1,0 +1,346 @@
+// A would-block wait costs no epoll_ctl (lib/detail/readiness.hpp): net
+// sockets, uv::Tcp and io::AsyncFd wait with persistent speculative reactor
+// operations, which Asio's epoll reactor queues without re-arming the
+// descriptor. (async_wait is never speculative, so epoll_reactor::start_op
+// re-armed it with one EPOLL_CTL_MOD per wait.)
+//
+// This executable defines epoll_ctl itself: libpollux.so (which has Asio's
+// reactor compiled in) calls it through the PLT, so the definition here
+// interposes for the library too. It counts each call by op and forwards it
+// to libc's. The first test case checks that the counter really sees the
+// library's calls; without that, the others could not fail.
+
+#include <pollux/core/async.hpp>
+#include <pollux/core/poll_fn.hpp>
+#include <pollux/io.hpp>
+#include <pollux/net.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/tcp.hpp>
+
+#include "support/loop_quiescent.hpp"
+#include "support/result_string.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <utility>
+
+using namespace pollux;
+namespace asio = boost::asio;
+using io::AsyncFd;
+using net::TcpListener;
+using net::TcpStream;
+
+namespace {
+
+std::atomic<int> epoll_adds{0};
+std::atomic<int> epoll_mods{0};
+std::atomic<int> epoll_dels{0};
+
+using EpollCtl = int (*)(int, int, int, epoll_event*);
+
+EpollCtl real_epoll_ctl() {
+    static const EpollCtl real = reinterpret_cast<EpollCtl>(::dlsym(RTLD_NEXT, "epoll_ctl"));
+    return real;
+}
+
+// The epoll_ctl calls made since it was taken, by op.
+struct EpollCtlCount {
+    int add = epoll_adds.load();
+    int mod = epoll_mods.load();
+    int del = epoll_dels.load();
+
+    [[nodiscard]] int adds() const { return epoll_adds.load() - add; }
+    [[nodiscard]] int mods() const { return epoll_mods.load() - mod; }
+    [[nodiscard]] int dels() const { return epoll_dels.load() - del; }
+};
+
+// Round trips before counting: connects, and the first write wait of a
+// descriptor (which adds EPOLLOUT to its registration once) are not what is
+// measured.
+constexpr int warm_up_rounds = 3;
+constexpr int counted_rounds = 200;
+constexpr std::size_t message_size = 64;
+
+// The message of round `i`: 64 bytes that differ from round to round.
+std::array<char, message_size> message(int i) {
+    std::array<char, message_size> m{};
+    for (std::size_t k = 0; k < m.size(); ++k) {
+        m[k] = static_cast<char>('A' + (static_cast<std::size_t>(i) * 7 + k) % 58);
+    }
+    return m;
+}
+
+asio::ip::tcp::endpoint loopback() {
+    return {asio::ip::make_address("127.0.0.1"), 0};
+}
+
+// Accepts one connection and echoes `rounds` messages of message_size
+// bytes, one at a time.
+Async<> echo_messages(TcpListener& listener, int rounds) {
+    auto conn = co_await listener.accept();
+    REQUIRE(conn);
+    TcpStream s = std::move(conn->first);
+    std::array<char, message_size> buf{};
+    for (int i = 0; i < rounds; ++i) {
+        auto r = co_await io::read_exact(s, asio::buffer(buf));
+        REQUIRE(r);
+        auto w = co_await io::write_all(s, asio::buffer(buf));
+        REQUIRE(w);
+    }
+}
+
+// Fills `buf` from `s`, counting the polls that found nothing to read.
+Async<> read_exact_counting_waits(TcpStream& s, std::span<char> buf, int& waits) {
+    std::size_t filled = 0;
+    while (filled < buf.size()) {
+        auto n =
+            co_await poll_fn<Result<std::size_t>>([&](Context& cx) -> Poll<Result<std::size_t>> {
+                Poll<Result<std::size_t>> p =
+                    s.poll_read(cx, asio::buffer(buf.data() + filled, buf.size() - filled));
+                if (p.is_pending()) {
+                    ++waits;
+                }
+                return p;
+            });
+        REQUIRE(n);
+        REQUIRE(*n > 0);
+        filled += *n;
+    }
+}
+
+// A non-blocking pipe, both ends close-on-exec.
+struct Pipe {
+    int r = -1;
+    int w = -1;
+    Pipe() {
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
+        r = fds[0];
+        w = fds[1];
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    ~Pipe() {
+        for (int fd : {r, w}) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+    }
+    int take_r() { return std::exchange(r, -1); }
+};
+
+} // namespace
+
+extern "C" int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) noexcept {
+    switch (op) {
+    case EPOLL_CTL_ADD:
+        epoll_adds.fetch_add(1);
+        break;
+    case EPOLL_CTL_MOD:
+        epoll_mods.fetch_add(1);
+        break;
+    case EPOLL_CTL_DEL:
+        epoll_dels.fetch_add(1);
+        break;
+    default:
+        break;
+    }
+    const EpollCtl real = real_epoll_ctl();
+    if (real == nullptr) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real(epfd, op, fd, ev);
+}
+
+TEST_CASE("epoll_ctl counting: the library's registration of each new socket is counted",
+          "[readiness]") {
+    REQUIRE(real_epoll_ctl() != nullptr);
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        const EpollCtlCount count;
+        auto l = TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l);
+        auto server = spawn(echo_messages(*l, 0));
+        auto c = co_await TcpStream::connect(*l->local_addr());
+        REQUIRE(c);
+        co_await server;
+        // One EPOLL_CTL_ADD for each of the listener, the connecting socket
+        // and the accepted one, all registered inside libpollux.so.
+        REQUIRE(count.adds() >= 3);
+    }());
+}
+
+TEST_CASE("net: a TcpStream's would-block read waits cost no epoll_ctl", "[readiness][net]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto l = TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l);
+        auto server = spawn(echo_messages(*l, warm_up_rounds + counted_rounds));
+        auto c = co_await TcpStream::connect(*l->local_addr());
+        REQUIRE(c);
+        std::array<char, message_size> back{};
+        int waits = 0;
+        for (int i = 0; i < warm_up_rounds; ++i) {
+            const auto m = message(i);
+            auto w = co_await io::write_all(*c, asio::buffer(m));
+            REQUIRE(w);
+            co_await read_exact_counting_waits(*c, back, waits);
+            REQUIRE(back == m);
+        }
+
+        const EpollCtlCount count;
+        waits = 0;
+        int completed = 0;
+        for (int i = warm_up_rounds; i < warm_up_rounds + counted_rounds; ++i) {
+            const auto m = message(i);
+            auto w = co_await io::write_all(*c, asio::buffer(m));
+            REQUIRE(w);
+            // The echo task has not run yet (one thread): this read would
+            // block, and so did the echo's.
+            co_await read_exact_counting_waits(*c, back, waits);
+            REQUIRE(back == m);
+            ++completed;
+        }
+        const int mods = count.mods();
+        REQUIRE(completed == counted_rounds);
+        REQUIRE(waits >= counted_rounds);
+        REQUIRE(mods == 0);
+        co_await server;
+    }());
+}
+
+TEST_CASE("uv: a Tcp handle's would-block read waits cost no epoll_ctl", "[readiness][uv]") {
+    uv::Loop loop;
+    uv::Tcp listener(loop);
+    std::unique_ptr<uv::Tcp> peer;
+    REQUIRE_FALSE(listener.bind(loopback()));
+    REQUIRE_FALSE(listener.listen(16, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        peer = std::make_unique<uv::Tcp>(loop);
+        REQUIRE_FALSE(listener.accept(*peer));
+        // Echo: what the kernel takes at once, the rest queued.
+        REQUIRE_FALSE(peer->read_start([&](boost::system::error_code rec, std::span<const char> d) {
+            if (rec) {
+                REQUIRE(rec == asio::error::eof);
+                peer->close();
+                return;
+            }
+            auto sent = peer->try_write(asio::buffer(d.data(), d.size()));
+            const std::size_t n = sent ? *sent : 0;
+            if (n < d.size()) {
+                REQUIRE_FALSE(peer->write(std::string(d.begin() + n, d.end())));
+            }
+        }));
+    }));
+
+    uv::Tcp client(loop);
+    std::string got;
+    int round = 0;
+    int completed = 0;
+    std::optional<EpollCtlCount> count;
+    std::optional<int> mods;
+    auto send_round = [&] {
+        const auto m = message(round);
+        REQUIRE_FALSE(client.write(std::string(m.begin(), m.end())));
+    };
+    REQUIRE_FALSE(client.connect(listener.getsockname().value(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(
+            client.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+                REQUIRE_FALSE(rec);
+                got.append(d.begin(), d.end());
+                if (got.size() < message_size) {
+                    return;
+                }
+                REQUIRE(got.size() == message_size); // one message in flight at a time
+                const auto m = message(round);
+                REQUIRE(got == std::string(m.begin(), m.end()));
+                got.clear();
+                if (round >= warm_up_rounds) {
+                    ++completed;
+                }
+                ++round;
+                if (round == warm_up_rounds) {
+                    count.emplace();
+                }
+                if (round == warm_up_rounds + counted_rounds) {
+                    mods = count->mods();
+                    client.close();
+                    listener.close();
+                    return;
+                }
+                // The peer reads this only after the loop polled again: each
+                // round, both sides wait for readiness.
+                send_round();
+            }));
+        send_round();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(completed == counted_rounds);
+    REQUIRE(mods.has_value());
+    REQUIRE(*mods == 0);
+    REQUIRE(peer != nullptr);
+    REQUIRE(peer->is_closing());
+    peer.reset();
+    pollux::test::require_loop_quiescent(loop);
+}
+
+TEST_CASE("io: an AsyncFd's readable() waits after clear_read_ready cost no epoll_ctl",
+          "[readiness][io]") {
+    Runtime rt;
+    Pipe p;
+    auto rd = AsyncFd::create(p.take_r(), rt.io_context().get_executor());
+    REQUIRE(rd);
+    rt.block_on([&]() -> Async<> {
+        // Each round: read to EAGAIN, clear, a wait that is pending (armed),
+        // then the writer, then the wait completes.
+        auto round = [&](int i) -> Async<> {
+            char c = 0;
+            for (;;) {
+                const ssize_t n = ::read(rd->fd(), &c, 1);
+                if (n < 0) {
+                    REQUIRE(errno == EAGAIN);
+                    break;
+                }
+                REQUIRE(n == 1);
+            }
+            rd->clear_read_ready();
+            const bool armed = co_await poll_fn<bool>([&](Context& cx) -> Poll<bool> {
+                return Ready{rd->poll_read_ready(cx).is_pending()};
+            });
+            REQUIRE(armed);
+            const char byte = static_cast<char>('a' + i % 26);
+            REQUIRE(::write(p.w, &byte, 1) == 1);
+            auto ready = co_await rd->readable();
+            REQUIRE(ready);
+            REQUIRE(::read(rd->fd(), &c, 1) == 1);
+            REQUIRE(c == byte);
+        };
+        for (int i = 0; i < warm_up_rounds; ++i) {
+            co_await round(i);
+        }
+        const EpollCtlCount count;
+        for (int i = 0; i < counted_rounds; ++i) {
+            co_await round(i);
+        }
+        REQUIRE(count.mods() == 0);
+    }());
+}
