@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sys/socket.h>
 #include <thread>
 #include <utility>
 
@@ -243,6 +244,83 @@ TEST_CASE("a TcpStream dropped after its Runtime closes its descriptor",
     }
     client.reset();
     server.reset();
+    REQUIRE(open_fds() == before);
+}
+
+namespace {
+
+// A connected pair on `rt`, made in one of its tasks.
+std::pair<net::TcpStream, net::TcpStream> tcp_pair(Runtime& rt) {
+    return rt.block_on([]() -> Async<std::pair<net::TcpStream, net::TcpStream>> {
+        auto l = net::TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l.has_value());
+        auto c = co_await net::TcpStream::connect(*l->local_addr());
+        REQUIRE(c.has_value());
+        auto a = co_await l->accept();
+        REQUIRE(a.has_value());
+        co_return std::pair<net::TcpStream, net::TcpStream>(std::move(*c), std::move(a->first));
+    }());
+}
+
+// Queues the read wait of `s` (its next poll_read would block).
+bool arm_read(Runtime& rt, net::TcpStream& s) {
+    return poll_once_in(rt, [&](Context& cx) {
+        char buf[8];
+        return s.poll_read(cx, asio::buffer(buf)).is_pending();
+    });
+}
+
+} // namespace
+
+TEST_CASE("a TcpStream with a read wait queued, dropped on another thread while data arrives, "
+          "touches nothing freed",
+          "[io_lifetime][net][tcp][threads]") {
+    // The drop closes the socket, which aborts the queued wait; the worker
+    // may be completing it for the peer's bytes at the same time. The wait
+    // owns its shared state, so its completion may run after the stream's
+    // block is gone (ASan and TSan check this).
+    RuntimeOptions one_worker;
+    one_worker.worker_threads = 1;
+    Runtime rt(one_worker);
+    (void)tcp_pair(rt); // the reactor's own descriptors are made now
+    const std::size_t before = open_fds();
+    for (int i = 0; i < 20; ++i) {
+        auto pair = tcp_pair(rt);
+        auto c = std::make_unique<net::TcpStream>(std::move(pair.first));
+        REQUIRE(arm_read(rt, *c));
+        const int peer = pair.second.socket().native_handle();
+        std::thread writer([peer] { (void)::send(peer, "x", 1, MSG_NOSIGNAL); });
+        std::thread([&] { c.reset(); }).join();
+        writer.join();
+    }
+    // Let the aborted completions run, then every descriptor is closed.
+    rt.block_on(time::sleep(10ms));
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("a TcpStream with a read wait queued, dropped on another thread while its Runtime is "
+          "destroyed, touches nothing of it",
+          "[io_lifetime][net][tcp][threads]") {
+    const std::size_t before = open_fds();
+    for (int round = 0; round < 20; ++round) {
+        RuntimeOptions two;
+        two.worker_threads = 2;
+        auto rt = std::make_unique<Runtime>(two);
+        auto pair = tcp_pair(*rt);
+        auto c = std::make_unique<net::TcpStream>(std::move(pair.first));
+        REQUIRE(arm_read(*rt, *c));
+        std::atomic<bool> go{false};
+        std::thread dropper([&] {
+            while (!go.load()) {
+                std::this_thread::yield();
+            }
+            c.reset();
+        });
+        go = true;
+        rt.reset();
+        dropper.join();
+        // pair.second, made on the destroyed runtime too, is dropped after it.
+    }
     REQUIRE(open_fds() == before);
 }
 

@@ -23,7 +23,8 @@ struct Thief {
 };
 
 template <class Protocol>
-using AcceptorImpl = ad::io_object_impl<ad::reactive_socket_service<Protocol>, boost::asio::any_io_executor>;
+using AcceptorImpl =
+    ad::io_object_impl<ad::reactive_socket_service<Protocol>, boost::asio::any_io_executor>;
 
 struct TcpAcceptorImpl {
     using type = AcceptorImpl<boost::asio::ip::tcp> boost::asio::ip::tcp::acceptor::*;
@@ -39,7 +40,8 @@ struct LocalAcceptorImpl {
 template struct Thief<LocalAcceptorImpl, &boost::asio::local::stream_protocol::acceptor::impl_>;
 
 struct DescriptorRegistration {
-    using type = Reactor::per_descriptor_data ad::reactive_descriptor_service::implementation_type::*;
+    using type =
+        Reactor::per_descriptor_data ad::reactive_descriptor_service::implementation_type::*;
     friend type member(DescriptorRegistration) noexcept;
 };
 template struct Thief<DescriptorRegistration,

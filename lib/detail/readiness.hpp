@@ -111,7 +111,8 @@ struct Registration<boost::asio::ip::tcp::acceptor> {
 
 template <>
 struct Registration<boost::asio::local::stream_protocol::acceptor> {
-    static Reactor::per_descriptor_data& of(boost::asio::local::stream_protocol::acceptor& a) noexcept;
+    static Reactor::per_descriptor_data&
+    of(boost::asio::local::stream_protocol::acceptor& a) noexcept;
 };
 
 template <>

@@ -243,9 +243,8 @@ Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_bu
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     const int fd = impl_->fd;
-    return poll_io_dir(*impl_, nd::Direction::write, cx, [&] {
-        return ::write(fd, buf.data(), buf.size());
-    });
+    return poll_io_dir(
+        *impl_, nd::Direction::write, cx, [&] { return ::write(fd, buf.data(), buf.size()); });
 }
 
 Poll<Result<void>> AsyncFd::poll_flush(Context&) {

@@ -107,8 +107,7 @@ struct SocketBlock {
     // caller then still owns.
     explicit SocketBlock(Socket&& s)
         : gate(pollux::detail::gate_of_executor(s.get_executor())),
-          ready(new Readiness(pollux::detail::reactor_of(s.get_executor()))),
-          sock(std::move(s)) {
+          ready(new Readiness(pollux::detail::reactor_of(s.get_executor()))), sock(std::move(s)) {
         struct ::stat st {};
         if (int d = sock.native_handle(); d >= 0 && ::fstat(d, &st) == 0) {
             fd = d;
@@ -124,9 +123,9 @@ struct SocketBlock {
         ready->release();
     }
 
-    pollux::detail::GateRef gate;     // of sock's context; moved out by destroy_block
-    Readiness* ready;                 // the owner's reference
-    Socket sock;                      // never moves while the block lives
+    pollux::detail::GateRef gate; // of sock's context; moved out by destroy_block
+    Readiness* ready;             // the owner's reference
+    Socket sock;                  // never moves while the block lives
 
     // The descriptor `sock` was made with, and its identity: the refused
     // path of destroy_block closes it without asking `sock`, whose service
@@ -361,23 +360,22 @@ Poll<Result<Accepted>> poll_accept_fd(ListenerBlock<Acceptor>& b, Context& cx) {
         if (b.timer_wait && wait_pending(b.timer_wait, cx)) {
             return Pending{}; // backing off
         }
-        Poll<Result<Accepted>> p =
-            poll_io(b, Direction::read, cx, [&]() -> Result<Accepted> {
-                for (;;) {
-                    Accepted a;
-                    a.len = sizeof(a.addr);
-                    a.fd = ::accept4(b.sock.native_handle(),
-                                     reinterpret_cast<::sockaddr*>(&a.addr),
-                                     &a.len,
-                                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (a.fd >= 0) {
-                        return a;
-                    }
-                    if (!is_per_connection_accept_error(errno)) {
-                        return last_error();
-                    }
+        Poll<Result<Accepted>> p = poll_io(b, Direction::read, cx, [&]() -> Result<Accepted> {
+            for (;;) {
+                Accepted a;
+                a.len = sizeof(a.addr);
+                a.fd = ::accept4(b.sock.native_handle(),
+                                 reinterpret_cast<::sockaddr*>(&a.addr),
+                                 &a.len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (a.fd >= 0) {
+                    return a;
                 }
-            });
+                if (!is_per_connection_accept_error(errno)) {
+                    return last_error();
+                }
+            }
+        });
         if (p.is_pending()) {
             return Pending{};
         }

@@ -5,8 +5,8 @@
 #include <pollux/uv/timer.hpp>
 #include <pollux/uv/work.hpp>
 
-#include "../time/clock_state.hpp"
 #include "../detail/scheduler_peek.hpp"
+#include "../time/clock_state.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
