@@ -13,8 +13,13 @@
 # slowed down by valgrind finds its next request already waiting, skips
 # the wait, and the difference of two runs mixes paths unpredictably.
 #
+# Unpaced, the figures depend on how often a request is already waiting,
+# that is on the machine's load while each server runs: --repeat R measures
+# every server R times, round-robin (so drift hits all alike), and prints
+# the median.
+#
 # Usage: bench/echo/deterministic.sh [--conns "1 8"] [--n1 200] [--n2 1200]
-#                                    [--pace-us 2000]
+#                                    [--pace-us 2000] [--repeat 1]
 # Prints a Markdown table; also writes it to $RESULTS/deterministic.md
 # (default build-bench/bench-results). Builds what it needs (release) in
 # $BUILD (default build-bench). Needs valgrind and strace.
@@ -26,13 +31,15 @@ conns_list="1 8"
 n1=200
 n2=1200
 pace_us=2000
+repeat=1
 while [ $# -gt 0 ]; do
     case $1 in
     --conns) conns_list=$2; shift 2 ;;
     --n1) n1=$2; shift 2 ;;
     --n2) n2=$2; shift 2 ;;
     --pace-us) pace_us=$2; shift 2 ;;
-    *) echo "usage: $0 [--conns \"1 8\"] [--n1 N] [--n2 N] [--pace-us U]" >&2; exit 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    *) echo "usage: $0 [--conns \"1 8\"] [--n1 N] [--n2 N] [--pace-us U] [--repeat R]" >&2; exit 2 ;;
     esac
 done
 for tool in valgrind strace; do
@@ -95,21 +102,36 @@ per_rt() {
 
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }'; }
 
+# median X...: the median of its arguments (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 {
     echo "| server | conns | instructions/RT | vs Asio | syscalls/RT | vs Asio | allocations/RT |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     for conns in $conns_list; do
+        declare -A got=()
+        for ((r = 0; r < repeat; r++)); do
+            for server in "${ECHO_SERVERS[@]}"; do
+                for tool in instructions syscalls allocations; do
+                    got[$server.$tool]+=" $(per_rt $tool "$server" "$conns")"
+                done
+            done
+        done
         base_i="" base_s=""
         for server in "${ECHO_SERVERS[@]}"; do
-            i=$(per_rt instructions "$server" "$conns")
-            s=$(per_rt syscalls "$server" "$conns")
-            a=$(per_rt allocations "$server" "$conns")
+            # shellcheck disable=SC2086 # the lists split into arguments
+            i=$(median ${got[$server.instructions]})
+            # shellcheck disable=SC2086
+            s=$(median ${got[$server.syscalls]})
+            # shellcheck disable=SC2086
+            a=$(median ${got[$server.allocations]})
             if [ -z "$base_i" ]; then
                 base_i=$i base_s=$s
             fi
             echo "| $server | $conns | $i | $(ratio "$i" "$base_i") | $s | $(ratio "$s" "$base_s") | $a |"
         done
+        unset got
     done
 } | tee "$RESULTS/deterministic.md"
 echo
-echo "64-byte messages; N1=$n1, N2=$n2 round trips, ${pace_us} us pause after each; build type: $(meson introspect --buildoptions "$BUILD" | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')."
+echo "64-byte messages; N1=$n1, N2=$n2 round trips, ${pace_us} us pause after each, median of $repeat; build type: $(meson introspect --buildoptions "$BUILD" | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="buildtype"))')."

@@ -69,16 +69,16 @@ template struct AutoThief<SchedulerTaskOperation, &ad::scheduler::task_operation
 
 } // namespace
 
-bool reactor_is_next(boost::asio::io_context& io) {
-    auto& s = boost::asio::use_service<ad::scheduler>(io);
+bool reactor_is_next(ad::scheduler& s) {
     auto& m = s.*member(SchedulerMutex{});
     typename std::remove_reference_t<decltype(m)>::scoped_lock lock(m);
     const ad::scheduler_operation* task = &(s.*member(SchedulerTaskOperation{}));
     return (s.*member(SchedulerQueue{})).front() == task;
 }
 
-void start_reactor(boost::asio::io_context& io) {
+ad::scheduler& scheduler_with_reactor(boost::asio::io_context& io) {
     (void)boost::asio::use_service<Reactor>(io);
+    return boost::asio::use_service<ad::scheduler>(io);
 }
 
 Reactor::per_descriptor_data&

@@ -7,16 +7,19 @@
 // non-blocking epoll_wait per loop iteration (docs/performance.md,
 // finding 4). Implemented in asio_private.cpp.
 
+#include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/io_context.hpp>
 
 namespace pollux::detail {
 
-/// Makes sure the reactor of `io` exists, so that its turn (the scheduler's
-/// task operation) is in the queue whenever no thread is inside epoll_wait.
-void start_reactor(boost::asio::io_context& io);
+/// The scheduler of `io`, with its reactor made, so that the reactor's turn
+/// (the scheduler's task operation) is in the queue whenever no thread is
+/// inside epoll_wait. A service lookup: keep the result.
+boost::asio::detail::scheduler& scheduler_with_reactor(boost::asio::io_context& io);
 
-/// Whether the reactor's turn is at the front of `io`'s queue: every
-/// handler that was ready before it has run. Takes the scheduler's lock.
-bool reactor_is_next(boost::asio::io_context& io);
+/// Whether the reactor's turn is at the front of the scheduler's queue:
+/// every handler that was ready before it has run. Takes the scheduler's
+/// lock.
+bool reactor_is_next(boost::asio::detail::scheduler& s);
 
 } // namespace pollux::detail

@@ -90,21 +90,20 @@ Result<void> UdpSocket::connect(const endpoint& peer) {
 Poll<Result<std::size_t>>
 UdpSocket::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(
-        *impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
-            ssize_t n = pollux::detail::retry_eintr([&] {
-                return ::sendto(impl_->sock.native_handle(),
-                                buf.data(),
-                                buf.size(),
-                                MSG_NOSIGNAL,
-                                to.data(),
-                                static_cast<::socklen_t>(to.size()));
-            });
-            if (n < 0) {
-                return detail::last_error();
-            }
-            return static_cast<std::size_t>(n);
+    return detail::poll_io(*impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr([&] {
+            return ::sendto(impl_->sock.native_handle(),
+                            buf.data(),
+                            buf.size(),
+                            MSG_NOSIGNAL,
+                            to.data(),
+                            static_cast<::socklen_t>(to.size()));
         });
+        if (n < 0) {
+            return detail::last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
 }
 
 Poll<Result<std::pair<std::size_t, udp::endpoint>>>
@@ -135,29 +134,27 @@ UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
 
 Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(
-        *impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
-            ssize_t n = pollux::detail::retry_eintr([&] {
-                return ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
-            });
-            if (n < 0) {
-                return detail::last_error();
-            }
-            return static_cast<std::size_t>(n);
+    return detail::poll_io(*impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr([&] {
+            return ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
         });
+        if (n < 0) {
+            return detail::last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
 }
 
 Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(
-        *impl_, detail::Direction::read, cx, [&]() -> Result<std::size_t> {
-            ssize_t n = pollux::detail::retry_eintr(
-                [&] { return ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0); });
-            if (n < 0) {
-                return detail::last_error();
-            }
-            return static_cast<std::size_t>(n);
-        });
+    return detail::poll_io(*impl_, detail::Direction::read, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr(
+            [&] { return ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0); });
+        if (n < 0) {
+            return detail::last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
 }
 
 Result<udp::endpoint> UdpSocket::local_addr() const {

@@ -24,7 +24,7 @@ LoopImpl::LoopImpl(boost::asio::io_context* external)
     : owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
     if (owned_io) {
-        pollux::detail::start_reactor(*owned_io);
+        own_scheduler = &pollux::detail::scheduler_with_reactor(*owned_io);
     }
 }
 
@@ -245,7 +245,7 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
         ran += io->run_one();
     } else if (*timeout > Clock::duration::zero()) {
         ran += io->run_one_for(*timeout);
-    } else if (owned_io) {
+    } else if (own_scheduler != nullptr) {
         ran += io->poll_one(); // the reactor's turn, if it is next
     }
     // Then run what is ready now, but not what those handlers queue (a task
@@ -256,8 +256,8 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     // ready now is what lies before it, and what handlers queue goes behind
     // it. So run handlers until the reactor is next. One epoll_wait per
     // iteration, as libuv makes.
-    if (owned_io) {
-        while (!pollux::detail::reactor_is_next(*io) && io->poll_one() != 0) {
+    if (own_scheduler != nullptr) {
+        while (!pollux::detail::reactor_is_next(*own_scheduler) && io->poll_one() != 0) {
             ++ran;
         }
         return ran;

@@ -21,6 +21,7 @@
 
 #include "marker.hpp"
 
+#include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -79,6 +80,9 @@ public:
 
     std::unique_ptr<boost::asio::io_context> owned_io;
     boost::asio::io_context* io;
+    // owned_io's scheduler, whose queue the poll phase looks at (loop.cpp);
+    // null for an external io_context.
+    boost::asio::detail::scheduler* own_scheduler = nullptr;
     Clock::time_point now;
     bool stop_flag = false;
     bool running = false;

@@ -48,8 +48,12 @@ constexpr int max_io_per_turn = 32;
 constexpr std::size_t read_buffer_size = 64 * 1024;
 constexpr auto accept_backoff = std::chrono::milliseconds(100);
 
+// Asio reports EAGAIN (EWOULDBLOCK on Linux) in the system category. Tested
+// on every read and accept: the value first, which spares the comparison
+// of categories for success and for every other error.
 bool would_block(const boost::system::error_code& ec) {
-    return ec == boost::asio::error::would_block || ec == boost::asio::error::try_again;
+    static_assert(EAGAIN == EWOULDBLOCK);
+    return ec.value() == EAGAIN && ec.category() == boost::asio::error::get_system_category();
 }
 
 // Errors of one connection that accept() may return and that do not stop
