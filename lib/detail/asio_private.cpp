@@ -52,11 +52,6 @@ struct AutoThief {
     friend constexpr auto member(Tag) noexcept { return M; }
 };
 
-struct SchedulerMutex {
-    friend constexpr auto member(SchedulerMutex) noexcept;
-};
-template struct AutoThief<SchedulerMutex, &ad::scheduler::mutex_>;
-
 struct SchedulerQueue {
     friend constexpr auto member(SchedulerQueue) noexcept;
 };
@@ -69,9 +64,13 @@ template struct AutoThief<SchedulerTaskOperation, &ad::scheduler::task_operation
 
 } // namespace
 
-bool reactor_is_next(ad::scheduler& s) {
-    auto& m = s.*member(SchedulerMutex{});
-    typename std::remove_reference_t<decltype(m)>::scoped_lock lock(m);
+// Without the scheduler's lock: the caller is the one thread that runs this
+// scheduler, so the reactor's turn is in the queue (nobody else can be
+// running it) and the queue is not empty. Other threads only push (posts,
+// wakes): to a queue that is not empty, a push writes the last element's
+// link and `back_`, never `front_`, which only the running thread writes
+// (as it pops). So this read has no concurrent writer.
+bool reactor_is_next(ad::scheduler& s) noexcept {
     const ad::scheduler_operation* task = &(s.*member(SchedulerTaskOperation{}));
     return (s.*member(SchedulerQueue{})).front() == task;
 }

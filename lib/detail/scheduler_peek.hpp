@@ -18,8 +18,9 @@ namespace pollux::detail {
 boost::asio::detail::scheduler& scheduler_with_reactor(boost::asio::io_context& io);
 
 /// Whether the reactor's turn is at the front of the scheduler's queue:
-/// every handler that was ready before it has run. Takes the scheduler's
-/// lock.
-bool reactor_is_next(boost::asio::detail::scheduler& s);
+/// every handler that was ready before it has run. Only for a scheduler
+/// that the calling thread alone runs, between its handlers (no lock is
+/// taken; asio_private.cpp says why none is needed).
+bool reactor_is_next(boost::asio::detail::scheduler& s) noexcept;
 
 } // namespace pollux::detail

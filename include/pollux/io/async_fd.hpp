@@ -43,7 +43,11 @@ enum class Interest { readable, writable };
 /// starts so). After a syscall of yours failed with EAGAIN/EWOULDBLOCK, call
 /// `clear_read_ready()`: the next `poll_read_ready` arms a wait on the event
 /// loop and is Ready again once epoll reports the descriptor readable (or
-/// closed, or in error: the syscall then says which). Writing is the same
+/// closed, or in error: the syscall then says which). Readiness may be a
+/// false positive, as tokio's: the wait completes at once when epoll
+/// reported an edge since the loop last found the direction exhausted
+/// (always the case for the first wait), and the syscall then says EAGAIN
+/// again; clear and wait again, as above. Writing is the same
 /// with `poll_write_ready`/`clear_write_ready`. Not clearing after EAGAIN
 /// makes a loop of yours spin; clearing when it was not EAGAIN only costs a
 /// round trip through the loop.
@@ -64,8 +68,8 @@ enum class Interest { readable, writable };
 /// A write to a pipe whose reader is gone fails with EPIPE only if SIGPIPE
 /// is ignored (the runtime does not change its disposition).
 ///
-/// Dropping: the waits in flight are cancelled and the descriptor closed on
-/// the dropping thread; dropped after its Runtime (or io_context) shut down,
+/// Dropping: the descriptor is closed on the dropping thread, which aborts
+/// the waits in flight; dropped after its Runtime (or io_context) shut down,
 /// it touches nothing of the dead context and still closes the descriptor
 /// (the net sockets' rule, pollux/detail/io_block.hpp).
 ///

@@ -103,7 +103,10 @@ public:
     void update_time() noexcept;
 
     /// The io_context the loop runs: spawn futures on it with
-    /// `pollux::spawn(loop.io_context(), fut)`.
+    /// `pollux::spawn(loop.io_context(), fut)`, post to it from any thread.
+    /// For a loop made without an io_context of yours, run it yourself only
+    /// while `run()` is not running (on any thread), e.g. to drain it after
+    /// `run()` returned: the poll phase relies on being its only runner.
     [[nodiscard]] boost::asio::io_context& io_context() noexcept;
     /// The executor of `io_context()`.
     [[nodiscard]] boost::asio::io_context::executor_type get_executor() noexcept;
