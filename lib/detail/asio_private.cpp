@@ -76,7 +76,10 @@ bool reactor_is_next(ad::scheduler& s) noexcept {
 }
 
 ad::scheduler& scheduler_with_reactor(boost::asio::io_context& io) {
-    (void)boost::asio::use_service<Reactor>(io);
+    // Making the reactor does not queue its turn; an I/O object's service
+    // does that when it is made (init_task), so do it here, for an
+    // io_context that may never have one.
+    boost::asio::use_service<Reactor>(io).init_task();
     return boost::asio::use_service<ad::scheduler>(io);
 }
 
