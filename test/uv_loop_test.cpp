@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -319,4 +320,38 @@ TEST_CASE("uv Loop a poll-phase marker left queued by io_context::stop runs afte
     io.restart();
     ran_after = io.run();
     REQUIRE(ran_after == 1);
+}
+
+TEST_CASE("uv Loop without any socket still bounds each poll phase: a handler that reposts "
+          "itself runs once per iteration",
+          "[uv][loop]") {
+    // The loop's own io_context never gets an I/O object here, so only the
+    // loop itself queues the reactor's turn that ends a poll phase.
+    uv::Loop loop;
+    uv::Check check(loop);
+    int runs = 0;
+    bool stop_posting = false;
+    std::function<void()> again = [&] {
+        ++runs;
+        if (!stop_posting && runs < 10000) {
+            boost::asio::post(loop.io_context(), again);
+        }
+    };
+    boost::asio::post(loop.io_context(), again);
+    int checks = 0;
+    int runs_at_last_check = 0;
+    std::vector<int> per_iteration;
+    REQUIRE_FALSE(check.start([&] {
+        per_iteration.push_back(runs - runs_at_last_check);
+        runs_at_last_check = runs;
+        if (++checks == 5) {
+            stop_posting = true;
+            check.close();
+        }
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(per_iteration.size() == 5);
+    for (int n : per_iteration) {
+        REQUIRE(n <= 1);
+    }
 }
