@@ -2,7 +2,9 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include <pollux/core/async.hpp>
+#include <pollux/core/join.hpp>
 #include <pollux/core/poll_fn.hpp>
+#include <pollux/core/yield_now.hpp>
 #include <pollux/io.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
@@ -383,6 +385,56 @@ TEST_CASE("std_stream over a regular file reads and writes without readiness", "
         REQUIRE(got == msg);
     }());
     REQUIRE(is_open(fd));
+    ::close(fd);
+    std::filesystem::remove(path);
+}
+
+// The repro: a task reading stdin redirected from a large file kept a timer
+// in the same select from ever firing, because no read waited or spent the
+// cooperative budget.
+TEST_CASE("std_stream reads of a regular file spend the budget, so other futures run",
+          "[io][stdio][coop]") {
+    const std::string path = temp_file_path();
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    const std::string chunk(64 * 1024, 'z');
+    for (int i = 0; i < 16; ++i) { // 1 MiB: 2,048 reads of 512 bytes
+        REQUIRE(::write(fd, chunk.data(), chunk.size()) == static_cast<ssize_t>(chunk.size()));
+    }
+    REQUIRE(::lseek(fd, 0, SEEK_SET) == 0);
+    Runtime rt;
+    bool done = false;
+    std::size_t other_ran = 0;
+    std::size_t ran_while_reading = 0;
+    std::size_t total = 0;
+    rt.block_on([&]() -> Async<> {
+        auto reader = [&]() -> Async<> {
+            auto s = io::std_stream(fd);
+            REQUIRE(s);
+            REQUIRE_FALSE(s->is_pollable());
+            std::array<char, 512> buf;
+            const std::size_t before = other_ran;
+            for (;;) {
+                auto n = co_await io::read(*s, asio::buffer(buf));
+                REQUIRE(n);
+                if (*n == 0) {
+                    break;
+                }
+                total += *n;
+            }
+            ran_while_reading = other_ran - before;
+            done = true;
+        };
+        auto other = [&]() -> Async<> {
+            while (!done) {
+                ++other_ran;
+                co_await yield_now();
+            }
+        };
+        co_await join(reader(), other());
+    }());
+    CHECK(total == 16 * chunk.size());
+    CHECK(ran_while_reading > 0);
     ::close(fd);
     std::filesystem::remove(path);
 }

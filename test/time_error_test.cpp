@@ -7,6 +7,7 @@
 #include <pollux/time/timeout.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/system/errc.hpp>
 #include <boost/system/error_code.hpp>
 #include <catch2/catch.hpp>
 
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <type_traits>
 
 using namespace pollux;
@@ -51,6 +53,20 @@ TEST_CASE("timeout that gives up reports time::errc::elapsed, not asio's timed_o
     REQUIRE(r.error() == time::errc::elapsed);
     REQUIRE(r.error() != boost::asio::error::timed_out);
     REQUIRE(r.error().message() == "deadline elapsed");
+}
+
+TEST_CASE("time::errc::elapsed compares equal to the generic timed_out condition",
+          "[time][error]") {
+    const boost::system::error_code ec = time::errc::elapsed;
+    REQUIRE(ec == boost::system::errc::timed_out);
+    REQUIRE(ec == std::errc::timed_out);
+    REQUIRE(std::error_code(ec) == std::errc::timed_out);
+    REQUIRE(ec.default_error_condition() ==
+            boost::system::errc::make_error_condition(boost::system::errc::timed_out));
+    // Still pollux's own code: its category, value and message are unchanged.
+    REQUIRE(ec.category() == time::elapsed_category());
+    REQUIRE(ec.message() == "deadline elapsed");
+    REQUIRE(ec != std::errc::operation_canceled);
 }
 
 TEST_CASE("flatten of an outer error is the outer error", "[time][error][flatten]") {

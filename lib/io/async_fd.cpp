@@ -326,6 +326,14 @@ Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable
         return afd_->poll_read(cx, buf);
     }
     POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
+    // A regular file is always ready, so this poll never waits: it spends
+    // the task's budget like every completed operation, or a task reading a
+    // large file would starve the others (docs/design.md, the fairness
+    // budget).
+    if (!nd::has_budget(cx)) {
+        return Pending{};
+    }
+    (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
     ssize_t n =
         pollux::detail::retry_eintr([&] { return ::read(file_fd_, buf.data(), buf.size()); });
     if (n < 0) {
@@ -339,6 +347,10 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         return afd_->poll_write(cx, buf);
     }
     POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
+    if (!nd::has_budget(cx)) { // always ready, as poll_read
+        return Pending{};
+    }
+    (void)coop::poll_proceed(cx);
     ssize_t n =
         pollux::detail::retry_eintr([&] { return ::write(file_fd_, buf.data(), buf.size()); });
     if (n < 0) {

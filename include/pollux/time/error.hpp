@@ -4,10 +4,13 @@
 /// The error of `pollux::time`: the enum `time::errc` with its error category
 /// `time::elapsed_category()`, so a `timeout` that gave up reads
 /// `r.error() == time::errc::elapsed` and prints "deadline elapsed" (tokio's
-/// `time::error::Elapsed`).
+/// `time::error::Elapsed`). The code also compares equal to the generic
+/// condition `std::errc::timed_out` (and Boost's `errc::timed_out`).
 
+#include <boost/system/errc.hpp>
 #include <boost/system/error_category.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/error_condition.hpp>
 
 #include <ostream>
 #include <string>
@@ -41,6 +44,17 @@ public:
             return "deadline elapsed";
         }
         return "unknown pollux.time error";
+    }
+
+    // `elapsed` is a timeout in the generic sense: it compares equal to
+    // `boost::system::errc::timed_out` and `std::errc::timed_out` (ETIMEDOUT),
+    // as code written against <system_error> expects of a timeout, while
+    // its category, value and message stay pollux's.
+    boost::system::error_condition default_error_condition(int ev) const noexcept override {
+        if (static_cast<time::errc>(ev) == time::errc::elapsed) {
+            return boost::system::errc::make_error_condition(boost::system::errc::timed_out);
+        }
+        return {ev, *this};
     }
 };
 
