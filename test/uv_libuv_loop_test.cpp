@@ -17,6 +17,7 @@
 #include <boost/system/errc.hpp>
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -701,5 +702,48 @@ TEST_CASE("active: is_active and is_closing through start, stop and close", "[uv
     REQUIRE(timer.is_closing());
     REQUIRE(loop.run() == 0);
     REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+// --- test-queue-foreach-delete.c (its idle, prepare and check parts)
+
+namespace {
+
+// Three handles of one kind started in order 0, 1, 2: libuv runs 2 first,
+// whose callback closes 2 and 1, so 1 never runs, and 0 runs last.
+template <class Watcher>
+void queue_foreach_delete_case(uv::Loop& loop) {
+    Watcher w0(loop), w1(loop), w2(loop);
+    std::array<int, 3> cb_calls{};
+    REQUIRE_FALSE(w0.start([&] { ++cb_calls[0]; }));
+    REQUIRE_FALSE(w1.start([&] { FAIL("Shouldn't be called"); }));
+    REQUIRE_FALSE(w2.start([&] {
+        w2.close();
+        w1.close();
+        ++cb_calls[2];
+    }));
+    REQUIRE(loop.run(uv::RunMode::NoWait) == 1);
+    REQUIRE(cb_calls[0] == 1);
+    REQUIRE(cb_calls[1] == 0);
+    REQUIRE(cb_calls[2] == 1);
+    w0.close();
+    REQUIRE(loop.run() == 0);
+}
+
+} // namespace
+
+TEST_CASE("queue_foreach_delete: a callback that closes handles later in the same phase keeps "
+          "them from running",
+          "[uv][libuv][idle]") {
+    uv::Loop loop;
+    SECTION("idle") {
+        queue_foreach_delete_case<uv::Idle>(loop);
+    }
+    SECTION("prepare") {
+        queue_foreach_delete_case<uv::Prepare>(loop);
+    }
+    SECTION("check") {
+        queue_foreach_delete_case<uv::Check>(loop);
+    }
     require_loop_quiescent(loop);
 }

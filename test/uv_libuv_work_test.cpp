@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <limits.h>
 #include <mutex>
 #include <netdb.h>
@@ -281,6 +282,76 @@ TEST_CASE("uv queue_work cancel of running or finished work returns device_or_re
     REQUIRE(running.cancel() == busy); // callback ran
     REQUIRE(running.done());
     require_loop_quiescent(loop);
+}
+
+// --- test-thread.c
+
+TEST_CASE("threadpool_multiple_event_loops: loops on several threads each run chains of lookups "
+          "and work on their own pools",
+          "[uv][libuv][work]") {
+    // libuv chains getaddrinfo and fs_stat requests; pollux has no fs
+    // requests, so the second chain is queue_work. Catch2's assertions are
+    // not thread-safe: the threads count failed checks.
+    std::atomic<int> failures{0};
+    const auto expect = [&](bool ok) {
+        if (!ok) {
+            ++failures;
+        }
+    };
+    const auto do_work = [&](int& thread_called) {
+        uv::Loop loop;
+        std::array<int, 4> getaddrinfo_counters{};
+        std::array<int, 4> work_counters{};
+        std::function<void(int&)> getaddrinfo_do = [&](int& counter) {
+            (void)uv::getaddrinfo(
+                loop, "localhost", "", [&](boost::system::error_code ec, uv::AddrInfoResults) {
+                    expect(!ec);
+                    if (--counter != 0) {
+                        getaddrinfo_do(counter);
+                    }
+                });
+        };
+        std::function<void(int&)> work_do = [&](int& counter) {
+            (void)uv::queue_work(
+                loop,
+                [] {},
+                [&](boost::system::error_code ec) {
+                    expect(!ec);
+                    if (--counter != 0) {
+                        work_do(counter);
+                    }
+                });
+        };
+        for (int& c : getaddrinfo_counters) {
+            c = 4;
+            getaddrinfo_do(c);
+        }
+        for (int& c : work_counters) {
+            c = 4;
+            work_do(c);
+        }
+        expect(loop.run() == 0);
+        for (int c : getaddrinfo_counters) {
+            expect(c == 0);
+        }
+        for (int c : work_counters) {
+            expect(c == 0);
+        }
+        expect(!loop.close());
+        ++thread_called;
+    };
+    std::array<int, 8> thread_called{};
+    std::vector<std::thread> threads;
+    for (int& called : thread_called) {
+        threads.emplace_back(do_work, std::ref(called));
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    for (int called : thread_called) {
+        REQUIRE(called == 1);
+    }
+    REQUIRE(failures == 0);
 }
 
 // --- test-getaddrinfo.c
