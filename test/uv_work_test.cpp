@@ -52,7 +52,7 @@ TEST_CASE("uv queue_work cancel before start reports operation_aborted and never
     bool release = false;
     std::atomic<int> blockers_started{0};
     int blocker_after_cb_called = 0;
-    for (std::size_t i = 0; i < uv::threadpool_size; ++i) {
+    for (std::size_t i = 0; i < loop.threadpool_size(); ++i) {
         (void)uv::queue_work(
             loop,
             [&] {
@@ -65,7 +65,7 @@ TEST_CASE("uv queue_work cancel before start reports operation_aborted and never
                 ++blocker_after_cb_called;
             });
     }
-    while (blockers_started.load() < static_cast<int>(uv::threadpool_size)) {
+    while (blockers_started.load() < static_cast<int>(loop.threadpool_size())) {
         std::this_thread::yield();
     }
     std::atomic<int> work_cb_called{0};
@@ -87,7 +87,7 @@ TEST_CASE("uv queue_work cancel before start reports operation_aborted and never
     REQUIRE(req.cancel() == boost::system::errc::device_or_resource_busy);
     REQUIRE(loop.run() == 0);
     REQUIRE(after_work_cb_called == 1);
-    REQUIRE(blocker_after_cb_called == static_cast<int>(uv::threadpool_size));
+    REQUIRE(blocker_after_cb_called == static_cast<int>(loop.threadpool_size()));
     REQUIRE(work_cb_called.load() == 0);
     require_loop_quiescent(loop);
 }

@@ -139,7 +139,8 @@ boost::system::error_code Watcher::start(Callback cb) {
     }
     cb_ = std::move(cb);
     if (!is_active()) {
-        impl().watchers(kind_).push_back(phase_node_);
+        // libuv inserts at the head: the most recently started runs first.
+        impl().watchers(kind_).push_front(phase_node_);
         set_active(true);
     }
     return {};

@@ -14,14 +14,41 @@
 #include <boost/system/errc.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 namespace pollux::uv {
 
 namespace detail {
 
+namespace {
+
+// libuv's threadpool.c: UV_THREADPOOL_SIZE, read once per process; 0 (or
+// anything that does not start with a number) means 1, more than the
+// maximum (a negative number included, which libuv reads as a huge
+// unsigned) means the maximum.
+std::size_t env_threadpool_size() noexcept {
+    static const std::size_t size = [] {
+        const char* v = std::getenv("UV_THREADPOOL_SIZE");
+        if (v == nullptr) {
+            return default_threadpool_size;
+        }
+        errno = 0;
+        const long long n = std::strtoll(v, nullptr, 10);
+        if (n < 0 || errno == ERANGE || static_cast<unsigned long long>(n) > max_threadpool_size) {
+            return max_threadpool_size;
+        }
+        return std::max<std::size_t>(1, static_cast<std::size_t>(n));
+    }();
+    return size;
+}
+
+} // namespace
+
 LoopImpl::LoopImpl(boost::asio::io_context* external)
-    : owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
+    : pool_size(env_threadpool_size()),
+      owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
     if (owned_io) {
         own_scheduler = &pollux::detail::scheduler_with_reactor(*owned_io);
@@ -42,7 +69,7 @@ LoopImpl::~LoopImpl() {
 
 boost::asio::thread_pool& LoopImpl::work_pool() {
     if (!pool) {
-        pool = std::make_unique<boost::asio::thread_pool>(threadpool_size);
+        pool = std::make_unique<boost::asio::thread_pool>(pool_size);
     }
     return *pool;
 }
@@ -58,15 +85,18 @@ void LoopImpl::forget_pending(Handle* h) noexcept {
     }
 }
 
-// One iteration, libuv's uv_run (docs/callbacks.md, "The loop iteration"):
-//   1. update the cached time, run due timers
-//   2. pending callbacks (deferred completions)
-//   3. idle, 4. prepare
-//   5. poll: run the io_context's ready handlers, blocking for at most
-//      backend_timeout() first
-//   6. check, 7. closing callbacks
-// Once also updates the time and runs due timers after the poll, because
-// Once promises progress even when the poll only timed out.
+// One iteration, libuv's uv_run (docs/callbacks.md, "The loop iteration").
+// The order is libuv 1.45's, which runs due timers once per iteration, at
+// its end (1.44 ran them at the start and, under Once, again at the end, so
+// an overdue repeating timer ran twice in one Once):
+//   0. Default only, before the first iteration: update the time, run due
+//      timers
+//   1. pending callbacks (deferred completions)
+//   2. idle, 3. prepare
+//   4. poll: run the io_context's ready handlers, blocking for at most
+//      backend_timeout() first; the time is refreshed after the wait
+//   5. check, 6. closing callbacks
+//   7. update the time, run due timers
 int LoopImpl::run(RunMode mode) {
     POLLUX_ASSERT(!running, "uv::Loop::run is not reentrant");
     running = true;
@@ -83,21 +113,24 @@ int LoopImpl::run(RunMode mode) {
         io->get_executor());
 
     int r = alive() ? 1 : 0;
-    if (r == 0) {
-        update_time();
+    update_time();
+    if (mode == RunMode::Default) {
+        // Phase 0: timers, once before the first iteration.
+        run_timers();
     }
     while (r != 0 && !stop_flag) {
-        // Phase 1: timers.
-        update_time();
-        run_timers();
-        // Phase 2: pending callbacks.
-        const bool ran_pending = run_pending();
-        // Phases 3 and 4: idle, prepare.
+        // libuv decides whether Once may block *before* the pending and idle
+        // phases: a callback there that stops the last idle handle (or
+        // empties the pending queue) must not make this iteration block.
+        const bool can_sleep = pending.empty() && idle.empty();
+        // Phase 1: pending callbacks.
+        run_pending();
+        // Phases 2 and 3: idle, prepare.
         run_watchers(idle);
         run_watchers(prepare);
-        // Phase 5: poll for I/O.
+        // Phase 4: poll for I/O.
         std::optional<Clock::duration> timeout = Clock::duration::zero();
-        if ((mode == RunMode::Once && !ran_pending) || mode == RunMode::Default) {
+        if ((mode == RunMode::Once && can_sleep) || mode == RunMode::Default) {
             timeout = backend_timeout();
         }
         if (timeout != Clock::duration::zero() &&
@@ -106,13 +139,13 @@ int LoopImpl::run(RunMode mode) {
         } else {
             poll_io(timeout);
         }
-        // Phases 6 and 7: check, closing callbacks.
+        // Phases 5 and 6: check, closing callbacks.
         run_watchers(check);
         run_closing();
-        if (mode == RunMode::Once) {
-            update_time();
-            run_timers();
-        }
+        // Phase 7: timers. Once promises progress even when the poll only
+        // timed out: the timer that bounded it is due now.
+        update_time();
+        run_timers();
         r = alive() ? 1 : 0;
         if (mode != RunMode::Default) {
             break;
@@ -175,9 +208,9 @@ void LoopImpl::remove_timer(const TimerKey& key) noexcept {
     }
 }
 
-bool LoopImpl::run_pending() {
+void LoopImpl::run_pending() {
     if (pending.empty()) {
-        return false;
+        return;
     }
     POLLUX_ASSERT(running_pending.empty(), "pending phase re-entered");
     // Items queued by these callbacks run in the next iteration.
@@ -196,13 +229,14 @@ bool LoopImpl::run_pending() {
         h->op_finished();
         fn();
     }
-    return true;
 }
 
 void LoopImpl::run_watchers(List& list) {
-    // libuv's loop-watcher.c: take the list, put each handle back before its
-    // callback, so handles started meanwhile wait for the next iteration and
-    // handles stopped meanwhile simply leave either list.
+    // libuv's loop-watcher.c: take the list, put each handle back (at the
+    // end, so the order is kept) before its callback, so handles started
+    // meanwhile (at the front of `list`) wait for the next iteration and
+    // handles stopped meanwhile simply leave either list. Starting puts a
+    // handle at the front, so the most recently started runs first.
     List batch;
     batch.splice(list);
     while (ListNode* n = batch.front()) {
@@ -227,7 +261,7 @@ std::optional<LoopImpl::Clock::duration> LoopImpl::backend_timeout() const {
     if (timers.empty()) {
         return std::nullopt;
     }
-    auto left = timers.begin()->first.first - now;
+    auto left = timers.begin()->first.first - cached_now();
     // Round up so that the wake-up finds the timer due.
     return std::max(Clock::duration::zero(),
                     Clock::duration(std::chrono::ceil<std::chrono::microseconds>(left)));
@@ -238,6 +272,13 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
         io->restart();
     }
     std::size_t ran = 0;
+    // The wait below may block; the handler run_one() runs right after it
+    // must see the time of the wake-up, as libuv's I/O callbacks do. So the
+    // cached time goes stale here and the first reader refreshes it; if no
+    // handler read it, the refresh happens when the wait returns.
+    if (timeout != Clock::duration::zero()) {
+        now_stale = true;
+    }
     // Block until one handler ran or the timeout passed. With the run's
     // work guard, run_one() waits for I/O (epoll) or a post from another
     // thread. It runs a handler that is already queued without polling.
@@ -248,6 +289,7 @@ std::size_t LoopImpl::poll_io(std::optional<Clock::duration> timeout) {
     } else if (own_scheduler != nullptr) {
         ran += io->poll_one(); // the reactor's turn, if it is next
     }
+    (void)cached_now();
     // Then run what is ready now, but not what those handlers queue (a task
     // that keeps waking itself must not starve the other phases).
     //
@@ -345,7 +387,27 @@ bool Loop::alive() const noexcept {
 }
 
 Loop::Clock::time_point Loop::now() const noexcept {
-    return impl_->now;
+    return impl_->cached_now();
+}
+
+std::optional<std::chrono::milliseconds> Loop::backend_timeout() const noexcept {
+    auto t = impl_->backend_timeout();
+    if (!t) {
+        return std::nullopt;
+    }
+    return std::chrono::ceil<std::chrono::milliseconds>(*t);
+}
+
+std::size_t Loop::threadpool_size() const noexcept {
+    return impl_->pool_size;
+}
+
+boost::system::error_code Loop::set_threadpool_size(std::size_t threads) noexcept {
+    if (impl_->pool_started()) {
+        return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+    }
+    impl_->pool_size = std::clamp<std::size_t>(threads, 1, max_threadpool_size);
+    return {};
 }
 
 void Loop::update_time() noexcept {

@@ -9,6 +9,8 @@
 //   `active_reqs` counts requests whose callback has not run; a closing
 //   handle is on `closing` until its close callback runs. alive() is
 //   exactly libuv's rule over these three.
+// - `now` is the cached loop time; after a poll it may be stale until
+//   cached_now() is first called (now_stale), which every reader uses.
 // - A handle is on at most one of idle/prepare/check/ready_timers (through
 //   its phase node), and on `closing` (through its closing node) only while
 //   closing. Destroying a handle unlinks both nodes and nulls its pending
@@ -56,7 +58,22 @@ public:
     [[nodiscard]] bool alive() const noexcept {
         return active_handles > 0 || active_reqs > 0 || !closing.empty();
     }
-    void update_time() noexcept { now = Clock::now(); }
+    void update_time() noexcept {
+        now = Clock::now();
+        now_stale = false;
+    }
+    // The cached time (uv_now). After a poll that may have blocked it is
+    // refreshed once, on first use: libuv updates the time when epoll_wait
+    // returns, before any I/O callback, and a handler of ours runs inside
+    // run_one() right after the wait, so the first reader refreshes it
+    // instead (see poll_io).
+    [[nodiscard]] Clock::time_point cached_now() const noexcept {
+        if (now_stale) {
+            now = Clock::now();
+            now_stale = false;
+        }
+        return now;
+    }
 
     List& watchers(WatcherKind kind) noexcept {
         switch (kind) {
@@ -75,15 +92,23 @@ public:
     // Drops the items of a handle that is being destroyed.
     void forget_pending(Handle* h) noexcept;
 
-    // The pool of queue_work, started on first use.
+    // The pool of queue_work, getaddrinfo and getnameinfo, started on first
+    // use with pool_size threads.
     boost::asio::thread_pool& work_pool();
+    [[nodiscard]] bool pool_started() const noexcept { return pool != nullptr; }
+    std::size_t pool_size;
+
+    // libuv's uv_backend_timeout, at the clock's resolution: 0, the time to
+    // the next timer (rounded up to a microsecond), or nullopt (infinite).
+    [[nodiscard]] std::optional<Clock::duration> backend_timeout() const;
 
     std::unique_ptr<boost::asio::io_context> owned_io;
     boost::asio::io_context* io;
     // owned_io's scheduler, whose queue the poll phase looks at (loop.cpp);
     // null for an external io_context.
     boost::asio::detail::scheduler* own_scheduler = nullptr;
-    Clock::time_point now;
+    mutable Clock::time_point now;
+    mutable bool now_stale = false; // see cached_now()
     bool stop_flag = false;
     bool running = false;
 
@@ -115,9 +140,8 @@ private:
 
     // The phases of one iteration, in docs/callbacks.md's order.
     void run_timers();
-    bool run_pending();
+    void run_pending();
     static void run_watchers(List& list);
-    [[nodiscard]] std::optional<Clock::duration> backend_timeout() const;
     // Returns the number of handlers it ran (its own markers not counted).
     std::size_t poll_io(std::optional<Clock::duration> timeout);
     // The poll phase while the clock is paused; see run().

@@ -16,12 +16,21 @@ Signal::~Signal() {
 }
 
 boost::system::error_code Signal::start(Callback cb, int signum) {
+    return start(std::move(cb), signum, false);
+}
+
+boost::system::error_code Signal::start_oneshot(Callback cb, int signum) {
+    return start(std::move(cb), signum, true);
+}
+
+boost::system::error_code Signal::start(Callback cb, int signum, bool oneshot) {
     POLLUX_ASSERT(static_cast<bool>(cb), "uv::Signal started without a callback");
     if (is_closing()) {
         return boost::asio::error::bad_descriptor;
     }
     if (is_active() && signum == signum_) {
         cb_ = std::move(cb);
+        oneshot_ = oneshot;
         return {};
     }
     stop();
@@ -32,6 +41,7 @@ boost::system::error_code Signal::start(Callback cb, int signum) {
     }
     cb_ = std::move(cb);
     signum_ = signum;
+    oneshot_ = oneshot;
     set_active(true);
     arm();
     return {};
@@ -61,6 +71,15 @@ void Signal::arm() {
             }
             self->op_finished();
             if (ec || gen != self->generation_ || !self->is_active()) {
+                return;
+            }
+            if (self->oneshot_) {
+                // libuv stops a one-shot handle before its callback, which
+                // may start it again.
+                self->stop();
+                Callback cb = std::move(self->cb_);
+                self->cb_ = nullptr;
+                (void)self->guarded([&] { cb(signum); });
                 return;
             }
             if (!self->invoke(self->cb_, signum)) {

@@ -40,7 +40,7 @@ void Timer::arm(Duration timeout, Duration repeat) {
     stop();
     repeat_ = repeat;
     auto& loop = impl();
-    due_ = loop.now + std::clamp(timeout, Duration::zero(), max_timeout);
+    due_ = loop.cached_now() + std::clamp(timeout, Duration::zero(), max_timeout);
     // Timers due at the same time run in start order.
     start_id_ = ++loop.timer_seq;
     loop.add_timer(detail::LoopImpl::TimerKey{due_, start_id_}, this);

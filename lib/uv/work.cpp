@@ -1,4 +1,5 @@
 #include <pollux/uv/getaddrinfo.hpp>
+#include <pollux/uv/getnameinfo.hpp>
 #include <pollux/uv/request.hpp>
 #include <pollux/uv/work.hpp>
 
@@ -8,8 +9,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/system/errc.hpp>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <memory>
+#include <netdb.h>
+#include <string>
+#include <sys/socket.h>
 #include <utility>
 
 namespace pollux::uv {
@@ -96,37 +102,37 @@ private:
     boost::asio::io_context::executor_type executor_;
 };
 
-// A getaddrinfo request: Asio's resolver runs the lookup on its own thread
-// and completes on the loop's io_context.
-class ResolveState final : public detail::RequestState {
-public:
-    explicit ResolveState(const std::shared_ptr<detail::LoopImpl>& loop)
-        : resolver(*loop->io), loop_(loop) {}
-
-    boost::system::error_code cancel() override {
-        if (done_) {
-            return busy();
-        }
-        resolver.cancel();
+// getaddrinfo(3)'s and getnameinfo(3)'s EAI_* codes as error codes: Asio's
+// where it has one (Asio's resolver maps them the same way), else generic.
+boost::system::error_code eai_error(int rc, int saved_errno) {
+    using boost::system::errc::make_error_code;
+    switch (rc) {
+    case 0:
         return {};
+    case EAI_AGAIN:
+        return boost::asio::error::host_not_found_try_again;
+    case EAI_BADFLAGS:
+        return make_error_code(boost::system::errc::invalid_argument);
+    case EAI_FAIL:
+        return boost::asio::error::no_recovery;
+    case EAI_FAMILY:
+        return boost::asio::error::address_family_not_supported;
+    case EAI_MEMORY:
+        return boost::asio::error::no_memory;
+    case EAI_NONAME:
+        return boost::asio::error::host_not_found;
+    case EAI_SERVICE:
+        return boost::asio::error::service_not_found;
+    case EAI_SOCKTYPE:
+        return boost::asio::error::socket_type_not_supported;
+    case EAI_OVERFLOW:
+        return make_error_code(boost::system::errc::no_buffer_space);
+    case EAI_SYSTEM:
+        return {saved_errno, boost::system::system_category()};
+    default:
+        return make_error_code(boost::system::errc::invalid_argument);
     }
-
-    void
-    complete(boost::system::error_code ec, AddrInfoResults results, const GetAddrInfoCallback& cb) {
-        auto loop = loop_.lock();
-        if (!loop) {
-            return;
-        }
-        done_ = true;
-        --loop->active_reqs;
-        cb(ec, std::move(results));
-    }
-
-    boost::asio::ip::tcp::resolver resolver;
-
-private:
-    std::weak_ptr<detail::LoopImpl> loop_;
-};
+}
 
 std::shared_ptr<detail::LoopImpl> shared_impl(Loop& loop) {
     return loop.impl().shared_from_this();
@@ -141,9 +147,12 @@ boost::system::error_code Request::cancel() {
     return state_->cancel();
 }
 
-Request queue_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
-    POLLUX_ASSERT(static_cast<bool>(work) && static_cast<bool>(after_work),
-                  "uv::queue_work needs both callbacks");
+namespace {
+
+// Queues `work` on the loop's pool as a request: the one machine behind
+// queue_work, getaddrinfo and getnameinfo, so all three cancel as
+// uv_cancel does (only while queued).
+Request start_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
     auto impl = shared_impl(loop);
     auto st = std::make_shared<WorkState>(std::move(work), std::move(after_work), impl);
     boost::asio::post(impl->work_pool(), [st] { st->run(); });
@@ -151,19 +160,81 @@ Request queue_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) 
     return Request(st);
 }
 
+} // namespace
+
+Request queue_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
+    POLLUX_ASSERT(static_cast<bool>(work) && static_cast<bool>(after_work),
+                  "uv::queue_work needs both callbacks");
+    return start_work(loop, std::move(work), std::move(after_work));
+}
+
 Request getaddrinfo(Loop& loop, std::string host, std::string service, GetAddrInfoCallback cb) {
     POLLUX_ASSERT(static_cast<bool>(cb), "uv::getaddrinfo needs a callback");
-    auto impl = shared_impl(loop);
-    auto st = std::make_shared<ResolveState>(impl);
-    // The handler holds the state (and so the resolver) until it ran.
-    st->resolver.async_resolve(
-        host,
-        service,
-        [st, cb = std::move(cb)](boost::system::error_code ec, AddrInfoResults results) {
-            st->complete(ec, std::move(results), cb);
+    // Written by the pool thread, read by the loop thread after the
+    // completion's post, which orders the two.
+    struct Lookup {
+        std::string host;
+        std::string service;
+        boost::system::error_code ec;
+        AddrInfoResults results;
+    };
+    auto lookup = std::make_shared<Lookup>(Lookup{std::move(host), std::move(service), {}, {}});
+    return start_work(
+        loop,
+        [lookup] {
+            // Asio's synchronous resolve calls getaddrinfo(3) on this
+            // thread; the io_context is only there to own the resolver.
+            boost::asio::io_context ctx(1);
+            boost::asio::ip::tcp::resolver resolver(ctx);
+            lookup->results = resolver.resolve(lookup->host, lookup->service, lookup->ec);
+        },
+        [lookup, cb = std::move(cb)](boost::system::error_code ec) {
+            if (ec) {
+                cb(ec, AddrInfoResults{});
+                return;
+            }
+            cb(lookup->ec, std::move(lookup->results));
         });
-    ++impl->active_reqs;
-    return Request(st);
+}
+
+Request getnameinfo(Loop& loop,
+                    const boost::asio::ip::tcp::endpoint& endpoint,
+                    int flags,
+                    GetNameInfoCallback cb) {
+    POLLUX_ASSERT(static_cast<bool>(cb), "uv::getnameinfo needs a callback");
+    struct Lookup {
+        boost::asio::ip::tcp::endpoint endpoint;
+        int flags;
+        boost::system::error_code ec;
+        std::string host;
+        std::string service;
+    };
+    auto lookup = std::make_shared<Lookup>(Lookup{endpoint, flags, {}, {}, {}});
+    return start_work(
+        loop,
+        [lookup] {
+            std::array<char, NI_MAXHOST> host{};
+            std::array<char, NI_MAXSERV> service{};
+            const int rc = ::getnameinfo(lookup->endpoint.data(),
+                                         static_cast<socklen_t>(lookup->endpoint.size()),
+                                         host.data(),
+                                         static_cast<socklen_t>(host.size()),
+                                         service.data(),
+                                         static_cast<socklen_t>(service.size()),
+                                         lookup->flags);
+            lookup->ec = eai_error(rc, errno);
+            if (!lookup->ec) {
+                lookup->host = host.data();
+                lookup->service = service.data();
+            }
+        },
+        [lookup, cb = std::move(cb)](boost::system::error_code ec) {
+            if (ec) {
+                cb(ec, {}, {});
+                return;
+            }
+            cb(lookup->ec, std::move(lookup->host), std::move(lookup->service));
+        });
 }
 
 } // namespace pollux::uv

@@ -14,7 +14,8 @@
 namespace pollux::uv {
 
 /// A handle whose callback runs once per loop iteration, right after the loop polled for I/O
-/// (libuv's `uv_check_t`). Handles started during the phase run from the next iteration on.
+/// (libuv's `uv_check_t`). The most recently started handle runs first, as in libuv. Handles
+/// started during the phase run from the next iteration on.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. Loop thread only.

@@ -23,13 +23,19 @@ using AddrInfoResults = boost::asio::ip::tcp::resolver::results_type;
 using GetAddrInfoCallback = std::function<void(boost::system::error_code, AddrInfoResults)>;
 
 /// Resolves `host` and `service` (names or numbers) with the system
-/// resolver on a background thread; `cb(ec, results)` runs on the loop. The
-/// request keeps the loop alive until `cb` ran.
+/// resolver (getaddrinfo(3), through Asio's synchronous resolve) on the
+/// loop's work pool (`Loop::threadpool_size()`), as libuv does; `cb(ec,
+/// results)` runs on the loop, in its poll phase. The request keeps the
+/// loop alive until `cb` ran.
 ///
 /// @par Cancel safety
-/// `Request::cancel()` before the callback ran makes the lookup report
-/// `operation_aborted` if it has not started yet (best effort, as
-/// `uv_cancel`).
+/// `Request::cancel()` succeeds only while the lookup waits in the pool's
+/// queue: `cb` then gets `operation_aborted` and no results. Once the lookup
+/// started (or finished, `cb` not yet run) it returns
+/// `errc::device_or_resource_busy` and `cb` gets the lookup's result, as
+/// `uv_cancel` returns `UV_EBUSY`.
+/// @par Thread safety
+/// Call from the loop's thread; `cb` runs there.
 /// @par Errors
 /// None at initiation; resolver errors (`host_not_found`, ...) arrive in
 /// `cb`.

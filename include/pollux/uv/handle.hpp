@@ -61,6 +61,13 @@ public:
         head_.prev->next = &n;
         head_.prev = &n;
     }
+    void push_front(ListNode& n) noexcept {
+        n.unlink();
+        n.prev = &head_;
+        n.next = head_.next;
+        head_.next->prev = &n;
+        head_.next = &n;
+    }
     // Moves every node of `other` to the end of this list.
     void splice(List& other) noexcept {
         while (ListNode* n = other.front()) {

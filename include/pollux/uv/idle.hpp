@@ -16,8 +16,8 @@ namespace pollux::uv {
 
 /// A handle whose callback runs once per loop iteration, before prepare, and keeps the loop from
 /// blocking for I/O while active (libuv's `uv_idle_t`). Use it for low-priority work that should
-/// run whenever the loop has nothing better to do. Handles started during the phase run from the
-/// next iteration on.
+/// run whenever the loop has nothing better to do. The most recently started handle runs first,
+/// as in libuv. Handles started during the phase run from the next iteration on.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. Loop thread only.

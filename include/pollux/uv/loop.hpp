@@ -15,12 +15,20 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 
 namespace pollux::uv {
 
 namespace detail {
 class LoopImpl;
 }
+
+/// Threads in a loop's work pool when `UV_THREADPOOL_SIZE` is not set
+/// (libuv's default).
+inline constexpr std::size_t default_threadpool_size = 4;
+/// The most threads a loop's work pool may have (libuv's
+/// `MAX_THREADPOOL_SIZE`).
+inline constexpr std::size_t max_threadpool_size = 1024;
 
 /// How `Loop::run` runs, as libuv's `uv_run_mode`.
 enum class RunMode {
@@ -32,11 +40,12 @@ enum class RunMode {
     NoWait,
 };
 
-/// The event loop. Each iteration runs libuv's phases in order: update the
-/// cached time and run due timers; run pending (deferred) callbacks; idle;
-/// prepare; poll for I/O (run the io_context's ready handlers — I/O
-/// completions, spawned futures — blocking for at most the time to the next
-/// timer); check; closing callbacks.
+/// The event loop. Each iteration runs libuv's (1.45's) phases in order:
+/// run pending (deferred) callbacks; idle; prepare; poll for I/O (run the
+/// io_context's ready handlers — I/O completions, spawned futures — blocking
+/// for at most `backend_timeout()` first, then refreshing the cached time);
+/// check; closing callbacks; update the cached time and run due timers.
+/// `RunMode::Default` also runs due timers once before its first iteration.
 ///
 /// The loop is *alive* while it has an active and referenced handle, a
 /// request in flight, or a handle that is closing (libuv's rule). Spawned
@@ -96,11 +105,35 @@ public:
     /// or closing handles (`uv_loop_alive`).
     [[nodiscard]] bool alive() const noexcept;
 
-    /// The loop's cached time, updated at the start of each iteration (and
-    /// by `update_time()`), as `uv_now`. Timers count from it.
+    /// The loop's cached time, as `uv_now`: updated when `run()` starts,
+    /// when the poll phase's wait returns (so a callback run by the poll
+    /// sees the time it woke up), before the timer phase, and by
+    /// `update_time()`. Timers count from it.
     [[nodiscard]] Clock::time_point now() const noexcept;
     /// Refreshes the cached time (`uv_update_time`).
     void update_time() noexcept;
+
+    /// How long the poll phase would block now (`uv_backend_timeout`):
+    /// `std::nullopt` for "until I/O arrives" (libuv's -1); zero if `stop()`
+    /// was called, nothing active or referenced keeps the loop alive, an idle
+    /// handle is started, a deferred callback is pending or a close callback
+    /// is ready; else the time from `now()` to the next timer, rounded up to
+    /// a millisecond (zero if it is overdue).
+    [[nodiscard]] std::optional<std::chrono::milliseconds> backend_timeout() const noexcept;
+
+    /// Threads of the loop's work pool, which runs `queue_work`,
+    /// `getaddrinfo` and `getnameinfo`: `UV_THREADPOOL_SIZE` from the
+    /// environment (read once per process; clamped to 1..1024 as libuv
+    /// does), `default_threadpool_size` (4) if it is unset, or what
+    /// `set_threadpool_size` set.
+    [[nodiscard]] std::size_t threadpool_size() const noexcept;
+    /// Sets the number of threads of the loop's work pool, clamped to
+    /// 1..`max_threadpool_size`. The pool starts on the first request that
+    /// needs it, with this many threads; each loop has its own pool.
+    /// @par Errors
+    /// `errc::device_or_resource_busy` if the pool has already started
+    /// (nothing changes).
+    boost::system::error_code set_threadpool_size(std::size_t threads) noexcept;
 
     /// The io_context the loop runs: spawn futures on it with
     /// `pollux::spawn(loop.io_context(), fut)`, post to it from any thread.

@@ -48,6 +48,21 @@ public:
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code start(Callback cb, int signum);
+    /// As `start`, but the handle stops itself (and so becomes inactive,
+    /// and the watch ends) just before the callback's one call
+    /// (`uv_signal_start_oneshot`). Where libuv resets the disposition in
+    /// the kernel (`SA_RESETHAND`), pollux restores the default disposition
+    /// when the handle stops, if it was the signal's last watcher; a signal
+    /// arriving between the delivery and that moment is not seen by it.
+    /// Starting a started handle switches it to the new mode.
+    ///
+    /// @par Cancel safety
+    /// After `stop()` or `close()` the callback does not run.
+    /// @par Errors
+    /// As `start`.
+    /// @par Preconditions
+    /// `cb` is not empty (asserts).
+    boost::system::error_code start_oneshot(Callback cb, int signum);
     /// Stops watching; no callback runs afterwards.
     void stop() noexcept;
     /// The watched signal, or 0.
@@ -56,10 +71,12 @@ public:
 private:
     void on_close() noexcept override { stop(); }
     void arm();
+    boost::system::error_code start(Callback cb, int signum, bool oneshot);
 
     boost::asio::signal_set set_;
     Callback cb_;
     int signum_ = 0;
+    bool oneshot_ = false;
     std::uint64_t generation_ = 0; // bumped by stop(): old waits are ignored
 };
 

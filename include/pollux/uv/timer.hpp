@@ -15,9 +15,10 @@
 
 namespace pollux::uv {
 
-/// A timer handle. Timers run in the first phase of a loop iteration, in
+/// A timer handle. Timers run in the last phase of a loop iteration (and,
+/// under `RunMode::Default`, once before the first), once per iteration, in
 /// order of due time, and timers due at the same time in the order they
-/// were started. A timer is active from `start` until it stops (a one-shot
+/// were started (libuv 1.45's order). A timer is active from `start` until it stops (a one-shot
 /// timer stops just before its callback runs).
 ///
 /// Due times are on `Loop::Clock`, pollux's `time::Clock`, so timers obey a
@@ -44,7 +45,8 @@ public:
     ~Timer();
 
     /// Starts (or restarts) the timer: `cb` runs `timeout` after
-    /// `loop().now()`, then every `repeat` if `repeat` is non-zero.
+    /// `loop().now()` (which an I/O callback sees refreshed after the poll
+    /// phase's wait), then every `repeat` if `repeat` is non-zero.
     ///
     /// @par Cancel safety
     /// `stop()` or `close()` before it fires: the callback does not run.

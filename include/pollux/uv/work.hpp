@@ -15,17 +15,15 @@
 
 namespace pollux::uv {
 
-/// Threads in each loop's work pool (libuv's default `UV_THREADPOOL_SIZE`).
-/// The pool starts on the first `queue_work` and is joined by `~Loop`.
-inline constexpr std::size_t threadpool_size = 4;
-
 /// The work function; runs on a thread of the loop's pool.
 using WorkCallback = std::function<void()>;
 /// Runs on the loop after the work, or with `operation_aborted` if the
 /// request was cancelled before it started.
 using AfterWorkCallback = std::function<void(boost::system::error_code)>;
 
-/// Runs `work()` on the loop's thread pool, then `after_work(ec)` on the
+/// Runs `work()` on the loop's thread pool (`Loop::threadpool_size()`
+/// threads, started on the first request and joined by `~Loop`; requests
+/// beyond that wait in a queue, in order), then `after_work(ec)` on the
 /// loop (in its poll phase) with `ec` empty, or with
 /// `boost::asio::error::operation_aborted` if the returned request was
 /// cancelled before `work` started (then `work` never runs). The request
