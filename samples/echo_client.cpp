@@ -16,6 +16,13 @@
 //           the N connections (what bench/echo/deterministic.sh counts).
 //           With --pace-us U, each connection pauses U microseconds after
 //           each round trip, so every request finds the server idle.
+//         ./echo_client --port P --conns N --bytes B --shape sweep
+//                       (--seconds S | --round-trips T)
+//           Load in sweeps: one task writes one message on every
+//           connection, then reads every reply, and only then starts the
+//           next sweep. The server finds the N requests readable together,
+//           one in each socket: busy, but never saturated (the default
+//           shape, pingpong, runs each connection's round trips on its own).
 //         ./echo_client --ports P1,P2,.. --conns N --bytes B
 //                       [--slice-ms M] [--rounds R]
 //           Interleaved load (bench/echo/run.sh): N connections to each
@@ -62,7 +69,8 @@ struct Options {
     bool bytes_given = false;
     long seconds = 5;
     long round_trips = -1; // -1: run for `seconds` instead
-    long pace_us = 0;      // pause after each round trip
+    long pace_us = 0;      // pause after each round trip (each sweep)
+    bool sweep = false;    // --shape sweep
     long slice_ms = 300;
     long rounds = 3;
     long idle = -1; // -1: not the idle mode
@@ -164,6 +172,67 @@ T quantile(const std::vector<T>& v, double p) {
     return v.empty() ? T{} : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
 }
 
+// The load modes' one line of output; `all` is every round trip's latency.
+void report(const Options& o,
+            std::vector<std::uint32_t>& all,
+            long errors,
+            Clock::time_point start) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    std::sort(all.begin(), all.end());
+    std::cout << "conns=" << o.conns << " bytes=" << o.bytes << " seconds=" << o.seconds
+              << " round_trips=" << all.size()
+              << " rate=" << static_cast<long>(all.size() / elapsed)
+              << "/s p50=" << quantile(all, 0.50) << "us p99=" << quantile(all, 0.99)
+              << "us errors=" << errors << std::endl;
+}
+
+// --shape sweep: the connections are opened first; then each sweep writes
+// one message on every connection and reads the replies in the same order.
+// A round trip's latency runs from the start of its sweep to its reply.
+pollux::Async<int> load_sweep(Options o, std::string addr) {
+    std::vector<pollux::net::TcpStream> conns;
+    for (long i = 0; i < o.conns; ++i) {
+        auto conn = co_await pollux::net::TcpStream::connect(addr);
+        if (!conn) {
+            std::cerr << "connect " << addr << ": " << conn.error().message() << '\n';
+            co_return 1;
+        }
+        (void)conn->set_nodelay(true);
+        conns.push_back(std::move(*conn));
+    }
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::seconds(o.seconds);
+    std::vector<char> msg(static_cast<std::size_t>(o.bytes), 'x');
+    std::vector<char> back(msg.size());
+    std::vector<std::uint32_t> all;
+    bool error = false;
+    long done = 0;
+    while (!error && (o.round_trips < 0 ? Clock::now() < end : done < o.round_trips)) {
+        // --round-trips T: the last sweep covers the first T % N connections.
+        const std::size_t k =
+            o.round_trips < 0 ? conns.size()
+                              : static_cast<std::size_t>(std::min(o.conns, o.round_trips - done));
+        const auto t0 = Clock::now();
+        for (std::size_t i = 0; i < k && !error; ++i) {
+            error = !co_await pollux::io::write_all(conns[i], asio::buffer(msg));
+        }
+        for (std::size_t i = 0; i < k && !error; ++i) {
+            if (!co_await pollux::io::read_exact(conns[i], asio::buffer(back))) {
+                error = true;
+                break;
+            }
+            all.push_back(static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+        }
+        done += static_cast<long>(k);
+        if (o.pace_us > 0) {
+            co_await pollux::time::sleep(std::chrono::microseconds(o.pace_us));
+        }
+    }
+    report(o, all, error ? 1 : 0, start);
+    co_return error ? 1 : 0;
+}
+
 pollux::Async<int> load(Options o, std::string addr) {
     auto start = Clock::now();
     auto end = start + std::chrono::seconds(o.seconds);
@@ -185,13 +254,7 @@ pollux::Async<int> load(Options o, std::string addr) {
         errors += r.error ? 1 : 0;
         all.insert(all.end(), r.micros.begin(), r.micros.end());
     }
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::sort(all.begin(), all.end());
-    std::cout << "conns=" << o.conns << " bytes=" << o.bytes << " seconds=" << o.seconds
-              << " round_trips=" << all.size()
-              << " rate=" << static_cast<long>(all.size() / elapsed)
-              << "/s p50=" << quantile(all, 0.50) << "us p99=" << quantile(all, 0.99)
-              << "us errors=" << errors << std::endl;
+    report(o, all, errors, start);
     co_return errors == 0 ? 0 : 1;
 }
 
@@ -342,6 +405,8 @@ int main(int argc, char** argv) {
             o.rounds = std::atol(v.c_str());
         } else if (a == "--idle") {
             o.idle = std::atol(v.c_str());
+        } else if (a == "--shape" && (v == "pingpong" || v == "sweep")) {
+            o.sweep = v == "sweep";
         } else {
             o.port.clear();
             break;
@@ -355,10 +420,11 @@ int main(int argc, char** argv) {
     if ((o.port.empty() && o.ports.empty()) || argc % 2 == 0 || bad_ports ||
         o.bytes < (o.idle >= 0 ? 0 : 1) || o.seconds < 0 || o.slice_ms <= 0 || o.rounds < 1 ||
         o.pace_us < 0 ||
-        ((!o.ports.empty() || o.idle >= 0 || o.round_trips >= 0) && o.conns <= 0)) {
+        ((!o.ports.empty() || o.idle >= 0 || o.round_trips >= 0 || o.sweep) && o.conns <= 0) ||
+        (o.sweep && (!o.ports.empty() || o.idle >= 0))) {
         std::cerr << "usage: " << argv[0]
                   << " --port P [--host H] [--conns N --bytes B (--seconds S | --round-trips T)]\n"
-                  << "       [--pace-us U]\n"
+                  << "       [--pace-us U] [--shape pingpong|sweep]\n"
                   << "       " << argv[0]
                   << " --ports P1,P2,.. --conns N --bytes B [--slice-ms M] [--rounds R]\n"
                   << "       " << argv[0] << " --port P --conns N --idle S [--bytes B]\n";
@@ -370,6 +436,9 @@ int main(int argc, char** argv) {
     std::string addr = o.host + ":" + o.port;
     if (o.idle >= 0) {
         return pollux::run(idle(o, addr));
+    }
+    if (o.sweep) {
+        return pollux::run(load_sweep(o, addr));
     }
     return o.conns > 0 ? pollux::run(load(o, addr)) : pollux::run(interactive(addr));
 }

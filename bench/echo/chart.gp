@@ -14,4 +14,4 @@ set xlabel "connections x message size"
 set format y "%.0s%c"
 set yrange [0:*]
 set grid ytics
-plot for [i=2:5] data using i:xtic(1) title columnheader(i)
+plot for [i=2:*] data using i:xtic(1) title columnheader(i)

@@ -2,12 +2,18 @@
 # Helpers shared by the echo benchmark scripts (sourced, not run).
 # shellcheck disable=SC2034 # ECHO_SERVERS and PORT are for the scripts
 
-# The four servers compared: the raw Asio baseline first.
-ECHO_SERVERS=(asio_echo_server echo_server_coro echo_server_poll echo_server_callback)
+# The servers compared: the raw Asio baseline first (the ratios are to it),
+# then the tokio baseline, then pollux's samples. echo_build drops
+# tokio_echo_server when it cannot build it.
+ECHO_SERVERS=(asio_echo_server tokio_echo_server echo_server_coro echo_server_poll
+    echo_server_callback)
 
 # Configures (release, benchmarks and samples on, tests off) and builds the
 # echo servers and the load generator in $BUILD (default build-bench).
-# Extra arguments are more targets to build.
+# Extra arguments are more targets to build. The tokio server builds with
+# $CARGO (default cargo) offline from Debian's packaged crates, into
+# $BUILD/tokio; without cargo or librust-tokio-dev it is left out, with a
+# message on stderr.
 echo_build() {
     BUILD=${BUILD:-build-bench}
     if [ ! -f "$BUILD/build.ninja" ]; then
@@ -28,12 +34,41 @@ echo_build() {
         return 1
     fi
     rm -f "$log"
+    echo_build_tokio
+}
+
+# Builds tokio_echo_server (release) into $BUILD/tokio, or drops it from
+# ECHO_SERVERS. The folder's .cargo/config.toml, which replaces crates-io
+# with Debian's registry, is read from the working directory: cargo runs
+# there.
+echo_build_tokio() {
+    local cargo=${CARGO:-cargo} target log
+    target=$(cd "$BUILD" && pwd)/tokio
+    log=$(mktemp)
+    if ! command -v "$cargo" >/dev/null; then
+        echo "no cargo: leaving tokio_echo_server out (apt-get install cargo librust-tokio-dev)" >&2
+    elif ! (cd bench/echo/tokio_echo_server &&
+        "$cargo" build --release --offline --target-dir "$target") >"$log" 2>&1; then
+        tail -n 10 "$log" >&2
+        echo "tokio_echo_server did not build: leaving it out (it needs librust-tokio-dev)" >&2
+    else
+        rm -f "$log"
+        return 0
+    fi
+    rm -f "$log"
+    local s kept=()
+    for s in "${ECHO_SERVERS[@]}"; do
+        [ "$s" = tokio_echo_server ] || kept+=("$s")
+    done
+    ECHO_SERVERS=("${kept[@]}")
 }
 
 # The path of server $1's executable.
 echo_server_path() {
     if [ "$1" = asio_echo_server ]; then
         echo "$BUILD/bench/asio_echo_server"
+    elif [ "$1" = tokio_echo_server ]; then
+        echo "$BUILD/tokio/release/tokio_echo_server"
     else
         echo "$BUILD/samples/$1"
     fi

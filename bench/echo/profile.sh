@@ -8,8 +8,8 @@
 #
 # Usage: bench/echo/profile.sh SERVER [--conns 1] [--n1 200] [--n2 1200]
 #                              [--pace-us 2000] [--top 30]
-#   SERVER: asio_echo_server, echo_server_coro, echo_server_poll or
-#           echo_server_callback.
+#   SERVER: asio_echo_server, tokio_echo_server, echo_server_coro,
+#           echo_server_poll or echo_server_callback.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/echo/common.sh

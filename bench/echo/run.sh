@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Echo throughput: every sample echo server and the raw Asio baseline run
-# side by side (pinned to CPU 0); the load generator (pinned to CPU 1) keeps
-# connections open to all four and switches between them every slice
-# (A B C D A B C D ..., one warm-up round, then --rounds measured rounds),
+# Echo throughput: every sample echo server, the raw Asio baseline and the
+# tokio one (when cargo builds it) run side by side (pinned to CPU 0); the
+# load generator (pinned to CPU 1) keeps connections open to all of them and
+# switches between them every slice (A B C D E A B C D E ..., one warm-up
+# round, then --rounds measured rounds),
 # so drift on a shared machine hits every server alike. Scenarios: 1, 64 and
 # 1,000 connections with 64-byte messages, 64 connections with 16 KiB.
 #
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 scenarios=("1 64" "64 64" "1000 64" "64 16384")
 
-# 1,000 connections to each of four servers: 4,000 descriptors in the load
+# 1,000 connections to each of five servers: 5,000 descriptors in the load
 # generator alone.
 ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 8192 ]; then
