@@ -122,6 +122,8 @@ TEST_CASE("tcp_rst: a reset stops reading with connection_reset; then write is b
             REQUIRE(d.empty());
             REQUIRE_FALSE(client.is_reading());
             REQUIRE(client.socket().is_open());
+            REQUIRE_FALSE(client.is_readable());
+            REQUIRE_FALSE(client.is_writable());
             // libuv's uv__read clears UV_HANDLE_READABLE and WRITABLE.
             REQUIRE(client.write(std::string("late"), [&](boost::system::error_code) {
                 ++write_cb_called;
@@ -167,6 +169,8 @@ TEST_CASE("shutdown_eof: after eof, read_start is not_connected and writes still
         REQUIRE_FALSE(client.read_start([&](boost::system::error_code rec, std::span<const char>) {
             REQUIRE(rec == boost::asio::error::eof);
             ++eof_cb_called;
+            REQUIRE_FALSE(client.is_readable());
+            REQUIRE(client.is_writable());
             REQUIRE(client.read_start([](boost::system::error_code, std::span<const char>) {}) ==
                     boost::asio::error::not_connected);
             // Half-closed by the peer: this side still writes (eof clears
@@ -970,6 +974,36 @@ TEST_CASE("shutdown_twice: a second shutdown is not_connected and only the first
         REQUIRE(h.shutdown([&](boost::system::error_code) { ++shutdown_cb_called; }) ==
                 boost::asio::error::not_connected);
     }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(shutdown_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("not_writable_after_shutdown: a handle is not writable once a shutdown was "
+          "requested, and stays readable",
+          "[uv][libuv][tcp]") {
+    uv::Loop loop;
+    TcpServer server(loop);
+    server.on_peer = [](uv::Tcp& peer) { echo_peer(peer); };
+    uv::Tcp socket(loop);
+    int shutdown_cb_called = 0;
+    REQUIRE_FALSE(socket.is_writable());
+    REQUIRE_FALSE(socket.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE(socket.is_writable());
+        REQUIRE(socket.is_readable());
+        REQUIRE_FALSE(socket.shutdown([&](boost::system::error_code) {
+            ++shutdown_cb_called;
+            socket.close();
+            server.listener.close();
+        }));
+        REQUIRE_FALSE(socket.is_writable());
+        REQUIRE(socket.is_readable());
+        REQUIRE(socket.write(std::string("x")) == boost::asio::error::broken_pipe);
+    }));
+    // Connecting: writes are queued, so writable.
+    REQUIRE(socket.is_writable());
+    REQUIRE(socket.is_readable());
     REQUIRE(loop.run() == 0);
     REQUIRE(shutdown_cb_called == 1);
     require_loop_quiescent(loop);

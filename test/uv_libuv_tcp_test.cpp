@@ -235,6 +235,8 @@ TEST_CASE("tcp_bind_writable_flags: on a listening handle write is broken_pipe, 
     REQUIRE(server.shutdown() == boost::asio::error::not_connected);
     REQUIRE(server.read_start(ignore_read) == boost::asio::error::not_connected);
     REQUIRE_FALSE(server.listen(128, [](boost::system::error_code) {}));
+    REQUIRE_FALSE(server.is_writable());
+    REQUIRE_FALSE(server.is_readable());
     int write_cb_called = 0;
     int shutdown_cb_called = 0;
     REQUIRE(server.write(std::string("PING"), [&](boost::system::error_code) {
@@ -260,6 +262,8 @@ TEST_CASE("tcp_bind_writable_flags: on a fresh handle write is bad_descriptor, s
           "[uv][libuv][tcp]") {
     uv::Loop loop;
     uv::Tcp fresh(loop);
+    REQUIRE_FALSE(fresh.is_writable());
+    REQUIRE_FALSE(fresh.is_readable());
     REQUIRE(fresh.write(std::string("PING")) == boost::asio::error::bad_descriptor);
     REQUIRE(fresh.shutdown() == boost::asio::error::not_connected);
     REQUIRE(fresh.read_start(ignore_read) == boost::asio::error::not_connected);

@@ -166,6 +166,16 @@ public:
     void read_stop() noexcept;
     /// True between `read_start` and `read_stop` (or the end of reading).
     [[nodiscard]] bool is_reading() const noexcept { return reading_; }
+    /// libuv's `uv_is_readable`: a connected (or connecting) stream whose
+    /// reading has not ended (eof or an error), so `read_start` may be
+    /// called. False for a fresh, bound, listening or closing handle.
+    [[nodiscard]] bool is_readable() const noexcept {
+        return !is_closing() && stream() && !read_ended_;
+    }
+    /// libuv's `uv_is_writable`: `write` would be accepted — a connected
+    /// (or connecting) stream, not shut down, without a read error, not
+    /// closing.
+    [[nodiscard]] bool is_writable() const noexcept { return !writable(); }
 
     /// Queues `data` (owned by the handle until `cb` ran) for writing.
     /// `cb(ec)` runs once it was all written, with the error if it failed,
