@@ -92,8 +92,8 @@ public:
     /// (returned) or `connect` (passed to its callback).
     /// @par Errors
     /// `bad_descriptor` if closing or already listening/connected; the
-    /// system's bind error (`invalid_argument` for an address of the other
-    /// family on a socket opened early, `address_not_available`, ...) except
+    /// system's bind error (`invalid_argument` for an IPv4 address on an
+    /// IPv6 socket opened early, `address_not_available`, ...) except
     /// `address_in_use`.
     boost::system::error_code bind(const Endpoint& ep);
     /// Binds "address:port" ("127.0.0.1:0", "[::1]:8080", "0.0.0.0:7000"),
