@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/errc.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -308,6 +309,11 @@ void Tcp::on_connected(StatusCallback& cb, boost::system::error_code ec) {
     } else if (!ec) {
         connected_ = true;
         socket_.non_blocking(true, ec);
+    } else if (socket_.is_open()) {
+        // A started read still makes its try on the failed socket (below),
+        // which must not block.
+        boost::system::error_code ignored;
+        socket_.non_blocking(true, ignored);
     }
     if (!guarded([&] { cb(ec); }) || is_closing()) {
         return; // destroyed; or closed, and on_closed() aborts what waits
