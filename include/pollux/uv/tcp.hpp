@@ -181,7 +181,8 @@ public:
     /// `cb(ec)` runs once it was all written, with the error if it failed,
     /// or with `operation_aborted` if the handle is closed first. Writes
     /// complete in the order they were queued. An immediate completion is
-    /// deferred to the loop's pending phase.
+    /// deferred to the loop's pending phase. While connecting, writes wait
+    /// for the connection (see `connect`).
     ///
     /// @par Cancel safety
     /// Not cancel safe: closing the handle may leave part of the data
@@ -207,9 +208,9 @@ public:
     /// Nothing is in flight after it returns.
     /// @par Errors
     /// As `write`; `boost::asio::error::would_block` if connecting, if the
-    /// kernel takes nothing now or if writes are queued (they go first, so bytes keep their
-    /// order); the system's send error (`broken_pipe`, `connection_reset`,
-    /// ...).
+    /// kernel takes nothing now or if writes are queued (they go first, so
+    /// bytes keep their order); the system's send error (`broken_pipe`,
+    /// `connection_reset`, ...).
     /// @par Example
     /// @code
     /// auto n = tcp.try_write(boost::asio::buffer(msg));
