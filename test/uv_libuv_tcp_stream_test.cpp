@@ -145,7 +145,8 @@ TEST_CASE("tcp_rst: a reset stops reading with connection_reset; then write is b
     require_loop_quiescent(loop);
 }
 
-TEST_CASE("shutdown_eof: after eof, read_start is not_connected and writes still go out",
+TEST_CASE("shutdown_eof: after eof the handle stays readable (read_start reads eof again) and "
+          "writable",
           "[uv][libuv][tcp]") {
     uv::Loop loop;
     TcpServer server(loop);
@@ -169,12 +170,18 @@ TEST_CASE("shutdown_eof: after eof, read_start is not_connected and writes still
         REQUIRE_FALSE(client.read_start([&](boost::system::error_code rec, std::span<const char>) {
             REQUIRE(rec == boost::asio::error::eof);
             ++eof_cb_called;
-            REQUIRE_FALSE(client.is_readable());
+            REQUIRE_FALSE(client.is_reading());
+            REQUIRE(client.is_readable());
             REQUIRE(client.is_writable());
-            REQUIRE(client.read_start([](boost::system::error_code, std::span<const char>) {}) ==
-                    boost::asio::error::not_connected);
-            // Half-closed by the peer: this side still writes (eof clears
-            // only libuv's UV_HANDLE_READABLE).
+            // Checked against libuv 1.44: uv_read_start after UV_EOF is 0,
+            // and the next read is UV_EOF again.
+            REQUIRE_FALSE(
+                client.read_start([&](boost::system::error_code again, std::span<const char> d) {
+                    REQUIRE(again == boost::asio::error::eof);
+                    REQUIRE(d.empty());
+                    ++eof_cb_called;
+                }));
+            // Half-closed by the peer: this side still writes.
             REQUIRE_FALSE(
                 client.write(std::string("after eof"), [&](boost::system::error_code wec) {
                     REQUIRE_FALSE(wec);
@@ -185,7 +192,7 @@ TEST_CASE("shutdown_eof: after eof, read_start is not_connected and writes still
         }));
     }));
     REQUIRE(loop.run() == 0);
-    REQUIRE(eof_cb_called == 1);
+    REQUIRE(eof_cb_called == 2);
     REQUIRE(write_cb_called == 1);
     REQUIRE(got == "after eof");
     require_loop_quiescent(loop);

@@ -341,7 +341,7 @@ boost::system::error_code Tcp::read_start(ReadCallback cb) {
     if (reading_) {
         return boost::asio::error::already_started;
     }
-    if (!stream() || read_ended_) {
+    if (!stream() || read_failed_) {
         return boost::asio::error::not_connected;
     }
     read_cb_ = std::move(cb);
@@ -400,9 +400,10 @@ void Tcp::do_read() {
         }
         if (ec) {
             // End of stream or error: reading stops (libuv's uv__stream_eof
-            // and uv__read). After an error, writes are refused too.
+            // and uv__read). After eof, read_start may start again (and
+            // reads eof again, as libuv's); after an error, read_start,
+            // write and shutdown are refused.
             reading_ = false;
-            read_ended_ = true;
             read_failed_ = ec != boost::asio::error::eof;
             update_active();
             (void)invoke(read_cb_, ec, std::span<const char>{});

@@ -156,8 +156,9 @@ public:
     /// @par Errors
     /// `bad_descriptor` if closing; `already_started` (`EALREADY`) if
     /// reading; `not_connected` if not connected or connecting (a fresh,
-    /// bound or listening handle) or after reading ended (eof or an error),
-    /// as libuv's `uv_read_start`.
+    /// bound or listening handle) or after a read error, as libuv's
+    /// `uv_read_start`. After eof, reading may start again (it reads eof
+    /// again, as libuv's).
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code read_start(ReadCallback cb);
@@ -166,11 +167,11 @@ public:
     void read_stop() noexcept;
     /// True between `read_start` and `read_stop` (or the end of reading).
     [[nodiscard]] bool is_reading() const noexcept { return reading_; }
-    /// libuv's `uv_is_readable`: a connected (or connecting) stream whose
-    /// reading has not ended (eof or an error), so `read_start` may be
-    /// called. False for a fresh, bound, listening or closing handle.
+    /// libuv's `uv_is_readable`: a connected (or connecting) stream without
+    /// a read error (eof does not count), so `read_start` may be called.
+    /// False for a fresh, bound, listening or closing handle.
     [[nodiscard]] bool is_readable() const noexcept {
-        return !is_closing() && stream() && !read_ended_;
+        return !is_closing() && stream() && !read_failed_;
     }
     /// libuv's `uv_is_writable`: `write` would be accepted — a connected
     /// (or connecting) stream, not shut down, without a read error, not
@@ -343,11 +344,9 @@ private:
 
     bool connected_ = false;
     bool connecting_ = false;
-    // Reading ended (eof or an error): read_start gives not_connected
-    // (libuv clears UV_HANDLE_READABLE).
-    bool read_ended_ = false;
-    // A read error: write gives broken_pipe and shutdown not_connected
-    // (libuv clears UV_HANDLE_WRITABLE too).
+    // A read error: read_start and shutdown give not_connected, write
+    // broken_pipe (libuv's uv__read clears UV_HANDLE_READABLE and
+    // UV_HANDLE_WRITABLE; eof clears neither).
     bool read_failed_ = false;
     bool listening_ = false;
     bool reading_ = false;
