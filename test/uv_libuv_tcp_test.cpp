@@ -397,14 +397,18 @@ TEST_CASE("tcp_write_after_connect: a write queued while connecting fails with "
         REQUIRE(ec == boost::asio::error::operation_aborted);
         REQUIRE(connect_cb_called == 1);
         ++write_cb_called;
-        // The failed handle is not writable.
-        REQUIRE(client.write(std::string("y")) == boost::asio::error::broken_pipe);
-        client.close();
+        // As libuv's: the failed handle takes a write, which fails in its
+        // callback.
+        REQUIRE_FALSE(client.write(std::string("y"), [&](boost::system::error_code wec) {
+            REQUIRE(wec == boost::asio::error::broken_pipe);
+            ++write_cb_called;
+            client.close();
+        }));
     }));
     REQUIRE(client.write_queue_size() == 1);
     REQUIRE(loop.run() == 0);
     REQUIRE(connect_cb_called == 1);
-    REQUIRE(write_cb_called == 1);
+    REQUIRE(write_cb_called == 2);
     REQUIRE(client.write_queue_size() == 0);
     require_loop_quiescent(loop);
 }
@@ -693,6 +697,31 @@ TEST_CASE("connection_fail: a refused connect calls back once with connection_re
     REQUIRE(loop.run() == 0);
     REQUIRE(connect_cb_called == 1);
     REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("connection_fail: a handle whose connect failed stays a stream: read_start reads eof",
+          "[uv][libuv][tcp]") {
+    // Checked against libuv 1.44: uv_read_start after the failed connect
+    // is 0, and the read callback gets UV_EOF.
+    uv::Loop loop;
+    uv::Tcp tcp(loop);
+    int connect_cb_called = 0;
+    int read_cb_called = 0;
+    REQUIRE_FALSE(tcp.connect(loopback4(closed_tcp_port()), [&](boost::system::error_code ec) {
+        REQUIRE(ec == boost::asio::error::connection_refused);
+        ++connect_cb_called;
+        REQUIRE(tcp.is_readable());
+        REQUIRE_FALSE(tcp.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+            REQUIRE(rec == boost::asio::error::eof);
+            REQUIRE(d.empty());
+            ++read_cb_called;
+            tcp.close();
+        }));
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(read_cb_called == 1);
     require_loop_quiescent(loop);
 }
 

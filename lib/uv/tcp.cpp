@@ -269,6 +269,7 @@ boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {
         return boost::asio::error::already_connected;
     }
     connecting_ = true;
+    connect_failed_ = false;
     req_started();
     op_started();
     if (delayed_error_) {
@@ -300,6 +301,8 @@ boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {
 // with operation_aborted (libuv's UV_ECANCELED); a started read makes its
 // first try (a failed socket reads eof or its error); a requested shutdown
 // runs after the writes (and fails with not_connected on a failed socket).
+// A failed handle stays a stream, as libuv's: a later write is accepted and
+// fails in its callback (broken_pipe), a later read_start reads eof.
 void Tcp::on_connected(StatusCallback& cb, boost::system::error_code ec) {
     op_finished();
     req_finished();
@@ -309,9 +312,10 @@ void Tcp::on_connected(StatusCallback& cb, boost::system::error_code ec) {
     } else if (!ec) {
         connected_ = true;
         socket_.non_blocking(true, ec);
-    } else if (socket_.is_open()) {
-        // A started read still makes its try on the failed socket (below),
-        // which must not block.
+    } else {
+        // Still a stream, as libuv's: later reads and writes are tried on
+        // the failed socket (eof, EPIPE), which must not block.
+        connect_failed_ = true;
         boost::system::error_code ignored;
         socket_.non_blocking(true, ignored);
     }
@@ -352,7 +356,7 @@ boost::system::error_code Tcp::read_start(ReadCallback cb) {
     }
     reading_ = true;
     update_active();
-    if (!read_in_flight_ && connected_) {
+    if (!read_in_flight_ && io_ready()) {
         // Never read inside read_start (rule 2), and never arm a wait before
         // trying (see the top of this file): post a first try.
         kick_read();
@@ -571,7 +575,7 @@ boost::system::error_code Tcp::queue_write(WriteReq req) {
     write_queue_size_ += size;
     req_started();
     // While connecting, writes wait for on_connected.
-    if (connected_ && !write_in_flight_ && was_empty) {
+    if (io_ready() && !write_in_flight_ && was_empty) {
         // libuv writes at once when nothing is queued; the callback is
         // deferred all the same.
         flush_writes();

@@ -190,9 +190,10 @@ public:
     /// written.
     /// @par Errors
     /// `bad_descriptor` if closing or without a socket; `broken_pipe` if
-    /// not connected or connecting (a bound or listening handle, a failed
-    /// connect), after `shutdown`, or after a read error (libuv's
-    /// `UV_EPIPE`). The callback is then never called.
+    /// not connected or connecting (a bound or listening handle), after
+    /// `shutdown`, or after a read error (libuv's `UV_EPIPE`). After a
+    /// failed connect, writes are accepted and fail in their callbacks. The callback is then never
+    /// called.
     boost::system::error_code write(std::string data, StatusCallback cb = {});
     /// As above, owning a `std::vector<char>`.
     boost::system::error_code write(std::vector<char> data, StatusCallback cb = {});
@@ -297,7 +298,14 @@ private:
     void arm_write();
     void maybe_shutdown();
     void on_connected(StatusCallback& cb, boost::system::error_code ec);
-    [[nodiscard]] bool stream() const noexcept { return connected_ || connecting_; }
+    // A stream: connected, connecting, or a connect failed (libuv keeps
+    // UV_HANDLE_READABLE | UV_HANDLE_WRITABLE then; I/O fails with the
+    // socket's errors).
+    [[nodiscard]] bool stream() const noexcept {
+        return connected_ || connecting_ || connect_failed_;
+    }
+    // Reads and writes may be tried now (not while connecting).
+    [[nodiscard]] bool io_ready() const noexcept { return connected_ || connect_failed_; }
 
     void kick_read();
     void arm_read();
@@ -344,6 +352,7 @@ private:
 
     bool connected_ = false;
     bool connecting_ = false;
+    bool connect_failed_ = false;
     // A read error: read_start and shutdown give not_connected, write
     // broken_pipe (libuv's uv__read clears UV_HANDLE_READABLE and
     // UV_HANDLE_WRITABLE; eof clears neither).
