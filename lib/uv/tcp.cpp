@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/errc.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <cerrno>
 #include <charconv>
@@ -19,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <utility>
 
@@ -68,6 +70,16 @@ bool per_connection_error(const boost::system::error_code& ec) {
 } // namespace
 
 Tcp::Tcp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
+}
+
+// Delegating: once Tcp(loop) returned, a throw here runs ~Tcp, which
+// unregisters the handle.
+Tcp::Tcp(Loop& loop, const boost::asio::ip::tcp& protocol) : Tcp(loop) {
+    boost::system::error_code ec;
+    socket_.open(protocol, ec);
+    if (ec) {
+        throw boost::system::system_error(ec, "uv::Tcp");
+    }
 }
 
 Tcp::~Tcp() {
@@ -130,13 +142,20 @@ boost::system::error_code Tcp::bind(const Endpoint& ep) {
         if (ec) {
             return ec;
         }
-        // libuv sets SO_REUSEADDR on every bound TCP socket.
-        socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
-        if (ec) {
-            return ec;
-        }
+    }
+    // libuv sets SO_REUSEADDR on every bound TCP socket (one opened early
+    // too).
+    socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
+    if (ec) {
+        return ec;
     }
     socket_.bind(ep, ec);
+    if (ec == boost::asio::error::address_in_use) {
+        // libuv's uv__tcp_bind: the error waits for listen or connect, so
+        // that a caller binds the same way on every platform.
+        delayed_error_ = ec;
+        return {};
+    }
     return ec;
 }
 
@@ -165,6 +184,9 @@ boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
     if (is_closing() || connected_ || connecting_) {
         return boost::asio::error::bad_descriptor;
     }
+    if (delayed_error_) {
+        return delayed_error_;
+    }
     if (listening_) {
         listen_cb_ = std::move(cb);
         return {};
@@ -180,7 +202,13 @@ boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
     if (ec) {
         return ec;
     }
-    // The bound socket becomes the acceptor: same descriptor.
+    // listen(2) on the handle's own socket first, so that a failure (a
+    // port another socket listens on) leaves the handle as it was, and the
+    // next listen reports it again, as libuv's.
+    if (::listen(socket_.native_handle(), backlog) != 0) {
+        return {errno, boost::system::system_category()};
+    }
+    // The listening socket becomes the acceptor: same descriptor.
     boost::asio::ip::tcp::acceptor acceptor(loop().io_context());
     const int fd = socket_.release(ec);
     if (ec) {
@@ -192,10 +220,7 @@ boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
         ::close(fd);
         return ec;
     }
-    acceptor.listen(backlog, ec);
-    if (!ec) {
-        acceptor.non_blocking(true, ec);
-    }
+    acceptor.non_blocking(true, ec);
     if (ec) {
         boost::system::error_code ignored;
         acceptor.close(ignored);
@@ -211,10 +236,12 @@ boost::system::error_code Tcp::listen(int backlog, StatusCallback cb) {
 
 boost::system::error_code Tcp::accept(Tcp& client) {
     POLLUX_ASSERT(&client.loop() == &loop(), "uv::Tcp::accept: client on another loop");
-    POLLUX_ASSERT(!client.socket_.is_open() && !client.listening_,
-                  "uv::Tcp::accept: client is already in use");
     if (is_closing() || client.is_closing()) {
         return boost::asio::error::bad_descriptor;
+    }
+    if (client.socket_.is_open() || client.listening_ || client.stream()) {
+        // libuv's uv__stream_open on a handle that has a descriptor.
+        return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
     }
     if (!waiting_) {
         return boost::asio::error::would_block;
@@ -242,33 +269,84 @@ boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {
         return boost::asio::error::already_connected;
     }
     connecting_ = true;
+    connect_failed_ = false;
     req_started();
     op_started();
-    socket_.async_connect(ep, [a = anchor(), cb = std::move(cb)](boost::system::error_code ec) {
-        Tcp* self = from_anchor<Tcp>(a);
-        if (self == nullptr) {
-            return;
-        }
-        self->op_finished();
-        self->req_finished();
-        self->connecting_ = false;
-        if (self->is_closing()) {
-            ec = boost::asio::error::operation_aborted;
-        } else if (!ec) {
-            self->connected_ = true;
-            self->socket_.non_blocking(true, ec);
-        }
-        (void)self->guarded([&] { cb(ec); });
-    });
+    if (delayed_error_) {
+        // bind's address_in_use, reported as libuv's uv__io_feed does: by
+        // the connect callback, in the poll phase.
+        boost::asio::post(loop().io_context(),
+                          [a = anchor(), cb = std::move(cb), ec = delayed_error_]() mutable {
+                              Tcp* self = from_anchor<Tcp>(a);
+                              if (self != nullptr) {
+                                  self->delayed_error_.clear();
+                                  self->on_connected(cb, ec);
+                              }
+                          });
+        return {};
+    }
+    socket_.async_connect(ep,
+                          [a = anchor(), cb = std::move(cb)](boost::system::error_code ec) mutable {
+                              Tcp* self = from_anchor<Tcp>(a);
+                              if (self != nullptr) {
+                                  self->on_connected(cb, ec);
+                              }
+                          });
     return {};
+}
+
+// The connect completed. Order, as libuv's uv__stream_connect: the connect
+// callback first; then what waited for the connection. Queued writes go out
+// (their callbacks run in a pending phase) or, if the connect failed, fail
+// with operation_aborted (libuv's UV_ECANCELED); a started read makes its
+// first try (a failed socket reads eof or its error); a requested shutdown
+// runs after the writes (and fails with not_connected on a failed socket).
+// A failed handle stays a stream, as libuv's: a later write is accepted and
+// fails in its callback (broken_pipe), a later read_start reads eof.
+void Tcp::on_connected(StatusCallback& cb, boost::system::error_code ec) {
+    op_finished();
+    req_finished();
+    connecting_ = false;
+    if (is_closing()) {
+        ec = boost::asio::error::operation_aborted;
+    } else if (!ec) {
+        connected_ = true;
+        socket_.non_blocking(true, ec);
+    } else {
+        // Still a stream, as libuv's: later reads and writes are tried on
+        // the failed socket (eof, EPIPE), which must not block.
+        connect_failed_ = true;
+        boost::system::error_code ignored;
+        socket_.non_blocking(true, ignored);
+    }
+    if (!guarded([&] { cb(ec); }) || is_closing()) {
+        return; // destroyed; or closed, and on_closed() aborts what waits
+    }
+    if (ec) {
+        fail_writes(boost::asio::error::operation_aborted);
+    } else if (!writes_empty() && !write_in_flight_) {
+        flush_writes();
+    } else {
+        maybe_shutdown();
+    }
+    if (reading_ && !read_in_flight_) {
+        kick_read();
+    }
 }
 
 // ---- reading ------------------------------------------------------------
 
 boost::system::error_code Tcp::read_start(ReadCallback cb) {
     POLLUX_ASSERT(static_cast<bool>(cb), "uv::Tcp::read_start needs a callback");
-    if (is_closing() || !connected_) {
+    if (is_closing()) {
         return boost::asio::error::bad_descriptor;
+    }
+    // libuv's uv_read_start: EALREADY, then ENOTCONN unless readable.
+    if (reading_) {
+        return boost::asio::error::already_started;
+    }
+    if (!stream() || read_failed_) {
+        return boost::asio::error::not_connected;
     }
     read_cb_ = std::move(cb);
     if (!read_buf_) {
@@ -278,7 +356,7 @@ boost::system::error_code Tcp::read_start(ReadCallback cb) {
     }
     reading_ = true;
     update_active();
-    if (!read_in_flight_) {
+    if (!read_in_flight_ && io_ready()) {
         // Never read inside read_start (rule 2), and never arm a wait before
         // trying (see the top of this file): post a first try.
         kick_read();
@@ -325,8 +403,12 @@ void Tcp::do_read() {
             return;
         }
         if (ec) {
-            // End of stream or error: reading stops (libuv's uv__stream_eof).
+            // End of stream or error: reading stops (libuv's uv__stream_eof
+            // and uv__read). After eof, read_start may start again (and
+            // reads eof again, as libuv's); after an error, read_start,
+            // write and shutdown are refused.
             reading_ = false;
+            read_failed_ = ec != boost::asio::error::eof;
             update_active();
             (void)invoke(read_cb_, ec, std::span<const char>{});
             return;
@@ -452,13 +534,11 @@ boost::system::error_code Tcp::write(boost::asio::const_buffer data, StatusCallb
 }
 
 Result<std::size_t> Tcp::try_write(boost::asio::const_buffer data) {
-    if (is_closing() || !connected_) {
-        return boost::system::error_code(boost::asio::error::bad_descriptor);
+    if (const auto ec = writable()) {
+        return ec;
     }
-    if (shutdown_requested_) {
-        return boost::system::error_code(boost::asio::error::broken_pipe);
-    }
-    if (!writes_empty()) {
+    // libuv's uv_try_write: EAGAIN while connecting or with writes queued.
+    if (connecting_ || !writes_empty()) {
         return boost::system::error_code(boost::asio::error::would_block);
     }
     boost::system::error_code ec;
@@ -473,19 +553,29 @@ Result<std::size_t> Tcp::try_write(boost::asio::const_buffer data) {
     return n;
 }
 
-boost::system::error_code Tcp::queue_write(WriteReq req) {
-    if (is_closing() || !connected_) {
+// libuv's uv_write2: EBADF without a descriptor, EPIPE unless writable (a
+// stream not shut down, without a read error).
+boost::system::error_code Tcp::writable() const noexcept {
+    if (is_closing() || (!socket_.is_open() && !listening_)) {
         return boost::asio::error::bad_descriptor;
     }
-    if (shutdown_requested_) {
+    if (!stream() || shutdown_requested_ || read_failed_) {
         return boost::asio::error::broken_pipe;
+    }
+    return {};
+}
+
+boost::system::error_code Tcp::queue_write(WriteReq req) {
+    if (const auto ec = writable()) {
+        return ec;
     }
     const bool was_empty = writes_empty();
     const std::size_t size = req.remaining().size();
     writes_.push_back(std::move(req));
     write_queue_size_ += size;
     req_started();
-    if (!write_in_flight_ && was_empty) {
+    // While connecting, writes wait for on_connected.
+    if (io_ready() && !write_in_flight_ && was_empty) {
         // libuv writes at once when nothing is queued; the callback is
         // deferred all the same.
         flush_writes();
@@ -583,10 +673,11 @@ void Tcp::arm_write() {
 }
 
 boost::system::error_code Tcp::shutdown(StatusCallback cb) {
-    if (is_closing() || !connected_) {
+    if (is_closing()) {
         return boost::asio::error::bad_descriptor;
     }
-    if (shutdown_requested_) {
+    // libuv's uv_shutdown: ENOTCONN unless writable and not shut down.
+    if (!stream() || shutdown_requested_ || read_failed_) {
         return boost::asio::error::not_connected;
     }
     shutdown_requested_ = true;
@@ -597,7 +688,7 @@ boost::system::error_code Tcp::shutdown(StatusCallback cb) {
 }
 
 void Tcp::maybe_shutdown() {
-    if (!shutdown_requested_ || shutdown_queued_ || !writes_empty()) {
+    if (!shutdown_requested_ || shutdown_queued_ || connecting_ || !writes_empty()) {
         return;
     }
     shutdown_queued_ = true;
@@ -683,6 +774,9 @@ boost::system::error_code Tcp::keepalive(bool enable, std::chrono::seconds delay
 }
 
 Result<Tcp::Endpoint> Tcp::getsockname() const {
+    if (delayed_error_) {
+        return delayed_error_; // libuv's uv_tcp_getsockname
+    }
     boost::system::error_code ec;
     Endpoint ep = acceptor_ ? acceptor_->local_endpoint(ec) : socket_.local_endpoint(ec);
     if (ec) {
@@ -692,6 +786,10 @@ Result<Tcp::Endpoint> Tcp::getsockname() const {
 }
 
 Result<Tcp::Endpoint> Tcp::getpeername() const {
+    if (acceptor_) {
+        // A listener has no peer (libuv: ENOTCONN, from getpeername(2)).
+        return boost::system::error_code(boost::asio::error::not_connected);
+    }
     boost::system::error_code ec;
     Endpoint ep = socket_.remote_endpoint(ec);
     if (ec) {

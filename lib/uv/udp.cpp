@@ -188,8 +188,18 @@ void Udp::complete_send(SendCallback cb, boost::system::error_code ec) {
 
 boost::system::error_code Udp::recv_start(RecvCallback cb) {
     POLLUX_ASSERT(static_cast<bool>(cb), "uv::Udp::recv_start needs a callback");
-    if (is_closing() || !socket_.is_open()) {
+    if (is_closing()) {
         return boost::asio::error::bad_descriptor;
+    }
+    // libuv's uv_udp_recv_start: EALREADY while receiving; an unbound
+    // handle is bound to 0.0.0.0, port 0, first.
+    if (receiving_) {
+        return boost::asio::error::already_started;
+    }
+    if (!socket_.is_open()) {
+        if (const auto ec = bind(Endpoint(boost::asio::ip::udp::v4(), 0))) {
+            return ec;
+        }
     }
     recv_cb_ = std::move(cb);
     if (!recv_buf_) {

@@ -74,13 +74,27 @@ public:
 
     /// A handle on `loop` with no socket yet (`bind` or `connect` opens one).
     explicit Tcp(Loop& loop);
+    /// libuv's `uv_tcp_init_ex(loop, tcp, AF_INET or AF_INET6)`: a handle
+    /// whose socket is opened at once for `protocol` (`tcp::v4()` or
+    /// `tcp::v6()`), so that `nodelay`, `keepalive` and `getsockname` work
+    /// before `bind`, `listen` or `connect` (which use this socket).
+    /// @par Errors
+    /// Throws `boost::system::system_error` if the socket cannot be opened
+    /// (`EMFILE`, ...).
+    Tcp(Loop& loop, const boost::asio::ip::tcp& protocol);
     ~Tcp();
 
     /// Opens a socket for `ep`'s protocol (if not open yet) with
     /// `SO_REUSEADDR`, and binds it.
+    ///
+    /// As libuv's `uv_tcp_bind`, a port already in use is not an error
+    /// here: `address_in_use` is kept and reported by the next `listen`
+    /// (returned) or `connect` (passed to its callback).
     /// @par Errors
     /// `bad_descriptor` if closing or already listening/connected; the
-    /// system's bind error (`address_in_use`, ...).
+    /// system's bind error (`invalid_argument` for an IPv4 address on an
+    /// IPv6 socket opened early, `address_not_available`, ...) except
+    /// `address_in_use`.
     boost::system::error_code bind(const Endpoint& ep);
     /// Binds "address:port" ("127.0.0.1:0", "[::1]:8080", "0.0.0.0:7000"),
     /// as `bind(Endpoint)`. The address is an IP literal, as for libuv's
@@ -102,7 +116,8 @@ public:
     /// Closing the handle drops connections accepted from the kernel but not
     /// yet handed to `accept` (their peers see a reset).
     /// @par Errors
-    /// `bad_descriptor` if closing or connected; the system's listen error.
+    /// `bad_descriptor` if closing or connected; `address_in_use` kept by
+    /// `bind`; the system's listen error.
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code listen(int backlog, StatusCallback cb);
@@ -111,14 +126,22 @@ public:
     /// stream, not yet reading) and resumes accepting.
     /// @par Errors
     /// `boost::asio::error::would_block` when no connection is waiting;
-    /// `bad_descriptor` if this handle or `client` is closing.
+    /// `bad_descriptor` if this handle or `client` is closing;
+    /// `device_or_resource_busy` (libuv's `UV_EBUSY`) if `client` already
+    /// has a socket (opened early, bound, connected or listening).
     /// @par Preconditions
-    /// `client` is a fresh handle on the same loop (asserts).
+    /// `client` is on the same loop (asserts).
     boost::system::error_code accept(Tcp& client);
 
     /// Connects to `ep`; `cb(ec)` runs when connected or failed
-    /// (`connection_refused`, ...), or with `operation_aborted` if the handle
-    /// is closed first.
+    /// (`connection_refused`, `address_in_use` kept by `bind`, ...), or with
+    /// `operation_aborted` if the handle is closed first.
+    ///
+    /// While connecting, `write`, `read_start` and `shutdown` are accepted
+    /// and wait for the connection, as with libuv: queued writes go out
+    /// once connected (after the connect callback was called), and fail
+    /// with `operation_aborted` if the connect fails; reading starts once
+    /// connected; a shutdown runs after the queued writes.
     /// @par Errors
     /// `bad_descriptor` if closing; `already_started` if a connect is in
     /// flight; `already_connected`. The callback is then never called.
@@ -128,9 +151,14 @@ public:
 
     /// Starts reading: `cb(ec, data)` runs for each chunk read, until
     /// `read_stop()`, eof or an error. Reading is fair: at most 32 reads per
-    /// readiness event before other handlers run.
+    /// readiness event before other handlers run. While connecting, reading
+    /// starts once connected.
     /// @par Errors
-    /// `bad_descriptor` if closing or not connected.
+    /// `bad_descriptor` if closing; `already_started` (`EALREADY`) if
+    /// reading; `not_connected` if not connected or connecting (a fresh,
+    /// bound or listening handle) or after a read error, as libuv's
+    /// `uv_read_start`. After eof, reading may start again (it reads eof
+    /// again, as libuv's).
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code read_start(ReadCallback cb);
@@ -139,19 +167,33 @@ public:
     void read_stop() noexcept;
     /// True between `read_start` and `read_stop` (or the end of reading).
     [[nodiscard]] bool is_reading() const noexcept { return reading_; }
+    /// libuv's `uv_is_readable`: a connected (or connecting) stream without
+    /// a read error (eof does not count), so `read_start` may be called.
+    /// False for a fresh, bound, listening or closing handle.
+    [[nodiscard]] bool is_readable() const noexcept {
+        return !is_closing() && stream() && !read_failed_;
+    }
+    /// libuv's `uv_is_writable`: `write` would be accepted — a connected
+    /// (or connecting) stream, not shut down, without a read error, not
+    /// closing.
+    [[nodiscard]] bool is_writable() const noexcept { return !writable(); }
 
     /// Queues `data` (owned by the handle until `cb` ran) for writing.
     /// `cb(ec)` runs once it was all written, with the error if it failed,
     /// or with `operation_aborted` if the handle is closed first. Writes
     /// complete in the order they were queued. An immediate completion is
-    /// deferred to the loop's pending phase.
+    /// deferred to the loop's pending phase. While connecting, writes wait
+    /// for the connection (see `connect`).
     ///
     /// @par Cancel safety
     /// Not cancel safe: closing the handle may leave part of the data
     /// written.
     /// @par Errors
-    /// `bad_descriptor` if closing or not connected; `broken_pipe` after
-    /// `shutdown`. The callback is then never called.
+    /// `bad_descriptor` if closing or without a socket; `broken_pipe` if
+    /// not connected or connecting (a bound or listening handle), after
+    /// `shutdown`, or after a read error (libuv's `UV_EPIPE`). After a
+    /// failed connect, writes are accepted and fail in their callbacks. The callback is then never
+    /// called.
     boost::system::error_code write(std::string data, StatusCallback cb = {});
     /// As above, owning a `std::vector<char>`.
     boost::system::error_code write(std::vector<char> data, StatusCallback cb = {});
@@ -167,11 +209,10 @@ public:
     /// @par Cancel safety
     /// Nothing is in flight after it returns.
     /// @par Errors
-    /// `bad_descriptor` if closing or not connected; `broken_pipe` after
-    /// `shutdown`; `boost::asio::error::would_block` if the kernel takes
-    /// nothing now or writes are queued (they go first, so bytes keep their
-    /// order); the system's send error (`broken_pipe`, `connection_reset`,
-    /// ...).
+    /// As `write`; `boost::asio::error::would_block` if connecting, if the
+    /// kernel takes nothing now or if writes are queued (they go first, so
+    /// bytes keep their order); the system's send error (`broken_pipe`,
+    /// `connection_reset`, ...).
     /// @par Example
     /// @code
     /// auto n = tcp.try_write(boost::asio::buffer(msg));
@@ -187,9 +228,13 @@ public:
     /// Shuts the write side down once every queued write is done (TCP FIN);
     /// `cb(ec)` runs afterwards, or with `operation_aborted` if the handle is
     /// closed first.
+    /// While connecting, the shutdown waits for the connection (and gets
+    /// the error of `shutdown(2)`, `not_connected`, if it fails).
     /// @par Errors
-    /// `bad_descriptor` if closing or not connected; `not_connected` if
-    /// already shut down. The callback is then never called.
+    /// `bad_descriptor` if closing; `not_connected` if not connected or
+    /// connecting (a fresh, bound or listening handle), if already shut
+    /// down, or after a read error (libuv's `UV_ENOTCONN`). The callback is
+    /// then never called.
     boost::system::error_code shutdown(StatusCallback cb = {});
 
     /// `TCP_NODELAY`. @par Errors `bad_descriptor` if no socket is open.
@@ -201,12 +246,14 @@ public:
 
     /// The local address.
     /// @par Errors
-    /// `bad_descriptor` if no socket is open; the system's error.
+    /// `bad_descriptor` if no socket is open; `address_in_use` kept by
+    /// `bind` (until `connect` reported it), as libuv's
+    /// `uv_tcp_getsockname`; the system's error.
     [[nodiscard]] Result<Endpoint> getsockname() const;
     /// The peer's address.
     /// @par Errors
-    /// `bad_descriptor` if no socket is open; `not_connected`; the system's
-    /// error.
+    /// `bad_descriptor` if no socket is open; `not_connected` (a listener
+    /// too); the system's error.
     [[nodiscard]] Result<Endpoint> getpeername() const;
 
     /// The stream socket under the handle, for interop with Asio or
@@ -239,6 +286,7 @@ private:
     void on_close() noexcept override;
     void on_closed() override;
 
+    [[nodiscard]] boost::system::error_code writable() const noexcept;
     boost::system::error_code queue_write(WriteReq req);
     [[nodiscard]] bool writes_empty() const noexcept { return writes_head_ == writes_.size(); }
     WriteReq& front_write() noexcept { return writes_[writes_head_]; }
@@ -249,6 +297,15 @@ private:
     void run_done_writes();
     void arm_write();
     void maybe_shutdown();
+    void on_connected(StatusCallback& cb, boost::system::error_code ec);
+    // A stream: connected, connecting, or a connect failed (libuv keeps
+    // UV_HANDLE_READABLE | UV_HANDLE_WRITABLE then; I/O fails with the
+    // socket's errors).
+    [[nodiscard]] bool stream() const noexcept {
+        return connected_ || connecting_ || connect_failed_;
+    }
+    // Reads and writes may be tried now (not while connecting).
+    [[nodiscard]] bool io_ready() const noexcept { return connected_ || connect_failed_; }
 
     void kick_read();
     void arm_read();
@@ -289,8 +346,17 @@ private:
     std::vector<DoneWrite> running_done_writes_;
     bool done_deferred_ = false;
 
+    // bind's address_in_use, reported by listen and connect (libuv's
+    // delayed_error).
+    boost::system::error_code delayed_error_;
+
     bool connected_ = false;
     bool connecting_ = false;
+    bool connect_failed_ = false;
+    // A read error: read_start and shutdown give not_connected, write
+    // broken_pipe (libuv's uv__read clears UV_HANDLE_READABLE and
+    // UV_HANDLE_WRITABLE; eof clears neither).
+    bool read_failed_ = false;
     bool listening_ = false;
     bool reading_ = false;
     bool read_in_flight_ = false;   // a kick or a wait will call do_read

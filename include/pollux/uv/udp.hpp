@@ -81,9 +81,12 @@ public:
 
     /// Starts receiving: `cb(ec, data, from)` per datagram (up to 64 KiB),
     /// until `recv_stop()`. A receive error is reported and receiving goes
-    /// on.
+    /// on. An unbound handle is first bound to 0.0.0.0, port 0 (libuv's
+    /// `uv_udp_recv_start`).
     /// @par Errors
-    /// `bad_descriptor` if closing or not bound.
+    /// `bad_descriptor` if closing; `already_started` (`EALREADY`) if
+    /// receiving (the callback is not replaced); the system's error when
+    /// binding.
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code recv_start(RecvCallback cb);
