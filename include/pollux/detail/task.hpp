@@ -22,7 +22,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <source_location>
 #include <string>
@@ -66,6 +65,11 @@ struct TaskVTable {
     // one of its handlers), so the task may be polled right here; false for
     // executors that are not an io_context's.
     bool (*runs_here)(const TaskHeader&) noexcept;
+    // The task's executor when it is a plain io_context executor (stored as
+    // one, or inside an any_io_executor), else null; spawn(f) gives a child
+    // that concrete type without making an any_io_executor. Only while the
+    // task runs, as `executor`.
+    const boost::asio::io_context::executor_type* (*io_executor)(const TaskHeader&) noexcept;
 };
 
 /// The type-erased part of every spawned task. See task_state.hpp for the
@@ -125,14 +129,20 @@ public:
 
     /// The executor the task runs on.
     [[nodiscard]] boost::asio::any_io_executor executor() const { return vtable_->executor(*this); }
+    /// The executor the task runs on if it is a plain io_context executor,
+    /// else null. Only while the task runs.
+    [[nodiscard]] const boost::asio::io_context::executor_type* io_executor() const noexcept {
+        return vtable_->io_executor(*this);
+    }
+    /// The scheduler of the task's execution context.
+    [[nodiscard]] SchedulerService& service() const noexcept { return *service_; }
 
     // Fields shared with JoinHandle and SchedulerService (see (c) in
     // task_state.hpp for who may touch what).
     mutable TaskState state_{task_state::initial | task_state::notified};
-    mutable std::mutex join_mutex_;
-    Waker join_waker_ = Waker::noop(); // under join_mutex_
+    Waker join_waker_ = Waker::noop(); // the join slot: owned as the join_waker bit says
     std::exception_ptr error_;         // written before complete, read after
-    bool output_taken_ = false;        // under join_mutex_
+    bool output_taken_ = false;        // the JoinHandle's alone
     TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
@@ -172,6 +182,11 @@ private:
 
     void complete();
     void finish_cancelled();
+    // After the transition to complete (or shutdown) that returned `prev`:
+    // wakes the JoinHandle's waker if the slot holds one, then hands the
+    // slot back (or drops the waker when the handle is gone). Throws what
+    // the wake throws, after handing the slot back.
+    void wake_join(std::uint32_t prev);
     // Drops the future with this task current (as a completing poll does),
     // so a destructor may use spawn(f) or the task's executor.
     void drop_future_as_current() noexcept;
@@ -288,25 +303,33 @@ private:
         static_cast<Task&>(h).executor_.reset();
     }
     static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
+    using IoExecutor = boost::asio::io_context::executor_type;
     static bool runs_here(const TaskHeader& h) noexcept {
+        const IoExecutor* io = io_executor(h);
+        return io != nullptr && io->running_in_this_thread();
+    }
+    static const IoExecutor* io_executor(const TaskHeader& h) noexcept {
         const auto& self = static_cast<const Task&>(h);
         if (!self.executor_) {
-            return false;
+            return nullptr;
         }
-        const Executor& ex = *self.executor_;
-        using IoExecutor = boost::asio::io_context::executor_type;
         if constexpr (std::is_same_v<Executor, IoExecutor>) {
-            return ex.running_in_this_thread();
+            return &*self.executor_;
         } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-            const IoExecutor* io = ex.template target<IoExecutor>();
-            return io != nullptr && io->running_in_this_thread();
+            return self.executor_->template target<IoExecutor>();
         } else {
-            return false;
+            return nullptr;
         }
     }
 
-    static constexpr TaskVTable vtable{
-        &poll, &drop_future, &schedule, &executor, &release_executor, &destroy, &runs_here};
+    static constexpr TaskVTable vtable{&poll,
+                                       &drop_future,
+                                       &schedule,
+                                       &executor,
+                                       &release_executor,
+                                       &destroy,
+                                       &runs_here,
+                                       &io_executor};
 
     // Engaged from spawn until the task completes or its context's shutdown
     // has closed the gate; see release_executor.
