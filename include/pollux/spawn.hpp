@@ -40,7 +40,7 @@ template <class Executor, class F>
 JoinHandle<output_t<F>>
 spawn_task_in(SchedulerService& service, const Executor& ex, F&& f, const TaskOrigin& origin) {
     using Fut = std::remove_cvref_t<F>;
-    auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service, origin);
+    auto* task = detail::Task<Fut, Executor>::create(ex, std::forward<F>(f), service, origin);
     JoinHandle<output_t<F>> handle(task);
     if (!service.register_task(*task)) {
         // Spawned after the context's scheduler shut down (from a

@@ -15,6 +15,8 @@
 #include <pollux/detail/task_state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
@@ -245,6 +247,38 @@ private:
 template <class F, class Executor>
 class Task final : public TaskWithOutput<output_t<F>> {
 public:
+    // The task's memory comes from Asio's per-thread recycling cache, as a
+    // handler's does: a spawn on a thread that runs an io_context usually
+    // reuses the block of a task freed there before instead of calling
+    // malloc (finding 5 of docs/performance.md). Freed on any thread; a
+    // thread outside any io_context frees it to the heap. The cache slots
+    // are those of Asio's awaitable frames, not the handlers' (default_tag,
+    // what recycling_allocator uses): there a task's block and the
+    // handlers' smaller ones would evict each other, and a second user of
+    // default_tag's allocate in a translation unit made GCC stop inlining
+    // it into every Asio post of that unit (+24 instructions a post).
+    // pollux reaches into Asio's detail here (Boost 1.81's
+    // thread_info_base), as docs/decisions.md says it does for readiness.
+    using CacheTag = boost::asio::detail::thread_info_base::awaitable_frame_tag;
+
+    // Makes a task in cached memory; destroy() gives it back.
+    template <class G>
+    static Task*
+    create(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin) {
+        void* mem = boost::asio::detail::thread_info_base::allocate(
+            CacheTag(),
+            boost::asio::detail::thread_context::top_of_thread_call_stack(),
+            sizeof(Task),
+            alignof(Task));
+        try {
+            // SAFETY: placement-new into memory allocated for one Task.
+            return ::new (mem) Task(ex, std::forward<G>(fut), service, origin);
+        } catch (...) {
+            deallocate(mem);
+            throw;
+        }
+    }
+
     template <class G>
     Task(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin)
         : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(std::in_place, ex),
@@ -302,7 +336,18 @@ private:
     static void release_executor(TaskHeader& h) noexcept {
         static_cast<Task&>(h).executor_.reset();
     }
-    static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
+    static void deallocate(void* mem) noexcept {
+        boost::asio::detail::thread_info_base::deallocate(
+            CacheTag(),
+            boost::asio::detail::thread_context::top_of_thread_call_stack(),
+            mem,
+            sizeof(Task));
+    }
+    static void destroy(TaskHeader* h) noexcept {
+        Task* self = static_cast<Task*>(h);
+        self->~Task();
+        deallocate(self);
+    }
     using IoExecutor = boost::asio::io_context::executor_type;
     static bool runs_here(const TaskHeader& h) noexcept {
         const IoExecutor* io = io_executor(h);
