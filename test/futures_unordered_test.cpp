@@ -339,6 +339,54 @@ TEST_CASE("FuturesUnordered child woken after the set was destroyed does nothing
     REQUIRE(parent.live() == 0);
 }
 
+TEST_CASE("FuturesUnordered reserved children woken after the set was destroyed keep their "
+          "shared block until the last waker goes",
+          "[core][futures_unordered][reserve]") {
+    Counted::reset();
+    CountingWaker parent;
+    Waker first = Waker::noop();
+    Waker second = Waker::noop();
+    {
+        FuturesUnordered<Leaky> set;
+        set.reserve(3); // one slot stays unused
+        set.push(Leaky{&first});
+        set.push(Leaky{&second});
+        Waker w = parent.waker();
+        Context cx(w);
+        REQUIRE(set.poll_next(cx).is_pending());
+        REQUIRE_FALSE(first.will_wake(Waker::noop()));
+        REQUIRE_FALSE(second.will_wake(Waker::noop()));
+    }
+    REQUIRE(Counted::alive() == 0);
+    std::move(first).wake(); // frees one node; the block stays for the other
+    std::thread other([w = std::move(second)]() mutable { std::move(w).wake(); });
+    other.join(); // the last node frees the block on that thread (LSan, TSan)
+    REQUIRE(parent.wakes() == 0);
+    REQUIRE(parent.live() == 0);
+}
+
+TEST_CASE("FuturesUnordered reserve then push past it polls every child once",
+          "[core][futures_unordered][reserve]") {
+    Gates gates(5);
+    FuturesUnordered<Gate> set;
+    set.reserve(2);
+    for (int i = 0; i < 5; ++i) { // two in the block, three of their own
+        set.push(Gate{&gates, i});
+    }
+    StreamTask<FuturesUnordered<Gate>> task{set};
+    REQUIRE(task.poll().is_pending());
+    REQUIRE(gates.polls == 5);
+    for (std::size_t i = 0; i < 5; ++i) {
+        gates.open_and_wake(i);
+    }
+    std::vector<int> out;
+    while (auto v = expect_ready<FuturesUnordered<Gate>>(task.poll())) {
+        out.push_back(*v);
+    }
+    REQUIRE(out == std::vector<int>{0, 1, 2, 3, 4});
+    REQUIRE(gates.polls == 10);
+}
+
 TEST_CASE("FuturesUnordered child woken during its own poll is polled again",
           "[core][futures_unordered]") {
     struct WakesSelfOnce {

@@ -6,7 +6,9 @@
 
 #include "support/counted.hpp"
 #include "support/futures.hpp"
+#include "support/wakers.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
@@ -16,6 +18,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 using namespace pollux;
 using pollux::test::Counted;
@@ -140,6 +143,89 @@ TEST_CASE("JoinHandle is_finished turns true when the task completes", "[schedul
     io.restart();
     io.poll();
     REQUIRE(h.is_finished());
+}
+
+// The join slot's ownership rules ((c) in detail/task_state.hpp).
+TEST_CASE("JoinHandle polled with a new waker wakes only the new one and keeps none after Ready",
+          "[scheduler][join_handle]") {
+    boost::asio::io_context io;
+    auto gate = std::make_shared<test::Gate>();
+    auto h = spawn(io, test::wait(gate));
+    io.poll();
+    test::CountingWaker first;
+    test::CountingWaker second;
+    {
+        const Waker waker = first.waker();
+        Context cx(waker);
+        REQUIRE(h.poll(cx).is_pending());
+    }
+    {
+        const Waker waker = second.waker();
+        Context cx(waker);
+        REQUIRE(h.poll(cx).is_pending());
+        REQUIRE(h.poll(cx).is_pending()); // the same waker again: kept
+    }
+    CHECK(first.live() == 0); // replaced, and dropped at once
+    gate->open();
+    io.restart();
+    io.run();
+    CHECK(first.wakes() == 0);
+    CHECK(second.wakes() == 1);
+    Context cx(Waker::noop());
+    REQUIRE(h.poll(cx).is_ready());
+    CHECK(second.live() == 0);
+}
+
+TEST_CASE("JoinHandle dropped while its task runs on drops its waker at once and never wakes it",
+          "[scheduler][join_handle]") {
+    boost::asio::io_context io;
+    auto gate = std::make_shared<test::Gate>();
+    test::CountingWaker w;
+    {
+        auto h = spawn(io, test::wait(gate));
+        io.poll();
+        const Waker waker = w.waker();
+        Context cx(waker);
+        REQUIRE(h.poll(cx).is_pending());
+    }
+    CHECK(w.live() == 0);
+    gate->open();
+    io.restart();
+    io.run();
+    CHECK(w.wakes() == 0);
+}
+
+TEST_CASE("JoinHandle dropped after its task completed drops the waker the completion woke",
+          "[scheduler][join_handle]") {
+    boost::asio::io_context io;
+    auto gate = std::make_shared<test::Gate>();
+    test::CountingWaker w;
+    {
+        auto h = spawn(io, test::wait(gate));
+        io.poll();
+        const Waker waker = w.waker();
+        Context cx(waker);
+        REQUIRE(h.poll(cx).is_pending());
+        gate->open();
+        io.restart();
+        io.run();
+        CHECK(w.wakes() == 1);
+    }
+    CHECK(w.live() == 0);
+}
+
+TEST_CASE("JoinHandle awaited from another thread never misses its task's completion",
+          "[scheduler][join_handle]") {
+    // The handle's set of its waker races the completion on the loop's
+    // thread (run it under TSan).
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread loop([&] { io.run(); });
+    for (int i = 0; i < 2000; ++i) {
+        REQUIRE(block_on(spawn(io, []() -> Async<int> { co_return 3; }())) == 3);
+    }
+    work.reset();
+    loop.join();
 }
 
 TEST_CASE("JoinHandle wakes its awaiter from another thread's task", "[scheduler][join_handle]") {

@@ -91,6 +91,55 @@ TEST_CASE("task state join interest drop reports the previous word", "[scheduler
     REQUIRE_FALSE(s.load() & ts::join_interest);
 }
 
+TEST_CASE("task state join waker is set and unset by the handle until the task completes",
+          "[scheduler][task_state][join]") {
+    TaskState s(idle_word);
+    REQUIRE(s.set_join_waker() == SetJoinWaker::ok);
+    REQUIRE(s.load() & ts::join_waker);
+    REQUIRE(s.unset_join_waker() == UnsetJoinWaker::ok);
+    REQUIRE_FALSE(s.load() & ts::join_waker);
+    REQUIRE(s.set_join_waker() == SetJoinWaker::ok);
+    (void)s.transition_to_complete();
+    // The slot is the completer's now: the handle's unset fails.
+    REQUIRE(s.unset_join_waker() == UnsetJoinWaker::complete);
+    REQUIRE(s.load() & ts::join_waker);
+}
+
+TEST_CASE("task state join waker set fails once the task completed",
+          "[scheduler][task_state][join]") {
+    TaskState s(idle_word);
+    (void)s.transition_to_complete();
+    REQUIRE(s.set_join_waker() == SetJoinWaker::complete);
+    REQUIRE_FALSE(s.load() & ts::join_waker);
+}
+
+TEST_CASE("task state completer hands the join slot back and sees whether the handle is gone",
+          "[scheduler][task_state][join]") {
+    TaskState s(idle_word);
+    REQUIRE(s.set_join_waker() == SetJoinWaker::ok);
+    const auto prev = s.transition_to_complete();
+    REQUIRE(prev & ts::join_waker);
+    SECTION("handle alive") {
+        REQUIRE(s.unset_join_waker_after_complete() & ts::join_interest);
+    }
+    SECTION("handle dropped first: join_waker stays the completer's") {
+        REQUIRE(s.drop_join_interest() & ts::join_waker);
+        REQUIRE(s.load() & ts::join_waker);
+        REQUIRE_FALSE(s.unset_join_waker_after_complete() & ts::join_interest);
+    }
+    REQUIRE_FALSE(s.load() & ts::join_waker);
+}
+
+TEST_CASE("task state join interest drop of a running task takes the join waker back",
+          "[scheduler][task_state][join]") {
+    TaskState s(idle_word);
+    REQUIRE(s.set_join_waker() == SetJoinWaker::ok);
+    REQUIRE(s.drop_join_interest() & ts::join_waker);
+    REQUIRE_FALSE(s.load() & (ts::join_waker | ts::join_interest));
+    // The completion then finds no waker to wake.
+    REQUIRE_FALSE(s.transition_to_complete() & ts::join_waker);
+}
+
 TEST_CASE("task state shutdown marks complete and cancelled for good", "[scheduler][task_state]") {
     TaskState s(idle_word);
     const auto prev = s.shutdown();

@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <exception>
-#include <mutex>
 #include <type_traits>
 #include <utility>
 
@@ -94,19 +93,22 @@ public:
     /// dropped before it finished.
     Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(task_ != nullptr, "JoinHandle polled after it was moved from");
-        std::unique_lock lock(task_->join_mutex_);
         POLLUX_ASSERT(!task_->output_taken_, "JoinHandle polled after it returned its output");
-        if (!(task_->state_.load() & detail::task_state::complete)) {
-            if (!task_->join_waker_.will_wake(cx.waker())) {
-                task_->join_waker_ = cx.waker();
-            }
+        namespace ts = detail::task_state;
+        // The join slot has no lock: the join_waker bit says who owns it
+        // ((c) in detail/task_state.hpp).
+        const std::uint32_t s = task_->state_.load();
+        if (!(s & ts::complete) && !register_join_waker(s, cx.waker())) {
             return Pending{};
         }
         if (!coop::poll_proceed(cx)) {
             return Pending{};
         }
         task_->output_taken_ = true;
-        lock.unlock();
+        if (!(task_->state_.load() & ts::join_waker)) {
+            // Ours: drop the waker the completer handed back, now.
+            Waker dropped = std::move(task_->join_waker_);
+        }
         if (task_->error_) {
             std::rethrow_exception(std::exchange(task_->error_, nullptr));
         }
@@ -145,11 +147,39 @@ public:
     [[nodiscard]] std::uint64_t id() const noexcept { return task_ ? task_->id_ : 0; }
 
 private:
+    // Leaves `w` in the join slot for the completer to wake. Returns false
+    // (Pending) once it is there, true when the task completed meanwhile.
+    // `s`: the word the caller loaded, not complete.
+    bool register_join_waker(std::uint32_t s, const Waker& w) {
+        namespace ts = detail::task_state;
+        if (s & ts::join_waker) {
+            // Shared: reading the slot is allowed.
+            if (task_->join_waker_.will_wake(w)) {
+                return false;
+            }
+            if (task_->state_.unset_join_waker() == detail::UnsetJoinWaker::complete) {
+                return true; // the completer wakes the old waker; the slot is its
+            }
+        }
+        // Ours until the bit is set.
+        task_->join_waker_ = w;
+        if (task_->state_.set_join_waker() == detail::SetJoinWaker::complete) {
+            Waker dropped = std::move(task_->join_waker_);
+            return true;
+        }
+        return false;
+    }
+
     void detach() noexcept {
         if (!task_) {
             return;
         }
         const std::uint32_t prev = task_->state_.drop_join_interest();
+        if (!(prev & detail::task_state::complete) || !(prev & detail::task_state::join_waker)) {
+            // Ours (drop_join_interest cleared join_waker of a task that runs
+            // on): drop the waker here rather than with the task.
+            Waker dropped = std::move(task_->join_waker_);
+        }
         if ((prev & detail::task_state::complete) && task_->error_ && !task_->output_taken_) {
             detail::report_unhandled_exception(task_->error_);
         }

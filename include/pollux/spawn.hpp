@@ -35,13 +35,12 @@ namespace pollux {
 
 namespace detail {
 
+// Spawns onto `ex`, whose context's scheduler is `service`.
 template <class Executor, class F>
-JoinHandle<output_t<F>> spawn_task(const Executor& ex, F&& f, const TaskOrigin& origin) {
+JoinHandle<output_t<F>>
+spawn_task_in(SchedulerService& service, const Executor& ex, F&& f, const TaskOrigin& origin) {
     using Fut = std::remove_cvref_t<F>;
-    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
-    auto& service = boost::asio::use_service<detail::SchedulerService>(
-        static_cast<boost::asio::execution_context&>(ctx));
-    auto* task = new detail::Task<Fut, Executor>(ex, std::forward<F>(f), service, origin);
+    auto* task = detail::Task<Fut, Executor>::create(ex, std::forward<F>(f), service, origin);
     JoinHandle<output_t<F>> handle(task);
     if (!service.register_task(*task)) {
         // Spawned after the context's scheduler shut down (from a
@@ -52,6 +51,16 @@ JoinHandle<output_t<F>> spawn_task(const Executor& ex, F&& f, const TaskOrigin& 
     }
     task->post_first_run();
     return handle;
+}
+
+template <class Executor, class F>
+JoinHandle<output_t<F>> spawn_task(const Executor& ex, F&& f, const TaskOrigin& origin) {
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    // use_service locks the context's service registry: spawn(f) inside a
+    // task skips it (spawn_on_current).
+    auto& service = boost::asio::use_service<detail::SchedulerService>(
+        static_cast<boost::asio::execution_context&>(ctx));
+    return spawn_task_in(service, ex, std::forward<F>(f), origin);
 }
 
 inline detail::TaskHeader& current_task_or_throw(const char* what) {
@@ -127,20 +136,22 @@ spawn(boost::asio::io_context& io,
 
 namespace detail {
 
-// spawn(f) inside a task: the current task's executor comes back
-// type-erased (any_io_executor), and a task stored with it would pay for
-// the erasure on every wake (docs/performance.md measured ~370 instructions
-// per echo round trip). When it wraps a plain io_context executor, which is
-// what Runtime and spawn(io, f) use, the new task gets that concrete type.
+// spawn(f) inside a task: a task stored with a type-erased executor
+// (any_io_executor) would pay for the erasure on every wake
+// (docs/performance.md measured ~370 instructions per echo round trip).
+// When the current task's executor is (or wraps) a plain io_context
+// executor, which is what Runtime and spawn(io, f) use, the new task gets
+// that concrete type, read from the current task without making an
+// any_io_executor. The child runs on the current task's context, so it
+// takes the current task's scheduler instead of looking it up (finding 5).
 template <Future F>
 JoinHandle<output_t<F>> spawn_on_current(F&& f, const TaskOrigin& origin) {
     TaskHeader& current =
         current_task_or_throw("pollux::spawn(f) called outside a task; use spawn(executor, f)");
-    const boost::asio::any_io_executor ex = current.executor();
-    if (const auto* io_ex = ex.target<boost::asio::io_context::executor_type>()) {
-        return spawn_task(*io_ex, std::forward<F>(f), origin);
+    if (const auto* io_ex = current.io_executor()) {
+        return spawn_task_in(current.service(), *io_ex, std::forward<F>(f), origin);
     }
-    return spawn_task(ex, std::forward<F>(f), origin);
+    return spawn_task_in(current.service(), current.executor(), std::forward<F>(f), origin);
 }
 
 } // namespace detail

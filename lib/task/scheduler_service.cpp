@@ -263,13 +263,8 @@ void SchedulerService::shutdown() {
         task->state_.wait_for_schedulers();
         if (!(prev & task_state::complete)) {
             task->drop_future_as_current();
-            Waker join = Waker::noop();
-            {
-                std::lock_guard lock(task->join_mutex_);
-                join = std::move(task->join_waker_);
-            }
             try {
-                std::move(join).wake();
+                task->wake_join(prev);
             } catch (...) {
                 // A JoinHandle awaited on another context whose post threw:
                 // its task stays idle (TaskHeader::wake); shutdown goes on.

@@ -87,8 +87,12 @@ const RawWakerVTable task_waker_vtable{&waker_clone, &waker_wake, &waker_wake_by
 TaskHeader::TaskHeader(const TaskVTable* vtable,
                        SchedulerService& service,
                        const TaskOrigin& origin)
-    : name_(origin.name), spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable),
-      service_(&service) {
+    : spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable), service_(&service) {
+    // Most tasks have no name: an empty std::string from an empty
+    // string_view still costs a construct call per spawn (finding 5).
+    if (!origin.name.empty()) {
+        name_.assign(origin.name);
+    }
 }
 
 Waker TaskHeader::waker() const {
@@ -314,18 +318,31 @@ void TaskHeader::complete() {
     // reads it before queueing the run that got here.
     vtable_->release_executor(*this);
     const std::uint32_t prev = state_.transition_to_complete();
-    Waker join = Waker::noop();
-    {
-        std::lock_guard lock(join_mutex_);
-        join = std::move(join_waker_);
-    }
-    std::move(join).wake();
     // Exactly one of complete() and ~JoinHandle sees the other's bit (the
     // state word orders them), so an exception nobody awaits is reported
     // exactly once.
     if (!(prev & task_state::join_interest) && error_) {
         report_unhandled_exception(error_);
     }
+    wake_join(prev);
+}
+
+// The completer's side of the join slot ((c) in task_state.hpp): it may
+// only read the slot until it clears join_waker.
+void TaskHeader::wake_join(std::uint32_t prev) {
+    if (!(prev & task_state::join_waker)) {
+        return; // no waker, or the handle owns the slot
+    }
+    struct HandBack {
+        TaskHeader* t;
+        ~HandBack() {
+            if (!(t->state_.unset_join_waker_after_complete() & task_state::join_interest)) {
+                // The handle is gone: the slot is ours alone.
+                Waker dropped = std::move(t->join_waker_);
+            }
+        }
+    } hand_back{this};
+    join_waker_.wake_by_ref();
 }
 
 TaskHeader* current_task() noexcept {

@@ -11,7 +11,9 @@
 #include <pollux/detail/ready_queue.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -21,16 +23,77 @@ namespace pollux {
 
 namespace detail {
 
+// One allocation holding the nodes of several children
+// (FuturesUnordered::reserve, and so join_all). Its count of references:
+// one per node constructed in it and not yet destroyed, and one for the set
+// while slots are left. A node may be freed on any thread (its last waker),
+// so the count is atomic; the last release frees the block, whichever node
+// or set it was.
+template <class Node>
+class NodeBlock {
+public:
+    // Room for `n` nodes, with the set's reference.
+    static NodeBlock* create(std::size_t n) {
+        void* p = ::operator new(slots_offset() + n * sizeof(Node));
+        // SAFETY: placement-new of the header at the start of raw memory
+        // big enough for it and `n` slots after it.
+        return ::new (p) NodeBlock(n);
+    }
+    NodeBlock(const NodeBlock&) = delete;
+    NodeBlock& operator=(const NodeBlock&) = delete;
+
+    [[nodiscard]] bool full() const noexcept { return used_ == capacity_; }
+    // The set only: memory for the next node, which then holds a reference
+    // (given back by the node's release_slot).
+    [[nodiscard]] void* take_slot() noexcept {
+        POLLUX_ASSERT(!full(), "NodeBlock slot taken from a full block");
+        // ORDERING: relaxed: a new reference from the set's.
+        refs_.fetch_add(1, std::memory_order_relaxed);
+        // SAFETY: slot `used_` lies inside the block's allocation (create
+        // sized it for capacity_ slots), aligned for Node (slots_offset).
+        return reinterpret_cast<unsigned char*>(this) + slots_offset() + used_++ * sizeof(Node);
+    }
+    // The set, when it needs no more slots; or a node's destruction.
+    void release() noexcept {
+        // ORDERING: acq_rel: each holder's uses of its memory happen before
+        // the last holder frees the block (as ArcWake::release).
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            this->~NodeBlock();
+            ::operator delete(static_cast<void*>(this));
+        }
+    }
+
+private:
+    explicit NodeBlock(std::size_t n) noexcept : capacity_(n) {}
+    ~NodeBlock() = default;
+
+    // The slots start after the header, aligned for Node (the allocation is
+    // aligned for anything not over-aligned: FuturesUnordered::reserve
+    // makes no block for an over-aligned Node).
+    static constexpr std::size_t slots_offset() noexcept {
+        return (sizeof(NodeBlock) + alignof(Node) - 1) / alignof(Node) * alignof(Node);
+    }
+
+    std::atomic<std::size_t> refs_{1};
+    std::size_t capacity_;
+    std::size_t used_ = 0; // the set's alone
+};
+
 // One child of a FuturesUnordered: its future, its place in the registry,
 // and (through ReadyNode) its waker. The future is touched and destroyed
 // only by the parent; the node itself may outlive the parent while wakers of
 // the child remain, and is then freed by whichever thread drops the last.
+// A node lives either in an allocation of its own (`new`) or in a slot of a
+// NodeBlock (`block_`), which its deletion releases.
 template <class F>
 class FuturesUnorderedTask final : public ReadyNode<FuturesUnorderedTask<F>> {
 public:
-    FuturesUnorderedTask(ArcPtr<ReadyQueue<FuturesUnorderedTask>> queue, F&& f, std::size_t index)
+    FuturesUnorderedTask(ArcPtr<ReadyQueue<FuturesUnorderedTask>> queue,
+                         F&& f,
+                         std::size_t index,
+                         NodeBlock<FuturesUnorderedTask>* block = nullptr)
         : ReadyNode<FuturesUnorderedTask>(std::move(queue)), future(std::in_place, std::move(f)),
-          pos(index) {}
+          pos(index), block_(block) {}
 
     ~FuturesUnorderedTask() {
         // A future left here would be destroyed on whatever thread drops the
@@ -38,8 +101,24 @@ public:
         POLLUX_ASSERT(!future.has_value(), "a child future outlived its FuturesUnordered");
     }
 
+    // ArcWake's last release deletes the node: free it the way it was made
+    // (FuturesUnordered::push constructs every node with a placement-new,
+    // so no new-expression ever pairs with this destroying delete).
+    void operator delete(FuturesUnorderedTask* p, std::destroying_delete_t) noexcept {
+        NodeBlock<FuturesUnorderedTask>* block = p->block_;
+        p->~FuturesUnorderedTask();
+        if (block != nullptr) {
+            block->release();
+        } else {
+            ::operator delete(static_cast<void*>(p));
+        }
+    }
+
     std::optional<F> future; // empty once the child is gone (the node is retired)
     std::size_t pos;         // index in the parent's registry while alive
+
+private:
+    NodeBlock<FuturesUnorderedTask>* block_; // null: allocated alone
 };
 
 // The output of a child, as a value (`Unit` for void).
@@ -134,7 +213,8 @@ public:
     /// Moves it; allowed at any time, also between polls (there is no `Pin`).
     FuturesUnordered(FuturesUnordered&& other) noexcept
         : queue_(std::move(other.queue_)), tasks_(std::move(other.tasks_)),
-          batch_(std::exchange(other.batch_, nullptr)) {
+          batch_(std::exchange(other.batch_, nullptr)),
+          block_(std::exchange(other.block_, nullptr)) {
         other.tasks_.clear();
     }
 
@@ -160,9 +240,54 @@ public:
             tasks_.reserve(std::max<std::size_t>(8, tasks_.capacity() * 2));
         }
         // The new node's first reference is the registry's.
-        Task* task = new Task(queue_, std::move(fut), tasks_.size());
+        Task* task = nullptr;
+        if (block_ != nullptr) {
+            void* slot = block_->take_slot(); // the slot's reference goes with the node
+            try {
+                // SAFETY: placement-new into a slot of the block sized and
+                // aligned for a Task; the node's deletion gives it back.
+                task = ::new (slot) Task(queue_, std::move(fut), tasks_.size(), block_);
+            } catch (...) {
+                block_->release(); // the slot stays unused; the block frees with the others
+                release_full_block();
+                throw;
+            }
+            release_full_block();
+        } else {
+            void* mem = ::operator new(sizeof(Task));
+            try {
+                // SAFETY: placement-new into memory of its own, which the
+                // node's deletion (Task's operator delete) frees.
+                task = ::new (mem) Task(queue_, std::move(fut), tasks_.size());
+            } catch (...) {
+                ::operator delete(mem);
+                throw;
+            }
+        }
         tasks_.push_back(task); // no throw: capacity reserved above
         queue_->link(*task);    // the node starts Queued: link it for its first poll
+    }
+
+    /// Makes room for `n` more futures: the next `n` pushes allocate nothing
+    /// (their children share one allocation, which is freed when the last
+    /// of them is gone: the set destroyed it and no waker of it is left).
+    /// `join_all` of n futures so makes a fixed number of allocations, not
+    /// one per child.
+    /// @par Errors
+    /// `std::bad_alloc`; then the set is unchanged.
+    void reserve(std::size_t n) {
+        if (n == 0 || alignof(Task) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+            return;
+        }
+        if (!queue_) {
+            queue_ = detail::make_arc<Queue>();
+        }
+        tasks_.reserve(tasks_.size() + n);
+        detail::NodeBlock<Task>* block = detail::NodeBlock<Task>::create(n);
+        if (block_ != nullptr) {
+            block_->release(); // its slots left are not used
+        }
+        block_ = block;
     }
 
     /// The number of futures in the set.
@@ -178,6 +303,7 @@ public:
         std::swap(queue_, other.queue_);
         tasks_.swap(other.tasks_);
         std::swap(batch_, other.batch_);
+        std::swap(block_, other.block_);
     }
 
     /// Polls the children woken since their last poll, until one finishes.
@@ -237,6 +363,13 @@ public:
     }
 
 private:
+    // Gives back the set's reference of a block with no slot left.
+    void release_full_block() noexcept {
+        if (block_->full()) {
+            std::exchange(block_, nullptr)->release();
+        }
+    }
+
     // Retires a child, destroys its future and drops the registry's reference.
     void remove(Task& task) noexcept {
         task.retire();
@@ -264,11 +397,15 @@ private:
         }
         tasks_.clear();
         queue_ = {};
+        if (block_ != nullptr) {
+            std::exchange(block_, nullptr)->release();
+        }
     }
 
     detail::ArcPtr<Queue> queue_; // null until the first push
     std::vector<Task*> tasks_;    // the live children, each holding one reference
     Task* batch_ = nullptr;       // taken from queue_ and not yet polled; owns references
+    detail::NodeBlock<Task>* block_ = nullptr; // reserved slots left, with the set's reference
 };
 
 } // namespace pollux

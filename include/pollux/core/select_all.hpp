@@ -28,6 +28,7 @@ public:
         if (futures.empty()) {
             throw std::invalid_argument("pollux::select_all: no futures to select from");
         }
+        set_.reserve(futures.size()); // one allocation for every child node
         for (std::size_t i = 0; i < futures.size(); ++i) {
             set_.push(detail::Indexed<F>(std::move(futures[i]), i));
         }

@@ -10,6 +10,7 @@
 #include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/context_gate.hpp>
+#include <pollux/detail/light_mutex.hpp>
 
 #include <boost/asio/execution_context.hpp>
 
@@ -94,7 +95,12 @@ private:
     // Adds an unlinked task's counters to the retired totals; under mutex_.
     void retire_counters(const TaskHeader& task) noexcept;
 
-    mutable std::mutex mutex_;
+    // Taken twice per spawned task (register, unregister), so a LightMutex
+    // (one inline atomic each way) rather than std::mutex. It stays a lock
+    // even on a context run by one thread (concurrency hint 1): spawn is
+    // allowed from any thread, and dumps and metrics read the list from
+    // others (the stall watchdog, a signal's dump).
+    mutable LightMutex mutex_;
     TaskHeader* head_ = nullptr;      // intrusive list of live tasks, newest first, under mutex_
     std::size_t live_ = 0;            // under mutex_
     std::uint64_t next_id_ = 1;       // under mutex_

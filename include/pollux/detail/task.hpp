@@ -15,6 +15,8 @@
 #include <pollux/detail/task_state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
@@ -22,7 +24,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <mutex>
 #include <optional>
 #include <source_location>
 #include <string>
@@ -66,6 +67,11 @@ struct TaskVTable {
     // one of its handlers), so the task may be polled right here; false for
     // executors that are not an io_context's.
     bool (*runs_here)(const TaskHeader&) noexcept;
+    // The task's executor when it is a plain io_context executor (stored as
+    // one, or inside an any_io_executor), else null; spawn(f) gives a child
+    // that concrete type without making an any_io_executor. Only while the
+    // task runs, as `executor`.
+    const boost::asio::io_context::executor_type* (*io_executor)(const TaskHeader&) noexcept;
 };
 
 /// The type-erased part of every spawned task. See task_state.hpp for the
@@ -125,14 +131,20 @@ public:
 
     /// The executor the task runs on.
     [[nodiscard]] boost::asio::any_io_executor executor() const { return vtable_->executor(*this); }
+    /// The executor the task runs on if it is a plain io_context executor,
+    /// else null. Only while the task runs.
+    [[nodiscard]] const boost::asio::io_context::executor_type* io_executor() const noexcept {
+        return vtable_->io_executor(*this);
+    }
+    /// The scheduler of the task's execution context.
+    [[nodiscard]] SchedulerService& service() const noexcept { return *service_; }
 
     // Fields shared with JoinHandle and SchedulerService (see (c) in
     // task_state.hpp for who may touch what).
     mutable TaskState state_{task_state::initial | task_state::notified};
-    mutable std::mutex join_mutex_;
-    Waker join_waker_ = Waker::noop(); // under join_mutex_
+    Waker join_waker_ = Waker::noop(); // the join slot: owned as the join_waker bit says
     std::exception_ptr error_;         // written before complete, read after
-    bool output_taken_ = false;        // under join_mutex_
+    bool output_taken_ = false;        // the JoinHandle's alone
     TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
@@ -172,6 +184,11 @@ private:
 
     void complete();
     void finish_cancelled();
+    // After the transition to complete (or shutdown) that returned `prev`:
+    // wakes the JoinHandle's waker if the slot holds one, then hands the
+    // slot back (or drops the waker when the handle is gone). Throws what
+    // the wake throws, after handing the slot back.
+    void wake_join(std::uint32_t prev);
     // Drops the future with this task current (as a completing poll does),
     // so a destructor may use spawn(f) or the task's executor.
     void drop_future_as_current() noexcept;
@@ -230,6 +247,38 @@ private:
 template <class F, class Executor>
 class Task final : public TaskWithOutput<output_t<F>> {
 public:
+    // The task's memory comes from Asio's per-thread recycling cache, as a
+    // handler's does: a spawn on a thread that runs an io_context usually
+    // reuses the block of a task freed there before instead of calling
+    // malloc (finding 5 of docs/performance.md). Freed on any thread; a
+    // thread outside any io_context frees it to the heap. The cache slots
+    // are those of Asio's awaitable frames, not the handlers' (default_tag,
+    // what recycling_allocator uses): there a task's block and the
+    // handlers' smaller ones would evict each other, and a second user of
+    // default_tag's allocate in a translation unit made GCC stop inlining
+    // it into every Asio post of that unit (+24 instructions a post).
+    // pollux reaches into Asio's detail here (Boost 1.81's
+    // thread_info_base), as docs/decisions.md says it does for readiness.
+    using CacheTag = boost::asio::detail::thread_info_base::awaitable_frame_tag;
+
+    // Makes a task in cached memory; destroy() gives it back.
+    template <class G>
+    static Task*
+    create(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin) {
+        void* mem = boost::asio::detail::thread_info_base::allocate(
+            CacheTag(),
+            boost::asio::detail::thread_context::top_of_thread_call_stack(),
+            sizeof(Task),
+            alignof(Task));
+        try {
+            // SAFETY: placement-new into memory allocated for one Task.
+            return ::new (mem) Task(ex, std::forward<G>(fut), service, origin);
+        } catch (...) {
+            deallocate(mem);
+            throw;
+        }
+    }
+
     template <class G>
     Task(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin)
         : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(std::in_place, ex),
@@ -287,26 +336,45 @@ private:
     static void release_executor(TaskHeader& h) noexcept {
         static_cast<Task&>(h).executor_.reset();
     }
-    static void destroy(TaskHeader* h) noexcept { delete static_cast<Task*>(h); }
+    static void deallocate(void* mem) noexcept {
+        boost::asio::detail::thread_info_base::deallocate(
+            CacheTag(),
+            boost::asio::detail::thread_context::top_of_thread_call_stack(),
+            mem,
+            sizeof(Task));
+    }
+    static void destroy(TaskHeader* h) noexcept {
+        Task* self = static_cast<Task*>(h);
+        self->~Task();
+        deallocate(self);
+    }
+    using IoExecutor = boost::asio::io_context::executor_type;
     static bool runs_here(const TaskHeader& h) noexcept {
+        const IoExecutor* io = io_executor(h);
+        return io != nullptr && io->running_in_this_thread();
+    }
+    static const IoExecutor* io_executor(const TaskHeader& h) noexcept {
         const auto& self = static_cast<const Task&>(h);
         if (!self.executor_) {
-            return false;
+            return nullptr;
         }
-        const Executor& ex = *self.executor_;
-        using IoExecutor = boost::asio::io_context::executor_type;
         if constexpr (std::is_same_v<Executor, IoExecutor>) {
-            return ex.running_in_this_thread();
+            return &*self.executor_;
         } else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>) {
-            const IoExecutor* io = ex.template target<IoExecutor>();
-            return io != nullptr && io->running_in_this_thread();
+            return self.executor_->template target<IoExecutor>();
         } else {
-            return false;
+            return nullptr;
         }
     }
 
-    static constexpr TaskVTable vtable{
-        &poll, &drop_future, &schedule, &executor, &release_executor, &destroy, &runs_here};
+    static constexpr TaskVTable vtable{&poll,
+                                       &drop_future,
+                                       &schedule,
+                                       &executor,
+                                       &release_executor,
+                                       &destroy,
+                                       &runs_here,
+                                       &io_executor};
 
     // Engaged from spawn until the task completes or its context's shutdown
     // has closed the gate; see release_executor.

@@ -31,6 +31,9 @@ namespace pollux::detail {
 //                   cancellation) is final. Never unset once set.
 //     cancelled     abort() was called, or the loop shut down. Never unset.
 //     join_interest a JoinHandle is alive; cleared by its destructor.
+//     join_waker    the join slot (`TaskHeader::join_waker_`) holds the
+//                   waker of the JoinHandle's last Pending poll, and the
+//                   completer may read it (tokio's JOIN_WAKER).
 //
 //     The five states of DESIGN.md are:
 //       idle                 = !running && !notified && !complete
@@ -42,8 +45,20 @@ namespace pollux::detail {
 // (c) Fields. The future: only under `running` (or by the registry's shutdown,
 //     when no thread runs the loop). The output: written under `running`
 //     before `complete` is set (release); read by the JoinHandle after it saw
-//     `complete` (acquire), under the join mutex. The join waker: under the
-//     join mutex.
+//     `complete` (acquire). `output_taken_`: the JoinHandle's alone.
+//     The join slot has no lock; the two bits say who may touch it (tokio's
+//     rules, runtime/task/state.rs):
+//       !join_waker              the JoinHandle owns it: it may write it,
+//                                and nobody else reads it.
+//       join_waker, !complete    shared: both may read it (the handle's
+//                                will_wake, nobody writes).
+//       join_waker, complete     the completer reads it (wake_by_ref), then
+//                                clears join_waker, which hands the slot
+//                                back to the handle, or drops the waker
+//                                itself when join_interest is already gone.
+//     So the handle writes the slot only with join_waker clear, and sets the
+//     bit after writing (release); the completer reads it only after
+//     setting `complete` (acq_rel) saw the bit.
 //
 // (d) Transitions (each one read-modify-write, each returning an enum):
 //     wake:     complete or notified -> do_nothing
@@ -60,6 +75,19 @@ namespace pollux::detail {
 //               running or scheduled  -> set cancelled; do_nothing (the runner sees it)
 //               idle                  -> set cancelled and notified; submit
 //     failed submit: (the post of a submit threw) clear notified: idle again
+//     set join waker:   (handle, after writing the slot) !complete -> set
+//                       join_waker; ok. complete -> complete (the handle
+//                       drops what it wrote and takes the output)
+//     unset join waker: (handle, to replace the waker) !complete -> clear
+//                       join_waker; ok. complete -> complete (the slot stays
+//                       the completer's)
+//     unset join waker after complete: (completer, after waking the slot's
+//                       waker) clear join_waker; returns the word, whose
+//                       join_interest says who drops the waker
+//     drop join interest: (~JoinHandle) clear join_interest, and join_waker
+//                       too unless complete (then the handle drops the
+//                       slot's waker; a complete task's slot with join_waker
+//                       set is the completer's to drop)
 //     shutdown: set complete and cancelled (the registry's drain; the gate
 //               then closes, so a submit that raced it posts nothing)
 //
@@ -74,6 +102,18 @@ namespace pollux::detail {
 //       loop inside run, so one busy task cannot starve other handlers.
 //     - After `complete`, every transition but drop does nothing, so late
 //       wakes after shutdown touch no executor.
+//     - The join slot is never written while another thread may read it:
+//       the handle's CAS that sets or clears join_waker fails once
+//       `complete` is set, so after completion it never writes a slot the
+//       completer may be reading; the completer only reads it (wake_by_ref)
+//       until its own clear of join_waker hands it back. A completion that
+//       races the handle's replacement of its waker either saw join_waker
+//       (then it wakes the old waker, which the handle still polls with,
+//       or the handle's unset failed and the handle takes the output), or
+//       did not (then the handle's set fails and it takes the output): the
+//       JoinHandle never misses the completion (tests: join_handle_test
+//       "JoinHandle awaited from another thread ...", task_state_test
+//       "join waker ...").
 //
 // (f) Schedulers in flight. A wake or abort that wins a submit goes on to
 //     read the task's executor (is this thread running it? then post to
@@ -97,6 +137,8 @@ inline constexpr std::uint32_t complete = 1u << 2;
 inline constexpr std::uint32_t cancelled = 1u << 3;
 /// A JoinHandle is alive.
 inline constexpr std::uint32_t join_interest = 1u << 4;
+/// The join slot holds the JoinHandle's waker (see (c) for who owns it).
+inline constexpr std::uint32_t join_waker = 1u << 5;
 
 /// One thread between winning a submit (wake, abort) and the end of its
 /// schedule: the upper half of the word counts them (see (f) above).
@@ -113,6 +155,8 @@ enum class [[nodiscard]] TransitionToNotified{do_nothing, submit};
 enum class [[nodiscard]] TransitionToRunning{success, cancelled, failed};
 enum class [[nodiscard]] TransitionToIdle{ok, resubmit, cancelled};
 enum class [[nodiscard]] TransitionToCancelled{do_nothing, submit};
+enum class [[nodiscard]] SetJoinWaker{ok, complete};
+enum class [[nodiscard]] UnsetJoinWaker{ok, complete};
 
 /// The state word, with the transitions of the comment above.
 class TaskState {
@@ -240,12 +284,78 @@ public:
         }
     }
 
-    /// Clears join_interest; returns the previous word.
+    /// Clears join_interest, and join_waker unless the task is complete (the
+    /// handle then owns the slot and drops its waker); returns the previous
+    /// word.
     std::uint32_t drop_join_interest() noexcept {
-        // ORDERING: acq_rel: acquire sees a completed output (to report an
-        // exception nobody will await); release orders the handle's last
-        // reads before it.
-        return word_.fetch_and(~task_state::join_interest, std::memory_order_acq_rel);
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            POLLUX_ASSERT(s & task_state::join_interest, "JoinHandle dropped twice");
+            std::uint32_t next = s & ~task_state::join_interest;
+            if (!(s & task_state::complete)) {
+                next &= ~task_state::join_waker;
+            }
+            // ORDERING: acq_rel: acquire sees a completed output (to report
+            // an exception nobody will await) and the completer's last read
+            // of the slot; release orders the handle's last reads of the slot
+            // before a completer that then drops its waker.
+            if (word_.compare_exchange_weak(
+                    s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                return s;
+            }
+        }
+    }
+
+    /// JoinHandle only, with join_waker clear and its waker just written to
+    /// the slot: lends the slot to the completer, unless the task completed.
+    SetJoinWaker set_join_waker() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            POLLUX_ASSERT((s & task_state::join_waker) == 0, "join waker set twice");
+            if (s & task_state::complete) {
+                return SetJoinWaker::complete;
+            }
+            // ORDERING: acq_rel: release publishes the slot's waker to the
+            // completer's acq_rel in transition_to_complete (or shutdown);
+            // acquire, on the complete path, as the handle's load.
+            if (word_.compare_exchange_weak(s,
+                                            s | task_state::join_waker,
+                                            std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+                return SetJoinWaker::ok;
+            }
+        }
+    }
+
+    /// JoinHandle only, with join_waker set: takes the slot back to replace
+    /// its waker, unless the task completed (the slot stays the completer's).
+    UnsetJoinWaker unset_join_waker() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            POLLUX_ASSERT(s & task_state::join_waker, "join waker unset while not set");
+            if (s & task_state::complete) {
+                return UnsetJoinWaker::complete;
+            }
+            // ORDERING: acq_rel, as set_join_waker (acquire on failure: the
+            // complete path reads the output).
+            if (word_.compare_exchange_weak(s,
+                                            s & ~task_state::join_waker,
+                                            std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+                return UnsetJoinWaker::ok;
+            }
+        }
+    }
+
+    /// The completer only, after waking the slot's waker: hands the slot
+    /// back. Returns the previous word: without join_interest, the handle is
+    /// gone and the completer drops the waker.
+    std::uint32_t unset_join_waker_after_complete() noexcept {
+        // ORDERING: acq_rel: release orders the completer's read of the slot
+        // before the handle's next write (its acquire load sees the bit
+        // clear); acquire orders a detached handle's last use before the
+        // completer drops the waker.
+        return word_.fetch_and(~task_state::join_waker, std::memory_order_acq_rel);
     }
 
     /// Marks the task complete and cancelled at shutdown; returns the previous word.
