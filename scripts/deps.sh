@@ -22,7 +22,10 @@ pollux_cxx_package() {
 # Installs the packages every build needs, the compiler CXX names (when set)
 # and the packages given as arguments.
 pollux_install_deps() {
-    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2 $(pollux_cxx_package) "$@")
+    local cxx_package
+    cxx_package=$(pollux_cxx_package)
+    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2
+        ${cxx_package:+"$cxx_package"} "$@")
     local missing=()
     local p
     for p in "${wanted[@]}"; do
