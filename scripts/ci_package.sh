@@ -17,6 +17,8 @@
 #                  built if missing. .ci/run passes its plain build, built.
 #   POLLUX_PACKAGE_DIR  scratch directory (default build-package), wiped first.
 #   POLLUX_PACKAGE_CHECKS  which checks to run (default: subproject install docs).
+#   CXX  the compiler for the parent project and the pkg-config program
+#        (default: meson's choice, and g++).
 #
 # Writes POLLUX_PACKAGE_DIR/testlog.json, one line per check in meson's
 # testlog format ({"name", "result": "OK"|"FAIL"}), for .ci/run's count, and
@@ -92,7 +94,7 @@ check_install() {
             return
         }
     fi
-    local pc libdir flags
+    local pc libdir flags cxx=${CXX:-g++}
     meson compile -C "$lib_build" pollux &&
         meson install -C "$lib_build" --no-rebuild --destdir "$dest" >/dev/null &&
         pc=$(find "$dest" -name pollux.pc) && [ -n "$pc" ] &&
@@ -101,8 +103,9 @@ check_install() {
         flags=$(PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$dest" \
             pkg-config --cflags --libs pollux) &&
         echo "pkg-config --cflags --libs pollux: $flags" &&
-        # $flags unquoted: it is a list of compiler arguments.
-        g++ -Wall -Wextra -Wpedantic -Werror -o "$work/installed_program" \
+        # The compiler CXX names, as for the builds (g++ by default); $cxx
+        # and $flags unquoted: they are command lines.
+        $cxx -Wall -Wextra -Wpedantic -Werror -o "$work/installed_program" \
             test/subproject/installed_program.cpp $flags &&
         LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/installed_program"
     record "install: pkg-config program builds and runs" $?

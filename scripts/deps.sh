@@ -4,8 +4,28 @@
 # sudo) only when something is missing.
 set -euo pipefail
 
+# The Debian package of the compiler that CXX names, if it names one this
+# knows ("clang++-16", "ccache clang++-16", "g++-12"); nothing otherwise.
+pollux_cxx_package() {
+    local word
+    for word in ${CXX:-}; do # unquoted: CXX is a command line
+        case "$(basename "$word")" in
+        ccache) ;;
+        clang++-[0-9]*) echo "clang-${word##*clang++-}"; return ;;
+        clang++) echo clang; return ;;
+        g++-[0-9]*) echo "g++-${word##*g++-}"; return ;;
+        *) return ;;
+        esac
+    done
+}
+
+# Installs the packages every build needs, the compiler CXX names (when set)
+# and the packages given as arguments.
 pollux_install_deps() {
-    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2 "$@")
+    local cxx_package
+    cxx_package=$(pollux_cxx_package)
+    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2
+        ${cxx_package:+"$cxx_package"} "$@")
     local missing=()
     local p
     for p in "${wanted[@]}"; do

@@ -2,6 +2,9 @@
 # Quick start, step 2: install what is missing, build, and run every test.
 # Usage: bash scripts/test.sh [extra meson setup options...]
 #   POLLUX_BUILD_DIR  build directory (default: build-test)
+#   CXX               the compiler, e.g. clang++-16 (installed if missing);
+#                     read when the build directory is set up, so a new
+#                     compiler needs a new POLLUX_BUILD_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh

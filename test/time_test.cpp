@@ -279,7 +279,10 @@ TEST_CASE("interval first tick completes on its first poll with the start instan
 
 TEST_CASE("interval ticks in order one period apart", "[time][interval]") {
     Runtime rt;
-    constexpr Duration period = 20ms;
+    // static: the coroutine lambda captures nothing (a capture would dangle
+    // once the lambda object is gone), and a local would need capturing:
+    // passing it to interval() odr-uses it (clang rejects it uncaptured).
+    static constexpr Duration period = 20ms;
     auto body = []() -> Async<std::vector<Instant>> {
         auto iv = time::interval(period);
         std::vector<Instant> ticks;

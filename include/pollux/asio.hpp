@@ -108,7 +108,16 @@ struct OpState {
     std::optional<value_t<Out>> result;
     boost::asio::cancellation_signal signal;
 
-    using allocator = boost::asio::recycling_allocator<OpState>;
+    // Recycled in Asio's per-thread cache, but not in the default slots that
+    // the operations themselves use: a completion handler polls its task
+    // inline (wake_from_completion) while this block is still held, so the
+    // next operation's OpState and its Asio op are allocated while the old
+    // op's memory is the one cached block; sharing two first-fit slots, the
+    // small OpState could take the op-sized block and the op then missed the
+    // cache (an allocation per tick now and then, time_alloc_test). pollux
+    // runs no asio::awaitable, whose frames these slots are named for.
+    using allocator = boost::asio::detail::
+        recycling_allocator<OpState, boost::asio::detail::thread_info_base::awaitable_frame_tag>;
 
     static OpState* create() {
         allocator alloc;

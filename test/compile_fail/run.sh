@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Compile-fail checks (issue 16): each .cpp here is a common mistake that must
 # not compile (or, for expect-warning, must warn), and the FIRST error (or
-# warning) line g++ prints must carry the message in its `// expect-...:`
-# first line. Cheap: -fsyntax-only, one file at a time.
+# warning) line the compiler prints must carry the message in its
+# `// expect-...:` first line. g++ and clang both print a static_assert's
+# message and a [[nodiscard]] reason on their first diagnostic line, so one
+# expectation serves both. Cheap: -fsyntax-only, one file at a time.
 #
-# usage: run.sh <compiler> <include dir> [extra flags...]
+# usage: run.sh <include dir> <compiler command...>
+#   e.g. run.sh include g++, run.sh include ccache clang++-16
 set -u
-cxx=${1:?compiler}
-inc=${2:?include dir}
-shift 2
+inc=${1:?include dir}
+shift
+cxx=("$@")
+[ "${#cxx[@]}" -gt 0 ] || { echo "usage: run.sh <include dir> <compiler command...>" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 failed=0
 for src in "$here"/*.cpp; do
@@ -19,7 +23,7 @@ for src in "$here"/*.cpp; do
     "// expect-warning: "*) kind=warning; want=${first#// expect-warning: } ;;
     *) echo "FAIL $name: no '// expect-error:' or '// expect-warning:' first line"; failed=1; continue ;;
     esac
-    out=$("$cxx" -std=c++20 -fsyntax-only -Wall -Wextra -I"$inc" "$@" "$src" 2>&1)
+    out=$("${cxx[@]}" -std=c++20 -fsyntax-only -Wall -Wextra -I"$inc" "$src" 2>&1)
     rc=$?
     if [ "$kind" = error ] && [ $rc -eq 0 ]; then
         echo "FAIL $name: compiled, expected an error"; failed=1; continue

@@ -15,12 +15,14 @@ the others are checked with -fsyntax-only.
 A block that does not compile is a bug in the document, not a reason to
 mark it as a fragment.
 
-usage: run.py --cxx g++ --include DIR [--lib LIBFILE] FILE.md...
+usage: run.py --cxx 'COMPILER [ARGS]' --include DIR [--lib LIBFILE] FILE.md...
+(--cxx is a command line, split as a shell would: "ccache clang++-16".)
 """
 
 import argparse
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--lib")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
+    cxx = shlex.split(args.cxx)
     flags = ["-std=c++20", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread",
              "-I" + args.include]
     failed = 0
@@ -82,10 +85,10 @@ def main():
                     f.write(source)
                 if has_main and args.lib:
                     libdir = os.path.dirname(os.path.abspath(args.lib))
-                    cmd = [args.cxx] + flags + [src, args.lib, "-Wl,-rpath," + libdir,
+                    cmd = cxx + flags + [src, args.lib, "-Wl,-rpath," + libdir,
                                                 "-o", os.path.join(tmp, "block_%d" % count)]
                 else:
-                    cmd = [args.cxx] + flags + ["-fsyntax-only", src]
+                    cmd = cxx + flags + ["-fsyntax-only", src]
                 r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                 if r.returncode != 0:
                     failed += 1
