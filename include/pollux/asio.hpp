@@ -114,10 +114,12 @@ struct OpState {
     // next operation's OpState and its Asio op are allocated while the old
     // op's memory is the one cached block; sharing two first-fit slots, the
     // small OpState could take the op-sized block and the op then missed the
-    // cache (an allocation per tick now and then, time_alloc_test). pollux
-    // runs no asio::awaitable, whose frames these slots are named for.
+    // cache (an allocation per tick now and then, time_alloc_test). The
+    // slots are those of Asio's experimental parallel_group, which pollux
+    // does not use; a task's own memory takes the awaitable-frame slots
+    // (detail/task.hpp), so neither competes with the other either.
     using allocator = boost::asio::detail::
-        recycling_allocator<OpState, boost::asio::detail::thread_info_base::awaitable_frame_tag>;
+        recycling_allocator<OpState, boost::asio::detail::thread_info_base::parallel_group_tag>;
 
     static OpState* create() {
         allocator alloc;
