@@ -78,6 +78,16 @@
 // completed (the operation ran or was destroyed, on any thread) -> idle (the
 // owner saw it). Only the owner starts or consumes, only the operation
 // completes, so each transition has one writer and needs no CAS.
+//
+// Cancel safety is the owner's (lib/net/socket_block.hpp): a wait whose
+// future is dropped stays in flight until readiness or the close, and the
+// next poll of its direction takes it over; neither path cancels it.
+//
+// Tests: the net, io and uv suites run on both paths (CI's build-ci, and
+// build-ci-select on Asio's select reactor); test/io_lifetime_test.cpp
+// covers waits that outlive their owner or the io_context;
+// test/readiness_syscall_test.cpp pins the fast path's "no epoll_ctl per
+// wait".
 
 #include <pollux/core/waker.hpp>
 #include <pollux/detail/atomic_waker.hpp>
