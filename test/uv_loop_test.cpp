@@ -351,7 +351,12 @@ TEST_CASE("uv Loop without any socket still bounds each poll phase: a handler th
     }));
     REQUIRE(loop.run() == 0);
     REQUIRE(per_iteration.size() == 5);
+    // On the epoll fast path the phase ends at the reactor's turn, queued
+    // before the wait, so once. On the portable path (docs/net.md) it ends
+    // at a marker posted after the wait, behind the repost of the handler
+    // that ended the wait, so at most twice. Unbounded would be thousands.
+    const int max_runs = POLLUX_TEST_EPOLL_FAST_PATH ? 1 : 2;
     for (int n : per_iteration) {
-        REQUIRE(n <= 1);
+        REQUIRE(n <= max_runs);
     }
 }

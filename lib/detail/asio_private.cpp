@@ -1,17 +1,26 @@
-// What pollux reads of Asio's private state: the reactor registrations of
-// acceptors and descriptors (Registration in readiness.hpp) and the front
-// of the scheduler's queue (scheduler_peek.hpp). Names in an explicit
+// What pollux reads of Asio's private state on the epoll fast path
+// (readiness_path.hpp): the reactor registrations of acceptors and
+// descriptors (Registration in readiness.hpp) and the front of the
+// scheduler's queue (scheduler_peek.hpp). Names in an explicit
 // instantiation are not access-checked ([temp.spec.general]/6), so each
 // instantiation of Thief below hands a pointer to a private member to the
 // friend function its tag declares. They live in this one file: a program
 // may hold each explicit instantiation definition once.
+//
+// On the portable path nothing private is read: the readiness waits are
+// async_wait (readiness.hpp) and there is no scheduler to peek at, so the
+// uv loop drains up to a marker (lib/uv/loop.cpp).
 
 #include "readiness.hpp"
 #include "scheduler_peek.hpp"
 
 #include <boost/asio/detail/scheduler.hpp>
 
+#include <cstdlib>
+
 namespace pollux::detail {
+
+#if POLLUX_EPOLL_FAST_PATH
 
 namespace {
 
@@ -75,12 +84,12 @@ bool reactor_is_next(ad::scheduler& s) noexcept {
     return (s.*member(SchedulerQueue{})).front() == task;
 }
 
-ad::scheduler& scheduler_with_reactor(boost::asio::io_context& io) {
+ad::scheduler* scheduler_with_reactor(boost::asio::io_context& io) {
     // Making the reactor does not queue its turn; an I/O object's service
     // does that when it is made (init_task), so do it here, for an
     // io_context that may never have one.
     boost::asio::use_service<Reactor>(io).init_task();
-    return boost::asio::use_service<ad::scheduler>(io);
+    return &boost::asio::use_service<ad::scheduler>(io);
 }
 
 Reactor::per_descriptor_data&
@@ -97,5 +106,18 @@ Reactor::per_descriptor_data& Registration<boost::asio::posix::stream_descriptor
     boost::asio::posix::stream_descriptor& d) noexcept {
     return (d.*(&Registration::impl_)).get_implementation().*member(DescriptorRegistration{});
 }
+
+#else // the portable path
+
+boost::asio::detail::scheduler* scheduler_with_reactor(boost::asio::io_context&) {
+    return nullptr;
+}
+
+bool reactor_is_next(boost::asio::detail::scheduler&) noexcept {
+    // No caller has a scheduler to pass on this path.
+    std::abort();
+}
+
+#endif
 
 } // namespace pollux::detail

@@ -1,20 +1,27 @@
 #pragma once
 
-// Private to the library: readiness waits that keep a descriptor's epoll
-// registration as it is, for lib/net, lib/io and lib/uv.
+// Private to the library: readiness waits for lib/net, lib/io and lib/uv.
+// A ReadinessOps holds, per descriptor and direction, at most one wait in
+// flight; its owner starts it after a system call said would-block, and
+// retries the call when it completes. The interface (ReadinessOps,
+// Registration, reactor_of, Direction, the sinks) is the same on both paths
+// below; which one a build takes is decided at compile time from Asio's
+// configuration (readiness_path.hpp: POLLUX_EPOLL_FAST_PATH).
 //
-// Why not `async_wait`: Asio's epoll reactor registers every descriptor
-// once, edge-triggered, when the socket is opened, and re-arms it with
-// `epoll_ctl(EPOLL_CTL_MOD)` whenever an operation is started without a
-// speculative attempt (epoll_reactor::start_op). `async_wait` is never
-// speculative, so each would-block wait cost one `epoll_ctl`, a syscall that
-// also takes the epoll instance's lock: one per round trip of an echo
-// server, a third of what raw Asio spends. Asio's own reads are speculative
-// and queue without it. (tokio keeps readiness per direction in its
-// ScheduledIo and registers a descriptor once; this is the same idea within
-// Asio's reactor.)
+// The epoll fast path (Asio's epoll reactor)
+// ------------------------------------------
+// Why not `async_wait` there: Asio's epoll reactor registers every
+// descriptor once, edge-triggered, when the socket is opened, and re-arms
+// it with `epoll_ctl(EPOLL_CTL_MOD)` whenever an operation is started
+// without a speculative attempt (epoll_reactor::start_op). `async_wait` is
+// never speculative, so each would-block wait would cost one `epoll_ctl`, a
+// syscall that also takes the epoll instance's lock: one per round trip of
+// an echo server, a third of what raw Asio spends. Asio's own reads are
+// speculative and queue without it. (tokio keeps readiness per direction in
+// its ScheduledIo and registers a descriptor once; this is the same idea
+// within Asio's reactor.)
 //
-// A ReadinessOps holds one reactor operation per direction, reused for every
+// So the block holds one reactor operation per direction, reused for every
 // wait, and starts it speculatively. Its perform() does no I/O and always
 // answers "done, and the descriptor is exhausted":
 //
@@ -37,31 +44,70 @@
 // decides. A completion may be spurious (the edge's data was already read);
 // the syscall then says would-block and the wait starts again.
 //
+// This path reaches Asio's private members: the sockets' `impl_` (below and
+// in asio_private.cpp), reactor_op and epoll_reactor::start_op.
+//
+// The portable path (any other reactor)
+// -------------------------------------
+// Each wait is the I/O object's public `async_wait(wait_read/wait_write)`
+// with a small handler that completes the direction's wait, so nothing of
+// Asio's private state is touched and any reactor works: kqueue, select,
+// /dev/poll, io_uring as default, or epoll when the portable path is forced.
+//
+// Why no readiness is lost: `async_wait` completes when the descriptor is
+// ready at or after the moment it was started, whatever came before: a
+// non-speculative start re-registers the descriptor (kqueue's EV_ADD,
+// epoll's EPOLL_CTL_MOD), which reports a level that is already there;
+// select and poll look at the level on every turn; io_uring's poll checks
+// it when it is submitted. As on the fast path, a wait is started only
+// after a would-block, never completes inline, and may complete spuriously.
+// Each wait allocates its operation (Asio's per-thread recycling allocator
+// makes that cheap) and costs the reactor's registration syscall where it
+// has one; docs/net.md says what each path costs.
+//
+// Common to both paths
+// --------------------
 // Lifetime: the block is reference counted, one reference for its owner and
-// one for each operation the reactor or the scheduler holds. Closing the
-// descriptor (deregister_descriptor) posts the queued operations with
+// one for each operation (or async_wait handler) the reactor or the
+// scheduler holds. Closing the descriptor posts the queued operations with
 // operation_aborted and a shut-down io_context destroys them unrun; either
 // way their reference is given back after the owner may be gone, which is
-// why the operations live here and not in the owner.
+// why the operations' state lives here and not in the owner.
 //
 // Per direction the state goes idle -> in_flight (start, by the owner) ->
 // completed (the operation ran or was destroyed, on any thread) -> idle (the
 // owner saw it). Only the owner starts or consumes, only the operation
 // completes, so each transition has one writer and needs no CAS.
+//
+// Cancel safety is the owner's (lib/net/socket_block.hpp): a wait whose
+// future is dropped stays in flight until readiness or the close, and the
+// next poll of its direction takes it over; neither path cancels it.
+//
+// Tests: the net, io and uv suites run on both paths (CI's build-ci, and
+// build-ci-select on Asio's select reactor); test/io_lifetime_test.cpp
+// covers waits that outlive their owner or the io_context;
+// test/readiness_syscall_test.cpp pins the fast path's "no epoll_ctl per
+// wait".
 
 #include <pollux/core/waker.hpp>
 #include <pollux/detail/atomic_waker.hpp>
 #include <pollux/detail/task.hpp>
 
+#include "readiness_path.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/system/error_code.hpp>
+
+#if POLLUX_EPOLL_FAST_PATH
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/query.hpp>
-#include <boost/system/error_code.hpp>
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -72,11 +118,9 @@
 
 namespace pollux::detail {
 
-using Reactor = boost::asio::detail::reactor;
+#if POLLUX_EPOLL_FAST_PATH
 
-#if !defined(BOOST_ASIO_HAS_EPOLL) || defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
-#error "pollux's readiness waits need Asio's epoll reactor (Linux, without io_uring as default)"
-#endif
+using Reactor = boost::asio::detail::reactor;
 static_assert(std::is_same_v<Reactor, boost::asio::detail::epoll_reactor>);
 
 /// A wait's direction, as the reactor numbers its operation queues.
@@ -85,7 +129,8 @@ enum class Direction : int {
     write = Reactor::write_op,
 };
 
-/// The reactor of an I/O object's execution context.
+/// The reactor of an I/O object's execution context, which ReadinessOps is
+/// made with.
 template <class Executor>
 Reactor& reactor_of(const Executor& ex) {
     return boost::asio::use_service<Reactor>(
@@ -96,7 +141,7 @@ Reactor& reactor_of(const Executor& ex) {
 /// null while it is closed. `impl_` is protected in basic_socket; a pointer
 /// to member named through a derived class may reach it, which is all this
 /// class is for. Acceptors and descriptors keep theirs private: the
-/// specializations below reach them in registration.cpp.
+/// specializations below reach them in asio_private.cpp.
 template <class IoObject>
 struct Registration : IoObject {
     static Reactor::per_descriptor_data& of(IoObject& io) noexcept {
@@ -120,23 +165,60 @@ struct Registration<boost::asio::posix::stream_descriptor> : boost::asio::posix:
     static Reactor::per_descriptor_data& of(boost::asio::posix::stream_descriptor& d) noexcept;
 };
 
-/// The two persistent readiness operations of one descriptor, and what a
-/// completion does: `Sink` has `void on_ready(Direction)`, called on the
-/// thread that runs the completion, never for an operation the io_context
-/// destroys unrun. The owner makes it with `new`, holds the first
-/// reference and gives it back with release().
+#else // the portable path
+
+/// A wait's direction.
+enum class Direction : int {
+    read = 0,
+    write = 1,
+};
+
+/// What ReadinessOps is made with on the portable path: nothing, the waits
+/// go through the I/O object itself.
+struct AnyReactor {};
+
+template <class Executor>
+AnyReactor reactor_of(const Executor&) noexcept {
+    return {};
+}
+
+/// What a wait is started on: on the portable path, the I/O object itself,
+/// whose public async_wait makes the wait.
+template <class IoObject>
+struct Registration {
+    static IoObject& of(IoObject& io) noexcept { return io; }
+};
+
+#endif
+
+static_assert(static_cast<int>(Direction::read) == 0 && static_cast<int>(Direction::write) == 1);
+
+/// The two readiness waits of one descriptor, and what a completion does:
+/// `Sink` has `void on_ready(Direction)`, called on the thread that runs
+/// the completion, never for a wait the io_context destroys unrun. The
+/// owner makes it with `new`, holds the first reference and gives it back
+/// with release().
 template <class Sink>
 class ReadinessOps {
 public:
     enum class State : std::uint8_t { idle, in_flight, completed };
 
-    /// For descriptors registered with `reactor`.
-    explicit ReadinessOps(Reactor& reactor) noexcept : reactor_(reactor) {}
+#if POLLUX_EPOLL_FAST_PATH
+    /// For descriptors registered with `reactor` (reactor_of).
+    explicit ReadinessOps(Reactor& reactor) noexcept : reactor_(reactor) {
+    }
+#else
+    /// For descriptors of any I/O object (the argument is reactor_of's).
+    explicit ReadinessOps(AnyReactor) noexcept {
+    }
+#endif
     ReadinessOps(const ReadinessOps&) = delete;
     ReadinessOps& operator=(const ReadinessOps&) = delete;
 
-    /// Starts the wait for `d` on descriptor `fd`, registered as `reg` with
-    /// the reactor. The state must be idle. Never completes inline.
+#if POLLUX_EPOLL_FAST_PATH
+    /// Starts the wait for `d` on descriptor `fd`, registered as `reg`
+    /// (Registration<IoObject>::of) with the reactor. The state must be
+    /// idle. Never completes inline, never throws.
     void start(Direction d, int fd, Reactor::per_descriptor_data& reg) noexcept {
         Op& op = ops_[index(d)];
         op.ec_ = boost::system::error_code();
@@ -148,6 +230,34 @@ public:
         refs_.fetch_add(1, std::memory_order_relaxed);
         reactor_.start_op(static_cast<int>(d), fd, reg, &op, false, true);
     }
+#else
+    /// Starts the wait for `d` on `io` (Registration<IoObject>::of; the
+    /// descriptor number is not needed here). The state must be idle. Never
+    /// completes inline. Throws std::bad_alloc if Asio cannot allocate the
+    /// wait; nothing was started then and the state is idle again.
+    template <class IoObject>
+    void start(Direction d, int /*fd*/, IoObject& io) {
+        Op& op = ops_[index(d)];
+        op.ec = boost::system::error_code();
+        // ORDERING: relaxed: the handler that ends this wait runs after
+        // async_wait queued it with the reactor (under its lock) or posted
+        // it, which orders this store before it.
+        op.state.store(State::in_flight, std::memory_order_relaxed);
+        // ORDERING: a reference for the handler, from the owner's.
+        refs_.fetch_add(1, std::memory_order_relaxed);
+        try {
+            // wait_read/wait_write: socket_base's or descriptor_base's.
+            io.async_wait(d == Direction::read ? IoObject::wait_read : IoObject::wait_write,
+                          WaitHandler(this, d));
+        } catch (...) {
+            // Asio destroys the handler (or the operation holding it) before
+            // the exception leaves async_wait, and that gave back its
+            // reference and marked the wait completed; nothing is queued.
+            op.state.store(State::idle, std::memory_order_relaxed);
+            throw;
+        }
+    }
+#endif
 
     /// The state of direction `d`. After `completed` (acquire), error() is
     /// the wait's result.
@@ -164,12 +274,18 @@ public:
     /// The result of the last completed wait for `d`: empty (readiness),
     /// operation_aborted (the descriptor was closed, or the io_context
     /// destroyed the wait), or the reactor's error (bad_descriptor,
-    /// operation_not_supported, an epoll_ctl error).
+    /// operation_not_supported, a registration error such as epoll_ctl's).
     [[nodiscard]] boost::system::error_code error(Direction d) const noexcept {
+#if POLLUX_EPOLL_FAST_PATH
         return ops_[index(d)].ec_;
+#else
+        return ops_[index(d)].ec;
+#endif
     }
 
-    Sink& sink() noexcept { return sink_; }
+    Sink& sink() noexcept {
+        return sink_;
+    }
 
     /// Gives back the owner's reference.
     void release() noexcept {
@@ -181,6 +297,27 @@ public:
     }
 
 private:
+    static constexpr std::size_t index(Direction d) noexcept {
+        return static_cast<std::size_t>(d);
+    }
+
+    ~ReadinessOps() = default;
+
+    // The end of a wait for `d`, on either path: `ran` is false when the
+    // io_context destroys the wait unrun (its shutdown), which wakes nothing.
+    // `state` is the direction's, whose error the caller has written.
+    void complete(Direction d, std::atomic<State>& state, bool ran) {
+        // ORDERING: release publishes the error to the owner's acquire load.
+        // The wait is not touched after this store: the owner may start it
+        // again at once (even from inside on_ready).
+        state.store(State::completed, std::memory_order_release);
+        if (ran) {
+            sink_.on_ready(d);
+        }
+        release();
+    }
+
+#if POLLUX_EPOLL_FAST_PATH
     using Status = boost::asio::detail::reactor_op::status;
 
     struct Op : boost::asio::detail::reactor_op {
@@ -198,25 +335,51 @@ private:
                                 const boost::system::error_code&,
                                 std::size_t) {
             Op* op = static_cast<Op*>(base);
-            ReadinessOps* self = op->self;
-            const Direction d = op->dir;
             if (owner == nullptr) {
                 op->ec_ = boost::asio::error::operation_aborted;
             }
-            // ORDERING: release publishes ec_ to the owner's acquire load.
-            // The operation is not touched after this store: the owner may
-            // start it again at once (even from inside on_ready).
-            op->state.store(State::completed, std::memory_order_release);
-            if (owner != nullptr) {
-                self->sink_.on_ready(d);
-            }
-            self->release();
+            op->self->complete(op->dir, op->state, owner != nullptr);
         }
     };
+#else
+    struct Op {
+        ReadinessOps* self = nullptr;
+        Direction dir = Direction::read;
+        std::atomic<State> state{State::idle};
+        boost::system::error_code ec; // written by the handler, before `state`
+    };
 
-    static constexpr std::size_t index(Direction d) noexcept { return static_cast<std::size_t>(d); }
+    // The async_wait handler: it holds the wait's reference until it runs
+    // or is destroyed unrun (the io_context's shutdown, or a throwing
+    // async_wait), whichever comes first; a moved-from handler holds none.
+    class WaitHandler {
+    public:
+        WaitHandler(ReadinessOps* self, Direction d) noexcept : self_(self), dir_(d) {}
+        WaitHandler(WaitHandler&& o) noexcept
+            : self_(std::exchange(o.self_, nullptr)), dir_(o.dir_) {}
+        WaitHandler(const WaitHandler&) = delete;
+        WaitHandler& operator=(const WaitHandler&) = delete;
+        WaitHandler& operator=(WaitHandler&&) = delete;
+        ~WaitHandler() {
+            if (ReadinessOps* self = std::exchange(self_, nullptr)) {
+                Op& op = self->ops_[index(dir_)];
+                op.ec = boost::asio::error::operation_aborted;
+                self->complete(dir_, op.state, false);
+            }
+        }
 
-    ~ReadinessOps() = default;
+        void operator()(const boost::system::error_code& ec) {
+            ReadinessOps* self = std::exchange(self_, nullptr);
+            Op& op = self->ops_[index(dir_)];
+            op.ec = ec;
+            self->complete(dir_, op.state, true);
+        }
+
+    private:
+        ReadinessOps* self_;
+        Direction dir_;
+    };
+#endif
 
     struct Ops {
         Op ops[2];
@@ -230,13 +393,13 @@ private:
         const Op& operator[](std::size_t i) const noexcept { return ops[i]; }
     };
 
+#if POLLUX_EPOLL_FAST_PATH
     Reactor& reactor_;
+#endif
     std::atomic<std::uint32_t> refs_{1};
     Ops ops_{this};
     Sink sink_;
 };
-
-static_assert(static_cast<int>(Direction::read) == 0 && static_cast<int>(Direction::write) == 1);
 
 /// The Sink of a callback handle (lib/uv): calls `fn(target, int(d))` while the
 /// owner lives; the owner nulls `target` before it gives back its

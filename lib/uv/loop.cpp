@@ -51,7 +51,7 @@ LoopImpl::LoopImpl(boost::asio::io_context* external)
       owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
     if (owned_io) {
-        own_scheduler = &pollux::detail::scheduler_with_reactor(*owned_io);
+        own_scheduler = pollux::detail::scheduler_with_reactor(*owned_io);
     }
 }
 

@@ -105,7 +105,8 @@ public:
     std::unique_ptr<boost::asio::io_context> owned_io;
     boost::asio::io_context* io;
     // owned_io's scheduler, whose queue the poll phase looks at (loop.cpp);
-    // null for an external io_context.
+    // null for an external io_context and on the portable readiness path
+    // (lib/detail/scheduler_peek.hpp), which drain up to a marker instead.
     boost::asio::detail::scheduler* own_scheduler = nullptr;
     mutable Clock::time_point now;
     mutable bool now_stale = false; // see cached_now()

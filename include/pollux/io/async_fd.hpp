@@ -42,9 +42,9 @@ enum class Interest { readable, writable };
 /// `poll_read_ready` is Ready while the descriptor is believed readable (it
 /// starts so). After a syscall of yours failed with EAGAIN/EWOULDBLOCK, call
 /// `clear_read_ready()`: the next `poll_read_ready` arms a wait on the event
-/// loop and is Ready again once epoll reports the descriptor readable (or
-/// closed, or in error: the syscall then says which). Readiness may be a
-/// false positive, as tokio's: the wait completes at once when epoll
+/// loop and is Ready again once the reactor reports the descriptor readable
+/// (or closed, or in error: the syscall then says which). Readiness may be a
+/// false positive, as tokio's: on epoll the wait completes at once when it
 /// reported an edge since the loop last found the direction exhausted
 /// (always the case for the first wait), and the syscall then says EAGAIN
 /// again; clear and wait again, as above. Writing is the same
@@ -101,7 +101,7 @@ public:
     /// (EBADF), `invalid_argument` when `O_NONBLOCK` is not set,
     /// `operation_not_supported` when epoll refuses the descriptor (regular
     /// files, directories, /dev/null, ...), or the registration's error
-    /// (EEXIST when the same descriptor is already registered). Throws
+    /// (on epoll, EEXIST when the descriptor is already registered). Throws
     /// `std::logic_error` outside a pollux task.
     static Result<AsyncFd> create(int fd);
     /// As above, on `ex`; callable anywhere.
@@ -115,7 +115,7 @@ public:
     [[nodiscard]] int release() noexcept;
 
     /// Ready(ok) while believed readable (see the class); else arms a wait
-    /// and returns Pending until epoll reports it readable.
+    /// and returns Pending until the reactor reports it readable.
     /// @par Errors
     /// The wait's error as a value (does not happen on a pollable
     /// descriptor in practice).
@@ -124,9 +124,9 @@ public:
     Poll<Result<void>> poll_read_ready(Context& cx);
     /// As `poll_read_ready`, for writing.
     Poll<Result<void>> poll_write_ready(Context& cx);
-    /// After EAGAIN: the next `poll_read_ready` waits for epoll again.
+    /// After EAGAIN: the next `poll_read_ready` waits for the reactor again.
     void clear_read_ready() noexcept;
-    /// After EAGAIN: the next `poll_write_ready` waits for epoll again.
+    /// After EAGAIN: the next `poll_write_ready` waits for the reactor again.
     void clear_write_ready() noexcept;
     /// `poll_read_ready` or `poll_write_ready`.
     Poll<Result<void>> poll_ready(Interest i, Context& cx) {

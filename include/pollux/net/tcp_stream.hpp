@@ -26,8 +26,8 @@ class TcpConnectFuture;
 ///
 /// Readiness-based, as DESIGN section 5 says: `poll_read`/`poll_write` try
 /// the non-blocking system call (`recv`, `send` with `MSG_NOSIGNAL`) in the
-/// poll and, when it would block, start the socket's readiness wait (kept
-/// registered with Asio's reactor: no `epoll_ctl` per wait, docs/net.md)
+/// poll and, when it would block, start the socket's readiness wait (on
+/// epoll it stays registered: no `epoll_ctl` per wait, docs/net.md)
 /// whose completion wakes the waker. So buffers are only borrowed during a poll, reads and
 /// writes are cancel safe, and the stream may be moved between polls (the
 /// socket and its waits live in a separately allocated block). Satisfies
