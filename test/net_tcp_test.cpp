@@ -13,12 +13,16 @@
 #include "support/open_fds.hpp"
 #include "support/result_string.hpp"
 
+#include <boost/asio/detail/config.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <fcntl.h>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -462,4 +466,86 @@ TEST_CASE("TcpStream echo works on a multi-threaded runtime", "[net][tcp][thread
         }
         co_await server;
     }());
+}
+
+// Asio's select reactor (the portable readiness path's, docs/net.md) cannot
+// wait on a descriptor at or above FD_SETSIZE: each wait fails at once with
+// fd_set_failure. The poll used to take that for a spurious wake and wait
+// again, a busy loop that burnt a core until the descriptor was ready; now
+// the operation reports the error, as Asio's own operations do. On every
+// other reactor such a descriptor works as any other.
+TEST_CASE("a socket the reactor cannot wait on reports the reactor's error instead of busy-polling",
+          "[net][tcp][readiness]") {
+    // Asio's own choice (boost/asio/detail/reactor.hpp): select where none
+    // of the others is there.
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) || defined(BOOST_ASIO_HAS_EPOLL) ||                \
+    defined(BOOST_ASIO_HAS_KQUEUE) || defined(BOOST_ASIO_HAS_DEV_POLL)
+    constexpr bool select_reactor = false;
+#else
+    constexpr bool select_reactor = true;
+#endif
+    ::rlimit saved{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 1100) {
+        WARN("the hard descriptor limit is below 1100: nothing to check here");
+        return;
+    }
+    ::rlimit raised = saved;
+    raised.rlim_cur = std::max<rlim_t>(saved.rlim_cur, 1100);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &raised) == 0);
+    std::vector<int> fillers;
+    Runtime rt;
+    auto r = rt.block_on([&]() -> Async<Result<Result<std::size_t>>> {
+        auto l = TcpListener::bind("127.0.0.1:0");
+        REQUIRE(l);
+        const auto addr = *l->local_addr();
+        // Take every descriptor below 1024, so the sockets made next are
+        // 1024 and up.
+        for (;;) {
+            const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            REQUIRE(fd >= 0);
+            fillers.push_back(fd);
+            if (fd >= 1023) {
+                break;
+            }
+        }
+        co_return co_await time::timeout(20s, [&]() -> Async<Result<std::size_t>> {
+            auto c = co_await TcpStream::connect(addr);
+            if (!c) {
+                co_return c.error();
+            }
+            auto a = co_await l->accept();
+            REQUIRE(a);
+            // The read starts first, so it must wait for readiness; the
+            // client writes a moment later.
+            std::string msg = "hello";
+            std::string got(msg.size(), '\0');
+            auto [n, w] = co_await join(io::read_exact(a->first, asio::buffer(got)),
+                                        [&]() -> Async<Result<void>> {
+                                            co_await time::sleep(100ms);
+                                            auto wr = co_await io::write_all(*c, asio::buffer(msg));
+                                            if (!wr) {
+                                                co_return wr.error();
+                                            }
+                                            co_return Result<void>();
+                                        }());
+            REQUIRE(w);
+            if (!n) {
+                co_return n.error();
+            }
+            co_return got.size();
+        }());
+    }());
+    for (int fd : fillers) {
+        ::close(fd);
+    }
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    REQUIRE(r); // the hang guard's deadline did not pass
+    if (select_reactor) {
+        REQUIRE_FALSE(*r);
+        CHECK(r->error() == boost::asio::error::fd_set_failure);
+    } else {
+        REQUIRE(*r);
+        CHECK(**r == 5);
+    }
 }

@@ -137,8 +137,9 @@ struct SocketBlock {
 
     /// Whether the readiness wait for `d` is still in flight, after
     /// registering `w` to be woken when it completes. A completed wait is
-    /// consumed. Owner only (the thread polling the direction).
-    bool wait_in_flight(Direction d, const Waker& w) {
+    /// consumed, and its error, if it had one, is stored in `*failed`
+    /// (when given). Owner only (the thread polling the direction).
+    bool wait_in_flight(Direction d, const Waker& w, boost::system::error_code* failed = nullptr) {
         using State = Readiness::State;
         State st = ready->state(d);
         if (st == State::in_flight) {
@@ -149,6 +150,9 @@ struct SocketBlock {
             }
         }
         if (st == State::completed) {
+            if (failed != nullptr) {
+                *failed = ready->error(d);
+            }
             ready->consume(d);
         }
         return false;
@@ -214,7 +218,8 @@ bool wait_pending(std::optional<Wait>& wait, Context& cx) {
 template <class Block, class Op>
 auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_result_t<Op&>> {
     using R = std::invoke_result_t<Op&>;
-    if (b.wait_in_flight(d, cx.waker())) {
+    boost::system::error_code wait_error;
+    if (b.wait_in_flight(d, cx.waker(), &wait_error)) {
         return Pending{};
     }
     if (!has_budget(cx)) {
@@ -224,6 +229,15 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
     if (r || !is_would_block(r.error())) {
         (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
         return Ready<R>{std::move(r)};
+    }
+    if (wait_error && wait_error != boost::asio::error::operation_aborted) {
+        // The reactor could not wait on this descriptor (Asio's select
+        // reactor refuses one at or above FD_SETSIZE with fd_set_failure),
+        // and the syscall still would block: another wait would fail again
+        // at once, a busy loop. The caller gets the reactor's error. (An
+        // abort is a close's, and never reaches a poll: see the protocol.)
+        (void)coop::poll_proceed(cx);
+        return Ready<R>{R(wait_error)};
     }
     b.start_wait(d, cx.waker());
     return Pending{};
