@@ -10,10 +10,10 @@
 #include <pollux/spawn.hpp>
 #include <pollux/time.hpp>
 
+#include "support/high_descriptors.hpp"
 #include "support/open_fds.hpp"
 #include "support/result_string.hpp"
 
-#include <boost/asio/detail/config.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <fcntl.h>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -476,39 +475,17 @@ TEST_CASE("TcpStream echo works on a multi-threaded runtime", "[net][tcp][thread
 // other reactor such a descriptor works as any other.
 TEST_CASE("a socket the reactor cannot wait on reports the reactor's error instead of busy-polling",
           "[net][tcp][readiness]") {
-    // Asio's own choice (boost/asio/detail/reactor.hpp): select where none
-    // of the others is there.
-#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) || defined(BOOST_ASIO_HAS_EPOLL) ||                \
-    defined(BOOST_ASIO_HAS_KQUEUE) || defined(BOOST_ASIO_HAS_DEV_POLL)
-    constexpr bool select_reactor = false;
-#else
-    constexpr bool select_reactor = true;
-#endif
-    ::rlimit saved{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-    if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 1100) {
+    test::HighDescriptors high;
+    if (!high.ok()) {
         WARN("the hard descriptor limit is below 1100: nothing to check here");
         return;
     }
-    ::rlimit raised = saved;
-    raised.rlim_cur = std::max<rlim_t>(saved.rlim_cur, 1100);
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &raised) == 0);
-    std::vector<int> fillers;
     Runtime rt;
     auto r = rt.block_on([&]() -> Async<Result<Result<std::size_t>>> {
         auto l = TcpListener::bind("127.0.0.1:0");
         REQUIRE(l);
         const auto addr = *l->local_addr();
-        // Take every descriptor below 1024, so the sockets made next are
-        // 1024 and up.
-        for (;;) {
-            const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            REQUIRE(fd >= 0);
-            fillers.push_back(fd);
-            if (fd >= 1023) {
-                break;
-            }
-        }
+        high.fill_below_1024(); // the sockets made next are 1024 and up
         co_return co_await time::timeout(20s, [&]() -> Async<Result<std::size_t>> {
             auto c = co_await TcpStream::connect(addr);
             if (!c) {
@@ -536,12 +513,8 @@ TEST_CASE("a socket the reactor cannot wait on reports the reactor's error inste
             co_return got.size();
         }());
     }());
-    for (int fd : fillers) {
-        ::close(fd);
-    }
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
     REQUIRE(r); // the hang guard's deadline did not pass
-    if (select_reactor) {
+    if (test::select_reactor) {
         REQUIRE_FALSE(*r);
         CHECK(r->error() == boost::asio::error::fd_set_failure);
     } else {

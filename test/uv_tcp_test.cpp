@@ -1,8 +1,11 @@
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/tcp.hpp>
+#include <pollux/uv/timer.hpp>
 
+#include "support/high_descriptors.hpp"
 #include "support/loop_quiescent.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
@@ -334,5 +337,71 @@ TEST_CASE("uv Tcp read_stop stops reading at once and read_start resumes", "[uv]
     }
     REQUIRE(loop.run() == 0);
     REQUIRE(got == "abcdef");
+    require_loop_quiescent(loop);
+}
+
+// As net_tcp's case of the same name: Asio's select reactor refuses to wait
+// on a descriptor at or above FD_SETSIZE (fd_set_failure). A uv::Tcp used to
+// wait again at once, a busy loop until the data came; now the read callback
+// gets the reactor's error. On every other reactor the read just works.
+TEST_CASE("uv Tcp read on a socket the reactor cannot wait on reports the reactor's error",
+          "[uv][tcp][readiness]") {
+    test::HighDescriptors high;
+    if (!high.ok()) {
+        WARN("the hard descriptor limit is below 1100: nothing to check here");
+        return;
+    }
+    uv::Loop loop;
+    Server server(loop);
+    uv::Tcp client(loop, boost::asio::ip::tcp::v4()); // below 1024
+    uv::Timer write_later(loop);
+    uv::Timer guard(loop);
+    high.fill_below_1024(); // the accepted socket is 1024 or above
+    int read_cb_called = 0;
+    boost::system::error_code read_ec;
+    std::string got;
+    auto finish = [&] {
+        server.close_all();
+        client.close();
+        write_later.close();
+        guard.close();
+    };
+    server.on_peer = [&](uv::Tcp& peer) {
+        REQUIRE_FALSE(peer.read_start([&](boost::system::error_code ec, std::span<const char> d) {
+            ++read_cb_called;
+            if (ec) {
+                read_ec = ec;
+                finish();
+                return;
+            }
+            got.append(d.data(), d.size());
+            if (got.size() == 5) {
+                finish();
+            }
+        }));
+    };
+    REQUIRE_FALSE(client.connect(server.endpoint(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        // The peer's read has started by now and must wait for the data.
+        REQUIRE_FALSE(write_later.start(
+            [&] {
+                REQUIRE_FALSE(client.write(std::string("hello"), [](boost::system::error_code) {}));
+            },
+            std::chrono::milliseconds(100)));
+    }));
+    REQUIRE_FALSE(guard.start(
+        [&] {
+            FAIL_CHECK("the read neither completed nor failed within 20 s");
+            finish();
+        },
+        std::chrono::seconds(20)));
+    loop.run();
+    if (test::select_reactor) {
+        CHECK(read_cb_called == 1);
+        CHECK(read_ec == boost::asio::error::fd_set_failure);
+    } else {
+        CHECK(read_ec == boost::system::error_code());
+        CHECK(got == "hello");
+    }
     require_loop_quiescent(loop);
 }

@@ -198,6 +198,19 @@ static_assert(static_cast<int>(Direction::read) == 0 && static_cast<int>(Directi
 /// the completion, never for a wait the io_context destroys unrun. The
 /// owner makes it with `new`, holds the first reference and gives it back
 /// with release().
+/// `ec`, a completed wait's error, if the reactor refused the wait
+/// (Asio's select reactor past FD_SETSIZE: fd_set_failure; a registration
+/// error): another wait on the descriptor would fail the same way at once,
+/// so an owner that sees would-block next reports it instead of waiting
+/// again. Empty for readiness and for operation_aborted (a close's, which
+/// the owner handles as its close).
+inline boost::system::error_code wait_failure(const boost::system::error_code& ec) noexcept {
+    if (ec == boost::asio::error::operation_aborted) {
+        return {};
+    }
+    return ec;
+}
+
 template <class Sink>
 class ReadinessOps {
 public:

@@ -137,8 +137,8 @@ struct SocketBlock {
 
     /// Whether the readiness wait for `d` is still in flight, after
     /// registering `w` to be woken when it completes. A completed wait is
-    /// consumed, and its error, if it had one, is stored in `*failed`
-    /// (when given). Owner only (the thread polling the direction).
+    /// consumed, and its failure (readiness.hpp's wait_failure), if it had
+    /// one, is stored in `*failed` (when given). Owner only (the thread polling the direction).
     bool wait_in_flight(Direction d, const Waker& w, boost::system::error_code* failed = nullptr) {
         using State = Readiness::State;
         State st = ready->state(d);
@@ -151,7 +151,7 @@ struct SocketBlock {
         }
         if (st == State::completed) {
             if (failed != nullptr) {
-                *failed = ready->error(d);
+                *failed = pollux::detail::wait_failure(ready->error(d));
             }
             ready->consume(d);
         }
@@ -230,7 +230,7 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
         (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
         return Ready<R>{std::move(r)};
     }
-    if (wait_error && wait_error != boost::asio::error::operation_aborted) {
+    if (wait_error) {
         // The reactor could not wait on this descriptor (Asio's select
         // reactor refuses one at or above FD_SETSIZE with fd_set_failure),
         // and the syscall still would block: another wait would fail again

@@ -111,6 +111,7 @@ void Tcp::start_wait(int direction, Socket& s) {
 void Tcp::on_ready(void* p, int direction) {
     Tcp* self = static_cast<Tcp*>(p);
     const auto d = static_cast<pollux::detail::Direction>(direction);
+    self->wait_failed_[direction] = pollux::detail::wait_failure(self->ready_->error(d));
     self->ready_->consume(d);
     self->op_finished();
     if (d == pollux::detail::Direction::write) {
@@ -399,8 +400,11 @@ void Tcp::do_read() {
             return socket_.read_some(boost::asio::buffer(read_buf_.get(), read_buffer_size), e);
         });
         if (would_block(ec)) {
-            arm_read();
-            return;
+            ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
+            if (!ec) {
+                arm_read();
+                return;
+            }
         }
         if (ec) {
             // End of stream or error: reading stops (libuv's uv__stream_eof
@@ -457,8 +461,11 @@ void Tcp::do_accept() {
         pollux::detail::retry_eintr(ec,
                                     [&](boost::system::error_code& e) { acceptor_->accept(s, e); });
         if (would_block(ec)) {
-            arm_accept();
-            return;
+            ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
+            if (!ec) {
+                arm_accept();
+                return;
+            }
         }
         if (per_connection_error(ec)) {
             continue;
@@ -608,8 +615,12 @@ void Tcp::flush_writes() {
             const std::size_t n = pollux::detail::retry_eintr(
                 ec, [&](boost::system::error_code& e) { return socket_.write_some(rest, e); });
             if (would_block(ec)) {
-                arm_write();
-                return;
+                ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::write)],
+                                   {});
+                if (!ec) {
+                    arm_write();
+                    return;
+                }
             }
             if (ec) {
                 fail_writes(ec);

@@ -58,6 +58,7 @@ void Udp::start_wait(int direction) {
 void Udp::on_ready(void* p, int direction) {
     Udp* self = static_cast<Udp*>(p);
     const auto d = static_cast<pollux::detail::Direction>(direction);
+    self->wait_failed_[direction] = pollux::detail::wait_failure(self->ready_->error(d));
     self->ready_->consume(d);
     self->op_finished();
     if (d == pollux::detail::Direction::write) {
@@ -161,10 +162,14 @@ void Udp::flush_sends() {
         pollux::detail::retry_eintr(
             ec, [&](boost::system::error_code& e) { return socket_.send_to(s.data, s.to, 0, e); });
         if (would_block(ec)) {
-            start_wait(static_cast<int>(pollux::detail::Direction::write));
-            send_in_flight_ = true;
-            op_started();
-            return;
+            ec =
+                std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::write)], {});
+            if (!ec) {
+                start_wait(static_cast<int>(pollux::detail::Direction::write));
+                send_in_flight_ = true;
+                op_started();
+                return;
+            }
         }
         // A datagram is sent whole or not at all; an error belongs to this
         // datagram only.
@@ -250,8 +255,15 @@ void Udp::do_recv() {
                 boost::asio::buffer(recv_buf_.get(), recv_buffer_size), from, 0, e);
         });
         if (would_block(ec)) {
-            arm_recv();
-            return;
+            ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
+            if (!ec) {
+                arm_recv();
+                return;
+            }
+            // Every wait would fail the same way: report it and stop, or
+            // the handle would report it again and again.
+            receiving_ = false;
+            set_active(false);
         }
         std::span<const char> data;
         if (!ec) {

@@ -362,6 +362,10 @@ private:
     bool read_in_flight_ = false;   // a kick or a wait will call do_read
     bool accept_in_flight_ = false; // a kick, a wait or the backoff will call do_accept
     bool write_in_flight_ = false;  // a wait for writability will call flush_writes
+    // Per direction: the reactor refused the last readiness wait (Asio's
+    // select reactor past FD_SETSIZE), so the next would-block is reported
+    // as that error instead of waiting again at once (a busy loop).
+    boost::system::error_code wait_failed_[2];
     bool shutdown_requested_ = false;
     bool shutdown_queued_ = false;
 };

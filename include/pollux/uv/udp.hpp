@@ -136,6 +136,7 @@ private:
     bool receiving_ = false;
     bool recv_in_flight_ = false;
     bool send_in_flight_ = false;
+    boost::system::error_code wait_failed_[2]; // as uv::Tcp's
 };
 
 } // namespace pollux::uv
