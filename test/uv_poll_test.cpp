@@ -571,3 +571,59 @@ TEST_CASE("uv Poll: a descriptor error is bad_descriptor and stops the handle, a
     REQUIRE(::close(fd) == 0);
     require_loop_quiescent(loop);
 }
+
+// Asio's select reactor refuses to wait on a descriptor at or above
+// FD_SETSIZE (fd_set_failure): the callback gets that error once and the
+// handle stops, instead of waiting again in a busy loop. On every other
+// reactor the data just arrives.
+TEST_CASE("uv Poll on a descriptor the reactor cannot wait on reports the error once and stops",
+          "[uv][poll][readiness]") {
+    test::HighDescriptors high;
+    if (!high.ok()) {
+        WARN("the hard descriptor limit is below 1100: nothing to check here");
+        return;
+    }
+    uv::Loop loop;
+    uv::Timer send_later(loop);
+    uv::Timer guard(loop);
+    high.fill_below_1024();
+    SocketPair sp; // 1024 and above
+    int poll_cb_called = 0;
+    boost::system::error_code poll_ec;
+    int poll_events = 0;
+    uv::Poll p(loop, sp.fd[0]);
+    REQUIRE_FALSE(p.start(uv::Poll::readable, [&](boost::system::error_code ec, int ev) {
+        ++poll_cb_called;
+        poll_ec = ec;
+        poll_events = ev;
+        if (ec) {
+            CHECK_FALSE(p.is_active());
+        } else {
+            char buf[8];
+            CHECK(::read(sp.fd[0], buf, sizeof buf) == 5);
+        }
+    }));
+    REQUIRE_FALSE(send_later.start(
+        [&] {
+            send_all(sp.fd[1], "hello");
+            // Time for a second callback, if the handle went on waiting.
+            REQUIRE_FALSE(guard.start(
+                [&] {
+                    p.close();
+                    send_later.close();
+                    guard.close();
+                },
+                200ms));
+        },
+        100ms));
+    REQUIRE(loop.run() == 0);
+    CHECK(poll_cb_called == 1);
+    if (test::select_reactor) {
+        CHECK(poll_ec == boost::asio::error::fd_set_failure);
+        CHECK(poll_events == 0);
+    } else {
+        CHECK(poll_ec == boost::system::error_code());
+        CHECK(poll_events == uv::Poll::readable);
+    }
+    require_loop_quiescent(loop);
+}
