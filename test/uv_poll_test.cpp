@@ -572,6 +572,66 @@ TEST_CASE("uv Poll: a descriptor error is bad_descriptor and stops the handle, a
     require_loop_quiescent(loop);
 }
 
+// A smaller poll_oob: TCP's urgent byte (send with MSG_OOB) is reported as
+// `prioritized` with readable data, and read with recv(MSG_OOB).
+TEST_CASE("poll_oob: urgent data is reported as prioritized", "[uv][poll]") {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(client >= 0);
+    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(server >= 0);
+    REQUIRE(::close(listener) == 0);
+
+    uv::Loop loop;
+    int prioritized_seen = 0;
+    std::string oob;
+    std::string data;
+    {
+        uv::Poll p(loop, server);
+        REQUIRE_FALSE(p.start(uv::Poll::readable | uv::Poll::prioritized,
+                              [&](boost::system::error_code ec, int ev) {
+                                  REQUIRE_FALSE(ec);
+                                  char buf[16];
+                                  if ((ev & uv::Poll::prioritized) != 0) {
+                                      ++prioritized_seen;
+                                      const ssize_t n = ::recv(server, buf, sizeof buf, MSG_OOB);
+                                      REQUIRE(n == 1);
+                                      oob.append(buf, 1);
+                                  }
+                                  if ((ev & uv::Poll::readable) != 0) {
+                                      const ssize_t n = ::recv(server, buf, sizeof buf, 0);
+                                      if (n > 0) {
+                                          data.append(buf, static_cast<std::size_t>(n));
+                                      } else {
+                                          REQUIRE(n == -1);
+                                          REQUIRE((errno == EAGAIN || errno == EWOULDBLOCK));
+                                      }
+                                  }
+                                  if (oob == "!" && data == "hello") {
+                                      p.close();
+                                  }
+                              }));
+        send_all(client, "hello");
+        REQUIRE(::send(client, "!", 1, MSG_OOB) == 1);
+        REQUIRE(loop.run() == 0);
+    }
+    REQUIRE(prioritized_seen == 1);
+    REQUIRE(oob == "!");
+    REQUIRE(data == "hello");
+    REQUIRE(::close(client) == 0);
+    REQUIRE(::close(server) == 0);
+    require_loop_quiescent(loop);
+}
+
 // Asio's select reactor refuses to wait on a descriptor at or above
 // FD_SETSIZE (fd_set_failure): the callback gets that error once and the
 // handle stops, instead of waiting again in a busy loop. On every other
