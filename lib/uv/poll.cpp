@@ -199,18 +199,19 @@ void Poll::check() {
     }
 }
 
-// Starts the waits the watched events need that are not in flight yet.
+// Starts the waits the watched events need that are not in flight yet
+// (marked only once started: the portable path's start may throw).
 void Poll::arm() {
     const bool want[2] = {(events_ & (readable | disconnect | prioritized)) != 0,
                           (events_ & writable) != 0};
     for (int i = 0; i < 2; ++i) {
         if (want[i] && !in_flight_[i]) {
-            in_flight_[i] = true;
-            op_started();
             ready_->start(
                 static_cast<Direction>(i),
                 fd_,
                 pollux::detail::Registration<boost::asio::posix::stream_descriptor>::of(desc_));
+            in_flight_[i] = true;
+            op_started();
         }
     }
 }
