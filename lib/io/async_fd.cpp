@@ -1,5 +1,6 @@
 #include <pollux/io/async_fd.hpp>
 
+#include "../detail/epoll_check.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../net/socket_block.hpp"
 
@@ -9,7 +10,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <mutex>
-#include <sys/epoll.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -25,26 +25,16 @@ boost::system::error_code sys_error(int e) noexcept {
     return boost::system::error_code(e, boost::asio::error::get_system_category());
 }
 
-// Whether epoll accepts `fd`: Asio's reactor silently accepts a descriptor
-// that epoll refuses with EPERM (and then fails every wait on it with
-// operation_not_supported), so ask epoll directly, on a private instance.
+// Whether epoll accepts `fd` (false for EPERM: a regular file).
 Result<bool> is_pollable(int fd) noexcept {
-    int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-        return Result<bool>(boost::system::in_place_error, nd::last_error());
-    }
-    ::epoll_event ev{};
-    ev.events = EPOLLIN;
-    int r = ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    int e = errno;
-    ::close(ep);
-    if (r == 0) {
+    const boost::system::error_code ec = pollux::detail::epoll_add_error(fd);
+    if (!ec) {
         return true;
     }
-    if (e == EPERM) {
+    if (ec.value() == EPERM) {
         return false;
     }
-    return Result<bool>(boost::system::in_place_error, sys_error(e));
+    return Result<bool>(boost::system::in_place_error, ec);
 }
 
 } // namespace

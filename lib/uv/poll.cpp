@@ -1,5 +1,6 @@
 #include <pollux/uv/poll.hpp>
 
+#include "../detail/epoll_check.hpp"
 #include "../detail/readiness.hpp"
 #include "loop_impl.hpp"
 
@@ -9,7 +10,6 @@
 
 #include <cerrno>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 // Level-like readiness over the edge-triggered readiness layer
@@ -39,29 +39,13 @@ boost::system::error_code sys_error(int e) noexcept {
     return boost::system::error_code(e, boost::asio::error::get_system_category());
 }
 
-// epoll refuses regular files and directories with EPERM, and Asio's reactor
-// would accept them silently (and fail every wait); ask epoll directly, on a
-// private instance, as uv_poll_init's uv__io_check_fd does.
-boost::system::error_code check_pollable(int fd) noexcept {
-    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) {
-        return sys_error(errno);
-    }
-    ::epoll_event ev{};
-    ev.events = EPOLLIN;
-    const int r = ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    const int e = errno;
-    ::close(ep);
-    return r == 0 ? boost::system::error_code() : sys_error(e);
-}
-
 } // namespace
 
 // A constructor that throws after Handle's must call destroy_handle() first
 // (Handle's destructor asserts it), so the descriptor is checked and
 // registered here, not in a member initializer.
 Poll::Poll(Loop& loop, int fd) : Handle(loop), desc_(loop.io_context()), fd_(fd) {
-    boost::system::error_code ec = check_pollable(fd);
+    boost::system::error_code ec = pollux::detail::epoll_add_error(fd);
     if (!ec) {
         desc_.assign(fd, ec);
     }
