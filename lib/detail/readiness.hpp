@@ -428,6 +428,35 @@ struct CallbackSink {
     }
 };
 
+/// The callback readiness of a uv handle (uv::Tcp, uv::Udp, uv::Poll): the
+/// handle holds a `ReadinessOps<CallbackSink>*`, made by the first wait, whose
+/// completions call `fn(target, direction)`. Starts the wait for `d` on `io`
+/// (not in flight). Throws std::bad_alloc (making the block; the portable
+/// path's start) with nothing started.
+template <class IoObject>
+void start_callback_wait(ReadinessOps<CallbackSink>*& ready,
+                         IoObject& io,
+                         Direction d,
+                         void (*fn)(void*, int),
+                         void* target) {
+    if (ready == nullptr) {
+        ready = new ReadinessOps<CallbackSink>(reactor_of(io.get_executor()));
+        ready->sink().fn = fn;
+        ready->sink().target = target;
+    }
+    ready->start(d, io.native_handle(), Registration<IoObject>::of(io));
+}
+
+/// The handle is going away, before its I/O object closes: the waits still
+/// queued then complete (or are destroyed with the io_context) into a sink
+/// that calls no one, and the last of them frees the block.
+inline void drop_callback_readiness(ReadinessOps<CallbackSink>*& ready) noexcept {
+    if (ready != nullptr) {
+        ready->sink().target = nullptr;
+        std::exchange(ready, nullptr)->release();
+    }
+}
+
 /// The Sink of a readiness wait awaited by a task: one AtomicWaker per
 /// direction, woken by the completion.
 struct WakerSink {

@@ -56,19 +56,13 @@ Poll::Poll(Loop& loop, int fd) : Handle(loop), desc_(loop.io_context()), fd_(fd)
         destroy_handle(); // releases the descriptor (on_close)
         throw boost::system::system_error(ec, "uv::Poll");
     }
-    ready_ = new pollux::detail::ReadinessOps<pollux::detail::CallbackSink>(
-        pollux::detail::reactor_of(loop.io_context().get_executor()));
-    ready_->sink().fn = &Poll::on_ready;
-    ready_->sink().target = this;
 }
 
 Poll::~Poll() {
     destroy_handle();
-    // Before the descriptor is released (on_close did): its queued waits
-    // then complete (or are destroyed with the io_context) into a sink that
-    // calls no one.
-    ready_->sink().target = nullptr;
-    ready_->release();
+    // on_close released the descriptor, which aborted the waits in flight;
+    // those not run yet complete into a sink that calls no one.
+    pollux::detail::drop_callback_readiness(ready_);
 }
 
 boost::system::error_code Poll::start(int events, Callback cb) {
@@ -190,10 +184,8 @@ void Poll::arm() {
                           (events_ & writable) != 0};
     for (int i = 0; i < 2; ++i) {
         if (want[i] && !in_flight_[i]) {
-            ready_->start(
-                static_cast<Direction>(i),
-                fd_,
-                pollux::detail::Registration<boost::asio::posix::stream_descriptor>::of(desc_));
+            pollux::detail::start_callback_wait(
+                ready_, desc_, static_cast<Direction>(i), &Poll::on_ready, this);
             in_flight_[i] = true;
             op_started();
         }

@@ -84,26 +84,13 @@ Tcp::Tcp(Loop& loop, const boost::asio::ip::tcp& protocol) : Tcp(loop) {
 
 Tcp::~Tcp() {
     destroy_handle();
-    if (ready_ != nullptr) {
-        // Before the sockets close: their queued waits then complete (or
-        // are destroyed with the io_context) into a sink that calls no one.
-        ready_->sink().target = nullptr;
-        ready_->release();
-    }
+    pollux::detail::drop_callback_readiness(ready_); // before the sockets close
 }
 
 template <class Socket>
 void Tcp::start_wait(int direction, Socket& s) {
-    using pollux::detail::Direction;
-    if (ready_ == nullptr) {
-        ready_ = new pollux::detail::ReadinessOps<pollux::detail::CallbackSink>(
-            pollux::detail::reactor_of(loop().io_context().get_executor()));
-        ready_->sink().fn = &Tcp::on_ready;
-        ready_->sink().target = this;
-    }
-    ready_->start(static_cast<Direction>(direction),
-                  s.native_handle(),
-                  pollux::detail::Registration<Socket>::of(s));
+    pollux::detail::start_callback_wait(
+        ready_, s, static_cast<pollux::detail::Direction>(direction), &Tcp::on_ready, this);
 }
 
 // A readiness wait completed (or was aborted by a close): the handler of

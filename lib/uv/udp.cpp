@@ -32,26 +32,14 @@ Udp::Udp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
 
 Udp::~Udp() {
     destroy_handle();
-    if (ready_ != nullptr) {
-        // Before the socket closes: its queued waits then complete (or are
-        // destroyed with the io_context) into a sink that calls no one.
-        ready_->sink().target = nullptr;
-        ready_->release();
-    }
+    pollux::detail::drop_callback_readiness(ready_); // before the socket closes
 }
 
 // The readiness waits of the socket (lib/detail/readiness.hpp: no
 // epoll_ctl per wait), made on first use.
 void Udp::start_wait(int direction) {
-    if (ready_ == nullptr) {
-        ready_ = new pollux::detail::ReadinessOps<pollux::detail::CallbackSink>(
-            pollux::detail::reactor_of(loop().io_context().get_executor()));
-        ready_->sink().fn = &Udp::on_ready;
-        ready_->sink().target = this;
-    }
-    ready_->start(static_cast<pollux::detail::Direction>(direction),
-                  socket_.native_handle(),
-                  pollux::detail::Registration<boost::asio::ip::udp::socket>::of(socket_));
+    pollux::detail::start_callback_wait(
+        ready_, socket_, static_cast<pollux::detail::Direction>(direction), &Udp::on_ready, this);
 }
 
 // A readiness wait completed (or was aborted by a close).
