@@ -4,6 +4,7 @@
 
 #include "support/high_descriptors.hpp"
 #include "support/loop_quiescent.hpp"
+#include "support/uv_tcp_port.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -11,59 +12,26 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <functional>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 using namespace pollux;
 using pollux::test::require_loop_quiescent;
 using Endpoint = boost::asio::ip::tcp::endpoint;
 
+// The helpers libuv's ported TCP tests use too (test/support/uv_tcp_port.hpp).
+using Server = pollux::test::TcpServer;
+
 namespace {
 
 Endpoint loopback(unsigned short port = 0) {
-    return {boost::asio::ip::make_address("127.0.0.1"), port};
+    return pollux::test::loopback4(port);
 }
 
-// A port nobody listens on: bound, read back, released.
 unsigned short closed_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, loopback());
-    return a.local_endpoint().port();
+    return pollux::test::closed_tcp_port();
 }
-
-// A listening server that accepts every connection into `peers`.
-struct Server {
-    uv::Tcp listener;
-    std::vector<std::unique_ptr<uv::Tcp>> peers;
-    int connection_cb_called = 0;
-    std::function<void(uv::Tcp&)> on_peer;
-
-    explicit Server(uv::Loop& loop) : listener(loop) {
-        REQUIRE_FALSE(listener.bind(loopback()));
-        REQUIRE_FALSE(listener.listen(16, [this, &loop](boost::system::error_code ec) {
-            REQUIRE_FALSE(ec);
-            ++connection_cb_called;
-            peers.push_back(std::make_unique<uv::Tcp>(loop));
-            REQUIRE_FALSE(listener.accept(*peers.back()));
-            if (on_peer) {
-                on_peer(*peers.back());
-            }
-        }));
-    }
-    [[nodiscard]] Endpoint endpoint() const { return listener.getsockname().value(); }
-    void close_all() {
-        listener.close();
-        for (auto& p : peers) {
-            if (!p->is_closing()) {
-                p->close();
-            }
-        }
-    }
-};
 
 } // namespace
 
