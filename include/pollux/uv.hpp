@@ -16,6 +16,7 @@
 #include <pollux/uv/prepare.hpp>
 #include <pollux/uv/request.hpp>
 #include <pollux/uv/signal.hpp>
+#include <pollux/uv/stream.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 #include <pollux/uv/udp.hpp>
