@@ -12,6 +12,7 @@
 #include <pollux/uv/idle.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/mailbox.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/poll.hpp>
 #include <pollux/uv/prepare.hpp>
 #include <pollux/uv/request.hpp>

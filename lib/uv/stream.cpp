@@ -211,7 +211,9 @@ void Stream::connect_started() noexcept {
 // A failed handle stays a stream, as libuv's: a later write is accepted and
 // fails in its callback (broken_pipe), a later read_start reads eof. The
 // subclass made the descriptor non-blocking.
-void Stream::connect_finished(StatusCallback& cb, boost::system::error_code ec) {
+void Stream::connect_finished(StatusCallback& cb,
+                              boost::system::error_code ec,
+                              bool stream_on_error) {
     op_finished();
     req_finished();
     connecting_ = false;
@@ -220,7 +222,7 @@ void Stream::connect_finished(StatusCallback& cb, boost::system::error_code ec) 
     } else if (!ec) {
         connected_ = true;
     } else {
-        connect_failed_ = true;
+        connect_failed_ = stream_on_error;
     }
     if (!guarded([&] { cb(ec); }) || is_closing()) {
         return; // destroyed; or closed, and on_closed() aborts what waits
@@ -275,22 +277,28 @@ boost::system::error_code Stream::listen(int backlog, StatusCallback cb) {
     return {};
 }
 
-bool Stream::accept_pending(Stream&, boost::system::error_code&) {
-    return false;
-}
-
 boost::system::error_code Stream::accept(Stream& client) {
     POLLUX_ASSERT(&client.loop() == &loop(), "uv::Stream::accept: client on another loop");
     if (is_closing() || client.is_closing()) {
         return boost::asio::error::bad_descriptor;
     }
-    boost::system::error_code ec;
-    if (accept_pending(client, ec)) {
-        return ec;
-    }
     if (client.stream_fd() >= 0 || client.listening_ || client.stream()) {
         // libuv's uv__stream_open on a handle that has a descriptor.
         return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+    }
+    boost::system::error_code ec;
+    if (const auto pending = pending_kind()) {
+        // An IPC pipe's received descriptor (libuv's uv_accept on a pipe
+        // with pending handles): it stays pending if `client` cannot take
+        // it.
+        if (*pending != client.kind_) {
+            return boost::asio::error::invalid_argument;
+        }
+        ec = client.adopt_descriptor(take_pending());
+        if (!ec) {
+            client.stream_opened(true, true, false);
+        }
+        return ec;
     }
     if (waiting_ < 0) {
         return boost::asio::error::would_block;
@@ -582,6 +590,19 @@ Result<std::size_t> Stream::try_write(std::span<const boost::asio::const_buffer>
         return ec;
     }
     return n;
+}
+
+boost::system::error_code Stream::set_blocking(bool blocking) {
+    const int fd = stream_fd();
+    if (is_closing() || fd < 0) {
+        return boost::asio::error::bad_descriptor;
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 ||
+        ::fcntl(fd, F_SETFL, blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK)) != 0) {
+        return errno_code();
+    }
+    return {};
 }
 
 // libuv's uv_write2: EBADF without a descriptor, EPIPE unless writable (a

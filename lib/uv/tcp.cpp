@@ -56,9 +56,24 @@ void Tcp::start_stream_wait(int direction) {
     start_ready_wait(socket_, direction);
 }
 
+// Released, then closed: release() takes the descriptor out of the epoll
+// set (EPOLL_CTL_DEL), which close() of a socket Asio opened itself leaves
+// to the kernel. The kernel removes it only once no descriptor refers to the
+// socket any more: a copy sent by an IPC pipe's write2 (or inherited by a
+// child) would keep a stale registration under this number, and the next
+// descriptor given this number for the same socket (a received copy) could
+// not be registered (EEXIST).
 void Tcp::close_descriptor() noexcept {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    if (!socket_.is_open()) {
+        return;
+    }
+    boost::system::error_code ec;
+    const int fd = socket_.release(ec);
+    if (ec) {
+        socket_.close(ec);
+        return;
+    }
+    ::close(fd); // never retried on EINTR (lib/detail/retry_eintr.hpp)
 }
 
 boost::system::error_code Tcp::adopt_descriptor(int fd) {

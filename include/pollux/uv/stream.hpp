@@ -183,12 +183,21 @@ public:
     Result<std::size_t> try_write(boost::asio::const_buffer data);
     /// `try_write` of several buffers, in order (one `writev`/`sendmsg`).
     Result<std::size_t> try_write(std::span<const boost::asio::const_buffer> bufs);
+    /// libuv's `uv_stream_set_blocking`: makes the descriptor blocking (or
+    /// non-blocking again). While blocking, `try_write` and `write` wait in
+    /// the kernel until it took everything (the loop stalls meanwhile);
+    /// meant for a stream written just before the process exits, as
+    /// libuv's.
+    /// @par Errors
+    /// `bad_descriptor` if closing or without a descriptor; the system's
+    /// `fcntl` error.
+    boost::system::error_code set_blocking(bool blocking);
     /// Bytes queued and not yet taken by the kernel.
     [[nodiscard]] std::size_t write_queue_size() const noexcept { return write_queue_size_; }
 
     /// Shuts the write side down once every queued write is done (a socket's
     /// `shutdown(SHUT_WR)`: TCP FIN, eof for a UNIX-domain peer); `cb(ec)`
-    /// runs afterwards with `shutdown(2)`'s error (`not_a_socket` on a
+    /// runs afterwards with `shutdown(2)`'s error (`ENOTSOCK` on a
     /// pipe, as libuv's), or with `operation_aborted` if the handle is
     /// closed first. While connecting, the shutdown waits for the
     /// connection.
@@ -204,7 +213,8 @@ public:
 protected:
     // What a descriptor of a subclass is; accept() moves a connection only
     // between handles of the same kind.
-    enum class Kind : unsigned char { tcp, pipe, tty };
+    // `other`: a received descriptor no stream can take (UDP, unknown).
+    enum class Kind : unsigned char { tcp, pipe, tty, other };
 
     // A queued write. Its bytes are found from the owned storage each time
     // (fill_iov), not through a pointer taken once, so a request may move
@@ -242,9 +252,12 @@ protected:
     // accept(): takes `fd` (a fresh connection or a received descriptor of
     // this handle's kind; owned from now on, even on error).
     virtual boost::system::error_code adopt_descriptor(int fd) = 0;
-    // accept() on an IPC pipe: moves a received descriptor into `client`;
-    // returns false if none is pending.
-    virtual bool accept_pending(Stream& client, boost::system::error_code& ec);
+    // accept() on an IPC pipe: the kind of the first received descriptor
+    // (nullopt if none is pending), and taking it (owned by the caller).
+    [[nodiscard]] virtual std::optional<Kind> pending_kind() const { return std::nullopt; }
+    virtual int take_pending() { return -1; }
+    // The descriptor of another stream (write2's handle to send).
+    [[nodiscard]] static int fd_of(const Stream& s) noexcept { return s.stream_fd(); }
     // The read system call: read(2) by default; an IPC pipe receives
     // descriptors along (recvmsg).
     virtual std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec);
@@ -265,8 +278,11 @@ protected:
     // Errors as for Tcp::connect (checked before).
     [[nodiscard]] boost::system::error_code check_connect() const noexcept;
     void connect_started() noexcept;
-    // The connect completed (or failed): runs `cb` then what waited.
-    void connect_finished(StatusCallback& cb, boost::system::error_code ec);
+    // The connect completed (or failed): runs `cb` then what waited. A
+    // failed TCP connect leaves a stream (`stream_on_error`, as libuv's);
+    // a failed pipe connect does not.
+    void
+    connect_finished(StatusCallback& cb, boost::system::error_code ec, bool stream_on_error = true);
 
     [[nodiscard]] boost::system::error_code writable() const noexcept;
     boost::system::error_code queue_write(WriteReq req);
