@@ -19,5 +19,6 @@
 #include <pollux/uv/signal.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
+#include <pollux/uv/tty.hpp>
 #include <pollux/uv/udp.hpp>
 #include <pollux/uv/work.hpp>

@@ -1,6 +1,7 @@
 #include <pollux/io/async_fd.hpp>
 
 #include "../detail/epoll_check.hpp"
+#include "../detail/reopen.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../net/socket_block.hpp"
 
@@ -8,9 +9,7 @@
 
 #include <cassert>
 #include <cerrno>
-#include <cstdio>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -263,42 +262,6 @@ Poll<Result<void>> AsyncFd::poll_shutdown(Context&) {
 
 namespace {
 
-// The descriptor reopened: a new open file description of the same file,
-// with its own O_NONBLOCK, as libuv's uv_tty_init does for a terminal.
-// Through /proc/self/fd/N (which also reopens an anonymous pipe on Linux),
-// else, for a terminal, through its name (no /proc). Refused for a pty
-// master, whose reopening would make a new pty pair, and checked to be the
-// same file after the open. Returns the new descriptor, or -errno.
-int reopen(int fd, const struct stat& st, int access) noexcept {
-    int dummy = 0;
-    const bool tty = ::isatty(fd) != 0;
-    if (tty && ::ioctl(fd, TIOCGPTN, &dummy) == 0) {
-        return -ENXIO; // a pty master
-    }
-    const int flags = access | O_NOCTTY | O_CLOEXEC | O_NONBLOCK;
-    char path[64];
-    (void)std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int r = pollux::detail::retry_eintr([&] { return ::open(path, flags); });
-    int err = errno;
-    if (r < 0 && tty) {
-        char name[256];
-        if (::ttyname_r(fd, name, sizeof name) == 0) {
-            r = pollux::detail::retry_eintr([&] { return ::open(name, flags); });
-            err = errno;
-        }
-    }
-    if (r < 0) {
-        return -err;
-    }
-    struct stat now {};
-    if (::fstat(r, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino ||
-        now.st_rdev != st.st_rdev) {
-        ::close(r);
-        return -ENXIO;
-    }
-    return r;
-}
-
 // A blocking read(2) or write(2) on a descriptor that is always ready (a
 // regular file) or must be written blocking (the fallback): it never waits
 // for the reactor, so it spends the task's budget like every completed
@@ -441,7 +404,7 @@ Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
         return Result<StdStream>(StdStream(std::nullopt, dup, StdStream::Mode::file));
     }
     // A terminal, a pipe or FIFO, another pollable device.
-    const int own = reopen(fd, st, access);
+    const int own = pollux::detail::reopen_own(fd, access);
     if (own >= 0) {
         Result<AsyncFd> afd = AsyncFd::create(own, ex);
         if (!afd) {
