@@ -30,6 +30,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -417,6 +418,80 @@ TEST_CASE("std_stream over a blocking socket uses MSG_DONTWAIT, flags untouched"
     }
     REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
     REQUIRE(open_fds() == before);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// The socket's buffer fills, so the write waits for writability (on the
+// write watch) until a thread drains the peer.
+TEST_CASE("std_stream over a blocking socket waits for writability, flags untouched",
+          "[io][stdio]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    const int flags = ::fcntl(sv[0], F_GETFL);
+    const std::string data(4 * 1024 * 1024, 'w'); // more than a socket buffer
+    std::size_t drained = 0;
+    std::thread drain([&] {
+        std::this_thread::sleep_for(50ms); // let the writer fill the buffer first
+        char buf[65536];
+        while (drained < data.size()) {
+            const ssize_t n = ::read(sv[1], buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            drained += static_cast<std::size_t>(n);
+        }
+    });
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto s = io::std_stream(sv[0]);
+            REQUIRE(s);
+            auto w = co_await io::write_all(*s, asio::buffer(data));
+            REQUIRE(w);
+            REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
+        }());
+    }
+    drain.join();
+    CHECK(drained == data.size());
+    CHECK(::fcntl(sv[0], F_GETFL) == flags);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// Teardown: streams that outlive their Runtime touch nothing of it when
+// dropped and still close every descriptor they made.
+TEST_CASE("std_stream dropped after its Runtime shut down closes what it made", "[io][stdio]") {
+    Pipe p(false);
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    const std::size_t before = open_fds();
+    std::optional<io::StdStream> pipe_in;
+    std::optional<io::StdStream> sock;
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto a = io::std_stream(p.r);
+            auto b = io::std_stream(sv[0]);
+            REQUIRE(a);
+            REQUIRE(b);
+            pipe_in.emplace(std::move(*a));
+            sock.emplace(std::move(*b));
+            // A read wait armed on each, left in flight.
+            char buf[8];
+            auto pending = [&](io::StdStream& s) {
+                return poll_fn<bool>([&](Context& cx) -> Poll<bool> {
+                    return Ready{s.poll_read(cx, asio::buffer(buf)).is_pending()};
+                });
+            };
+            REQUIRE(co_await pending(*pipe_in));
+            REQUIRE(co_await pending(*sock));
+        }());
+        REQUIRE(open_fds() > before);
+    }
+    pipe_in.reset();
+    sock.reset();
+    CHECK(open_fds() == before);
     ::close(sv[0]);
     ::close(sv[1]);
 }

@@ -9,7 +9,9 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstdint>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,6 +264,34 @@ Poll<Result<void>> AsyncFd::poll_shutdown(Context&) {
 
 namespace {
 
+// A socket's readiness without touching its flags: the reactor's waits
+// cannot be made on the socket itself, because a wait may set O_NONBLOCK on
+// the descriptor it waits on (Asio's async_wait does, on the portable
+// readiness path), and the socket's description is shared. So a private
+// epoll instance watches it, level-triggered, for `events`: the instance is
+// readable while the socket has them, and the reactor waits on that
+// instance instead (its flags are its own). One per direction.
+Result<AsyncFd>
+watch_socket(int sock, std::uint32_t events, const boost::asio::any_io_executor& ex) {
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        return nd::last_error();
+    }
+    ::epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = sock;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) != 0) {
+        boost::system::error_code ec = nd::last_error();
+        ::close(ep);
+        return ec;
+    }
+    Result<AsyncFd> afd = register_fd(ep, ex);
+    if (!afd) {
+        ::close(ep);
+    }
+    return afd;
+}
+
 // A blocking read(2) or write(2) on a descriptor that is always ready (a
 // regular file) or must be written blocking (the fallback): it never waits
 // for the reactor, so it spends the task's budget like every completed
@@ -282,13 +312,18 @@ Poll<Result<std::size_t>> poll_blocking(Context& cx, Op op) {
 
 } // namespace
 
-StdStream::StdStream(std::optional<AsyncFd> afd, int file_fd, Mode mode) noexcept
-    : afd_(std::move(afd)), file_fd_(file_fd), mode_(mode) {
+StdStream::StdStream(std::optional<AsyncFd> afd,
+                     std::optional<AsyncFd> write_watch,
+                     int file_fd,
+                     Mode mode) noexcept
+    : afd_(std::move(afd)), write_watch_(std::move(write_watch)), file_fd_(file_fd), mode_(mode) {
 }
 
 StdStream::StdStream(StdStream&& o) noexcept
-    : afd_(std::move(o.afd_)), file_fd_(std::exchange(o.file_fd_, -1)), mode_(o.mode_) {
+    : afd_(std::move(o.afd_)), write_watch_(std::move(o.write_watch_)),
+      file_fd_(std::exchange(o.file_fd_, -1)), mode_(o.mode_) {
     o.afd_.reset();
+    o.write_watch_.reset();
 }
 
 StdStream& StdStream::operator=(StdStream&& o) noexcept {
@@ -296,6 +331,8 @@ StdStream& StdStream::operator=(StdStream&& o) noexcept {
         drop();
         afd_ = std::move(o.afd_);
         o.afd_.reset();
+        write_watch_ = std::move(o.write_watch_);
+        o.write_watch_.reset();
         file_fd_ = std::exchange(o.file_fd_, -1);
         mode_ = o.mode_;
     }
@@ -306,8 +343,10 @@ StdStream::~StdStream() {
     drop();
 }
 
+// The watches first: they are registered on the socket's description.
 void StdStream::drop() noexcept {
     afd_.reset();
+    write_watch_.reset();
     if (file_fd_ >= 0) {
         ::close(std::exchange(file_fd_, -1));
     }
@@ -323,7 +362,7 @@ Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable
         if (buf.size() == 0) {
             return Ready<Result<std::size_t>>{std::size_t{0}};
         }
-        const int fd = afd_->impl_->fd;
+        const int fd = file_fd_;
         return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&] {
             return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
         });
@@ -344,12 +383,13 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         POLLUX_ASSERT(afd_.has_value(), "StdStream used after a move");
         return afd_->poll_write(cx, buf);
     case Mode::socket: {
-        POLLUX_ASSERT(afd_.has_value(), "StdStream used after a move");
+        POLLUX_ASSERT(write_watch_.has_value(), "StdStream used after a move");
         if (buf.size() == 0) {
             return Ready<Result<std::size_t>>{std::size_t{0}};
         }
-        const int fd = afd_->impl_->fd;
-        return poll_io_dir(*afd_->impl_, nd::Direction::write, cx, [&] {
+        // The write watch is readable while the socket is writable.
+        const int fd = file_fd_;
+        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&] {
             return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT);
         });
     }
@@ -385,12 +425,18 @@ Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
         if (dup < 0) {
             return nd::last_error();
         }
-        Result<AsyncFd> afd = register_fd(dup, ex);
-        if (!afd) {
+        Result<AsyncFd> rd = watch_socket(dup, EPOLLIN, ex);
+        if (!rd) {
             ::close(dup);
-            return afd.error();
+            return rd.error();
         }
-        return Result<StdStream>(StdStream(std::move(*afd), -1, StdStream::Mode::socket));
+        Result<AsyncFd> wr = watch_socket(dup, EPOLLOUT, ex);
+        if (!wr) {
+            ::close(dup);
+            return wr.error();
+        }
+        return Result<StdStream>(
+            StdStream(std::move(*rd), std::move(*wr), dup, StdStream::Mode::socket));
     }
     Result<bool> pollable = is_pollable(fd);
     if (!pollable) {
@@ -401,7 +447,7 @@ Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
         if (dup < 0) {
             return nd::last_error();
         }
-        return Result<StdStream>(StdStream(std::nullopt, dup, StdStream::Mode::file));
+        return Result<StdStream>(StdStream(std::nullopt, std::nullopt, dup, StdStream::Mode::file));
     }
     // A terminal, a pipe or FIFO, another pollable device.
     const int own = pollux::detail::reopen_own(fd, access);
@@ -411,7 +457,8 @@ Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
             ::close(own);
             return afd.error();
         }
-        return Result<StdStream>(StdStream(std::move(*afd), -1, StdStream::Mode::reopened));
+        return Result<StdStream>(
+            StdStream(std::move(*afd), std::nullopt, -1, StdStream::Mode::reopened));
     }
     // Not reopenable (a pty master, an eventfd, no permission to open the
     // terminal, a FIFO's write end without a reader): never the shared
@@ -424,7 +471,8 @@ Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
     if (dup < 0) {
         return nd::last_error();
     }
-    return Result<StdStream>(StdStream(std::nullopt, dup, StdStream::Mode::blocking_writes));
+    return Result<StdStream>(
+        StdStream(std::nullopt, std::nullopt, dup, StdStream::Mode::blocking_writes));
 }
 
 Result<StdStream> std_stream(int fd) {

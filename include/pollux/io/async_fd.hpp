@@ -232,8 +232,11 @@ inline WritableFuture AsyncFd::writable() noexcept {
 ///   A FIFO or pipe end reopened counts as one more reader or writer until
 ///   the stream is dropped, as a dup would.
 /// - Socket (`Mode::socket`): a duplicate with the flags untouched;
-///   recv(2)/send(2) with MSG_DONTWAIT and readiness waits. A send to a
-///   peer that is gone raises SIGPIPE unless it is ignored, as write(2).
+///   recv(2)/send(2) with MSG_DONTWAIT. The readiness waits are on two
+///   private epoll instances that watch the socket (one per direction),
+///   because the reactor's own wait on a descriptor may set its O_NONBLOCK
+///   (Asio's `async_wait` does). A send to a peer that is gone raises
+///   SIGPIPE unless it is ignored, as write(2).
 /// - Not pollable (a regular file, a directory, /dev/null; `Mode::file`):
 ///   plain blocking read(2) and write(2) on a duplicate, always Ready (a
 ///   file read does not wait for a peer; tokio reads files on a blocking
@@ -280,13 +283,19 @@ public:
     [[nodiscard]] Mode mode() const noexcept { return mode_; }
 
     /// Made by `std_stream`.
-    StdStream(std::optional<AsyncFd> afd, int file_fd, Mode mode) noexcept;
+    StdStream(std::optional<AsyncFd> afd,
+              std::optional<AsyncFd> write_watch,
+              int file_fd,
+              Mode mode) noexcept;
 
 private:
     void drop() noexcept;
 
-    std::optional<AsyncFd> afd_; // engaged for reopened and socket
-    int file_fd_;                // the duplicate for file and blocking_writes; else -1
+    // reopened: the new description; socket: the read watch (an epoll
+    // instance readable while the socket is); else empty.
+    std::optional<AsyncFd> afd_;
+    std::optional<AsyncFd> write_watch_; // socket: readable while the socket is writable
+    int file_fd_; // the duplicate for socket, file and blocking_writes; else -1
     Mode mode_;
 };
 

@@ -198,6 +198,8 @@ protected:
     // Links the handle into its loop's list of handles (what walk visits).
     Handle(Loop& loop, HandleType type);
     explicit Handle(Loop& loop) : Handle(loop, HandleType::unknown) {}
+    // For a kind whose base class made the Handle (a Stream subclass).
+    void set_type(HandleType type) noexcept { type_ = type; }
     // Asserts that the derived destructor called destroy_handle().
     ~Handle();
 
