@@ -1,7 +1,8 @@
 #pragma once
 
-// Private to lib/uv: the terminal modes of uv::Tty (libuv's uv_tty_set_mode,
-// uv_tty_get_winsize, uv_tty_reset_mode in src/unix/tty.c).
+// Private to lib/uv: the terminal modes of uv::Tty (detail::TtyTermios in
+// pollux/uv/tty.hpp; libuv's uv_tty_set_mode, uv_tty_get_winsize and
+// uv_tty_reset_mode in src/unix/tty.c).
 //
 // The original mode is kept twice, as libuv does: per Tty (what set_mode
 // derives raw and io modes from, and goes back to for normal) and once per
@@ -21,15 +22,6 @@
 #include <termios.h>
 
 namespace pollux::uv::detail {
-
-struct TtyTermios {
-    ::termios orig{}; // the mode before the first change from normal
-    TtyMode mode = TtyMode::normal;
-
-    // libuv's uv_tty_set_mode on `fd`: nothing if already in `m`; leaving
-    // normal saves the original mode first. Applied with TCSADRAIN.
-    boost::system::error_code set_mode(int fd, TtyMode m) noexcept;
-};
 
 // libuv's uv_tty_get_winsize.
 boost::system::error_code get_winsize(int fd, int& width, int& height) noexcept;
