@@ -16,6 +16,7 @@
 #include <pollux/uv/pipe.hpp>
 #include <pollux/uv/poll.hpp>
 #include <pollux/uv/prepare.hpp>
+#include <pollux/uv/process.hpp>
 #include <pollux/uv/request.hpp>
 #include <pollux/uv/signal.hpp>
 #include <pollux/uv/stream.hpp>
