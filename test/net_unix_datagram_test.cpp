@@ -248,6 +248,37 @@ TEST_CASE("UnixDatagram send_to a missing path fails with no_such_file_or_direct
     }());
 }
 
+TEST_CASE("UnixDatagram send_to a peer whose queue is full completes once the peer reads",
+          "[net][unix_datagram]") {
+    // Linux queues at most net.unix.max_dgram_qlen (10 by default)
+    // datagrams for a receiver; an unconnected sender past that gets
+    // EAGAIN while its own socket stays writable.
+    TempPath path("full");
+    Runtime rt;
+    rt.block_on([](std::string path) -> Async<> {
+        auto server = UnixDatagram::bind(path);
+        REQUIRE(server);
+        auto client = UnixDatagram::unbound();
+        REQUIRE(client);
+        constexpr int count = 100;
+        auto sender = spawn([](UnixDatagram& c, std::string path) -> Async<> {
+            for (int i = 0; i < count; ++i) {
+                const std::string msg = std::to_string(i);
+                auto s = co_await c.send_to(asio::buffer(msg), path);
+                REQUIRE(s);
+            }
+        }(*client, path));
+        co_await time::sleep(2ms);
+        char buf[16];
+        for (int i = 0; i < count; ++i) {
+            auto r = co_await server->recv(asio::buffer(buf));
+            REQUIRE(r);
+            REQUIRE(std::string(buf, *r) == std::to_string(i));
+        }
+        co_await sender;
+    }(path.path));
+}
+
 TEST_CASE("UnixDatagram sockets are close-on-exec and non-blocking", "[net][unix_datagram]") {
     Runtime rt;
     rt.block_on([]() -> Async<> {
