@@ -105,13 +105,20 @@
 //     (reads and clears it: take_hangup_edge, asio_private.cpp) into the
 //     wait's `hangup`; consume() moves that into the owner's `read_unsure_`.
 //     While that is set no read marks the direction drained; a read that
-//     would block clears it. Nothing else reads the flag: Asio's except
-//     queue serves out-of-band reads and wait_error, which the owners do
-//     not start (TcpStream::socket() says "do not start Asio operations").
-//     Conservative where it need not be: the registration's flag makes the
-//     first completion of each descriptor count as a hang-up (one read until
-//     would-block more per descriptor), and so do EPOLLPRI (urgent data) and
-//     an error-queue EPOLLERR.
+//     would block clears it (that read proves no end of stream or error
+//     was pending then; anything later raises an edge). Clearing the flag
+//     changes nothing else: Asio reads it only to start an except operation
+//     speculatively (an out-of-band async_receive), which no owner starts
+//     (TcpStream::socket() says "do not start Asio operations"); a queued
+//     except operation (async_wait(wait_error)) is performed whatever it
+//     says. Conservative where it need not be: the registration's flag
+//     makes the first read wait of each descriptor count as a hang-up (one
+//     read until would-block more per descriptor), and so do EPOLLPRI
+//     (urgent data) and an error-queue EPOLLERR. Every read wait takes the
+//     flag, uv's too (lib/uv), whether or not its owner uses it. (An except
+//     operation kept queued beside the read wait would remember a hang-up
+//     as well, but while one is queued start_op starts no read operation
+//     speculatively: every read wait would cost an epoll_ctl.)
 //
 // Why no readiness is lost. A drained mark stands for a read that would
 // have said would-block when the marking read ran; what happens after that
