@@ -31,7 +31,8 @@
 #                                    [--n1 200] [--n2 1200] [--pace-us 2000]
 #                                    [--repeat 1]
 # Prints two Markdown tables: the figures per round trip, and the syscalls
-# per round trip by type (recvfrom, of which how many failed with EAGAIN,
+# per round trip by type (reads: recvfrom and recvmsg, which pollux's TCP
+# reads use for TCP_INQ; of which how many failed with EAGAIN,
 # sendto, epoll_wait, the rest); also writes them to $RESULTS/deterministic.md
 # and $RESULTS/deterministic-syscalls.md (default build-bench/bench-results),
 # and the raw totals and strace tables to $RESULTS/deterministic.log. Builds
@@ -135,8 +136,9 @@ measure() {
 }
 
 # syscall_types: from $tmp/strace.N1 and $tmp/strace.N2, the syscalls per
-# round trip by type, N2 minus N1: recvfrom, its errors (EAGAIN: the read
-# that finds the socket drained), sendto, epoll_wait and all the others.
+# round trip by type, N2 minus N1: reads (recvfrom and recvmsg), their
+# errors (EAGAIN: the read that finds the socket drained), sendto,
+# epoll_wait and all the others.
 syscall_types() {
     # strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall.
     awk -v d=$((n2 - n1)) '
@@ -147,8 +149,10 @@ syscall_types() {
             all += sign * $4
         }
         END {
-            other = all - calls["recvfrom"] - calls["sendto"] - calls["epoll_wait"]
-            printf "%.2f %.2f %.2f %.2f %.2f\n", calls["recvfrom"] / d, errors["recvfrom"] / d,
+            reads = calls["recvfrom"] + calls["recvmsg"]
+            read_errors = errors["recvfrom"] + errors["recvmsg"]
+            other = all - reads - calls["sendto"] - calls["epoll_wait"]
+            printf "%.2f %.2f %.2f %.2f %.2f\n", reads / d, read_errors / d,
                 calls["sendto"] / d, calls["epoll_wait"] / d, other / d
         }' "$tmp/strace.$n1" "$tmp/strace.$n2"
 }
@@ -207,7 +211,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 } | tee "$RESULTS/deterministic.md"
 echo
 {
-    echo "| server | case | recvfrom/RT | of which EAGAIN | sendto/RT | epoll_wait/RT | other/RT |"
+    echo "| server | case | reads/RT | of which EAGAIN | sendto/RT | epoll_wait/RT | other/RT |"
     echo "|---|---|---:|---:|---:|---:|---:|"
     for c in $cases; do
         set_case "$c"

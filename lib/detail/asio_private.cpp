@@ -1,7 +1,9 @@
 // What pollux reads of Asio's private state on the epoll fast path
 // (readiness_path.hpp): the reactor registrations of acceptors and
-// descriptors (Registration in readiness.hpp) and the front of the
-// scheduler's queue (scheduler_peek.hpp). Names in an explicit
+// descriptors (Registration in readiness.hpp), a registration's
+// try_speculative_[except_op], which the read waits take (read and clear:
+// readiness.hpp, "A drained read"), and the front of the scheduler's queue
+// (scheduler_peek.hpp). Names in an explicit
 // instantiation are not access-checked ([temp.spec.general]/6), so each
 // instantiation of Thief below hands a pointer to a private member to the
 // friend function its tag declares. They live in this one file: a program
@@ -17,6 +19,7 @@
 #include <boost/asio/detail/scheduler.hpp>
 
 #include <cstdlib>
+#include <utility>
 
 namespace pollux::detail {
 
@@ -71,6 +74,11 @@ struct SchedulerTaskOperation {
 };
 template struct AutoThief<SchedulerTaskOperation, &ad::scheduler::task_operation_>;
 
+struct TrySpeculative {
+    friend constexpr auto member(TrySpeculative) noexcept;
+};
+template struct AutoThief<TrySpeculative, &Reactor::descriptor_state::try_speculative_>;
+
 } // namespace
 
 // Without the scheduler's lock: the caller is the one thread that runs this
@@ -90,6 +98,13 @@ ad::scheduler* scheduler_with_reactor(boost::asio::io_context& io) {
     // io_context that may never have one.
     boost::asio::use_service<Reactor>(io).init_task();
     return &boost::asio::use_service<ad::scheduler>(io);
+}
+
+// The caller holds the descriptor's mutex (it is a perform() of the
+// descriptor's reactor operation), as every writer of the flag does.
+bool take_hangup_edge(Reactor::per_descriptor_data d) noexcept {
+    bool& flag = (d->*member(TrySpeculative{}))[Reactor::except_op];
+    return std::exchange(flag, false);
 }
 
 Reactor::per_descriptor_data&

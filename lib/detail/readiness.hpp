@@ -65,6 +65,100 @@
 // makes that cheap) and costs the reactor's registration syscall where it
 // has one; docs/net.md says what each path costs.
 //
+// A drained read
+// --------------
+// A read that took everything the kernel had may start the wait at once on
+// the next read poll, without the read that would only say would-block
+// (tokio clears readiness after a short read). The owner marks its read
+// direction drained for that. The hazard: the waits see no event bits, and
+// when a peer's last bytes and its end of stream (a FIN, a RST, a pipe's
+// last writer closing) arrive before the reactor's epoll_wait, edge-triggered
+// epoll reports one edge for both. The wait in flight consumes it, the read
+// returns the bytes, and a wait started on trust would wait for an edge that
+// never comes: a hang at end of stream (`printf req | nc`). So an owner marks
+// the direction drained only after a read that returned n > 0 bytes when
+//
+// (a) the kernel said that no byte and no end of stream is left after them:
+//     - TCP: with TCP_INQ set on the socket (Linux 4.18; tcp_inq.hpp),
+//       recvmsg returns a TCP_CM_INQ control message with the bytes still
+//       queued, and the kernel counts a received FIN as 1 (tcp_inq_hint:
+//       tcp_fin sets SOCK_DONE). Drained needs inq == 0, whatever n is; no
+//       message (an older kernel, setsockopt refused) means not drained.
+//     - A pipe or FIFO: n < the size asked. pipe_read copies buffer after
+//       buffer until the size asked or an empty pipe, except in packet mode
+//       (the writer's O_DIRECT: one packet per read), which only pipe2 with
+//       O_DIRECT makes, on both ends (a FIFO cannot be opened O_DIRECT, and
+//       F_SETFL cannot set it on a pipe): a read end with O_DIRECT is left
+//       out. A pipe's end of stream is its last writer closing, which
+//       raises EPOLLHUP; (b) covers that.
+// (b) and no error or hang-up edge was consumed since the last read that
+//     would block. A RST (tcp_reset: sk_err, then tcp_done's SHUTDOWN_MASK)
+//     leaves the queued bytes readable before the error (tcp_recvmsg copies
+//     queued data first and returns sk_err only from a read that copied
+//     nothing) and sets no SOCK_DONE, so TCP_INQ says 0 after the bytes. Its
+//     edge carries EPOLLERR|EPOLLHUP; a pipe's last close, EPOLLHUP. Asio's
+//     descriptor_state::perform_io sets try_speculative_[except_op] for every
+//     edge with EPOLLPRI, EPOLLERR or EPOLLHUP, before it performs the read
+//     queue, under the descriptor's mutex; so does register_descriptor.
+//     The read wait's perform() runs under that mutex too (from perform_io,
+//     or from start_op when it starts speculatively), and takes the flag
+//     (reads and clears it: take_hangup_edge, asio_private.cpp) into the
+//     wait's `hangup`; consume() moves that into the owner's `read_unsure_`.
+//     While that is set no read marks the direction drained; a read that
+//     would block clears it (that read proves no end of stream or error
+//     was pending then; anything later raises an edge). Clearing the flag
+//     changes nothing else: Asio reads it only to start an except operation
+//     speculatively (an out-of-band async_receive), which no owner starts
+//     (TcpStream::socket() says "do not start Asio operations"); a queued
+//     except operation (async_wait(wait_error)) is performed whatever it
+//     says. Conservative where it need not be: the registration's flag
+//     makes the first read wait of each descriptor count as a hang-up (one
+//     read until would-block more per descriptor), and so do EPOLLPRI
+//     (urgent data) and an error-queue EPOLLERR. Every read wait takes the
+//     flag, uv's too (lib/uv), whether or not its owner uses it. (An except
+//     operation kept queued beside the read wait would remember a hang-up
+//     as well, but while one is queued start_op starts no read operation
+//     speculatively: every read wait would cost an epoll_ctl.)
+//
+// Why no readiness is lost. A drained mark stands for a read that would
+// have said would-block when the marking read ran; what happens after that
+// read raises an edge (data: sk_data_ready, pipe_write's wake-up; FIN:
+// sk_state_change; RST: sk_error_report; the last writer's close: its
+// wake-up), which the wait started on trust sees exactly as one started
+// after a would-block (the argument of the paths above). What the read
+// cannot see is an edge consumed before it: one that performed the read
+// wait whose completion led to this read, or that a speculative start took.
+// Its FIN is still in the socket's state (a), and its hang-up or error was
+// taken into that wait's `hangup` in the same locked perform_io (b). An edge
+// that found no read wait queued set try_speculative_[read_op], which only
+// a read operation's perform clears (ours take the except flag then; Asio's
+// own reads are not started on these descriptors): the wait started on
+// trust then completes at once, and the read that follows sees the state.
+//
+// Why reads stay cancel-safe. A mark only skips a syscall that would have
+// taken nothing; the bytes stay in the kernel. The mark and `read_unsure_`
+// belong to the owner's block, not to a future: a dropped future leaves them
+// for the next read poll, which starts the wait (or takes over the one in
+// flight) like any other.
+//
+// On the portable path the waits are level-triggered at their start (see
+// above): a wait started after a drained read completes at once if
+// anything is readable (bytes, end of stream, an error), so no edge can be
+// lost and (b) is not needed (`hangup` stays false); (a) is kept, one rule.
+//
+// The faces (each marks per (a) and reads read_unsure_ via
+// may_mark_drained): net's TcpStream and its read half (socket_block.hpp,
+// tcp.cpp); io::AsyncFd on a TCP socket (it sets TCP_INQ) or a pipe/FIFO
+// (lib/io/async_fd.cpp). Not: Unix stream sockets (a read stops at a message
+// carrying descriptors or credentials with more bytes queued, and a peer's
+// shutdown(SHUT_WR) raises EPOLLIN|EPOLLRDHUP but no EPOLLHUP, which (b)
+// cannot see); terminals (a canonical read returns one line while more may
+// wait, and the mode may change under the reader); datagram sockets (one
+// datagram per read); uv::Tcp (not yet). Tests: test/short_read_test.cpp
+// (coalesced data and FIN, data and RST, a pipe's data and close; a
+// dropped read), test/readiness_syscall_test.cpp (no read syscall after a
+// drained read).
+//
 // Common to both paths
 // --------------------
 // Lifetime: the block is reference counted, one reference for its owner and
@@ -193,6 +287,15 @@ struct Registration {
 
 static_assert(static_cast<int>(Direction::read) == 0 && static_cast<int>(Direction::write) == 1);
 
+#if POLLUX_EPOLL_FAST_PATH
+/// Reads and clears the reactor's try_speculative_[except_op] of a
+/// registered descriptor: whether an edge with EPOLLPRI, EPOLLERR or
+/// EPOLLHUP was performed since the last call (or the registration). Only
+/// under the descriptor's mutex: from a reactor operation's perform().
+/// ("A drained read", (b).) In asio_private.cpp.
+bool take_hangup_edge(Reactor::per_descriptor_data d) noexcept;
+#endif
+
 /// The two readiness waits of one descriptor, and what a completion does:
 /// `Sink` has `void on_ready(Direction)`, called on the thread that runs
 /// the completion, never for a wait the io_context destroys unrun. The
@@ -235,6 +338,8 @@ public:
     void start(Direction d, int fd, Reactor::per_descriptor_data& reg) noexcept {
         Op& op = ops_[index(d)];
         op.ec_ = boost::system::error_code();
+        op.reg = reg;
+        op.hangup = false;
         // ORDERING: relaxed: the completion that ends this wait runs after
         // start_op queued it under the descriptor's mutex (or posted it),
         // which orders this store before it.
@@ -279,9 +384,32 @@ public:
         return ops_[index(d)].state.load(std::memory_order_acquire);
     }
 
-    /// Consumes a completion: completed -> idle. Owner only.
+    /// Consumes a completion: completed -> idle. Owner only. A read wait
+    /// whose edge may have carried a hang-up or an error sets
+    /// read_unsure_ ("A drained read", (b)).
     void consume(Direction d) noexcept {
+#if POLLUX_EPOLL_FAST_PATH
+        // Written by perform(), before the completion's release store that
+        // state() acquired.
+        if (d == Direction::read && ops_[index(d)].hangup) {
+            read_unsure_ = true;
+        }
+#endif
         ops_[index(d)].state.store(State::idle, std::memory_order_relaxed);
+    }
+
+    /// Whether a read that emptied the descriptor ("A drained read", (a))
+    /// may mark the read direction drained: false from the completion of a
+    /// read wait whose edge may have carried a hang-up or an error until a
+    /// read would block ((b)). Owner only.
+    [[nodiscard]] bool may_mark_drained() const noexcept {
+        return !read_unsure_;
+    }
+
+    /// A read said would-block: nothing consumed before it is pending, and
+    /// whatever comes later raises an edge. Owner only.
+    void read_would_block() noexcept {
+        read_unsure_ = false;
     }
 
     /// The result of the last completed wait for `d`: empty (readiness),
@@ -338,8 +466,20 @@ private:
         ReadinessOps* self = nullptr;
         Direction dir = Direction::read;
         std::atomic<State> state{State::idle};
+        // The registration the wait was started on, and whether its perform
+        // took a hang-up edge ("A drained read", (b)): the read wait's
+        // perform() runs under the descriptor's mutex, before the
+        // completion publishes it.
+        Reactor::per_descriptor_data reg = nullptr;
+        bool hangup = false;
 
-        static Status do_perform(reactor_op*) noexcept { return reactor_op::done_and_exhausted; }
+        static Status do_perform(reactor_op* base) noexcept {
+            Op* op = static_cast<Op*>(base);
+            if (op->dir == Direction::read) {
+                op->hangup = take_hangup_edge(op->reg);
+            }
+            return reactor_op::done_and_exhausted;
+        }
 
         // `owner` is null when the io_context destroys the operation unrun
         // (its shutdown): nothing is woken then.
@@ -412,6 +552,8 @@ private:
     std::atomic<std::uint32_t> refs_{1};
     Ops ops_{this};
     Sink sink_;
+    // Owner only: see may_mark_drained. Never set on the portable path.
+    bool read_unsure_ = false;
 };
 
 /// The Sink of a callback handle (lib/uv): calls `fn(target, int(d))` while the

@@ -3,6 +3,7 @@
 #include "../detail/epoll_check.hpp"
 #include "../detail/reopen.hpp"
 #include "../detail/retry_eintr.hpp"
+#include "../detail/tcp_inq.hpp"
 #include "../net/socket_block.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,16 +49,52 @@ Result<bool> is_pollable(int fd) noexcept {
 // and the destruction across the context's lifetime are the net sockets'
 // (see lib/net/socket_block.hpp).
 //
-// Invariant: `read_ready` is false only after a clear_read_ready that no
+// Invariant: `read_ready` is false only after a clear_read_ready, a read
+// that would block or a read that drained the descriptor (`drains`), that no
 // completed read wait has followed yet; the read wait is in flight only
 // while `read_ready` is false (the same for writing).
 struct AsyncFd::Impl : nd::SocketBlock<stream_descriptor> {
     using SocketBlock::SocketBlock;
     bool read_ready = true;
     bool write_ready = true;
+    // How poll_read tells that a read emptied the descriptor, so that it may
+    // clear read_ready without the read that would block
+    // (lib/detail/readiness.hpp, "A drained read", which says why only these
+    // types): a TCP socket by TCP_INQ, which create sets; a pipe or FIFO
+    // (not a packet-mode one) by a read shorter than asked. Never for other
+    // descriptors (Unix sockets, terminals, devices).
+    enum class Drains : std::uint8_t { never, tcp, pipe } drains = Drains::never;
 };
 
 namespace {
+
+// How reads of `fd` (file status flags `flags`) tell that they emptied it
+// (AsyncFd::Impl::drains); sets TCP_INQ on a TCP socket.
+AsyncFd::Impl::Drains drains_of(int fd, int flags) noexcept {
+    using Drains = AsyncFd::Impl::Drains;
+    struct ::stat st {};
+    if (::fstat(fd, &st) != 0) {
+        return Drains::never;
+    }
+    if (S_ISFIFO(st.st_mode)) {
+        return (flags & O_DIRECT) == 0 ? Drains::pipe : Drains::never;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return Drains::never;
+    }
+    int type = 0;
+    int protocol = 0;
+    ::socklen_t len = sizeof(type);
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+        return Drains::never;
+    }
+    len = sizeof(protocol);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 ||
+        protocol != IPPROTO_TCP || !pollux::detail::enable_tcp_inq(fd)) {
+        return Drains::never;
+    }
+    return Drains::tcp;
+}
 
 // Steps 1 and 4 of socket_block.hpp's protocol, split in two by the ready
 // flag: a poll returns Ready at once while the flag is set, else starts the
@@ -83,8 +121,9 @@ Poll<Result<void>> poll_ready_dir(AsyncFd::Impl& b, nd::Direction d, Context& cx
     return Ready<Result<void>>{Result<void>(ec)};
 }
 
-// The readiness loop of poll_read/poll_write: `op` is the syscall,
-// returning -1 with errno on failure.
+// The readiness loop of poll_read/poll_write: `op(bool* emptied)` is the
+// syscall, returning -1 with errno on failure; a read sets `*emptied` when
+// it emptied the descriptor (Impl::drains).
 template <class Op>
 Poll<Result<std::size_t>> poll_io_dir(AsyncFd::Impl& b, nd::Direction d, Context& cx, Op op) {
     for (;;) {
@@ -98,15 +137,22 @@ Poll<Result<std::size_t>> poll_io_dir(AsyncFd::Impl& b, nd::Direction d, Context
         if (!nd::has_budget(cx)) {
             return Pending{};
         }
-        ssize_t n = pollux::detail::retry_eintr(op);
+        bool emptied = false;
+        ssize_t n = op(&emptied);
         if (n >= 0) {
             (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
+            if (emptied && b.ready->may_mark_drained()) {
+                b.read_ready = false; // the next read waits without the syscall
+            }
             return Ready<Result<std::size_t>>{static_cast<std::size_t>(n)};
         }
         boost::system::error_code ec = nd::last_error();
         if (!nd::is_would_block(ec)) {
             (void)coop::poll_proceed(cx);
             return Ready<Result<std::size_t>>{Result<std::size_t>(ec)};
+        }
+        if (d == nd::Direction::read) {
+            b.ready->read_would_block();
         }
         (d == nd::Direction::read ? b.read_ready : b.write_ready) = false;
     }
@@ -161,7 +207,11 @@ Result<AsyncFd> AsyncFd::create(int fd, const boost::asio::any_io_executor& ex) 
     if (!*pollable) {
         return sys_error(EOPNOTSUPP);
     }
-    return register_fd(fd, ex);
+    Result<AsyncFd> afd = register_fd(fd, ex);
+    if (afd) {
+        afd.value().impl_->drains = drains_of(fd, flags);
+    }
+    return afd;
 }
 
 Result<AsyncFd> AsyncFd::create(int fd) {
@@ -232,8 +282,17 @@ Poll<Result<std::size_t>> AsyncFd::poll_read(Context& cx, boost::asio::mutable_b
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     const int fd = impl_->fd;
-    return poll_io_dir(
-        *impl_, nd::Direction::read, cx, [&] { return ::read(fd, buf.data(), buf.size()); });
+    const Impl::Drains drains = impl_->drains;
+    return poll_io_dir(*impl_, nd::Direction::read, cx, [&](bool* emptied) -> ssize_t {
+        if (drains == Impl::Drains::tcp) {
+            return pollux::detail::recv_inq(fd, buf.data(), buf.size(), emptied);
+        }
+        const ssize_t n =
+            pollux::detail::retry_eintr([&] { return ::read(fd, buf.data(), buf.size()); });
+        *emptied =
+            drains == Impl::Drains::pipe && n > 0 && static_cast<std::size_t>(n) < buf.size();
+        return n;
+    });
 }
 
 Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_buffer buf) {
@@ -242,8 +301,9 @@ Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_bu
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     const int fd = impl_->fd;
-    return poll_io_dir(
-        *impl_, nd::Direction::write, cx, [&] { return ::write(fd, buf.data(), buf.size()); });
+    return poll_io_dir(*impl_, nd::Direction::write, cx, [&](bool*) {
+        return pollux::detail::retry_eintr([&] { return ::write(fd, buf.data(), buf.size()); });
+    });
 }
 
 Poll<Result<void>> AsyncFd::poll_flush(Context&) {

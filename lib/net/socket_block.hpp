@@ -13,6 +13,7 @@
 
 #include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
+#include "../detail/tcp_inq.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/error.hpp>
@@ -54,6 +55,11 @@ namespace pollux::net::detail {
 //     the reactor, costs no syscall to queue, and completes at once if an
 //     edge arrived since the reactor last found the direction exhausted, so
 //     no readiness is lost between the syscall and the wait.
+//
+// A read poll whose last read drained the socket (`read_drained`: TCP only,
+// see lib/detail/readiness.hpp, "A drained read", for when that is known
+// and why no readiness is lost) goes from step 1 to step 4 without the
+// syscall, which would only have said would-block.
 //
 // So buffers are only borrowed during a poll, and dropping a future that
 // polls these functions loses nothing: a byte is either returned by the poll
@@ -134,6 +140,11 @@ struct SocketBlock {
     int fd = -1;
     ::dev_t dev = 0;
     ::ino_t ino = 0;
+
+    // The last read emptied the socket and may be trusted (readiness.hpp,
+    // "A drained read"): the next read poll starts the wait without the
+    // syscall. Owner only (the thread polling reads).
+    bool read_drained = false;
 
     /// Whether the readiness wait for `d` is still in flight, after
     /// registering `w` to be woken when it completes. A completed wait is
@@ -222,6 +233,10 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
     if (b.wait_in_flight(d, cx.waker(), &wait_error)) {
         return Pending{};
     }
+    if (d == Direction::read && std::exchange(b.read_drained, false)) {
+        b.start_wait(d, cx.waker()); // nothing consumed: no budget spent
+        return Pending{};
+    }
     if (!has_budget(cx)) {
         return Pending{};
     }
@@ -229,6 +244,9 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
     if (r || !is_would_block(r.error())) {
         (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
         return Ready<R>{std::move(r)};
+    }
+    if (d == Direction::read) {
+        b.ready->read_would_block();
     }
     if (wait_error) {
         // The reactor could not wait on this descriptor (Asio's select
@@ -245,17 +263,25 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
 
 // ---- Stream sockets (TCP and Unix) -------------------------------------------
 
+/// `tcp_inq`: the socket is TCP with TCP_INQ asked for (tcp_inq.hpp), so a
+/// read that empties it marks the direction drained (readiness.hpp, "A
+/// drained read").
 template <class Block>
-Poll<Result<std::size_t>> stream_poll_read(Block& b, Context& cx, boost::asio::mutable_buffer buf) {
+Poll<Result<std::size_t>>
+stream_poll_read(Block& b, Context& cx, boost::asio::mutable_buffer buf, bool tcp_inq) {
     if (buf.size() == 0) {
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return poll_io(b, Direction::read, cx, [&]() -> Result<std::size_t> {
-        ssize_t n = pollux::detail::retry_eintr(
-            [&] { return ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0); });
+        const int fd = b.sock.native_handle();
+        bool emptied = false;
+        ssize_t n = tcp_inq ? pollux::detail::recv_inq(fd, buf.data(), buf.size(), &emptied)
+                            : pollux::detail::retry_eintr(
+                                  [&] { return ::recv(fd, buf.data(), buf.size(), 0); });
         if (n < 0) {
             return last_error();
         }
+        b.read_drained = emptied && b.ready->may_mark_drained();
         return static_cast<std::size_t>(n);
     });
 }

@@ -18,8 +18,14 @@ namespace pollux::net {
 
 using tcp = boost::asio::ip::tcp;
 
+// `tcp_inq`: TCP_INQ is set, so reads tell when they emptied the socket
+// (lib/detail/readiness.hpp, "A drained read"). Asked for once per stream,
+// on a socket that may not be connected yet.
 struct TcpStream::Impl : detail::SocketBlock<tcp::socket> {
-    using SocketBlock::SocketBlock;
+    explicit Impl(tcp::socket&& s)
+        : SocketBlock(std::move(s)), tcp_inq(pollux::detail::enable_tcp_inq(sock.native_handle())) {
+    }
+    bool tcp_inq;
 };
 
 struct TcpListener::Impl : detail::ListenerBlock<tcp::acceptor> {
@@ -68,7 +74,7 @@ Result<TcpStream> TcpStream::from_socket(tcp::socket sock) {
 
 Poll<Result<std::size_t>> TcpStream::poll_read(Context& cx, boost::asio::mutable_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
-    return detail::stream_poll_read(*impl_, cx, buf);
+    return detail::stream_poll_read(*impl_, cx, buf, impl_->tcp_inq);
 }
 
 Poll<Result<std::size_t>> TcpStream::poll_write(Context& cx, boost::asio::const_buffer buf) {

@@ -197,7 +197,7 @@ Result<std::pair<UnixStream, UnixStream>> UnixStream::pair() {
 
 Poll<Result<std::size_t>> UnixStream::poll_read(Context& cx, boost::asio::mutable_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UnixStream used after it was moved from");
-    return detail::stream_poll_read(*impl_, cx, buf);
+    return detail::stream_poll_read(*impl_, cx, buf, /*tcp_inq=*/false);
 }
 
 Poll<Result<std::size_t>> UnixStream::poll_write(Context& cx, boost::asio::const_buffer buf) {

@@ -63,8 +63,17 @@ enum class Interest { readable, writable };
 /// @endcode
 ///
 /// `poll_read` / `poll_write` run that loop with read(2) / write(2) (EINTR
-/// retried), so an `AsyncFd` over a pipe or stream socket is an
-/// `io::AsyncRead` and `io::AsyncWrite` (`io::read`, `io::write_all`, ...).
+/// retried; recvmsg(2) on a TCP socket), so an `AsyncFd` over a pipe or
+/// stream socket is an `io::AsyncRead` and `io::AsyncWrite` (`io::read`,
+/// `io::write_all`, ...). A `poll_read` that emptied a pipe, a FIFO or a TCP
+/// socket clears read readiness itself, so the next read waits without the
+/// read(2) that would only fail with EAGAIN: for a pipe, a read shorter than
+/// asked; for a TCP socket, the kernel's count of what is left, which is why
+/// `create` sets TCP_INQ on a TCP socket (a recvmsg of yours with room for
+/// control messages then gets TCP_CM_INQ too). Other descriptors (Unix
+/// sockets, terminals, packet-mode pipes) read until EAGAIN. An end of
+/// stream or an error is never missed (lib/detail/readiness.hpp, "A
+/// drained read", says why).
 /// A write to a pipe whose reader is gone fails with EPIPE only if SIGPIPE
 /// is ignored (the runtime does not change its disposition).
 ///

@@ -1,0 +1,261 @@
+// A read that drained its descriptor lets the next read poll wait without
+// the syscall (lib/detail/readiness.hpp, "A drained read"). These cases pin
+// what must not be lost then: a peer's last bytes and its end of stream
+// (FIN, RST, a pipe's last writer closing) that reach the descriptor before
+// the reactor's epoll_wait arrive on one edge, which the read wait consumes;
+// a reader that trusted the read of those bytes would wait for an edge that
+// never comes. Each case makes that happen on purpose: while a read poll is
+// pending (its wait queued), the peer sends and ends inside the same poll,
+// so the reactor collects both on its next turn. A hang is caught by a
+// generous timeout (a hang guard, never a bound on speed).
+//
+// Each reader first reads one message (warm_up), so that its read wait is
+// queued in the reactor when the peer sends and ends.
+
+#include <pollux/io.hpp>
+// Own header(s) first: this proves they are self-contained (STYLE H1).
+
+#include <pollux/core/async.hpp>
+#include <pollux/core/join.hpp>
+#include <pollux/core/poll_fn.hpp>
+#include <pollux/net.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/time.hpp>
+
+#include "support/result_string.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <fcntl.h>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <utility>
+
+using namespace pollux;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using io::AsyncFd;
+using net::TcpListener;
+using net::TcpStream;
+
+namespace {
+
+constexpr auto hang_guard = 20s;
+
+// A connected pair: `server` accepted, `client` connected.
+struct TcpPair {
+    std::optional<TcpStream> client;
+    std::optional<TcpStream> server;
+};
+
+Async<TcpPair> tcp_pair() {
+    auto l = TcpListener::bind("127.0.0.1:0");
+    REQUIRE(l);
+    auto c = co_await TcpStream::connect(*l->local_addr());
+    REQUIRE(c);
+    auto a = co_await l->accept();
+    REQUIRE(a);
+    TcpPair p;
+    p.client.emplace(std::move(*c));
+    p.server.emplace(std::move(a->first));
+    co_return p;
+}
+
+// Reads from `r` until one poll finds nothing to read; `send` is called
+// right after that first pending poll (its wait queued, the reactor not yet
+// run). Returns the read's result. Hang-guarded.
+template <class R>
+Async<Result<std::size_t>>
+read_after_pending_poll(R& r, std::span<char> buf, const std::function<void()>& send) {
+    bool sent = false;
+    auto got = co_await time::timeout(
+        hang_guard, poll_fn<Result<std::size_t>>([&](Context& cx) -> Poll<Result<std::size_t>> {
+            Poll<Result<std::size_t>> p = r.poll_read(cx, asio::buffer(buf.data(), buf.size()));
+            if (!sent) {
+                REQUIRE(p.is_pending());
+                sent = true;
+                send();
+            }
+            return p;
+        }));
+    REQUIRE(got); // the hang guard's deadline did not pass
+    co_return std::move(*got);
+}
+
+// A read of `r`, hang-guarded.
+template <class R>
+Async<Result<std::size_t>> guarded_read(R& r, std::span<char> buf) {
+    auto got =
+        co_await time::timeout(hang_guard, io::read(r, asio::buffer(buf.data(), buf.size())));
+    REQUIRE(got); // the hang guard's deadline did not pass
+    co_return std::move(*got);
+}
+
+// Sends `msg` on connected socket `fd` (it fits the socket's buffer).
+void send_all(int fd, const std::string& msg) {
+    REQUIRE(::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size()));
+}
+
+// One message in and read, sent by another task a moment after the read
+// began to wait. By then the read has found nothing, and its wait is queued
+// in the reactor (a first wait completes at once, spuriously: the reactor's
+// registration marked the descriptor ready), so the message's edge performs
+// that wait, and nothing marks the descriptor ready after it: the next wait
+// is queued too, which is what the cases need. (The first wait also counts
+// as a hang-up: the registration sets that flag as well. It is behind.)
+template <class R>
+Async<> warm_up(R& r, const std::function<void()>& send) {
+    std::array<char, 1024> buf{};
+    auto [n, sent] = co_await join(guarded_read(r, buf), [&]() -> Async<bool> {
+        co_await time::sleep(50ms);
+        send();
+        co_return true;
+    }());
+    REQUIRE(sent);
+    REQUIRE(n);
+    REQUIRE(*n == 4);
+}
+
+} // namespace
+
+TEST_CASE("TcpStream: a peer's last bytes and FIN on one edge are read, then end of stream",
+          "[net][tcp][readiness]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        TcpPair p = co_await tcp_pair();
+        const int peer = p.client->socket().native_handle();
+        co_await warm_up(*p.server, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(*p.server, buf, [&] {
+            send_all(peer, "last");
+            REQUIRE(::shutdown(peer, SHUT_WR) == 0);
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto eof = co_await guarded_read(*p.server, buf);
+        REQUIRE(eof);
+        REQUIRE(*eof == 0);
+    }());
+}
+
+TEST_CASE("TcpStream: a peer's last bytes and RST on one edge are read, then the reset",
+          "[net][tcp][readiness]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        TcpPair p = co_await tcp_pair();
+        const int peer = p.client->socket().native_handle();
+        co_await warm_up(*p.server, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(*p.server, buf, [&] {
+            send_all(peer, "last");
+            // Set behind Asio's back: Asio turns a linger it set off
+            // again before its destructor closes (so that close never
+            // blocks), which would send a FIN.
+            const ::linger lg{1, 0};
+            REQUIRE(::setsockopt(peer, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
+            p.client.reset(); // closed with RST
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto reset = co_await guarded_read(*p.server, buf);
+        REQUIRE_FALSE(reset);
+        REQUIRE(reset.error() == asio::error::connection_reset);
+    }());
+}
+
+TEST_CASE("TcpStream: a dropped read future after a drained read loses no byte",
+          "[net][tcp][readiness]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        TcpPair p = co_await tcp_pair();
+        const int peer = p.client->socket().native_handle();
+        co_await warm_up(*p.server, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        // From the second round on, the read of "next" is trusted (the
+        // first round's dropped poll still reads, after the warm-up's wait).
+        for (int i = 0; i < 3; ++i) {
+            send_all(peer, "next");
+            auto got = co_await guarded_read(*p.server, buf);
+            REQUIRE(got);
+            REQUIRE(*got == 4);
+            // The read drained the socket: a new read future waits without
+            // a syscall; it is dropped after one poll.
+            {
+                auto dropped = io::read(*p.server, asio::buffer(buf));
+                const bool pending = co_await poll_fn<bool>([&](Context& cx) -> Poll<bool> {
+                    return Ready{dropped.poll(cx).is_pending()};
+                });
+                REQUIRE(pending);
+            }
+            send_all(peer, "kept");
+            auto kept = co_await guarded_read(*p.server, buf);
+            REQUIRE(kept);
+            REQUIRE(*kept == 4);
+            REQUIRE(std::string(buf.data(), 4) == "kept");
+        }
+    }());
+}
+
+TEST_CASE("AsyncFd: a pipe writer's last bytes and close on one edge are read, then end of stream",
+          "[io][readiness]") {
+    Runtime rt;
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
+    int w = fds[1];
+    auto rd = AsyncFd::create(fds[0], rt.io_context().get_executor());
+    REQUIRE(rd);
+    rt.block_on([&]() -> Async<> {
+        co_await warm_up(*rd, [&] { REQUIRE(::write(w, "warm", 4) == 4); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(*rd, buf, [&] {
+            REQUIRE(::write(w, "last", 4) == 4);
+            ::close(std::exchange(w, -1));
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto eof = co_await guarded_read(*rd, buf);
+        REQUIRE(eof);
+        REQUIRE(*eof == 0);
+    }());
+    if (w >= 0) {
+        ::close(w);
+    }
+}
+
+TEST_CASE("AsyncFd: a TCP peer's last bytes and FIN on one edge are read, then end of stream",
+          "[io][readiness]") {
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        TcpPair p = co_await tcp_pair();
+        const int peer = p.client->socket().native_handle();
+        // The accepted socket's descriptor, duplicated for the AsyncFd
+        // (non-blocking: the flag is the open file description's).
+        const int fd = ::fcntl(p.server->socket().native_handle(), F_DUPFD_CLOEXEC, 0);
+        REQUIRE(fd >= 0);
+        auto rd = AsyncFd::create(fd);
+        REQUIRE(rd);
+        co_await warm_up(*rd, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(*rd, buf, [&] {
+            send_all(peer, "last");
+            REQUIRE(::shutdown(peer, SHUT_WR) == 0);
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        auto eof = co_await guarded_read(*rd, buf);
+        REQUIRE(eof);
+        REQUIRE(*eof == 0);
+    }());
+}
