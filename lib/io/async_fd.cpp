@@ -423,7 +423,7 @@ Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable
             return Ready<Result<std::size_t>>{std::size_t{0}};
         }
         const int fd = file_fd_;
-        return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&] {
+        return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&](bool*) {
             return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
         });
     }
@@ -449,7 +449,7 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         }
         // The write watch is readable while the socket is writable.
         const int fd = file_fd_;
-        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&] {
+        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&](bool*) {
             return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT);
         });
     }
