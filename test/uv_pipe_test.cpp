@@ -717,3 +717,30 @@ TEST_CASE("uv Pipe writes larger than an anonymous pipe's buffer complete as the
     REQUIRE(got == data);
     require_loop_quiescent(loop);
 }
+
+TEST_CASE("uv Pipe open of a regular file reads it to its end (a file never waits)", "[uv][pipe]") {
+    uv::Loop loop;
+    const std::string path = temp_path();
+    const int f = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    REQUIRE(f >= 0);
+    REQUIRE(::write(f, "abc", 3) == 3);
+    REQUIRE(::lseek(f, 0, SEEK_SET) == 0);
+    uv::Pipe p(loop);
+    REQUIRE_FALSE(p.open(f));
+    std::string got;
+    int eof = 0;
+    REQUIRE_FALSE(p.read_start([&](boost::system::error_code ec, std::span<const char> d) {
+        if (ec) {
+            REQUIRE(ec == boost::asio::error::eof);
+            ++eof;
+            p.close();
+            return;
+        }
+        got.append(d.begin(), d.end());
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "abc");
+    REQUIRE(eof == 1);
+    REQUIRE_FALSE(fd_open(f)); // closed with the handle
+    ::unlink(path.c_str());
+}
