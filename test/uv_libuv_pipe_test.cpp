@@ -181,6 +181,42 @@ TEST_CASE("pipe_connect_on_prepare: a connect from a prepare callback reports EN
     REQUIRE(connect_cb_called == 1);
 }
 
+// ---- test-pipe-connect-multiple.c -------------------------------------------
+
+TEST_CASE("pipe_connect_multiple: four clients connect and the server accepts each",
+          "[uv][pipe][libuv]") {
+    constexpr int num_clients = 4;
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    uv::Pipe server_handle(loop);
+    std::array<std::unique_ptr<uv::Pipe>, num_clients> clients;
+    std::array<std::unique_ptr<uv::Pipe>, num_clients> connections;
+    int connection_cb_called = 0;
+    int connect_cb_called = 0;
+    REQUIRE_FALSE(server_handle.bind(name));
+    REQUIRE_FALSE(server_handle.listen(128, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        auto& conn = connections[static_cast<std::size_t>(connection_cb_called)];
+        conn = std::make_unique<uv::Pipe>(loop);
+        REQUIRE_FALSE(server_handle.accept(*conn));
+        if (++connection_cb_called == num_clients && connect_cb_called == num_clients) {
+            loop.stop();
+        }
+    }));
+    for (auto& c : clients) {
+        c = std::make_unique<uv::Pipe>(loop);
+        REQUIRE_FALSE(c->connect(name, [&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            if (++connect_cb_called == num_clients && connection_cb_called == num_clients) {
+                loop.stop();
+            }
+        }));
+    }
+    loop.run();
+    REQUIRE(connection_cb_called == num_clients);
+    REQUIRE(connect_cb_called == num_clients);
+}
+
 // ---- test-pipe-getsockname.c ----------------------------------------------------
 
 TEST_CASE("pipe_getsockname: names before bind, after bind, of a connecting and a connected "
