@@ -457,6 +457,43 @@ TEST_CASE("pipe_ref4: a write and a shutdown on an unreferenced pipe keep run() 
     require_loop_quiescent(loop);
 }
 
+// ---- test-close-fd.c ---------------------------------------------------------
+
+TEST_CASE("close_fd: a pipe's data, then eof once the writer closed, across a read_stop",
+          "[uv][pipe][libuv]") {
+    auto fd = uv::pipe(0, 0);
+    REQUIRE(fd.has_value());
+    uv::Loop loop;
+    uv::Pipe pipe_handle(loop);
+    REQUIRE_FALSE(pipe_handle.open((*fd)[0])); // owned from now on
+    REQUIRE(::write((*fd)[1], "", 1) == 1);
+    REQUIRE(::close((*fd)[1]) == 0);
+    int read_cb_called = 0;
+    auto read_cb = [&](boost::system::error_code ec, std::span<const char> d) {
+        switch (++read_cb_called) {
+        case 1:
+            REQUIRE_FALSE(ec);
+            REQUIRE(d.size() == 1);
+            pipe_handle.read_stop();
+            break;
+        case 2:
+            REQUIRE(ec == boost::asio::error::eof);
+            pipe_handle.close();
+            break;
+        default:
+            FAIL("read_cb_called > 2");
+        }
+    };
+    REQUIRE_FALSE(pipe_handle.read_start(read_cb));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(read_cb_called == 1);
+    REQUIRE_FALSE(pipe_handle.is_active());
+    REQUIRE_FALSE(pipe_handle.read_start(read_cb));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(read_cb_called == 2);
+    REQUIRE(pipe_handle.is_closing());
+}
+
 // ---- test-pipe-sendmsg.c --------------------------------------------------------
 
 TEST_CASE("pipe_sendmsg: four descriptors of one sendmsg are pending and accepted into pipes",
