@@ -181,6 +181,42 @@ TEST_CASE("pipe_connect_on_prepare: a connect from a prepare callback reports EN
     REQUIRE(connect_cb_called == 1);
 }
 
+// ---- test-pipe-connect-multiple.c -------------------------------------------
+
+TEST_CASE("pipe_connect_multiple: four clients connect and the server accepts each",
+          "[uv][pipe][libuv]") {
+    constexpr int num_clients = 4;
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    uv::Pipe server_handle(loop);
+    std::array<std::unique_ptr<uv::Pipe>, num_clients> clients;
+    std::array<std::unique_ptr<uv::Pipe>, num_clients> connections;
+    int connection_cb_called = 0;
+    int connect_cb_called = 0;
+    REQUIRE_FALSE(server_handle.bind(name));
+    REQUIRE_FALSE(server_handle.listen(128, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        auto& conn = connections[static_cast<std::size_t>(connection_cb_called)];
+        conn = std::make_unique<uv::Pipe>(loop);
+        REQUIRE_FALSE(server_handle.accept(*conn));
+        if (++connection_cb_called == num_clients && connect_cb_called == num_clients) {
+            loop.stop();
+        }
+    }));
+    for (auto& c : clients) {
+        c = std::make_unique<uv::Pipe>(loop);
+        REQUIRE_FALSE(c->connect(name, [&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            if (++connect_cb_called == num_clients && connection_cb_called == num_clients) {
+                loop.stop();
+            }
+        }));
+    }
+    loop.run();
+    REQUIRE(connection_cb_called == num_clients);
+    REQUIRE(connect_cb_called == num_clients);
+}
+
 // ---- test-pipe-getsockname.c ----------------------------------------------------
 
 TEST_CASE("pipe_getsockname: names before bind, after bind, of a connecting and a connected "
@@ -267,6 +303,195 @@ TEST_CASE("pipe_server_close: client and server closed from the connect callback
     REQUIRE(pipe_client_connect_cb_called == 1);
     REQUIRE(pipe_close_cb_called == 2);
     require_loop_quiescent(loop);
+}
+
+// ---- test-shutdown-close.c ------------------------------------------------------
+
+TEST_CASE("shutdown_close_pipe: a shutdown then a close in the connect callback each call back "
+          "once",
+          "[uv][pipe][libuv]") {
+    // libuv's echo server process listens at TEST_PIPENAME; here a listener
+    // on the same loop that never accepts (closing it drops the connection).
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    uv::Pipe server(loop);
+    REQUIRE_FALSE(server.bind(name));
+    REQUIRE_FALSE(
+        server.listen(SOMAXCONN, [](boost::system::error_code ec) { REQUIRE_FALSE(ec); }));
+    uv::Pipe h(loop);
+    int connect_cb_called = 0;
+    int shutdown_cb_called = 0;
+    int close_cb_called = 0;
+    REQUIRE_FALSE(h.connect(name, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE_FALSE(h.shutdown([&](boost::system::error_code sec) {
+            REQUIRE((!sec || sec == boost::asio::error::operation_aborted));
+            REQUIRE(close_cb_called == 0);
+            ++shutdown_cb_called;
+        }));
+        REQUIRE_FALSE(h.is_closing());
+        h.close([&] { ++close_cb_called; });
+        REQUIRE(h.is_closing());
+        ++connect_cb_called;
+        server.close();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(shutdown_cb_called == 1);
+    REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+// ---- test-ref.c ---------------------------------------------------------------
+
+TEST_CASE("pipe_ref: an unreferenced fresh pipe does not keep run() going", "[uv][pipe][libuv]") {
+    uv::Loop loop;
+    uv::Pipe h(loop);
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    h.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("pipe_ref2: an unreferenced pipe whose listen failed does not keep run() going",
+          "[uv][pipe][libuv]") {
+    uv::Loop loop;
+    uv::Pipe h(loop);
+    REQUIRE(h.listen(128, [](boost::system::error_code) { FAIL("no connection expected"); }) ==
+            boost::asio::error::invalid_argument); // not bound
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    h.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+namespace {
+
+// libuv's echo server process at TEST_PIPENAME: an unreferenced listener on
+// the same loop that accepts and reads until eof.
+struct RefServer {
+    uv::Pipe listener;
+    std::unique_ptr<uv::Pipe> peer;
+
+    RefServer(uv::Loop& loop, const std::string& name) : listener(loop) {
+        REQUIRE_FALSE(listener.bind(name));
+        REQUIRE_FALSE(listener.listen(SOMAXCONN, [this, &loop](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            peer = std::make_unique<uv::Pipe>(loop);
+            REQUIRE_FALSE(listener.accept(*peer));
+            peer->unref();
+            REQUIRE_FALSE(
+                peer->read_start([](boost::system::error_code, std::span<const char>) {}));
+        }));
+        listener.unref();
+    }
+    void close() {
+        listener.close();
+        if (peer) {
+            peer->close();
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("pipe_ref3: a connect and a shutdown on an unreferenced pipe keep run() going until "
+          "their callbacks",
+          "[uv][pipe][libuv]") {
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    RefServer server(loop, name);
+    uv::Pipe h(loop);
+    int connect_cb_called = 0;
+    int shutdown_cb_called = 0;
+    REQUIRE_FALSE(h.connect(name, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        ++connect_cb_called;
+        REQUIRE_FALSE(h.shutdown([&](boost::system::error_code sec) {
+            REQUIRE_FALSE(sec);
+            ++shutdown_cb_called;
+        }));
+    }));
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(shutdown_cb_called == 1);
+    h.close();
+    server.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("pipe_ref4: a write and a shutdown on an unreferenced pipe keep run() going until "
+          "their callbacks",
+          "[uv][pipe][libuv]") {
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    RefServer server(loop, name);
+    uv::Pipe h(loop);
+    int connect_cb_called = 0;
+    int write_cb_called = 0;
+    int shutdown_cb_called = 0;
+    REQUIRE_FALSE(h.connect(name, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        ++connect_cb_called;
+        REQUIRE_FALSE(h.write(std::string("PING"), [&](boost::system::error_code wec) {
+            REQUIRE_FALSE(wec);
+            ++write_cb_called;
+        }));
+        REQUIRE_FALSE(h.shutdown([&](boost::system::error_code sec) {
+            REQUIRE_FALSE(sec);
+            ++shutdown_cb_called;
+        }));
+    }));
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connect_cb_called == 1);
+    REQUIRE(write_cb_called == 1);
+    REQUIRE(shutdown_cb_called == 1);
+    h.close();
+    server.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+// ---- test-close-fd.c ---------------------------------------------------------
+
+TEST_CASE("close_fd: a pipe's data, then eof once the writer closed, across a read_stop",
+          "[uv][pipe][libuv]") {
+    auto fd = uv::pipe(0, 0);
+    REQUIRE(fd.has_value());
+    uv::Loop loop;
+    uv::Pipe pipe_handle(loop);
+    REQUIRE_FALSE(pipe_handle.open((*fd)[0])); // owned from now on
+    REQUIRE(::write((*fd)[1], "", 1) == 1);
+    REQUIRE(::close((*fd)[1]) == 0);
+    int read_cb_called = 0;
+    auto read_cb = [&](boost::system::error_code ec, std::span<const char> d) {
+        switch (++read_cb_called) {
+        case 1:
+            REQUIRE_FALSE(ec);
+            REQUIRE(d.size() == 1);
+            pipe_handle.read_stop();
+            break;
+        case 2:
+            REQUIRE(ec == boost::asio::error::eof);
+            pipe_handle.close();
+            break;
+        default:
+            FAIL("read_cb_called > 2");
+        }
+    };
+    REQUIRE_FALSE(pipe_handle.read_start(read_cb));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(read_cb_called == 1);
+    REQUIRE_FALSE(pipe_handle.is_active());
+    REQUIRE_FALSE(pipe_handle.read_start(read_cb));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(read_cb_called == 2);
+    REQUIRE(pipe_handle.is_closing());
 }
 
 // ---- test-pipe-sendmsg.c --------------------------------------------------------

@@ -78,8 +78,9 @@ public:
     /// Closing the handle drops connections accepted from the kernel but not
     /// yet handed to `accept` (their peers see a reset).
     /// @par Errors
-    /// `bad_descriptor` if closing, without a descriptor, or connected; the
-    /// system's listen error.
+    /// `uv::Tcp`: `bad_descriptor` if closing or connected; `address_in_use`
+    /// kept by `bind`. `uv::Pipe`: `invalid_argument` if closing, not bound
+    /// or IPC (libuv's `uv_pipe_listen`). Then the system's listen error.
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code listen(int backlog, StatusCallback cb);
