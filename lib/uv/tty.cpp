@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <memory>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ Tty::Tty(Loop& loop) : Stream(loop, Kind::tty), desc_(loop.io_context()) {
 // Delegating: once Tty(loop) returned, a throw here runs ~Tty, which
 // unregisters the handle.
 Tty::Tty(Loop& loop, int fd) : Tty(loop) {
+    termios_ = std::make_unique<detail::TtyTermios>();
     const HandleType t = guess_handle(fd);
     if (t == HandleType::file || t == HandleType::unknown) {
         fail(boost::asio::error::invalid_argument); // libuv's UV_EINVAL
@@ -133,7 +135,11 @@ boost::system::error_code Tty::set_mode(TtyMode mode) noexcept {
     if (is_closing() || fd < 0) {
         return boost::asio::error::bad_descriptor;
     }
-    return termios_.set_mode(fd, mode);
+    return termios_->set_mode(fd, mode);
+}
+
+TtyMode Tty::mode() const noexcept {
+    return termios_->mode;
 }
 
 boost::system::error_code Tty::get_winsize(int& width, int& height) const noexcept {
