@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <memory>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ Tty::Tty(Loop& loop) : Stream(loop, Kind::tty), desc_(loop.io_context()) {
 // Delegating: once Tty(loop) returned, a throw here runs ~Tty, which
 // unregisters the handle.
 Tty::Tty(Loop& loop, int fd) : Tty(loop) {
+    termios_ = std::make_unique<detail::TtyTermios>();
     const HandleType t = guess_handle(fd);
     if (t == HandleType::file || t == HandleType::unknown) {
         fail(boost::asio::error::invalid_argument); // libuv's UV_EINVAL
@@ -118,12 +120,26 @@ std::size_t Tty::read_some(char* buf, std::size_t size, boost::system::error_cod
     return Stream::read_some(buf, size, ec);
 }
 
+// The fallback's duplicate shares the caller's description: never made
+// non-blocking (see the header).
+boost::system::error_code Tty::set_blocking(bool blocking) {
+    if (blocking_ && !is_closing() && stream_fd() >= 0) {
+        return blocking ? boost::system::error_code()
+                        : boost::system::error_code(boost::asio::error::operation_not_supported);
+    }
+    return Stream::set_blocking(blocking);
+}
+
 boost::system::error_code Tty::set_mode(TtyMode mode) noexcept {
     const int fd = stream_fd();
     if (is_closing() || fd < 0) {
         return boost::asio::error::bad_descriptor;
     }
-    return termios_.set_mode(fd, mode);
+    return termios_->set_mode(fd, mode);
+}
+
+TtyMode Tty::mode() const noexcept {
+    return termios_->mode;
 }
 
 boost::system::error_code Tty::get_winsize(int& width, int& height) const noexcept {

@@ -1,7 +1,7 @@
 #pragma once
 
-// Private to lib/uv: the terminal modes of uv::Tty (detail::TtyTermios in
-// pollux/uv/tty.hpp; libuv's uv_tty_set_mode, uv_tty_get_winsize and
+// Private to lib/uv: the terminal modes of uv::Tty (detail::TtyTermios, which
+// pollux/uv/tty.hpp names; libuv's uv_tty_set_mode, uv_tty_get_winsize and
 // uv_tty_reset_mode in src/unix/tty.c).
 //
 // The original mode is kept twice, as libuv does: per Tty (what set_mode
@@ -22,6 +22,18 @@
 #include <termios.h>
 
 namespace pollux::uv::detail {
+
+// A Tty's modes: the mode last set and the terminal's mode before it first
+// left normal (libuv's tty->mode and tty->orig_termios).
+struct TtyTermios {
+    ::termios orig{};
+    TtyMode mode = TtyMode::normal;
+
+    // libuv's uv_tty_set_mode on `fd`: nothing if already in `m`; leaving
+    // normal saves the original mode first (and, once per process, for
+    // tty_reset_mode). Applied with TCSADRAIN.
+    boost::system::error_code set_mode(int fd, TtyMode m) noexcept;
+};
 
 // libuv's uv_tty_get_winsize.
 boost::system::error_code get_winsize(int fd, int& width, int& height) noexcept;

@@ -13,7 +13,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
-#include <termios.h>
+#include <memory>
 
 namespace pollux::uv {
 
@@ -41,20 +41,7 @@ enum class TtyMode {
 POLLUX_API boost::system::error_code tty_reset_mode() noexcept;
 
 namespace detail {
-
-// A Tty's modes (lib/uv/tty_termios.cpp): the mode last set and the
-// terminal's mode before it first left normal (libuv's tty->mode and
-// tty->orig_termios).
-struct TtyTermios {
-    ::termios orig{};
-    TtyMode mode = TtyMode::normal;
-
-    // libuv's uv_tty_set_mode on `fd`: nothing if already in `m`; leaving
-    // normal saves the original mode first (and, once per process, for
-    // tty_reset_mode). Applied with TCSADRAIN.
-    boost::system::error_code set_mode(int fd, TtyMode m) noexcept;
-};
-
+struct TtyTermios; // lib/uv/tty_termios.hpp: kept out of sight, as <termios.h> defines many macros
 } // namespace detail
 
 /// A terminal handle (libuv's `uv_tty_t`): a `uv::Stream` over a terminal,
@@ -118,7 +105,7 @@ public:
     /// made. The mode is then unchanged.
     boost::system::error_code set_mode(TtyMode mode) noexcept;
     /// The mode last set (`TtyMode::normal` at first).
-    [[nodiscard]] TtyMode mode() const noexcept { return termios_.mode; }
+    [[nodiscard]] TtyMode mode() const noexcept;
     /// The terminal's size in columns and rows (libuv's
     /// `uv_tty_get_winsize`); 0 and 0 where nobody set it (a fresh pty).
     /// @par Errors
@@ -129,6 +116,16 @@ public:
     /// (libuv's `UV_HANDLE_BLOCKING_WRITES`): a pty master, a terminal the
     /// process may not open.
     [[nodiscard]] bool blocking_writes() const noexcept { return blocking_; }
+    /// `Stream::set_blocking` (libuv's `uv_stream_set_blocking`) on the
+    /// handle's own description. With `blocking_writes()` the descriptor is
+    /// a duplicate sharing the caller's description, which stays blocking:
+    /// `set_blocking(true)` succeeds (nothing to change) and
+    /// `set_blocking(false)` is `operation_not_supported` (libuv would set
+    /// O_NONBLOCK on the shared description). Called through a `Stream&`,
+    /// `Stream::set_blocking` runs instead and has no such check.
+    /// @par Errors
+    /// As `Stream::set_blocking`; `operation_not_supported` as above.
+    boost::system::error_code set_blocking(bool blocking);
 
 private:
     explicit Tty(Loop& loop);
@@ -140,7 +137,7 @@ private:
     std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec) override;
 
     boost::asio::posix::stream_descriptor desc_;
-    detail::TtyTermios termios_;
+    std::unique_ptr<detail::TtyTermios> termios_;
     bool blocking_ = false;
 };
 
