@@ -19,6 +19,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <pthread.h>
 #include <stdexcept>
@@ -341,6 +342,30 @@ TEST_CASE("pipe::Sender::from_fd reports bad_descriptor for a closed descriptor"
     }());
 }
 
+TEST_CASE("pipe::Receiver release gives the descriptor back open, with its read wait aborted",
+          "[net][pipe]") {
+    Runtime rt;
+    std::optional<std::pair<np::Sender, np::Receiver>> p;
+    char c;
+    REQUIRE(poll_once_in(rt, [&](Context& cx) {
+        p.emplace(np::pipe(rt.io_context().get_executor()).value());
+        return p->second.poll_read(cx, asio::buffer(&c, 1)).is_pending(); // a wait in flight
+    }));
+    const int fd = p->second.release();
+    REQUIRE(fd >= 0);
+    REQUIRE(p->second.release() == -1);
+    REQUIRE(p->second.fd() == -1);
+    REQUIRE(is_open(fd));
+    REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+    auto w = rt.block_on([&]() -> Async<Result<std::size_t>> {
+        co_return co_await io::write(p->first, asio::buffer("r", 1));
+    }());
+    REQUIRE(w);
+    REQUIRE(::read(fd, &c, 1) == 1);
+    REQUIRE(c == 'r');
+    ::close(fd);
+}
+
 // ---- FIFOs -------------------------------------------------------------------
 
 TEST_CASE("pipe::OpenOptions opens both ends of a FIFO and moves bytes", "[net][pipe][fifo]") {
@@ -467,6 +492,44 @@ TEST_CASE("a pipe dropped after its Runtime closes both descriptors", "[net][pip
         }));
     }
     p.reset();
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("a pipe::Receiver with a read wait queued, dropped on another thread while the Sender "
+          "writes, closes its descriptor",
+          "[net][pipe][io_lifetime][threads]") {
+    // The drop closes the descriptor, which aborts the queued wait; the
+    // worker may be completing it for the written byte at the same time
+    // (TSan checks this).
+    RuntimeOptions one_worker;
+    one_worker.worker_threads = 1;
+    Runtime rt(one_worker);
+    auto make = [&rt] {
+        return rt.block_on(
+            []() -> Async<Result<std::pair<np::Sender, np::Receiver>>> { co_return np::pipe(); }());
+    };
+    (void)make(); // the reactor's own descriptors are made now
+    const std::size_t before = open_fds();
+    for (int i = 0; i < 20; ++i) {
+        auto p = make();
+        REQUIRE(p);
+        auto rx = std::make_unique<np::Receiver>(std::move(p->second));
+        const bool armed = rt.block_on(poll_fn<bool>([&](Context& cx) -> Poll<bool> {
+            char c;
+            return Ready{rx->poll_read(cx, asio::buffer(&c, 1)).is_pending()};
+        }));
+        REQUIRE(armed);
+        // A second reading end keeps the raw write below from raising
+        // SIGPIPE should the drop come first.
+        const int keep = ::fcntl(rx->fd(), F_DUPFD_CLOEXEC, 0);
+        REQUIRE(keep >= 0);
+        const int w = p->first.fd();
+        std::thread writer([w] { (void)::write(w, "x", 1); });
+        std::thread([&] { rx.reset(); }).join();
+        writer.join();
+        ::close(keep);
+    }
+    rt.block_on(time::sleep(10ms)); // the aborted completions run
     REQUIRE(open_fds() == before);
 }
 

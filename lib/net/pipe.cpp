@@ -153,6 +153,29 @@ Result<End> open_fifo(std::string_view path,
     return r;
 }
 
+// The release() of both ends, as io::AsyncFd's: inside the gate, the
+// descriptor is released from the Asio object (which deregisters it and
+// aborts the queued waits) and the block then dies without closing it;
+// refused (the context is shut down, its service may be deleted), the Asio
+// object is left alone and abandon_closed must not close the descriptor.
+template <class Block>
+int release_block(Block*& impl) noexcept {
+    Block* b = std::exchange(impl, nullptr);
+    if (b == nullptr) {
+        return -1;
+    }
+    const int fd = b->fd;
+    {
+        pollux::detail::GatePass pass(b->gate.get());
+        if (pass) {
+            (void)b->sock.release();
+        }
+    }
+    b->fd = -1;
+    nd::destroy_block(b);
+    return fd;
+}
+
 } // namespace
 
 // ---- pipe() ------------------------------------------------------------------
@@ -241,6 +264,10 @@ int Sender::fd() const noexcept {
     return impl_ != nullptr ? impl_->fd : -1;
 }
 
+int Sender::release() noexcept {
+    return release_block(impl_);
+}
+
 // ---- Receiver ----------------------------------------------------------------
 
 Receiver& Receiver::operator=(Receiver&& o) noexcept {
@@ -291,6 +318,10 @@ Poll<Result<std::size_t>> Receiver::poll_read(Context& cx, boost::asio::mutable_
 
 int Receiver::fd() const noexcept {
     return impl_ != nullptr ? impl_->fd : -1;
+}
+
+int Receiver::release() noexcept {
+    return release_block(impl_);
 }
 
 // ---- OpenOptions -------------------------------------------------------------

@@ -83,6 +83,12 @@ public:
 
     /// The descriptor, still owned by the Sender (-1 after a move).
     [[nodiscard]] int fd() const noexcept;
+    /// Unregisters the descriptor (the readiness waits in flight are
+    /// aborted) and gives it back open, still non-blocking (tokio's
+    /// `into_nonblocking_fd`); the Sender then holds none and may only be
+    /// destroyed or assigned to. -1 if it held none. Call it on the
+    /// Sender's executor thread, or after its runtime is gone.
+    [[nodiscard]] int release() noexcept;
 
 private:
     Impl* impl_;
@@ -137,6 +143,12 @@ public:
 
     /// The descriptor, still owned by the Receiver (-1 after a move).
     [[nodiscard]] int fd() const noexcept;
+    /// Unregisters the descriptor (the readiness waits in flight are
+    /// aborted) and gives it back open, still non-blocking (tokio's
+    /// `into_nonblocking_fd`); the Receiver then holds none and may only be
+    /// destroyed or assigned to. -1 if it held none. Call it on the
+    /// Receiver's executor thread, or after its runtime is gone.
+    [[nodiscard]] int release() noexcept;
 
 private:
     Impl* impl_;
