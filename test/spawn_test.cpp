@@ -1,5 +1,6 @@
 #include <pollux/core/async.hpp>
 #include <pollux/core/block_on.hpp>
+#include <pollux/core/poll_fn.hpp>
 #include <pollux/core/yield_now.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
@@ -13,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -133,6 +135,61 @@ TEST_CASE("wake during its own poll re-polls the task exactly once afterwards",
     io.run();
     REQUIRE(*polls == 2);
     REQUIRE(block_on(std::move(handle)) == 2);
+}
+
+TEST_CASE("a task that wakes itself in every poll is polled once per posted run",
+          "[scheduler][task_state]") {
+    // Each re-poll is one handler of the io_context, so other handlers run
+    // between them (task_state.hpp, (e)).
+    boost::asio::io_context io;
+    auto polls = std::make_shared<int>(0);
+    auto handle = spawn(io, poll_fn<int>([polls](Context& cx) -> Poll<int> {
+                            if (++*polls == 5) {
+                                return Ready{*polls};
+                            }
+                            cx.waker().wake_by_ref();
+                            return Pending{};
+                        }));
+    for (int i = 1; i <= 5; ++i) {
+        REQUIRE(io.run_one() == 1);
+        REQUIRE(*polls == i);
+    }
+    REQUIRE(handle.is_finished());
+    REQUIRE(io.poll() == 0);
+}
+
+TEST_CASE("a task that wakes itself and is woken from another thread is polled again once",
+          "[scheduler][task_state]") {
+    boost::asio::io_context io;
+    auto polls = std::make_shared<int>(0);
+    auto handle = spawn(io, poll_fn<int>([polls](Context& cx) -> Poll<int> {
+                            if (++*polls == 2) {
+                                return Ready{*polls};
+                            }
+                            cx.waker().wake_by_ref(); // on the polling thread
+                            std::thread([w = cx.waker()] { w.wake_by_ref(); }).join();
+                            return Pending{};
+                        }));
+    io.run();
+    REQUIRE(*polls == 2);
+    REQUIRE(handle.is_finished());
+}
+
+TEST_CASE("a task that wakes itself and is aborted in the same poll is not polled again",
+          "[scheduler][task_state]") {
+    boost::asio::io_context io;
+    auto polls = std::make_shared<int>(0);
+    auto abort = std::make_shared<std::optional<AbortHandle>>();
+    auto handle = spawn(io, poll_fn<int>([polls, abort](Context& cx) -> Poll<int> {
+                            ++*polls;
+                            cx.waker().wake_by_ref();
+                            (*abort)->abort();
+                            return Pending{};
+                        }));
+    *abort = handle.abort_handle();
+    io.run();
+    REQUIRE(*polls == 1);
+    REQUIRE_THROWS_AS(block_on(std::move(handle)), TaskCancelled);
 }
 
 TEST_CASE("wake of a scheduled task posts nothing", "[scheduler][task_state]") {

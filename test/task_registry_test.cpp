@@ -239,6 +239,19 @@ TEST_CASE("an aborted task that has not run yet shows as cancelled") {
     CHECK(debug::tasks(io).empty());
 }
 
+TEST_CASE("a task that woke itself shows as scheduled until its next poll") {
+    // Whatever the scheduler does between the poll and the posted re-poll,
+    // the dump says scheduled (docs/performance.md, the self-wake handoff).
+    boost::asio::io_context io;
+    auto h = spawn(io.get_executor(), yield_now());
+    REQUIRE(io.run_one() == 1); // the first poll: woke itself
+    auto t = debug::tasks(io).at(0);
+    CHECK(t.state == debug::TaskRunState::scheduled);
+    CHECK(t.polls == 1);
+    io.run();
+    CHECK(h.is_finished());
+}
+
 TEST_CASE("without detailed metrics no poll time is recorded") {
     boost::asio::io_context io;
     auto h = spawn(io.get_executor(), pending<void>());
