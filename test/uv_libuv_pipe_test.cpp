@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <future>
 #include <memory>
 #include <span>
@@ -215,6 +216,120 @@ TEST_CASE("pipe_connect_multiple: four clients connect and the server accepts ea
     loop.run();
     REQUIRE(connection_cb_called == num_clients);
     REQUIRE(connect_cb_called == num_clients);
+}
+
+// ---- test-ping-pong.c (pipes) ---------------------------------------------------
+
+namespace {
+
+// libuv's pinger: writes "PING\n" on `writer`, counts the "PING\n"s read on
+// `reader` and writes again after each, until num_pings; then `done()`.
+// `vectored`: each PING is one write of five one-byte buffers.
+void run_pings(uv::Loop& loop,
+               uv::Stream& writer,
+               uv::Stream& reader,
+               bool vectored,
+               const std::function<void()>& done) {
+    constexpr int num_pings = 1000;
+    static const std::string ping = "PING\n";
+    std::array<boost::asio::const_buffer, 5> bufs;
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+        bufs[i] = boost::asio::buffer(ping.data() + i, 1);
+    }
+    int pongs = 0;
+    std::size_t state = 0;
+    auto send_ping = [&] {
+        if (vectored) {
+            REQUIRE_FALSE(writer.write(bufs));
+        } else {
+            REQUIRE_FALSE(writer.write(boost::asio::buffer(ping)));
+        }
+    };
+    send_ping();
+    REQUIRE_FALSE(reader.read_start([&](boost::system::error_code ec, std::span<const char> d) {
+        REQUIRE_FALSE(ec);
+        for (char c : d) {
+            REQUIRE(c == ping[state]);
+            state = (state + 1) % ping.size();
+            if (state != 0) {
+                continue;
+            }
+            if (++pongs < num_pings) {
+                send_ping();
+            } else {
+                reader.read_stop();
+                done();
+                return;
+            }
+        }
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(pongs == num_pings);
+}
+
+// pipe_pinger_new: a client of an echo server at a path.
+void pipe_pinger(bool vectored) {
+    uv::Loop loop;
+    const std::string name = test_pipename();
+    uv::Pipe server(loop);
+    std::unique_ptr<uv::Pipe> peer;
+    REQUIRE_FALSE(server.bind(name));
+    REQUIRE_FALSE(server.listen(SOMAXCONN, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        peer = std::make_unique<uv::Pipe>(loop);
+        REQUIRE_FALSE(server.accept(*peer));
+        REQUIRE_FALSE(peer->read_start([&](boost::system::error_code rec, std::span<const char> d) {
+            if (rec) {
+                peer->close();
+                return;
+            }
+            REQUIRE_FALSE(peer->write(std::string(d.begin(), d.end())));
+        }));
+    }));
+    uv::Pipe pinger(loop);
+    bool connected = false;
+    REQUIRE_FALSE(pinger.connect(name, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        connected = true;
+    }));
+    run_pings(loop, pinger, pinger, vectored, [&] {
+        REQUIRE(connected);
+        pinger.close();
+        server.close();
+    });
+    require_loop_quiescent(loop);
+}
+
+// pipe2_pinger_new: an anonymous pipe; the pings read at its other end
+// count as pongs.
+void pipe2_pinger(bool vectored) {
+    auto fds = uv::pipe(uv::nonblock_pipe, uv::nonblock_pipe);
+    REQUIRE(fds.has_value());
+    uv::Loop loop;
+    uv::Pipe ponger(loop);
+    uv::Pipe pinger(loop);
+    REQUIRE_FALSE(ponger.open((*fds)[0]));
+    REQUIRE_FALSE(pinger.open((*fds)[1]));
+    run_pings(loop, pinger, ponger, vectored, [&] {
+        pinger.close();
+        ponger.close();
+    });
+    require_loop_quiescent(loop);
+}
+
+} // namespace
+
+TEST_CASE("pipe_ping_pong: 1000 ping-pongs with an echo server at a path, then over an "
+          "anonymous pipe",
+          "[uv][pipe][libuv]") {
+    pipe_pinger(false);
+    pipe2_pinger(false);
+}
+
+TEST_CASE("pipe_ping_pong_vec: as pipe_ping_pong, each PING one write of five buffers",
+          "[uv][pipe][libuv]") {
+    pipe_pinger(true);
+    pipe2_pinger(true);
 }
 
 // ---- test-pipe-getsockname.c ----------------------------------------------------

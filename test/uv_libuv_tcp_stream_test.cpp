@@ -22,6 +22,7 @@
 #include <boost/asio/socket_base.hpp>
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -1227,8 +1228,9 @@ TEST_CASE("callback_stack: every callback runs from a fresh stack, never inside 
 namespace {
 
 // libuv's pinger: writes "PING\n", counts the echoed "PING\n"s, and writes
-// again after each, until num_pings; then closes.
-void ping_pong(const TcpEndpoint& listen_at) {
+// again after each, until num_pings; then closes. `vectored`: each PING is
+// one write of five one-byte buffers (libuv's *_vec tests).
+void ping_pong(const TcpEndpoint& listen_at, bool vectored = false) {
     constexpr int num_pings = 1000;
     static const std::string ping = "PING\n";
     uv::Loop loop;
@@ -1238,7 +1240,17 @@ void ping_pong(const TcpEndpoint& listen_at) {
     int pongs = 0;
     std::size_t state = 0;
     int close_cb_called = 0;
-    auto send_ping = [&] { REQUIRE_FALSE(pinger.write(ping)); };
+    std::array<boost::asio::const_buffer, 5> bufs;
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+        bufs[i] = boost::asio::buffer(ping.data() + i, 1);
+    }
+    auto send_ping = [&] {
+        if (vectored) {
+            REQUIRE_FALSE(pinger.write(bufs));
+        } else {
+            REQUIRE_FALSE(pinger.write(ping));
+        }
+    };
     REQUIRE_FALSE(pinger.connect(server.endpoint(), [&](boost::system::error_code ec) {
         REQUIRE_FALSE(ec);
         send_ping();
@@ -1280,6 +1292,19 @@ TEST_CASE("tcp6_ping_pong: 1000 ping-pongs with an echo server over IPv6", "[uv]
         return;
     }
     ping_pong(loopback6());
+}
+
+TEST_CASE("tcp_ping_pong_vec: 1000 ping-pongs, each PING one write of five buffers",
+          "[uv][libuv][tcp]") {
+    ping_pong(loopback4(), true);
+}
+
+TEST_CASE("tcp6_ping_pong_vec: as tcp_ping_pong_vec over IPv6", "[uv][libuv][tcp]") {
+    if (!pollux::test::have_ipv6_loopback()) {
+        WARN("no ::1 here");
+        return;
+    }
+    ping_pong(loopback6(), true);
 }
 
 // ---- ref counting (test-ref.c) ---------------------------------------------

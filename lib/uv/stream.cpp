@@ -277,6 +277,11 @@ boost::system::error_code Stream::listen(int backlog, StatusCallback cb) {
     return {};
 }
 
+boost::system::error_code Stream::adopt_descriptor(int fd) {
+    ::close(fd); // never retried on EINTR (lib/detail/retry_eintr.hpp)
+    return boost::asio::error::invalid_argument;
+}
+
 boost::system::error_code Stream::accept(Stream& client) {
     POLLUX_ASSERT(&client.loop() == &loop(), "uv::Stream::accept: client on another loop");
     if (is_closing() || client.is_closing()) {

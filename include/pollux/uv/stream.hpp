@@ -251,8 +251,9 @@ protected:
     // Closes the descriptor (on close); cancels what waits on it.
     virtual void close_descriptor() noexcept = 0;
     // accept(): takes `fd` (a fresh connection or a received descriptor of
-    // this handle's kind; owned from now on, even on error).
-    virtual boost::system::error_code adopt_descriptor(int fd) = 0;
+    // this handle's kind; owned from now on, even on error). The default (a
+    // kind nothing is accepted into, as a terminal) closes it and refuses.
+    virtual boost::system::error_code adopt_descriptor(int fd);
     // accept() on an IPC pipe: the kind of the first received descriptor
     // (nullopt if none is pending), and taking it (owned by the caller).
     [[nodiscard]] virtual std::optional<Kind> pending_kind() const { return std::nullopt; }
