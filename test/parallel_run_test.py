@@ -243,6 +243,17 @@ class ParallelRunTest(unittest.TestCase):
         # A lower bound only: SIGTERM was given a grace period first.
         self.assertGreaterEqual(time.monotonic() - t0, 0.5)
 
+    def test_commands_are_read_from_a_regular_file(self):
+        path = self.path("commands")
+        with open(path, "w") as f:
+            f.write("echo one\nexit 4\necho three")  # the last line has no newline
+        with open(path) as f:
+            r = subprocess.run([SAMPLE, "-j", "1"], stdin=f, capture_output=True, text=True,
+                               timeout=GUARD_S)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout.splitlines(), ["[0] one", "[2] three"])
+        self.assertEqual(r.stderr.splitlines(), ["[1] exit 4"])
+
     def test_commands_are_read_from_a_terminal(self):
         # stdin is a terminal (the callback sample reads it with uv::Tty);
         # Ctrl-D at the start of a line is end of input.
