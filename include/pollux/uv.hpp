@@ -14,6 +14,7 @@
 #include <pollux/uv/mailbox.hpp>
 #include <pollux/uv/poll.hpp>
 #include <pollux/uv/prepare.hpp>
+#include <pollux/uv/process.hpp>
 #include <pollux/uv/request.hpp>
 #include <pollux/uv/signal.hpp>
 #include <pollux/uv/tcp.hpp>
