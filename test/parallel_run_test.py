@@ -39,7 +39,7 @@ def run(commands, *args, stdin=None):
                           timeout=GUARD_S)
 
 
-def gone(pid):
+def exited(pid):
     """True if `pid` is no longer running: absent, or a zombie left for an
     init that does not reap (as in some containers)."""
     try:
@@ -49,6 +49,19 @@ def gone(pid):
         return True
     # The state follows the command name's closing parenthesis.
     return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def gone(pid):
+    """True once `pid` has exited, waiting up to GUARD_S for it. A killed
+    process closes its descriptors (the sample sees end of file on its pipes
+    and may exit) a moment before it becomes a zombie, so the check waits
+    for that moment; a survivor still fails, after the guard."""
+    deadline = time.monotonic() + GUARD_S
+    while not exited(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class Started:
