@@ -12,11 +12,13 @@
 #include <pollux/uv/idle.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/mailbox.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/poll.hpp>
 #include <pollux/uv/prepare.hpp>
 #include <pollux/uv/process.hpp>
 #include <pollux/uv/request.hpp>
 #include <pollux/uv/signal.hpp>
+#include <pollux/uv/stream.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 #include <pollux/uv/udp.hpp>
