@@ -346,12 +346,16 @@ TEST_CASE("try_wait is empty while the child runs and reaps it once it exited", 
 
 TEST_CASE("a child whose every owner let go is still reaped", "[process][core]") {
     std::weak_ptr<dp::ChildProcess> weak;
+    pid_t pid = 0;
     {
-        auto c = spawn_ok(request("/bin/sh", {"sh", "-c", "sleep 0.2"}));
+        auto c = spawn_ok(request("/bin/sleep", {"sleep", "100"}));
         weak = c;
+        pid = c->pid();
     }
-    // The reaper's own reference keeps the record until the reap.
+    // The reaper's own reference keeps the record until the reap; the child
+    // runs until we end it (it is unreaped, so the pid is still its own).
     CHECK_FALSE(weak.expired());
+    REQUIRE(::kill(pid, SIGKILL) == 0);
     CHECK(eventually([&] { return weak.expired(); }));
     CHECK(eventually(no_zombies));
 }
@@ -438,7 +442,6 @@ TEST_CASE("a child that exits after its io_context is destroyed is reaped and ca
         boost::asio::io_context io;
         c = spawn_ok(request("/bin/sh", {"sh", "-c", "sleep 0.2"}));
         c->on_exit(io.get_executor(), [&](const dp::ExitResult&) { ++calls; });
-        io.run_for(std::chrono::milliseconds(1));
     }
     std::weak_ptr<dp::ChildProcess> weak = c;
     REQUIRE(eventually([&] { return c->try_wait().has_value(); }));

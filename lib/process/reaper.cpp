@@ -16,6 +16,7 @@
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #ifndef P_PIDFD
@@ -431,12 +432,15 @@ void ChildProcess::cancel_on_exit() noexcept {
 }
 
 Poll<ExitResult> ChildProcess::poll_exit(Context& cx) {
+    // A replaced waker is dropped after the unlock: dropping a task's last
+    // reference may destroy the task, and with it anything it owns.
+    std::optional<Waker> old;
     std::lock_guard<std::mutex> lock(mutex_);
     if (exit_) {
         return Ready{*exit_};
     }
     if (!waker_ || !waker_->will_wake(cx.waker())) {
-        waker_ = cx.waker();
+        old = std::exchange(waker_, cx.waker());
     }
     return Pending{};
 }

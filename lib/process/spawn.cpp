@@ -306,6 +306,7 @@ Result<ChildPtr> spawn(const SpawnRequest& req) {
         return sys_error(errno);
     }
     pid_t pid;
+    int fork_errno = 0;
     {
         BlockAllSignals blocked;
         pid = ::fork();
@@ -313,8 +314,10 @@ Result<ChildPtr> spawn(const SpawnRequest& req) {
             ::close(pipe_fds[0]);
             child_main(p, pipe_fds[1]);
         }
+        if (pid < 0) {
+            fork_errno = errno; // before the mask is restored
+        }
     }
-    const int fork_errno = errno;
     ::close(pipe_fds[1]);
     if (pid < 0) {
         ::close(pipe_fds[0]);

@@ -142,7 +142,10 @@ class ChildProcess;
 using ChildPtr = std::shared_ptr<ChildProcess>;
 
 /// Starts the child. On success it runs and is already watched by the
-/// reaper. Thread-safe.
+/// reaper. Thread-safe. Blocks the calling thread for a fork and until the
+/// child's exec succeeded or failed (the parent reads the error pipe to end
+/// of file), as uv_spawn does; a fork() of another thread that does not
+/// exec holds the pipe open and delays that end of file until it exits.
 /// @par Errors
 /// The errno of the step that failed, as a system_category error_code:
 /// ENOENT/EACCES/ENOEXEC/... from execve (or the PATH search), ENOENT/
