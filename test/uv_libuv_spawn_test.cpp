@@ -1,17 +1,21 @@
+#include <pollux/uv/process.hpp>
+
 // libuv 1.44's process tests (test-spawn.c, with process_ref of test-ref.c
 // and kill_invalid_signum of test-signal.c), ported to pollux::uv.
 // docs/callbacks.md ("### test-spawn.c") lists each libuv test and where it
 // went. libuv's children are its own test runner run as spawn_helperN; ours
 // are small /bin/sh scripts doing what each helper does (exit 1, print
 // "hello world", copy stdin to stdout, sleep until killed, ...).
+
 #include <pollux/uv/loop.hpp>
-#include <pollux/uv/process.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 
 #include "support/loop_quiescent.hpp"
 #include "support/uv_process_child.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/errc.hpp>
 #include <catch2/catch.hpp>
@@ -26,6 +30,7 @@
 #include <memory>
 #include <pwd.h>
 #include <signal.h>
+#include <span>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -50,6 +55,10 @@ const std::string helper2 = "printf 'hello world\\n'; exit 1";
 const std::string helper5 = "printf 'fourth stdio!\\n' >&3; exit 1";
 const std::string helper6 = "printf 'hello world\\n'; printf 'hello errworld\\n' >&2; exit 1";
 const std::string helper7 = "printf '%s' \"$ENV_TEST\"; exit 1";
+// spawn_helper3 (a line from stdin to stdout) and spawn_helper9 (stdin to
+// stdout until eof): cat does both for the tests' input.
+const std::string helper3 = "cat; exit 1";
+const std::string helper9 = "cat; exit 1";
 
 // libuv's exit_cb: exit status 1, no signal; closes the process.
 struct ExitCounts {
@@ -76,6 +85,43 @@ struct ExitCounts {
         };
     }
 };
+
+// libuv's on_alloc/on_read over `output`: appends; at eof closes the stream
+// (counted in `close_cb_called`).
+struct Reader {
+    std::string output;
+    int* close_cb_called;
+
+    uv::Stream::ReadCallback on_read(uv::Stream& s) {
+        return [this, &s](boost::system::error_code ec, std::span<const char> data) {
+            if (!ec) {
+                output.append(data.data(), data.size());
+                return;
+            }
+            REQUIRE(ec == boost::asio::error::eof);
+            s.close([this] { ++*close_cb_called; });
+        };
+    }
+    // libuv's on_read_once: stops reading first.
+    uv::Stream::ReadCallback on_read_once(uv::Stream& s) {
+        return [this, &s](boost::system::error_code ec, std::span<const char> data) {
+            s.read_stop();
+            on_read(s)(ec, data);
+        };
+    }
+};
+
+uv::StdioContainer create_pipe(uv::Pipe& p, unsigned direction) {
+    return {uv::StdioContainer::create_pipe | direction, -1, &p};
+}
+
+// libuv's write_cb: the write succeeded; closes the stream (counted).
+uv::Stream::StatusCallback write_cb(uv::Stream& s, int& close_cb_called) {
+    return [&s, &close_cb_called](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        s.close([&close_cb_called] { ++close_cb_called; });
+    };
+}
 
 uv::ProcessOptions::ExitCallback fail_cb() {
     return [](std::int64_t, int) { FAIL("fail_cb called"); };
@@ -184,6 +230,45 @@ TEST_CASE("spawn_exit_code: the exit callback gets the child's exit status",
     REQUIRE(loop.run() == 0);
     REQUIRE(n.exit_cb_called == 1);
     REQUIRE(n.close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("spawn_stdout: the child's stdout read through a created pipe", "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe out(loop);
+    ExitCounts n;
+    Reader r{{}, &n.close_cb_called};
+    auto o = sh_options(helper2, n.exit_cb(process));
+    o.stdio = {{}, create_pipe(out, uv::StdioContainer::writable_pipe)};
+    REQUIRE_FALSE(process.spawn(o));
+    REQUIRE_FALSE(out.read_start(r.on_read(out)));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(n.exit_cb_called == 1);
+    REQUIRE(n.close_cb_called == 2); // once for the process, once for the pipe
+    REQUIRE(r.output == "hello world\n");
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("spawn_stdin: written to the child's stdin pipe, read back from its stdout pipe",
+          "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe out(loop);
+    uv::Pipe in(loop);
+    ExitCounts n;
+    Reader r{{}, &n.close_cb_called};
+    auto o = sh_options(helper3, n.exit_cb(process));
+    o.stdio = {create_pipe(in, uv::StdioContainer::readable_pipe),
+               create_pipe(out, uv::StdioContainer::writable_pipe)};
+    REQUIRE_FALSE(process.spawn(o));
+    const std::string buffer = "hello-from-spawn_stdin";
+    REQUIRE_FALSE(in.write(buffer, write_cb(in, n.close_cb_called)));
+    REQUIRE_FALSE(out.read_start(r.on_read(out)));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(n.exit_cb_called == 1);
+    REQUIRE(n.close_cb_called == 3); // the process and both pipes
+    REQUIRE(r.output == buffer);
     require_loop_quiescent(loop);
 }
 
@@ -303,19 +388,21 @@ TEST_CASE("spawn_stdout_and_stderr_to_file_swap: the parent's stdout and stderr 
     REQUIRE(read_file(err_path) == "hello world\n");
 }
 
-TEST_CASE("spawn_stdio_greater_than_3: a fourth descriptor given to the child",
+TEST_CASE("spawn_stdio_greater_than_3: a created pipe as the child's fourth descriptor",
           "[uv][process][libuv]") {
     uv::Loop loop;
     uv::Process process(loop);
+    uv::Pipe pipe(loop);
     ExitCounts n;
-    CapturePipe fourth;
+    Reader r{{}, &n.close_cb_called};
     auto o = sh_options(helper5, n.exit_cb(process));
-    o.stdio = {{}, {}, {}, fourth.child_end()};
+    o.stdio = {{}, {}, {}, create_pipe(pipe, uv::StdioContainer::writable_pipe)};
     REQUIRE_FALSE(process.spawn(o));
+    REQUIRE_FALSE(pipe.read_start(r.on_read(pipe)));
     REQUIRE(loop.run() == 0);
     REQUIRE(n.exit_cb_called == 1);
-    REQUIRE(n.close_cb_called == 1);
-    REQUIRE(fourth.read_all() == "fourth stdio!\n");
+    REQUIRE(n.close_cb_called == 2);
+    REQUIRE(r.output == "fourth stdio!\n");
     require_loop_quiescent(loop);
 }
 
@@ -376,19 +463,21 @@ TEST_CASE("spawn_and_kill: a child killed from a timer reports SIGTERM", "[uv][p
 TEST_CASE("spawn_preserve_env: a null environment passes the parent's", "[uv][process][libuv]") {
     uv::Loop loop;
     uv::Process process(loop);
+    uv::Pipe out(loop);
     ExitCounts n;
-    CapturePipe out;
+    Reader r{{}, &n.close_cb_called};
     REQUIRE(::setenv("ENV_TEST", "testval", 1) == 0);
     auto o = sh_options(helper7, n.exit_cb(process));
     o.env = std::nullopt;
-    o.stdio = {{}, out.child_end()};
+    o.stdio = {{}, create_pipe(out, uv::StdioContainer::writable_pipe)};
     auto ec = process.spawn(o);
     ::unsetenv("ENV_TEST");
     REQUIRE_FALSE(ec);
+    REQUIRE_FALSE(out.read_start(r.on_read(out)));
     REQUIRE(loop.run() == 0);
     REQUIRE(n.exit_cb_called == 1);
-    REQUIRE(n.close_cb_called == 1);
-    REQUIRE(out.read_all() == "testval");
+    REQUIRE(n.close_cb_called == 2);
+    REQUIRE(r.output == "testval");
     require_loop_quiescent(loop);
 }
 
@@ -419,39 +508,86 @@ TEST_CASE("spawn_detached: a detached, unreferenced child outlives the loop's ru
     require_loop_quiescent(loop);
 }
 
+TEST_CASE("spawn_and_kill_with_std: a child with three created pipes killed from a timer",
+          "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe in(loop);
+    uv::Pipe out(loop);
+    uv::Pipe err(loop);
+    uv::Timer timer(loop);
+    ExitCounts n;
+    Reader r{{}, &n.close_cb_called};
+    auto o = sh_options(forever_script, n.kill_cb(process));
+    o.stdio = {create_pipe(in, uv::StdioContainer::readable_pipe),
+               create_pipe(out, uv::StdioContainer::writable_pipe),
+               create_pipe(err, uv::StdioContainer::writable_pipe)};
+    REQUIRE_FALSE(process.spawn(o));
+    const std::string message = "Nancy's joining me because the message this evening is "
+                                "not my message but ours.";
+    REQUIRE_FALSE(in.write(message, write_cb(in, n.close_cb_called)));
+    REQUIRE_FALSE(out.read_start(r.on_read(out)));
+    REQUIRE_FALSE(err.read_start(r.on_read(err)));
+    REQUIRE_FALSE(timer.start(
+        [&] {
+            REQUIRE_FALSE(process.kill(SIGTERM));
+            timer.close([&] { ++n.close_cb_called; });
+        },
+        50ms));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(n.exit_cb_called == 1);
+    REQUIRE(n.close_cb_called == 5); // process, timer, three pipes
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("spawn_and_ping: kill(0) finds the child; a ping comes back through its pipes",
+          "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe in(loop);
+    uv::Pipe out(loop);
+    ExitCounts n;
+    Reader r{{}, &n.close_cb_called};
+    auto o = sh_options(helper3, n.exit_cb(process));
+    o.stdio = {create_pipe(in, uv::StdioContainer::readable_pipe),
+               create_pipe(out, uv::StdioContainer::writable_pipe)};
+    REQUIRE_FALSE(process.spawn(o));
+    // Signal 0 checks that the child is there without killing it.
+    REQUIRE_FALSE(process.kill(0));
+    REQUIRE_FALSE(in.write(std::string("TEST"), write_cb(in, n.close_cb_called)));
+    REQUIRE_FALSE(out.read_start(r.on_read(out)));
+    REQUIRE(n.exit_cb_called == 0);
+    REQUIRE(loop.run() == 0);
+    REQUIRE(n.exit_cb_called == 1);
+    REQUIRE(r.output == "TEST");
+    require_loop_quiescent(loop);
+}
+
 TEST_CASE("spawn_closed_process_io: spawn works while the parent's stdin is closed",
           "[uv][process][libuv]") {
     int exit_cb_called = 0;
     int close_cb_called = 0;
-    std::string got;
     {
+        // Declared first, so stdin comes back after the pipe that may have
+        // taken descriptor 0 is gone.
         pollux::test::SavedFd saved_stdin(STDIN_FILENO);
         REQUIRE(::close(STDIN_FILENO) == 0);
-        // The child's stdin is a pipe that takes the freed descriptor 0.
-        int fds[2];
-        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-        REQUIRE(fds[0] == STDIN_FILENO);
-        CapturePipe out;
         uv::Loop loop;
         uv::Process process(loop);
+        uv::Pipe in(loop);
         ExitCounts n;
-        auto o = sh_options("cat; exit 1", n.exit_cb(process));
-        o.stdio = {{uv::StdioContainer::inherit_fd, fds[0]}, out.child_end()};
+        auto o = sh_options(helper3, n.exit_cb(process));
+        o.stdio = {create_pipe(in, uv::StdioContainer::readable_pipe)};
         REQUIRE_FALSE(process.spawn(o));
-        ::close(fds[0]);
-        const std::string buffer = "hello-from-spawn_stdin\n";
-        REQUIRE(::write(fds[1], buffer.data(), buffer.size()) ==
-                static_cast<ssize_t>(buffer.size()));
-        ::close(fds[1]);
+        REQUIRE_FALSE(
+            in.write(std::string("hello-from-spawn_stdin\n"), write_cb(in, n.close_cb_called)));
         REQUIRE(loop.run() == 0);
         exit_cb_called = n.exit_cb_called;
         close_cb_called = n.close_cb_called;
-        got = out.read_all();
         require_loop_quiescent(loop);
     }
     REQUIRE(exit_cb_called == 1);
-    REQUIRE(close_cb_called == 1);
-    REQUIRE(got == "hello-from-spawn_stdin\n");
+    REQUIRE(close_cb_called == 2); // process, child stdin
 }
 
 TEST_CASE("kill: uv::kill reaches a child spawned while SIGTERM was blocked and ignored",
@@ -673,6 +809,101 @@ TEST_CASE("process_ref: an unreferenced running child does not keep run() alive"
     REQUIRE(process.is_active());
     const int pid = process.pid();
     REQUIRE_FALSE(process.kill(SIGTERM));
+    process.close();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(pollux::test::reaped(pid, [&] { loop.run(uv::RunMode::NoWait); }));
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("spawn_inherit_streams: pipe streams of the parent given to the child as its stdio",
+          "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    ExitCounts n;
+    Reader r{{}, &n.close_cb_called};
+    uv::Pipe stdin_child(loop);
+    uv::Pipe stdout_child(loop);
+    uv::Pipe stdin_parent(loop);
+    uv::Pipe stdout_parent(loop);
+    auto fds_stdin = uv::pipe();
+    auto fds_stdout = uv::pipe();
+    REQUIRE(fds_stdin.has_value());
+    REQUIRE(fds_stdout.has_value());
+    REQUIRE_FALSE(stdin_child.open((*fds_stdin)[0]));
+    REQUIRE_FALSE(stdout_child.open((*fds_stdout)[1]));
+    REQUIRE_FALSE(stdin_parent.open((*fds_stdin)[1]));
+    REQUIRE_FALSE(stdout_parent.open((*fds_stdout)[0]));
+    REQUIRE(stdin_child.is_readable());
+    REQUIRE(stdout_child.is_writable());
+    REQUIRE(stdin_parent.is_writable());
+    REQUIRE(stdout_parent.is_readable());
+    // Some systems (SVR4) open a bidirectional pipe, most don't.
+    const bool bidir = stdin_child.is_writable();
+    REQUIRE(stdout_child.is_readable() == bidir);
+    REQUIRE(stdin_parent.is_readable() == bidir);
+    REQUIRE(stdout_parent.is_writable() == bidir);
+
+    auto o = sh_options(helper9, n.exit_cb(process));
+    o.stdio = {{uv::StdioContainer::inherit_stream, -1, &stdin_child},
+               {uv::StdioContainer::inherit_stream, -1, &stdout_child}};
+    REQUIRE_FALSE(process.spawn(o));
+    stdin_child.close();
+    stdout_child.close();
+
+    std::string ubuf(1023, '\0');
+    for (std::size_t i = 0; i < ubuf.size(); ++i) {
+        ubuf[i] = static_cast<char>(i & 255U);
+    }
+    REQUIRE_FALSE(stdin_parent.write(ubuf, write_cb(stdin_parent, n.close_cb_called)));
+    REQUIRE_FALSE(stdout_parent.read_start(r.on_read(stdout_parent)));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(n.exit_cb_called == 1);
+    REQUIRE(n.close_cb_called == 3);
+    REQUIRE(r.output == ubuf);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("closed_fd_events: a closed pipe handle gets no more events though its peer writes",
+          "[uv][process][libuv]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe pipe_handle(loop);
+    uv::Timer timer(loop);
+    int close_cb_called = 0;
+    Reader r{{}, &close_cb_called};
+    int timer_counter = 0;
+    // A pipe shared with a child.
+    auto fd = uv::pipe();
+    REQUIRE(fd.has_value());
+    REQUIRE((*fd)[0] > 2);
+    REQUIRE((*fd)[1] > 2);
+    // The child blocks until killed.
+    auto o = sh_options(forever_script);
+    o.stdio = {{uv::StdioContainer::inherit_fd, (*fd)[0]}, {}, {}};
+    REQUIRE_FALSE(process.spawn(o));
+    process.unref();
+    const int pid = process.pid();
+    // Read from the pipe with a handle, which takes the descriptor.
+    REQUIRE_FALSE(pipe_handle.open((*fd)[0]));
+    REQUIRE_FALSE(pipe_handle.read_start(r.on_read_once(pipe_handle)));
+    REQUIRE(::write((*fd)[1], "", 1) == 1);
+    REQUIRE(loop.run(uv::RunMode::Once) == 0);
+    // Just the one byte.
+    REQUIRE(r.output.size() == 1);
+    // Close the handle and see whether events still come.
+    pipe_handle.close([&] { ++close_cb_called; });
+    REQUIRE(::write((*fd)[1], "", 1) == 1);
+    REQUIRE_FALSE(timer.start([&] { ++timer_counter; }, 10ms));
+    // No spurious event may interrupt the timer.
+    if (loop.run(uv::RunMode::Once) == 1) {
+        REQUIRE(loop.run(uv::RunMode::Once) == 0);
+    }
+    REQUIRE(timer_counter == 1);
+    REQUIRE(close_cb_called == 1);
+    // Clean up.
+    REQUIRE_FALSE(process.kill(SIGTERM));
+    REQUIRE(::close((*fd)[1]) == 0);
+    timer.close();
     process.close();
     REQUIRE(loop.run() == 0);
     REQUIRE(pollux::test::reaped(pid, [&] { loop.run(uv::RunMode::NoWait); }));

@@ -1,13 +1,18 @@
+#include <pollux/uv/process.hpp>
+
 // uv::Process beyond libuv's own tests (those are in uv_libuv_spawn_test.cpp):
 // the loop's liveness rule, the exit callback's thread and timing, spawn's
 // errors, what every child starts with (signals, descriptors), no zombies,
 // and teardown — the handle closed or destroyed before, during and after the
 // loop's run, and the child exiting while the loop shuts down.
+
 #include <pollux/uv/loop.hpp>
-#include <pollux/uv/process.hpp>
+#include <pollux/uv/pipe.hpp>
+#include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 
 #include "support/loop_quiescent.hpp"
+#include "support/open_fds.hpp"
 #include "support/uv_process_child.hpp"
 
 #include <boost/asio/error.hpp>
@@ -299,6 +304,114 @@ TEST_CASE("uv Process: kill before spawn and after the child was reaped is ESRCH
     process.close();
     REQUIRE(loop.run() == 0);
     require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Process: stdio containers libuv refuses are spawn's errors, with no child and the "
+          "pipes untouched",
+          "[uv][process]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    Exit e;
+    uv::Pipe pipe(loop);
+    uv::Pipe other(loop);
+    uv::Tcp tcp(loop);
+    const std::size_t fds_before = pollux::test::open_fds();
+    auto o = sh_options("exit 0", e.cb());
+    auto create = uv::StdioContainer::create_pipe | uv::StdioContainer::writable_pipe;
+    // create_pipe needs a uv::Pipe (libuv: UV_EINVAL for another stream).
+    o.stdio = {{}, {create, -1, &tcp}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    o.stdio = {{}, {create, -1, nullptr}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    // One pipe for two descriptors.
+    o.stdio = {{}, {create, -1, &pipe}, {create, -1, &pipe}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    // Two kinds in one container.
+    o.stdio = {{}, {create | uv::StdioContainer::inherit_fd, 1, &pipe}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    // inherit_stream of a stream without a descriptor.
+    o.stdio = {{}, {uv::StdioContainer::inherit_stream, -1, &other}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    o.stdio = {{}, {uv::StdioContainer::inherit_stream, -1, &tcp}};
+    REQUIRE(process.spawn(o) == errc::invalid_argument);
+    // A pipe that has a descriptor already (libuv's uv__stream_open: EBUSY).
+    auto fds = uv::pipe();
+    REQUIRE(fds.has_value());
+    REQUIRE_FALSE(other.open((*fds)[0]));
+    o.stdio = {{}, {create, -1, &other}};
+    REQUIRE(process.spawn(o) == errc::device_or_resource_busy);
+    // A failed exec with a created pipe: the pipe keeps no descriptor.
+    auto missing = o;
+    missing.file = "/nonexistent/pollux-uvproc";
+    missing.stdio = {{}, {create, -1, &pipe}, {create, -1, &pipe}};
+    missing.stdio.pop_back();
+    REQUIRE(process.spawn(missing) == errc::no_such_file_or_directory);
+    REQUIRE(pipe.fd() == -1);
+    REQUIRE_FALSE(process.is_active());
+    ::close((*fds)[1]);
+    other.close();
+    // Nothing leaked: the socket pairs made for the failed spawns are gone.
+    REQUIRE(loop.run() == 0);
+    REQUIRE(pollux::test::open_fds() == fds_before);
+    REQUIRE(e.calls == 0);
+    process.close();
+    pipe.close();
+    tcp.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Process: a closing pipe given to create_pipe is bad_descriptor", "[uv][process]") {
+    uv::Loop loop;
+    uv::Process process(loop);
+    uv::Pipe pipe(loop);
+    pipe.close();
+    auto o = sh_options("exit 0");
+    o.stdio = {{},
+               {uv::StdioContainer::create_pipe | uv::StdioContainer::writable_pipe, -1, &pipe}};
+    REQUIRE(process.spawn(o) == boost::asio::error::bad_descriptor);
+    REQUIRE_FALSE(process.is_active());
+    process.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Process: an inherited descriptor that already has the child's number keeps it",
+          "[uv][process]") {
+    // The pipe takes the freed descriptor 0, which is the child's 0 too: the
+    // descriptor is given as it is (its close-on-exec flag cleared in the
+    // child only).
+    int exit_calls = 0;
+    std::string got;
+    bool cloexec_kept = false;
+    {
+        pollux::test::SavedFd saved_stdin(STDIN_FILENO);
+        REQUIRE(::close(STDIN_FILENO) == 0);
+        int fds[2];
+        REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+        REQUIRE(fds[0] == STDIN_FILENO);
+        CapturePipe out;
+        uv::Loop loop;
+        uv::Process process(loop);
+        auto o = sh_options("cat; exit 1", [&](std::int64_t s, int) {
+            exit_calls += s == 1 ? 1 : 100;
+            process.close();
+        });
+        o.stdio = {{uv::StdioContainer::inherit_fd, fds[0]}, out.child_end()};
+        REQUIRE_FALSE(process.spawn(o));
+        cloexec_kept = (::fcntl(fds[0], F_GETFD) & FD_CLOEXEC) != 0;
+        ::close(fds[0]);
+        const std::string buffer = "hello-from-spawn_stdin\n";
+        REQUIRE(::write(fds[1], buffer.data(), buffer.size()) ==
+                static_cast<ssize_t>(buffer.size()));
+        ::close(fds[1]);
+        REQUIRE(loop.run() == 0);
+        got = out.read_all();
+        require_loop_quiescent(loop);
+    }
+    REQUIRE(exit_calls == 1);
+    REQUIRE(cloexec_kept);
+    REQUIRE(got == "hello-from-spawn_stdin\n");
 }
 
 // --- what every child starts with ----------------------------------------

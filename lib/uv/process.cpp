@@ -1,4 +1,6 @@
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/process.hpp>
+#include <pollux/uv/tcp.hpp>
 
 #include "../process/spawn.hpp"
 #include "loop_impl.hpp"
@@ -8,8 +10,12 @@
 
 #include <cerrno>
 #include <csignal>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <utility>
+#include <vector>
 
 // uv::Process over the process core (lib/process/spawn.hpp): the core forks,
 // execs, reports exec failures as spawn's error and reaps every child on its
@@ -43,31 +49,128 @@ namespace core = pollux::detail::process;
 constexpr unsigned known_process_flags =
     Process::setuid | Process::setgid | Process::windows_verbatim_arguments | Process::detached |
     Process::windows_hide | Process::windows_hide_console | Process::windows_hide_gui;
-// The stdio kinds pollux has (libuv's UV_IGNORE, which is 0, and
-// UV_INHERIT_FD); any other bit is refused, where libuv asserts.
-constexpr unsigned known_stdio_flags = StdioContainer::inherit_fd;
+// A container's kind: none of these (UV_IGNORE) or exactly one.
+constexpr unsigned stdio_kinds =
+    StdioContainer::create_pipe | StdioContainer::inherit_fd | StdioContainer::inherit_stream;
+// Every bit libuv knows; any other is refused, where libuv asserts. The
+// direction bits only qualify create_pipe (libuv ignores them otherwise).
+constexpr unsigned known_stdio_flags = stdio_kinds | StdioContainer::readable_pipe |
+                                       StdioContainer::writable_pipe |
+                                       StdioContainer::nonblock_pipe;
 
 boost::system::error_code invalid() {
     return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
 }
 
+boost::system::error_code errno_code() {
+    return {errno, boost::system::system_category()};
+}
+
+// The descriptor under a stream handle (-1 if none): the stream types
+// pollux has.
+int stream_descriptor(Stream& s) noexcept {
+    if (auto* p = dynamic_cast<Pipe*>(&s)) {
+        return p->fd();
+    }
+    if (auto* t = dynamic_cast<Tcp*>(&s)) {
+        return t->socket().is_open() ? t->socket().native_handle() : -1;
+    }
+    return -1;
+}
+
+// The socket pairs of create_pipe containers while spawn runs: the parent's
+// end goes to the Pipe once the child runs, the child's end is closed then.
+// Whatever is left is closed when spawn returns.
+struct CreatedPipe {
+    Pipe* pipe = nullptr;
+    int parent = -1;
+    int child = -1;
+};
+class CreatedPipes {
+public:
+    CreatedPipes() = default;
+    CreatedPipes(const CreatedPipes&) = delete;
+    CreatedPipes& operator=(const CreatedPipes&) = delete;
+    ~CreatedPipes() {
+        for (auto& p : pipes_) {
+            close_fd(p.parent);
+            close_fd(p.child);
+        }
+    }
+    std::vector<CreatedPipe>& list() noexcept { return pipes_; }
+    static void close_fd(int& fd) noexcept {
+        if (fd >= 0) {
+            ::close(fd);
+            fd = -1;
+        }
+    }
+
+private:
+    std::vector<CreatedPipe> pipes_;
+};
+
 // The child's descriptor `index` for `c`, or an error for a container libuv
-// would assert on or refuse with UV_EINVAL.
-boost::system::error_code child_fd(const StdioContainer& c, std::size_t index, core::ChildFd& out) {
-    if ((c.flags & ~known_stdio_flags) != 0) {
+// would assert on or refuse with UV_EINVAL (or EBUSY for a pipe that has a
+// descriptor already).
+boost::system::error_code
+child_fd(const StdioContainer& c, std::size_t index, CreatedPipes& pipes, core::ChildFd& out) {
+    const unsigned kind = c.flags & stdio_kinds;
+    if ((c.flags & ~known_stdio_flags) != 0 || (kind & (kind - 1)) != 0) {
         return invalid();
     }
-    if ((c.flags & StdioContainer::inherit_fd) != 0) {
-        if (c.fd < 0) {
-            return invalid();
+    switch (kind) {
+    case StdioContainer::create_pipe: {
+        auto* pipe = dynamic_cast<Pipe*>(c.stream);
+        if (pipe == nullptr) {
+            return invalid(); // libuv: not a UV_NAMED_PIPE
         }
-        out = core::ChildFd::from_parent(c.fd);
+        for (const auto& p : pipes.list()) {
+            if (p.pipe == pipe) {
+                return invalid(); // one pipe for two descriptors
+            }
+        }
+        if (pipe->is_closing()) {
+            return boost::asio::error::bad_descriptor;
+        }
+        if (pipe->fd() >= 0) {
+            return boost::system::errc::make_error_code(
+                boost::system::errc::device_or_resource_busy);
+        }
+        // A socket pair, duplex whatever the direction bits say, as libuv's.
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+            return errno_code();
+        }
+        pipes.list().push_back({pipe, sv[0], sv[1]});
+        out = core::ChildFd::from_parent(sv[1]);
         return {};
     }
-    // Ignored: /dev/null for stdin, stdout and stderr, as libuv; nothing
-    // above them.
-    out = index < 3 ? core::ChildFd::dev_null() : core::ChildFd::close();
-    return {};
+    case StdioContainer::inherit_fd:
+    case StdioContainer::inherit_stream: {
+        const int fd = kind == StdioContainer::inherit_fd
+                           ? c.fd
+                           : (c.stream != nullptr ? stream_descriptor(*c.stream) : -1);
+        if (fd < 0) {
+            return invalid();
+        }
+        if (index < 3) {
+            // libuv makes the child's stdin, stdout and stderr blocking (in
+            // the child; the open file description, and so this flag, is
+            // shared with the parent's descriptor either way).
+            const int fl = ::fcntl(fd, F_GETFL);
+            if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
+                (void)::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            }
+        }
+        out = core::ChildFd::from_parent(fd);
+        return {};
+    }
+    default:
+        // Ignored: /dev/null for stdin, stdout and stderr, as libuv; nothing
+        // above them.
+        out = index < 3 ? core::ChildFd::dev_null() : core::ChildFd::close();
+        return {};
+    }
 }
 
 } // namespace
@@ -108,14 +211,16 @@ boost::system::error_code Process::spawn(const ProcessOptions& options) {
     // is inherited (pollux makes none).
     req.close_other_fds = false;
     req.fds.resize(options.stdio.size() < 3 ? 3 : options.stdio.size(), core::ChildFd::dev_null());
+    CreatedPipes pipes;
     for (std::size_t i = 0; i < options.stdio.size(); ++i) {
-        if (auto ec = child_fd(options.stdio[i], i, req.fds[i])) {
+        if (auto ec = child_fd(options.stdio[i], i, pipes, req.fds[i])) {
             return ec;
         }
     }
 
     auto child = core::spawn(req);
     if (!child) {
+        // The pipes stay without a descriptor (libuv opens them anyway).
         return child.error();
     }
     child_ = std::move(*child);
@@ -140,7 +245,21 @@ boost::system::error_code Process::spawn(const ProcessOptions& options) {
         self->exited(WIFEXITED(status) ? WEXITSTATUS(status) : 0,
                      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     });
-    return {};
+
+    // The child runs: each pipe takes the parent's end. As libuv's, a pipe
+    // that cannot be opened (the reactor refuses it) is spawn's error while
+    // the handle stays active for the running child.
+    boost::system::error_code open_error;
+    for (auto& p : pipes.list()) {
+        CreatedPipes::close_fd(p.child);
+        if (!open_error) {
+            open_error = p.pipe->open(p.parent);
+            if (!open_error) {
+                p.parent = -1; // the pipe's now
+            }
+        }
+    }
+    return open_error;
 }
 
 void Process::exited(int exit_status, int term_signal) {

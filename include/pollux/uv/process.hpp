@@ -25,23 +25,53 @@ class ChildProcess;
 
 namespace pollux::uv {
 
+class Stream;
+
 /// What the child gets as one descriptor (libuv's `uv_stdio_container_t`):
 /// `ProcessOptions::stdio[i]` becomes descriptor `i` of the child.
+///
+/// @code
+/// uv::Pipe out(loop);
+/// o.stdio = {{},                                               // stdin: /dev/null
+///            {uv::StdioContainer::create_pipe | uv::StdioContainer::writable_pipe, -1, &out},
+///            {uv::StdioContainer::inherit_fd, 2}};              // our stderr
+/// @endcode
 struct StdioContainer {
-    /// libuv's `uv_stdio_flags`, with its values.
+    /// libuv's `uv_stdio_flags`, with its values: one kind (`ignore`,
+    /// `create_pipe`, `inherit_fd`, `inherit_stream`), and with
+    /// `create_pipe` the direction.
     enum Flags : unsigned {
         /// Descriptors 0, 1 and 2 are opened on `/dev/null` in the child
         /// (libuv does the same); a higher one is left closed.
         ignore = 0x00,
+        /// A new UNIX-domain socket pair: the child gets one end, `stream`
+        /// (a `uv::Pipe` without a descriptor) the other, opened once the
+        /// child runs, ready for `read_start` and `write`.
+        create_pipe = 0x01,
         /// The child gets `fd`, the caller's descriptor (which stays open and
         /// the caller's).
         inherit_fd = 0x02,
+        /// The child gets the descriptor of `stream` (a `uv::Pipe` or
+        /// `uv::Tcp` that has one), which stays the stream's.
+        inherit_stream = 0x04,
+        /// With `create_pipe`: the child reads from it. The socket pair is
+        /// duplex either way (as libuv's), so the `Pipe` is readable and
+        /// writable whatever the direction.
+        readable_pipe = 0x10,
+        /// With `create_pipe`: the child writes to it.
+        writable_pipe = 0x20,
+        /// libuv's `UV_NONBLOCK_PIPE`: accepted and, as by libuv 1.44 on
+        /// Unix, without effect (the child's end is blocking).
+        nonblock_pipe = 0x40,
     };
 
     /// A combination of `Flags`.
     unsigned flags = ignore;
     /// The descriptor of `inherit_fd`.
     int fd = -1;
+    /// The stream of `create_pipe` and `inherit_stream`; it must outlive the
+    /// `spawn` call.
+    Stream* stream = nullptr;
 };
 
 /// What `Process::spawn` starts (libuv's `uv_process_options_t`).
@@ -155,12 +185,27 @@ public:
     /// The child's `errno` from starting the program: `ENOENT` (no such
     /// file, or a `cwd` that does not exist), `EACCES` (not executable),
     /// `ENOTDIR`, `EPERM` (`setuid`/`setgid` not permitted), `EBADF` (an
-    /// `inherit_fd` descriptor that is not open), ...; the system's error if
-    /// a child cannot be made (`EAGAIN`, `ENOMEM`, `EMFILE`). `invalid_argument` for options libuv
-    /// asserts on or refuses: unknown `flags` bits, an unknown stdio flag, `inherit_fd` with a
-    /// negative descriptor. `already_started` while a child of this handle runs; `bad_descriptor`
-    /// if the handle is closing. On any error the handle stays inactive, no child is left behind,
-    /// and the exit callback is never called.
+    /// `inherit_fd` descriptor that is not open), ...; the system's error
+    /// if a child or a socket pair cannot be made (`EAGAIN`, `ENOMEM`,
+    /// `EMFILE`). `invalid_argument` for options libuv asserts on or
+    /// refuses: unknown `flags` bits, an unknown stdio flag or two kinds in
+    /// one container, `inherit_fd` with a negative descriptor,
+    /// `inherit_stream` of a stream without one, `create_pipe` without a
+    /// `uv::Pipe` or with one pipe for two descriptors;
+    /// `device_or_resource_busy` for a `create_pipe` pipe that has a
+    /// descriptor, `bad_descriptor` for one that is closing.
+    /// `already_started` while a child of this handle runs; `bad_descriptor`
+    /// if the handle is closing. On these errors the handle stays inactive,
+    /// no child is left behind, the `create_pipe` pipes are untouched, and
+    /// the exit callback is never called. One error comes with a running
+    /// child, as in libuv: a `create_pipe` pipe the loop's reactor refuses
+    /// once the child runs (it cannot happen with epoll); the handle is then
+    /// active, and the pipes after it are left without a descriptor.
+    ///
+    /// The descriptors given as the child's 0, 1 and 2 are made blocking,
+    /// as libuv does: the flag belongs to the open file, which the parent's
+    /// descriptor shares, so a `uv::Pipe` given with `inherit_stream` is
+    /// blocking afterwards (close it in the parent, as libuv's tests do).
     boost::system::error_code spawn(const ProcessOptions& options);
 
     /// Sends `signum` to the child (`uv_process_kill`); 0 checks that it is
