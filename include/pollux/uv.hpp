@@ -8,6 +8,7 @@
 #include <pollux/uv/check.hpp>
 #include <pollux/uv/getaddrinfo.hpp>
 #include <pollux/uv/getnameinfo.hpp>
+#include <pollux/uv/guess_handle.hpp>
 #include <pollux/uv/handle.hpp>
 #include <pollux/uv/idle.hpp>
 #include <pollux/uv/loop.hpp>
@@ -21,5 +22,6 @@
 #include <pollux/uv/stream.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
+#include <pollux/uv/tty.hpp>
 #include <pollux/uv/udp.hpp>
 #include <pollux/uv/work.hpp>

@@ -122,6 +122,9 @@ public:
     std::size_t handle_count = 0;   // neither closed nor destroyed
     std::size_t handle_objects = 0; // not destroyed
 
+    // Every handle neither closed nor destroyed, in creation order (libuv's
+    // handle_queue, which uv_walk visits).
+    List handles;
     List idle;
     List prepare;
     List check;

@@ -23,13 +23,8 @@
 
 namespace pollux::uv {
 
-/// libuv's `uv_handle_type` values that `Pipe::pending_type` reports.
-enum class HandleType : unsigned char {
-    unknown,    ///< `UV_UNKNOWN_HANDLE`: no descriptor pending, or not a socket
-    tcp,        ///< `UV_TCP`: accept it into a `uv::Tcp`
-    named_pipe, ///< `UV_NAMED_PIPE`: a UNIX-domain stream socket: accept it into a `uv::Pipe`
-    udp,        ///< `UV_UDP`: not accepted (`uv::Udp` cannot take a descriptor yet)
-};
+// `Pipe::pending_type` reports `uv::HandleType` (pollux/uv/handle.hpp):
+// `unknown`, `tcp`, `named_pipe` or `udp`.
 
 /// A pipe handle (libuv's `uv_pipe_t`): a stream over a UNIX-domain socket
 /// (`bind` + `listen` + `accept`, or `connect`), or over any pipe or stream
