@@ -11,11 +11,8 @@
 //     spawns cat with its stdin and stdout on pipes, writes BYTES to its
 //     stdin (one write of the whole buffer, then shutdown), reads them back
 //     from its stdout and waits for its exit; prints the bytes per second.
-//     The child's stdin and stdout are socketpairs, as libuv's
-//     UV_CREATE_PIPE makes them. uv::Process has no create-pipe container
-//     yet, so the program makes them with uv::socketpair, gives the child
-//     its ends with `inherit_fd` and opens ours with `Pipe::open`, as a
-//     libuv user could.
+//     The child's stdin and stdout are `create_pipe` containers: socket
+//     pairs, as libuv's UV_CREATE_PIPE makes them.
 
 #include <pollux/uv.hpp>
 
@@ -115,18 +112,12 @@ int run_pipe(std::size_t bytes) {
     uv::Process cat(loop);
     std::size_t read = 0;
     int cat_status = -1;
-    // {ours, the child's} for its stdin and for its stdout.
-    auto in = uv::socketpair();
-    auto out = uv::socketpair();
-    if (!in || !out) {
-        fail("socketpair", !in ? in.error() : out.error());
-    }
     uv::ProcessOptions o;
     o.file = "cat";
     o.stdio = {
-        uv::StdioContainer{uv::StdioContainer::inherit_fd, (*in)[1]},
-        uv::StdioContainer{uv::StdioContainer::inherit_fd, (*out)[1]},
-        uv::StdioContainer{uv::StdioContainer::inherit_fd, 2},
+        {uv::StdioContainer::create_pipe | uv::StdioContainer::readable_pipe, -1, &to_cat},
+        {uv::StdioContainer::create_pipe | uv::StdioContainer::writable_pipe, -1, &from_cat},
+        {uv::StdioContainer::inherit_fd, 2},
     };
     o.exit_cb = [&](std::int64_t status, int sig) {
         cat_status = static_cast<int>(status) + sig * 256;
@@ -134,14 +125,6 @@ int run_pipe(std::size_t bytes) {
     };
     if (auto ec = cat.spawn(o)) {
         fail("spawn", ec);
-    }
-    ::close((*in)[1]); // the child has its copies
-    ::close((*out)[1]);
-    if (auto ec = to_cat.open((*in)[0])) {
-        fail("open", ec);
-    }
-    if (auto ec = from_cat.open((*out)[0])) {
-        fail("open", ec);
     }
     if (auto ec = from_cat.read_start([&](boost::system::error_code ec, std::span<const char> d) {
             if (ec == boost::asio::error::eof) {
