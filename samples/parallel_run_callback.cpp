@@ -83,6 +83,13 @@ void split_lines(std::string& partial, std::span<const char> data, F&& line) {
     }
 }
 
+// Writes `[index] line\n` to `to` (bytes as they are, NULs included).
+void put_line(std::FILE* to, std::size_t index, const std::string& line) {
+    std::fprintf(to, "[%zu] ", index);
+    std::fwrite(line.data(), 1, line.size(), to);
+    std::fputc('\n', to);
+}
+
 class Runner {
 public:
     Runner(uv::Loop& loop, std::size_t jobs)
@@ -261,17 +268,16 @@ private:
                                                                     std::span<const char> data) {
             if (ec) {
                 if (!partial.empty()) {
-                    std::fprintf(to, "[%zu] %s\n", job.index, partial.c_str());
+                    put_line(to, job.index, partial);
                     std::fflush(to);
                 }
                 close_part(job, pipe); // end of file (or an error reading)
                 return;
             }
-            split_lines(partial, data, [&](const std::string& l) {
-                std::fprintf(to, "[%zu] %s\n", job.index, l.c_str());
-            });
+            split_lines(partial, data, [&](const std::string& l) { put_line(to, job.index, l); });
             // Whole lines only, each written by this one thread: lines of
-            // different commands never mix.
+            // different commands never mix. The writes block: while our own
+            // reader is slow the loop waits, so nothing piles up here.
             std::fflush(to);
         });
         if (ec) {
