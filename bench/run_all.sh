@@ -13,7 +13,8 @@
 #   --docs: also copy the chart to docs/performance.png.
 # Results: $RESULTS (default $BUILD/bench-results): micro.md,
 # micro-instructions.md, task-debug-cost.md, deterministic.md,
-# throughput.md, throughput.tsv, throughput.png, idle.md, process.md.
+# throughput.md, throughput.tsv, throughput.png, idle.md, process.md (the
+# process system-call counts are printed only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/echo/common.sh
@@ -69,3 +70,4 @@ bench/echo/idle.sh
 echo
 echo "== processes: spawn-and-wait and bytes through cat"
 bench/process/run.sh
+bench/process/syscalls.sh

@@ -51,8 +51,8 @@ for p in libuv:bench/libuv_process_bench tokio:tokio/release/tokio_process_bench
     "pollux futures:bench/pollux_process_bench" "pollux uv:bench/pollux_uv_process_bench"; do
     name=${p%%:*} path=$BUILD/${p#*:}
     [ -x "$path" ] || continue
-    read -r sp sc < <(EXEC=true count "$path" spawn "$spawns" 1)
-    read -r pp _ < <(EXEC=cat count "$path" pipe $((mib << 20)))
+    read -r sp sc < <(EXEC="true" count "$path" spawn "$spawns" 1)
+    read -r pp _ < <(EXEC="cat" count "$path" pipe $((mib << 20)))
     awk -v n="$name" -v sp="$sp" -v sc="$sc" -v pp="$pp" -v s="$spawns" -v m="$mib" \
         'BEGIN { printf "| %s | %.1f | %.1f | %.1f |\n", n, sp / s, sc / s, pp / m }'
 done
