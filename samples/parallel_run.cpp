@@ -14,7 +14,8 @@
 //         0-based line number; stdout lines on stdout, stderr lines on
 //         stderr), then one stderr line per failed command, `[i] exit CODE`
 //         or `[i] signal NAME`. Exits 0 if every command succeeded, else 1;
-//         2 for a bad command line. N defaults to the number of CPUs.
+//         (also 1 if reading stdin failed), 2 for a bad command line. N
+//         defaults to the number of CPUs.
 
 #include <pollux/core/async.hpp>
 #include <pollux/core/join.hpp>
@@ -96,14 +97,20 @@ struct State {
     std::map<std::size_t, int> running;
     // index -> "exit 3" / "signal SIGTERM", in index order.
     std::map<std::size_t, std::string> failed;
+    // Reading our stdin failed (the exit status is then 1).
+    bool input_failed = false;
 };
+
+// Writes `text` to `stream` whole: no other task's write comes in between.
+pollux::Async<> put_text(pollux::sync::Mutex<io::StdStream>& stream, std::string text) {
+    auto guard = co_await stream.lock();
+    (void)co_await io::write_all(*guard, boost::asio::buffer(text));
+}
 
 // Writes `line` (which ends in '\n') to `stream` whole, prefixed `[i] `.
 pollux::Async<>
 put_line(pollux::sync::Mutex<io::StdStream>& stream, std::size_t i, const std::string& line) {
-    std::string text = "[" + std::to_string(i) + "] " + line;
-    auto guard = co_await stream.lock();
-    (void)co_await io::write_all(*guard, boost::asio::buffer(text));
+    co_await put_text(stream, "[" + std::to_string(i) + "] " + line);
 }
 
 // Copies one of a child's output pipes to `stream`, line by line, until the
@@ -166,7 +173,8 @@ pollux::Async<> run_command(std::shared_ptr<State> st,
 pollux::Async<> feed(std::shared_ptr<State> st, std::size_t jobs, pollux::JoinSet<void>& tasks) {
     auto in = io::stdin();
     if (!in) {
-        co_await put_line(st->err, 0, "stdin: " + in.error().message() + "\n");
+        st->input_failed = true;
+        co_await put_text(st->err, "stdin: " + in.error().message() + "\n");
         co_return;
     }
     io::BufReader reader(std::move(*in));
@@ -175,8 +183,14 @@ pollux::Async<> feed(std::shared_ptr<State> st, std::size_t jobs, pollux::JoinSe
     for (std::size_t i = 0;; ++i) {
         line.clear();
         auto n = co_await reader.read_line(line);
-        if (!n || *n == 0) {
-            break; // end of input (or an error reading it)
+        if (!n) {
+            // The commands started so far still run to the end.
+            st->input_failed = true;
+            co_await put_text(st->err, "stdin: " + n.error().message() + "\n");
+            break;
+        }
+        if (*n == 0) {
+            break; // end of input
         }
         if (line.back() == '\n') {
             line.pop_back();
@@ -225,7 +239,7 @@ pollux::Async<int> async_main(std::size_t jobs) {
     for (const auto& [i, what] : st->failed) {
         co_await put_line(st->err, i, what + "\n");
     }
-    co_return interrupted || !st->failed.empty() ? 1 : 0;
+    co_return interrupted || st->input_failed || !st->failed.empty() ? 1 : 0;
 }
 
 } // namespace

@@ -15,7 +15,8 @@
 //         0-based line number; stdout lines on stdout, stderr lines on
 //         stderr), then one stderr line per failed command, `[i] exit CODE`
 //         or `[i] signal NAME`. Exits 0 if every command succeeded, else 1;
-//         2 for a bad command line. N defaults to the number of CPUs.
+//         (also 1 if reading stdin failed), 2 for a bad command line. N
+//         defaults to the number of CPUs.
 //         SIGINT/SIGTERM: SIGTERM to each running command's process group,
 //         SIGKILL after a grace period, no new command, exit 1.
 
@@ -133,7 +134,7 @@ public:
         for (const auto& [i, what] : failed_) {
             std::fprintf(stderr, "[%zu] %s\n", i, what.c_str());
         }
-        return interrupted_ || !failed_.empty() ? 1 : 0;
+        return interrupted_ || input_failed_ || !failed_.empty() ? 1 : 0;
     }
 
 private:
@@ -157,7 +158,9 @@ private:
                 [this](boost::system::error_code ec, std::span<const char> data) {
                     if (ec) {
                         if (ec != boost::asio::error::eof) {
+                            // The commands started so far still run to the end.
                             std::fprintf(stderr, "stdin: %s\n", ec.message().c_str());
+                            input_failed_ = true;
                         }
                         end_of_input();
                         return;
@@ -351,6 +354,7 @@ private:
     std::string input_partial_;
     bool input_paused_ = false;
     bool input_done_ = false;
+    bool input_failed_ = false;
     bool interrupted_ = false;
     std::size_t next_index_ = 0;
     std::deque<std::pair<std::size_t, std::string>> queue_;
