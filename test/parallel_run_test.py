@@ -118,6 +118,19 @@ class ParallelRunTest(unittest.TestCase):
         self.pids_to_reap.append(pid)
         return pid
 
+    def max_overlap(self, count):
+        """The most of `count` commands' recorded intervals that overlap."""
+        events = []
+        for i in range(count):
+            with open(self.path(f"t{i}")) as f:
+                start, end = map(int, f.read().split())
+            events += [(start, 1), (end, -1)]
+        most = now = 0
+        for _, step in sorted(events):
+            now += step
+            most = max(most, now)
+        return most
+
     def test_each_output_line_is_prefixed_with_its_command_line_number(self):
         r = run(["echo a; echo b", "echo c >&2", "printf 'd\\ne\\n'"], "-j", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -174,20 +187,11 @@ class ParallelRunTest(unittest.TestCase):
         # Each command records when it ran (nanoseconds); the intervals
         # nest inside the children's lifetimes, so more than N overlapping
         # intervals would mean more than N children at once.
-        cmds = [f"s=$(date +%s%N); sleep 0.5; echo $s $(date +%s%N) > {self.path(str(i))}"
+        cmds = [f"s=$(date +%s%N); sleep 0.5; echo $s $(date +%s%N) > {self.path(f't{i}')}"
                 for i in range(6)]
         r = run(cmds, "-j", "2")
         self.assertEqual(r.returncode, 0, r.stderr)
-        events = []
-        for i in range(6):
-            with open(self.path(str(i))) as f:
-                start, end = map(int, f.read().split())
-            events += [(start, 1), (end, -1)]
-        most = now = 0
-        for _, step in sorted(events, key=lambda e: (e[0], e[1])):
-            now += step
-            most = max(most, now)
-        self.assertLessEqual(most, 2)
+        self.assertLessEqual(self.max_overlap(6), 2)
 
     def test_j_1_runs_the_commands_one_after_another_in_order(self):
         log = self.path("log")
@@ -207,6 +211,21 @@ class ParallelRunTest(unittest.TestCase):
         r = run(cmds, "-j", "4")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sorted(r.stdout.splitlines()), [f"[{i}] {i}" for i in range(4)])
+
+    def test_without_j_the_limit_is_the_number_of_cpus(self):
+        n = os.cpu_count()
+        # n commands that finish only if all n run at once ...
+        together = [f"touch {self.path(f'r{i}')}; "
+                    f"while [ $(ls {self.dir} | grep -c '^r') -lt {n} ]; do sleep 0.05; done"
+                    for i in range(n)]
+        r = run(together)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # ... and never more than n at once.
+        cmds = [f"s=$(date +%s%N); sleep 0.3; echo $s $(date +%s%N) > {self.path(f't{i}')}"
+                for i in range(n + 2)]
+        r = run(cmds)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLessEqual(self.max_overlap(n + 2), n)
 
     def test_a_bad_j_is_a_usage_error(self):
         for bad in (["-j", "0"], ["-j", "x"], ["-j"], ["--bogus"]):
