@@ -389,6 +389,20 @@ TEST_CASE("on_exit after the reap still posts the callback, never inline", "[pro
     REQUIRE(run_until(io, [&] { return calls == 1; }));
 }
 
+TEST_CASE("on_exit a second time replaces the first callback, which never runs",
+          "[process][core]") {
+    boost::asio::io_context io;
+    auto c = spawn_ok(request("/bin/true"));
+    int first = 0;
+    int second = 0;
+    c->on_exit(io.get_executor(), [&](const dp::ExitResult&) { ++first; });
+    c->on_exit(io.get_executor(), [&](const dp::ExitResult&) { ++second; });
+    REQUIRE(run_until(io, [&] { return second == 1; }));
+    io.run_for(std::chrono::milliseconds(20));
+    CHECK(first == 0);
+    CHECK(second == 1);
+}
+
 TEST_CASE("poll_exit wakes the waker once the child is reaped", "[process][core]") {
     pollux::test::CountingWaker counting;
     const pollux::Waker w = counting.waker();

@@ -3,7 +3,12 @@
 // Private to lib/: the process core that both faces build on, the futures face
 // (`pollux::process`, lib/process/command.cpp) and the callback face
 // (`uv::Process`, lib/uv/process.cpp). Decisions: docs/decisions.md "Child
-// processes"; what users see: docs/process.md.
+// processes"; what users see: docs/process.md. Tests include it as
+// "process/spawn.hpp" with lib/ on their include path (test/meson.build's
+// process_core); the symbols they use are POLLUX_API.
+//
+// Interface stability: uv::Process is built on this header. Add to it;
+// do not change or remove what is here.
 //
 // # Two parts
 //
@@ -19,9 +24,10 @@
 //    reaper is one helper thread (started with the first child, kept for the
 //    process's life with its two descriptors, an epoll instance and an
 //    eventfd) that waits for every child of every loop and runtime:
-//    - pidfd path: the child's pidfd (clone's pidfd, from pidfd_open(2)) is
-//      in the reaper's epoll set; readable means exited, and
-//      waitid(P_PIDFD, WEXITED) reaps it.
+//    - pidfd path: the child's pidfd (pidfd_open(2) right after the exec
+//      succeeded, while the child is ours and unreaped) is in the reaper's
+//      epoll set; readable means exited, and waitid(P_PIDFD, WEXITED) reaps
+//      it.
 //    - polling path (no pidfd: an old kernel, EMFILE at pidfd_open, or
 //      forced with POLLUX_PROCESS_WAIT=poll in the environment): the reaper
 //      tries waitpid(pid, WNOHANG) for each such child on a backoff timer
@@ -48,10 +54,11 @@
 // # Threads
 //
 // Every member of ChildProcess is thread-safe (one mutex per record).
-// - `on_exit(ex, cb)`: when the child is reaped, the reaper thread posts a
-//   handler to `ex` that calls `cb(ec, wait_status)` on `ex` (never inline,
-//   never on the reaper thread, never from inside on_exit, even when the
-//   child has already been reaped: then the post happens at once).
+// - `on_exit(ex, cb)`: when the child is reaped, a handler is posted to `ex`
+//   that calls `cb(ExitResult)` on `ex`: never inline, never on the reaper
+//   thread, never from inside on_exit (when the child has already been
+//   reaped, on_exit posts it at once). The post is made by whichever thread
+//   reaped: the reaper, or a `try_wait` caller.
 //   `cancel_on_exit()` made on `ex`'s thread (the loop thread) guarantees
 //   that cb is not called afterwards; it destroys cb on the calling thread.
 // - `poll_exit(cx)`: the futures face. The reaper wakes the stored waker.
