@@ -680,3 +680,67 @@ TEST_CASE("uv Pipe destroyed after the loop ran and stopped with a read started"
     REQUIRE(::read((*fds)[1], buf, sizeof(buf)) == 0); // then closed: eof
     ::close((*fds)[1]);
 }
+
+TEST_CASE("uv Pipe writes larger than an anonymous pipe's buffer complete as the reader drains it",
+          "[uv][pipe]") {
+    uv::Loop loop;
+    auto fds = uv::pipe();
+    REQUIRE(fds.has_value());
+    uv::Pipe r(loop);
+    uv::Pipe w(loop);
+    REQUIRE_FALSE(r.open((*fds)[0]));
+    REQUIRE_FALSE(w.open((*fds)[1]));
+    constexpr std::size_t total = 4 << 20;
+    std::string data(total, '\0');
+    for (std::size_t i = 0; i < total; ++i) {
+        data[i] = static_cast<char>('a' + i % 26);
+    }
+    int write_cb_called = 0;
+    REQUIRE_FALSE(w.write(boost::asio::buffer(data), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        REQUIRE(w.write_queue_size() == 0);
+        ++write_cb_called;
+        w.close();
+    }));
+    REQUIRE(w.write_queue_size() > 0); // the kernel took only part at once
+    std::string got;
+    REQUIRE_FALSE(r.read_start([&](boost::system::error_code ec, std::span<const char> d) {
+        if (ec) {
+            REQUIRE(ec == boost::asio::error::eof);
+            r.close();
+            return;
+        }
+        got.append(d.begin(), d.end());
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(write_cb_called == 1);
+    REQUIRE(got == data);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Pipe open of a regular file reads it to its end (a file never waits)", "[uv][pipe]") {
+    uv::Loop loop;
+    const std::string path = temp_path();
+    const int f = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    REQUIRE(f >= 0);
+    REQUIRE(::write(f, "abc", 3) == 3);
+    REQUIRE(::lseek(f, 0, SEEK_SET) == 0);
+    uv::Pipe p(loop);
+    REQUIRE_FALSE(p.open(f));
+    std::string got;
+    int eof = 0;
+    REQUIRE_FALSE(p.read_start([&](boost::system::error_code ec, std::span<const char> d) {
+        if (ec) {
+            REQUIRE(ec == boost::asio::error::eof);
+            ++eof;
+            p.close();
+            return;
+        }
+        got.append(d.begin(), d.end());
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "abc");
+    REQUIRE(eof == 1);
+    REQUIRE_FALSE(fd_open(f)); // closed with the handle
+    ::unlink(path.c_str());
+}

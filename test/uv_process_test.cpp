@@ -256,7 +256,7 @@ TEST_CASE("uv Process: empty args run the file with itself as argv[0]", "[uv][pr
 }
 
 TEST_CASE("uv Process: spawn while the child runs is EALREADY; after its exit the handle may "
-          "spawn again",
+          "spawn again, and a failed spawn forgets the last child",
           "[uv][process]") {
     uv::Loop loop;
     uv::Process process(loop);
@@ -275,6 +275,13 @@ TEST_CASE("uv Process: spawn while the child runs is EALREADY; after its exit th
     REQUIRE(loop.run() == 0);
     REQUIRE(statuses == std::vector<std::int64_t>{3, 4});
     REQUIRE(process.pid() != first);
+    REQUIRE(process.pid() != 0);
+    // A failed spawn forgets the last child.
+    auto missing = sh_options("exit 0");
+    missing.file = "/nonexistent/pollux-uvproc";
+    REQUIRE(process.spawn(missing) == errc::no_such_file_or_directory);
+    REQUIRE(process.pid() == 0);
+    REQUIRE(process.kill(0) == errc::no_such_process);
     process.close();
     REQUIRE(process.spawn(sh_options("exit 0")) == boost::asio::error::bad_descriptor);
     REQUIRE(loop.run() == 0);

@@ -189,6 +189,10 @@ boost::system::error_code Process::spawn(const ProcessOptions& options) {
     if (is_active()) {
         return boost::asio::error::already_started;
     }
+    // The last child (exited: its exit was reported) is forgotten; a
+    // failed spawn leaves none.
+    child_.reset();
+    pid_ = 0;
     if ((options.flags & ~known_process_flags) != 0) {
         return invalid();
     }

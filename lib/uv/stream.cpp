@@ -592,6 +592,19 @@ Result<std::size_t> Stream::try_write(std::span<const boost::asio::const_buffer>
     return n;
 }
 
+boost::system::error_code Stream::set_blocking(bool blocking) {
+    const int fd = stream_fd();
+    if (is_closing() || fd < 0) {
+        return boost::asio::error::bad_descriptor;
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 ||
+        ::fcntl(fd, F_SETFL, blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK)) != 0) {
+        return errno_code();
+    }
+    return {};
+}
+
 // libuv's uv_write2: EBADF without a descriptor, EPIPE unless writable (a
 // stream opened for writing, not shut down, without a read error).
 boost::system::error_code Stream::writable() const noexcept {

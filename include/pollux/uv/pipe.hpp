@@ -77,8 +77,8 @@ public:
     /// @par Errors
     /// `bad_descriptor` if closing or `fd` is not open (then `fd` stays the
     /// caller's); `device_or_resource_busy` if the handle has a descriptor;
-    /// the reactor's error for a descriptor it cannot wait on (a regular
-    /// file: `operation_not_permitted`).
+    /// the reactor's error. A regular file is taken too (Asio's reactor
+    /// accepts it without waiting on it): its reads and writes never wait.
     boost::system::error_code open(int fd);
 
     /// libuv's `uv_pipe_bind`: makes a UNIX-domain socket bound to `name`.

@@ -218,8 +218,9 @@ public:
     /// error.
     boost::system::error_code kill(int signum);
 
-    /// The pid of the last child spawned, 0 before the first (as libuv's
-    /// `uv_process_get_pid`); it stays set after the child exited.
+    /// The pid of the child spawned last (as libuv's `uv_process_get_pid`);
+    /// it stays set after the child exited. 0 before the first `spawn` and
+    /// after a `spawn` that failed (libuv leaves it unset then).
     [[nodiscard]] int pid() const noexcept { return pid_; }
 
 private:

@@ -78,8 +78,9 @@ public:
     /// Closing the handle drops connections accepted from the kernel but not
     /// yet handed to `accept` (their peers see a reset).
     /// @par Errors
-    /// `bad_descriptor` if closing, without a descriptor, or connected; the
-    /// system's listen error.
+    /// `uv::Tcp`: `bad_descriptor` if closing or connected; `address_in_use`
+    /// kept by `bind`. `uv::Pipe`: `invalid_argument` if closing, not bound
+    /// or IPC (libuv's `uv_pipe_listen`). Then the system's listen error.
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code listen(int backlog, StatusCallback cb);
@@ -183,6 +184,15 @@ public:
     Result<std::size_t> try_write(boost::asio::const_buffer data);
     /// `try_write` of several buffers, in order (one `writev`/`sendmsg`).
     Result<std::size_t> try_write(std::span<const boost::asio::const_buffer> bufs);
+    /// libuv's `uv_stream_set_blocking`: makes the descriptor blocking (or
+    /// non-blocking again). While blocking, `try_write` and `write` wait in
+    /// the kernel until it took everything (the loop stalls meanwhile);
+    /// meant for a stream written just before the process exits, as
+    /// libuv's.
+    /// @par Errors
+    /// `bad_descriptor` if closing or without a descriptor; the system's
+    /// `fcntl` error.
+    boost::system::error_code set_blocking(bool blocking);
     /// Bytes queued and not yet taken by the kernel.
     [[nodiscard]] std::size_t write_queue_size() const noexcept { return write_queue_size_; }
 
