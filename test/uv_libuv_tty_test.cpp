@@ -407,6 +407,28 @@ TEST_CASE("Tty over a pty master reads what the slave writes, without blocking t
     CHECK(::fcntl(pty.master, F_GETFL) == flags);
 }
 
+TEST_CASE("Tty over a pty master: set_blocking(false) is refused, the shared flags stay",
+          "[uv][tty]") {
+    Pty pty;
+    const int flags = ::fcntl(pty.master, F_GETFL);
+    uv::Loop loop;
+    uv::Tty master(loop, pty.master);
+    REQUIRE(master.blocking_writes());
+    CHECK(master.set_blocking(false) == boost::asio::error::operation_not_supported);
+    CHECK_FALSE(master.set_blocking(true));
+    CHECK(::fcntl(pty.master, F_GETFL) == flags);
+    // A reopened terminal's description is its own: both ways work, and the
+    // caller's flags stay.
+    uv::Tty slave(loop, pty.slave);
+    const int slave_flags = ::fcntl(pty.slave, F_GETFL);
+    CHECK_FALSE(slave.set_blocking(true));
+    CHECK_FALSE(slave.set_blocking(false));
+    CHECK(::fcntl(pty.slave, F_GETFL) == slave_flags);
+    master.close();
+    slave.close();
+    CHECK(loop.run() == 0);
+}
+
 TEST_CASE("Tty: set_mode and get_winsize once closing are bad_descriptor", "[uv][tty]") {
     Pty pty;
     uv::Loop loop;

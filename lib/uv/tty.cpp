@@ -118,6 +118,16 @@ std::size_t Tty::read_some(char* buf, std::size_t size, boost::system::error_cod
     return Stream::read_some(buf, size, ec);
 }
 
+// The fallback's duplicate shares the caller's description: never made
+// non-blocking (see the header).
+boost::system::error_code Tty::set_blocking(bool blocking) {
+    if (blocking_ && !is_closing() && stream_fd() >= 0) {
+        return blocking ? boost::system::error_code()
+                        : boost::system::error_code(boost::asio::error::operation_not_supported);
+    }
+    return Stream::set_blocking(blocking);
+}
+
 boost::system::error_code Tty::set_mode(TtyMode mode) noexcept {
     const int fd = stream_fd();
     if (is_closing() || fd < 0) {

@@ -129,6 +129,16 @@ public:
     /// (libuv's `UV_HANDLE_BLOCKING_WRITES`): a pty master, a terminal the
     /// process may not open.
     [[nodiscard]] bool blocking_writes() const noexcept { return blocking_; }
+    /// `Stream::set_blocking` (libuv's `uv_stream_set_blocking`) on the
+    /// handle's own description. With `blocking_writes()` the descriptor is
+    /// a duplicate sharing the caller's description, which stays blocking:
+    /// `set_blocking(true)` succeeds (nothing to change) and
+    /// `set_blocking(false)` is `operation_not_supported` (libuv would set
+    /// O_NONBLOCK on the shared description). Called through a `Stream&`,
+    /// `Stream::set_blocking` runs instead and has no such check.
+    /// @par Errors
+    /// As `Stream::set_blocking`; `operation_not_supported` as above.
+    boost::system::error_code set_blocking(bool blocking);
 
 private:
     explicit Tty(Loop& loop);
