@@ -3,7 +3,8 @@
 # benchmarks (each pollux figure next to its raw-Asio baseline, timed and
 # counted in instructions), the deterministic echo figures (instructions,
 # syscalls and allocations per round trip), the interleaved echo throughput
-# table and its chart, and the idle-connection memory. Release build in
+# table and its chart, the idle-connection memory and the process
+# benchmarks (spawn-and-wait, bytes through cat). Release build in
 # $BUILD (default build-bench).
 #
 # Usage: bench/run_all.sh [--long] [--docs]
@@ -12,7 +13,8 @@
 #   --docs: also copy the chart to docs/performance.png.
 # Results: $RESULTS (default $BUILD/bench-results): micro.md,
 # micro-instructions.md, task-debug-cost.md, deterministic.md,
-# throughput.md, throughput.tsv, throughput.png, idle.md.
+# throughput.md, throughput.tsv, throughput.png, idle.md, process.md (the
+# process system-call counts are printed only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/echo/common.sh
@@ -64,3 +66,8 @@ fi
 echo
 echo "== idle connections"
 bench/echo/idle.sh
+
+echo
+echo "== processes: spawn-and-wait and bytes through cat"
+bench/process/run.sh
+bench/process/syscalls.sh
