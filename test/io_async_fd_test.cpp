@@ -144,6 +144,31 @@ TEST_CASE("AsyncFd read returns 0 at end of stream", "[io][async_fd]") {
     }());
 }
 
+TEST_CASE("AsyncFd write to a pipe whose reader is gone is broken_pipe without SIGPIPE",
+          "[io][async_fd]") {
+    // SIGPIPE keeps its default disposition (termination): a write that
+    // raised it would end this test program.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    struct sigaction old {};
+    REQUIRE(::sigaction(SIGPIPE, &dfl, &old) == 0);
+    Runtime rt;
+    auto r = rt.block_on([]() -> Async<Result<std::size_t>> {
+        Pipe p;
+        auto wr = AsyncFd::create(p.take_w());
+        REQUIRE(wr);
+        p.close_r();
+        co_return co_await io::write(*wr, asio::buffer("x", 1));
+    }());
+    sigset_t pending;
+    sigemptyset(&pending);
+    REQUIRE(::sigpending(&pending) == 0);
+    ::sigaction(SIGPIPE, &old, nullptr);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == boost::system::errc::broken_pipe);
+    CHECK(sigismember(&pending, SIGPIPE) == 0); // taken back, not left pending
+}
+
 TEST_CASE("AsyncFd::create refuses a regular file and leaves it open", "[io][async_fd]") {
     const std::string path = temp_file_path();
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0600);

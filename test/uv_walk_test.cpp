@@ -13,9 +13,12 @@
 #include <pollux/uv/idle.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/mailbox.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/poll.hpp>
 #include <pollux/uv/prepare.hpp>
+#include <pollux/uv/process.hpp>
 #include <pollux/uv/signal.hpp>
+#include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 #include <pollux/uv/udp.hpp>
 
@@ -220,6 +223,9 @@ TEST_CASE("Handle::type names each kind of handle", "[uv][walk]") {
     Fd s0(sv[0]);
     Fd s1(sv[1]);
     uv::Poll poll(loop, s0.fd);
+    uv::Tcp tcp(loop);
+    uv::Pipe pipe(loop);
+    uv::Process process(loop);
     CHECK(timer.type() == uv::HandleType::timer);
     CHECK(idle.type() == uv::HandleType::idle);
     CHECK(prepare.type() == uv::HandleType::prepare);
@@ -229,6 +235,9 @@ TEST_CASE("Handle::type names each kind of handle", "[uv][walk]") {
     CHECK(signal.type() == uv::HandleType::signal);
     CHECK(udp.type() == uv::HandleType::udp);
     CHECK(poll.type() == uv::HandleType::poll);
+    CHECK(tcp.type() == uv::HandleType::tcp);
+    CHECK(pipe.type() == uv::HandleType::named_pipe);
+    CHECK(process.type() == uv::HandleType::process);
     // libuv's values, so that a table indexed by uv_handle_type fits.
     CHECK(static_cast<int>(uv::HandleType::unknown) == 0);
     CHECK(static_cast<int>(uv::HandleType::tcp) == 12);

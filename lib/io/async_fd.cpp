@@ -4,6 +4,7 @@
 #include "../detail/reopen.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../detail/tcp_inq.hpp"
+#include "../detail/write_without_sigpipe.hpp"
 #include "../net/socket_block.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -63,7 +64,14 @@ struct AsyncFd::Impl : nd::SocketBlock<stream_descriptor> {
     // types): a TCP socket by TCP_INQ, which create sets; a pipe or FIFO
     // (not a packet-mode one) by a read shorter than asked. Never for other
     // descriptors (Unix sockets, terminals, devices).
-    enum class Drains : std::uint8_t { never, tcp, pipe } drains = Drains::never;
+    enum class Drains : std::uint8_t {
+        never,
+        tcp,
+        pipe
+    } drains = Drains::never; // A pipe or FIFO: writes block SIGPIPE around write(2) (a pipe has no
+    // MSG_NOSIGNAL), so a reader that went away is `broken_pipe`, as for
+    // sockets (lib/detail/write_without_sigpipe.hpp).
+    bool pipe_writes = false;
 };
 
 namespace {
@@ -210,6 +218,8 @@ Result<AsyncFd> AsyncFd::create(int fd, const boost::asio::any_io_executor& ex) 
     Result<AsyncFd> afd = register_fd(fd, ex);
     if (afd) {
         afd.value().impl_->drains = drains_of(fd, flags);
+        struct ::stat st {};
+        afd.value().impl_->pipe_writes = ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
     }
     return afd;
 }
@@ -301,7 +311,11 @@ Poll<Result<std::size_t>> AsyncFd::poll_write(Context& cx, boost::asio::const_bu
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     const int fd = impl_->fd;
+    const bool pipe_writes = impl_->pipe_writes;
     return poll_io_dir(*impl_, nd::Direction::write, cx, [&](bool*) {
+        if (pipe_writes) {
+            return pollux::detail::write_without_sigpipe(fd, buf.data(), buf.size());
+        }
         return pollux::detail::retry_eintr([&] { return ::write(fd, buf.data(), buf.size()); });
     });
 }
@@ -450,12 +464,17 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         // The write watch is readable while the socket is writable.
         const int fd = file_fd_;
         return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&](bool*) {
-            return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         });
     }
     case Mode::file:
-    case Mode::blocking_writes:
         break;
+    case Mode::blocking_writes:
+        // Maybe a pipe that could not be reopened: no SIGPIPE, as above.
+        POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
+        return poll_blocking(cx, [&] {
+            return pollux::detail::write_without_sigpipe(file_fd_, buf.data(), buf.size());
+        });
     }
     POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
     return poll_blocking(cx, [&] { return ::write(file_fd_, buf.data(), buf.size()); });

@@ -2,6 +2,7 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include "../detail/retry_eintr.hpp"
+#include "../detail/write_without_sigpipe.hpp"
 #include "socket_block.hpp"
 
 #include <boost/asio/error.hpp>
@@ -100,36 +101,6 @@ Result<Block*> adopt(int fd, const boost::asio::any_io_executor& ex, int access)
         restore();
         return sys_error(ENOMEM);
     }
-}
-
-// write(2) without SIGPIPE. A write to a pipe with no reader raises
-// SIGPIPE for the writing thread, and a pipe has no MSG_NOSIGNAL. So the
-// write runs with SIGPIPE blocked in this thread's mask; the signal it
-// raised, if any, is then pending for this thread only, and sigtimedwait
-// takes it back before the mask is restored, so it is never delivered. If
-// the caller had SIGPIPE blocked already, its mask is its choice: the
-// signal stays pending, as a plain write would leave it. (A SIGPIPE that
-// was pending before could not be told apart, but with SIGPIPE unblocked
-// none is: it would have been delivered.) The process-wide disposition is
-// never touched. Cost: two pthread_sigmask calls per write.
-ssize_t write_without_sigpipe(int fd, const void* data, std::size_t size) noexcept {
-    ::sigset_t pipe_set;
-    ::sigset_t old;
-    ::sigemptyset(&pipe_set);
-    ::sigaddset(&pipe_set, SIGPIPE);
-    const bool masked = ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0;
-    const ssize_t n = pollux::detail::retry_eintr([&] { return ::write(fd, data, size); });
-    const int saved = errno;
-    if (masked) {
-        if (n < 0 && saved == EPIPE && ::sigismember(&old, SIGPIPE) == 0) {
-            const ::timespec zero{};
-            (void)pollux::detail::retry_eintr(
-                [&] { return ::sigtimedwait(&pipe_set, nullptr, &zero); });
-        }
-        (void)::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    }
-    errno = saved;
-    return n;
 }
 
 template <class End>
@@ -243,8 +214,8 @@ Poll<Result<std::size_t>> Sender::poll_write(Context& cx, boost::asio::const_buf
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return nd::poll_io(*impl_, nd::Direction::write, cx, [&]() -> Result<std::size_t> {
-        const ssize_t n =
-            write_without_sigpipe(impl_->sock.native_handle(), buf.data(), buf.size());
+        const ssize_t n = pollux::detail::write_without_sigpipe(
+            impl_->sock.native_handle(), buf.data(), buf.size());
         if (n < 0) {
             return nd::last_error();
         }

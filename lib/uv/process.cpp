@@ -175,7 +175,7 @@ child_fd(const StdioContainer& c, std::size_t index, CreatedPipes& pipes, core::
 
 } // namespace
 
-Process::Process(Loop& loop) : Handle(loop) {
+Process::Process(Loop& loop) : Handle(loop, HandleType::process) {
 }
 
 Process::~Process() {

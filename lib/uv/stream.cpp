@@ -126,7 +126,14 @@ std::size_t send_iov(
 
 } // namespace
 
-Stream::Stream(Loop& loop, Kind kind) : Handle(loop), kind_(kind) {
+// uv_handle_type: tcp, named_pipe or tty by kind (Tty sets its own too).
+Stream::Stream(Loop& loop, Kind kind)
+    : Handle(loop,
+             kind == Kind::tcp    ? HandleType::tcp
+             : kind == Kind::pipe ? HandleType::named_pipe
+             : kind == Kind::tty  ? HandleType::tty
+                                  : HandleType::stream),
+      kind_(kind) {
 }
 
 Stream::~Stream() {

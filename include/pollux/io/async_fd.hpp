@@ -74,8 +74,11 @@ enum class Interest { readable, writable };
 /// sockets, terminals, packet-mode pipes) read until EAGAIN. An end of
 /// stream or an error is never missed (lib/detail/readiness.hpp, "A
 /// drained read", says why).
-/// A write to a pipe whose reader is gone fails with EPIPE only if SIGPIPE
-/// is ignored (the runtime does not change its disposition).
+/// A write to a pipe or FIFO whose reader is gone fails with EPIPE
+/// (`broken_pipe`) and raises no SIGPIPE: the write blocks SIGPIPE in the
+/// calling thread and takes back the signal it raised, as `net::pipe`'s
+/// (the disposition is never changed; docs/decisions.md). Other descriptors
+/// get write(2)'s own behaviour.
 ///
 /// Dropping: the descriptor is closed on the dropping thread, which aborts
 /// the waits in flight; dropped after its Runtime (or io_context) shut down,
@@ -158,7 +161,7 @@ public:
     /// Cancel safe: Pending means nothing was read.
     Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
     /// write(2) from `buf` once writable: Ready(n) (possibly short), or
-    /// Ready(error) (EPIPE when the reader is gone and SIGPIPE is ignored).
+    /// Ready(error) (EPIPE when a pipe's reader is gone; no SIGPIPE).
     /// @par Cancel safety
     /// Cancel safe: Pending means nothing was written.
     Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
@@ -244,8 +247,8 @@ inline WritableFuture AsyncFd::writable() noexcept {
 ///   recv(2)/send(2) with MSG_DONTWAIT. The readiness waits are on two
 ///   private epoll instances that watch the socket (one per direction),
 ///   because the reactor's own wait on a descriptor may set its O_NONBLOCK
-///   (Asio's `async_wait` does). A send to a peer that is gone raises
-///   SIGPIPE unless it is ignored, as write(2).
+///   (Asio's `async_wait` does). A send to a peer that is gone fails with
+///   EPIPE (`MSG_NOSIGNAL`: no SIGPIPE).
 /// - Not pollable (a regular file, a directory, /dev/null; `Mode::file`):
 ///   plain blocking read(2) and write(2) on a duplicate, always Ready (a
 ///   file read does not wait for a peer; tokio reads files on a blocking

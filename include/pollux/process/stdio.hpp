@@ -52,8 +52,8 @@ private:
 /// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
 /// @par Errors
 /// `poll_write` fails with EPIPE (`broken_pipe`) when the child closed its
-/// end, if SIGPIPE is ignored; otherwise SIGPIPE ends this process, as any
-/// write to a pipe without a reader does (pollux never changes
+/// end, and no SIGPIPE is raised (the write blocks SIGPIPE in its thread and
+/// takes back the signal, as `net::pipe::Sender`'s; pollux never changes
 /// dispositions, DESIGN.md section 8).
 class POLLUX_API ChildStdin {
 public:
