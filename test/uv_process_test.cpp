@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -505,6 +506,57 @@ TEST_CASE("uv Process: the child gets no descriptor of pollux's, only its stdio 
     REQUIRE(e.calls == 1);
     process.close();
     other.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv Process: the descriptors given as the child's stdin, stdout and stderr are "
+          "blocking, as libuv makes them",
+          "[uv][process]") {
+    uv::Loop loop;
+    uv::Pipe in(loop);
+    auto fds = uv::pipe();
+    REQUIRE(fds.has_value());
+    // uv::Pipe::open makes its descriptor non-blocking.
+    REQUIRE_FALSE(in.open((*fds)[0]));
+    REQUIRE((::fcntl(in.fd(), F_GETFL) & O_NONBLOCK) != 0);
+    CapturePipe out;
+    CapturePipe fourth;
+    for (int fd : {out.write_fd(), fourth.write_fd()}) {
+        REQUIRE(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+    }
+    uv::Process process(loop);
+    Exit e;
+    auto o = pollux::test::sleep_options(e.cb());
+    o.stdio = {{uv::StdioContainer::inherit_stream, -1, &in},
+               {uv::StdioContainer::inherit_fd, out.write_fd()},
+               {},
+               {uv::StdioContainer::inherit_fd, fourth.write_fd()}};
+    REQUIRE_FALSE(process.spawn(o));
+    // The child's flags, from /proc/<pid>/fdinfo/<fd> ("flags:" in octal).
+    auto child_flags = [&](int fd) {
+        std::ifstream info("/proc/" + std::to_string(process.pid()) + "/fdinfo/" +
+                           std::to_string(fd));
+        std::string key;
+        std::string value;
+        while (info >> key >> value) {
+            if (key == "flags:") {
+                return std::stoi(value, nullptr, 8);
+            }
+        }
+        FAIL("no flags for descriptor " << fd);
+        return 0;
+    };
+    REQUIRE((child_flags(0) & O_NONBLOCK) == 0);
+    REQUIRE((child_flags(1) & O_NONBLOCK) == 0);
+    // Above 2 nothing is changed.
+    REQUIRE((child_flags(3) & O_NONBLOCK) != 0);
+    REQUIRE_FALSE(process.kill(SIGKILL));
+    in.close();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(e.calls == 1);
+    ::close((*fds)[1]);
+    process.close();
     REQUIRE(loop.run() == 0);
     require_loop_quiescent(loop);
 }

@@ -153,15 +153,6 @@ child_fd(const StdioContainer& c, std::size_t index, CreatedPipes& pipes, core::
         if (fd < 0) {
             return invalid();
         }
-        if (index < 3) {
-            // libuv makes the child's stdin, stdout and stderr blocking (in
-            // the child; the open file description, and so this flag, is
-            // shared with the parent's descriptor either way).
-            const int fl = ::fcntl(fd, F_GETFL);
-            if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
-                (void)::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-            }
-        }
         out = core::ChildFd::from_parent(fd);
         return {};
     }
@@ -219,6 +210,20 @@ boost::system::error_code Process::spawn(const ProcessOptions& options) {
     for (std::size_t i = 0; i < options.stdio.size(); ++i) {
         if (auto ec = child_fd(options.stdio[i], i, pipes, req.fds[i])) {
             return ec;
+        }
+    }
+
+    // libuv makes the child's stdin, stdout and stderr blocking (in the
+    // child; the open file description, and so this flag, is shared with the
+    // parent's descriptor either way). Only once every container is valid.
+    for (std::size_t i = 0; i < 3 && i < options.stdio.size(); ++i) {
+        if ((options.stdio[i].flags &
+             (StdioContainer::inherit_fd | StdioContainer::inherit_stream)) != 0) {
+            const int fd = req.fds[i].fd;
+            const int fl = ::fcntl(fd, F_GETFL);
+            if (fl >= 0 && (fl & O_NONBLOCK) != 0) {
+                (void)::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            }
         }
     }
 

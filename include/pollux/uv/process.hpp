@@ -176,7 +176,8 @@ public:
     /// is active and `pid()` is the child's; the exit callback runs once,
     /// from the loop, never inside `spawn`. `spawn` returns only after the
     /// child has executed the program (or failed to), so a program that
-    /// cannot be started is `spawn`'s error, as libuv's.
+    /// cannot be started is `spawn`'s error, as libuv's; the loop thread
+    /// waits for that fork and exec, as libuv's does.
     ///
     /// @par Cancel safety
     /// After `close()` or destruction the exit callback does not run (the
