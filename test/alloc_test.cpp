@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <utility>
 #include <vector>
 
 using pollux::test::allocations;
@@ -102,12 +103,61 @@ std::size_t join_all_allocations(int n) {
 }
 } // namespace
 
-TEST_CASE("join_all makes as many allocations for 1000 futures as for 10",
+TEST_CASE("join_all of ready futures makes one allocation, the returned vector",
           "[core][join_all][alloc]") {
-    // The children's waker nodes share one allocation (finding 10 of
-    // docs/performance.md): the count does not grow with n.
+    // Children ready at once are polled in the input vector and keep no
+    // waker: no block for wakers is made (docs/decisions.md).
     (void)join_all_allocations(10); // warm-up: one-time allocations of the first use
-    const std::size_t ten = join_all_allocations(10);
-    CHECK(join_all_allocations(1000) == ten);
-    CHECK(ten <= 5);
+    CHECK(join_all_allocations(10) == 1);
+    CHECK(join_all_allocations(1000) == 1);
+}
+
+namespace {
+// A child that keeps its waker and waits for one wake.
+struct WaitOnce {
+    using Output = int;
+    int id;
+    bool waited = false;
+    Waker* keep;
+    Poll<int> poll(Context& cx) {
+        if (waited) {
+            return Ready{id};
+        }
+        waited = true;
+        keep[id] = cx.waker();
+        return Pending{};
+    }
+};
+
+// Allocations of one join_all of n children that each wait for one wake.
+std::size_t join_all_waiting_allocations(int n) {
+    std::vector<Waker> wakers(static_cast<std::size_t>(n), Waker::noop());
+    std::vector<WaitOnce> v;
+    v.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        v.push_back(WaitOnce{i, false, wakers.data()});
+    }
+    Context cx(Waker::noop());
+    std::size_t outputs = 0;
+    const std::size_t before = allocations.load();
+    {
+        auto f = join_all(std::move(v));
+        REQUIRE(f.poll(cx).is_pending());
+        for (auto& w : wakers) {
+            std::exchange(w, Waker::noop()).wake();
+        }
+        auto p = f.poll(cx);
+        outputs = p.is_ready() ? p.value().size() : 0;
+    }
+    const std::size_t made = allocations.load() - before;
+    REQUIRE(outputs == static_cast<std::size_t>(n));
+    return made;
+}
+} // namespace
+
+TEST_CASE("join_all of waiting futures makes two allocations, the vector and one block",
+          "[core][join_all][alloc]") {
+    (void)join_all_waiting_allocations(10); // warm-up
+    CHECK(join_all_waiting_allocations(10) == 2);
+    CHECK(join_all_waiting_allocations(1000) == 2);
 }

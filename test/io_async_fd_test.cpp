@@ -22,9 +22,15 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <iostream>
 #include <optional>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <string>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -323,17 +329,19 @@ TEST_CASE("an AsyncFd dropped after its Runtime closes its descriptor",
 
 // ---- StdStream -------------------------------------------------------------------
 
-TEST_CASE("std_stream over a blocking pipe reads with readiness and restores its flags",
+TEST_CASE("std_stream over a blocking pipe reads through its own description, flags untouched",
           "[io][stdio]") {
     Pipe p(false);
+    const int flags = ::fcntl(p.r, F_GETFL);
     const std::size_t before = open_fds();
     {
         Runtime rt;
         rt.block_on([&]() -> Async<> {
             auto in = io::std_stream(p.r);
             REQUIRE(in);
+            REQUIRE(in->mode() == io::StdStream::Mode::reopened);
             REQUIRE(in->is_pollable());
-            REQUIRE((::fcntl(p.r, F_GETFL) & O_NONBLOCK) != 0); // shared description
+            REQUIRE(::fcntl(p.r, F_GETFL) == flags); // the shared description
             REQUIRE(::write(p.w, "line\n", 5) == 5);
             char buf[16];
             auto n = co_await io::read(*in, asio::buffer(buf));
@@ -341,29 +349,179 @@ TEST_CASE("std_stream over a blocking pipe reads with readiness and restores its
             REQUIRE(std::string(buf, *n) == "line\n");
         }());
     }
-    REQUIRE((::fcntl(p.r, F_GETFL) & O_NONBLOCK) == 0);
-    REQUIRE(is_open(p.r)); // a duplicate was used
+    REQUIRE(::fcntl(p.r, F_GETFL) == flags);
+    REQUIRE(is_open(p.r)); // its own descriptor was used
     REQUIRE(open_fds() == before);
 }
 
-TEST_CASE("std_stream keeps O_NONBLOCK while another stream on the description lives",
-          "[io][stdio]") {
+// The write end shared with another writer (a blocking one, as std::cout):
+// the other writer's writes never see EAGAIN from a flag the stream set.
+TEST_CASE("std_stream over a pipe's write end leaves the shared writer blocking", "[io][stdio]") {
     Pipe p(false);
+    const int flags = ::fcntl(p.w, F_GETFL);
     Runtime rt;
     rt.block_on([&]() -> Async<> {
         auto a = io::std_stream(p.w);
         REQUIRE(a);
-        {
-            auto b = io::std_stream(p.w); // sees the flag a set
-            REQUIRE(b);
-        }
-        REQUIRE((::fcntl(p.w, F_GETFL) & O_NONBLOCK) != 0);
-        std::string msg = "still async";
+        REQUIRE(a->mode() == io::StdStream::Mode::reopened);
+        REQUIRE(::fcntl(p.w, F_GETFL) == flags);
+        std::string msg = "async ";
         auto w = co_await io::write_all(*a, asio::buffer(msg));
         REQUIRE(w);
+        REQUIRE(::write(p.w, "blocking", 8) == 8);
+        char buf[32];
+        std::string got;
+        while (got.size() < 14) {
+            ssize_t n = ::read(p.r, buf, sizeof buf);
+            REQUIRE(n > 0);
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        REQUIRE(got == "async blocking");
         co_return;
     }());
-    REQUIRE((::fcntl(p.w, F_GETFL) & O_NONBLOCK) == 0);
+    REQUIRE(::fcntl(p.w, F_GETFL) == flags);
+}
+
+TEST_CASE("std_stream over a blocking socket uses MSG_DONTWAIT, flags untouched", "[io][stdio]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    const int flags = ::fcntl(sv[0], F_GETFL);
+    REQUIRE((flags & O_NONBLOCK) == 0);
+    const std::size_t before = open_fds();
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto s = io::std_stream(sv[0]);
+            REQUIRE(s);
+            REQUIRE(s->mode() == io::StdStream::Mode::socket);
+            REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
+            char buf[16];
+            // The read is polled first and waits; the peer writes after.
+            auto read = [&]() -> Async<Result<std::size_t>> {
+                co_return co_await io::read(*s, asio::buffer(buf));
+            };
+            auto peer = [&]() -> Async<> {
+                co_await yield_now();
+                REQUIRE(::write(sv[1], "ping", 4) == 4);
+            };
+            auto [n, unit] = co_await join(read(), peer());
+            (void)unit;
+            REQUIRE(n);
+            REQUIRE(std::string(buf, *n) == "ping");
+            REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
+            std::string msg = "pong";
+            auto w = co_await io::write_all(*s, asio::buffer(msg));
+            REQUIRE(w);
+            REQUIRE(::read(sv[1], buf, sizeof buf) == 4);
+            REQUIRE(std::string(buf, 4) == "pong");
+        }());
+    }
+    REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
+    REQUIRE(open_fds() == before);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// The socket's buffer fills, so the write waits for writability (on the
+// write watch) until a thread drains the peer.
+TEST_CASE("std_stream over a blocking socket waits for writability, flags untouched",
+          "[io][stdio]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    const int flags = ::fcntl(sv[0], F_GETFL);
+    const std::string data(4 * 1024 * 1024, 'w'); // more than a socket buffer
+    std::size_t drained = 0;
+    std::thread drain([&] {
+        std::this_thread::sleep_for(50ms); // let the writer fill the buffer first
+        char buf[65536];
+        while (drained < data.size()) {
+            const ssize_t n = ::read(sv[1], buf, sizeof buf);
+            if (n <= 0) {
+                break;
+            }
+            drained += static_cast<std::size_t>(n);
+        }
+    });
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto s = io::std_stream(sv[0]);
+            REQUIRE(s);
+            auto w = co_await io::write_all(*s, asio::buffer(data));
+            REQUIRE(w);
+            REQUIRE(::fcntl(sv[0], F_GETFL) == flags);
+        }());
+    }
+    drain.join();
+    CHECK(drained == data.size());
+    CHECK(::fcntl(sv[0], F_GETFL) == flags);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// Teardown: streams that outlive their Runtime touch nothing of it when
+// dropped and still close every descriptor they made.
+TEST_CASE("std_stream dropped after its Runtime shut down closes what it made", "[io][stdio]") {
+    Pipe p(false);
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    const std::size_t before = open_fds();
+    std::optional<io::StdStream> pipe_in;
+    std::optional<io::StdStream> sock;
+    {
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto a = io::std_stream(p.r);
+            auto b = io::std_stream(sv[0]);
+            REQUIRE(a);
+            REQUIRE(b);
+            pipe_in.emplace(std::move(*a));
+            sock.emplace(std::move(*b));
+            // A read wait armed on each, left in flight.
+            char buf[8];
+            auto pending = [&](io::StdStream& s) {
+                return poll_fn<bool>([&](Context& cx) -> Poll<bool> {
+                    return Ready{s.poll_read(cx, asio::buffer(buf)).is_pending()};
+                });
+            };
+            REQUIRE(co_await pending(*pipe_in));
+            REQUIRE(co_await pending(*sock));
+        }());
+        REQUIRE(open_fds() > before);
+    }
+    pipe_in.reset();
+    sock.reset();
+    CHECK(open_fds() == before);
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+// A pty master cannot be reopened (that would make a new pty pair): writes
+// block, as libuv's tty falls back to, and reads are refused rather than
+// block the loop; the flags stay the master's.
+TEST_CASE("std_stream over a pty master writes blocking and refuses reads", "[io][stdio]") {
+    int master = -1;
+    int slave = -1;
+    REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+    const int flags = ::fcntl(master, F_GETFL);
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto s = io::std_stream(master);
+        REQUIRE(s);
+        REQUIRE(s->mode() == io::StdStream::Mode::blocking_writes);
+        REQUIRE_FALSE(s->is_pollable());
+        std::string msg = "x\n";
+        auto w = co_await io::write_all(*s, asio::buffer(msg));
+        REQUIRE(w);
+        char buf[8];
+        auto n = co_await io::read(*s, asio::buffer(buf));
+        REQUIRE_FALSE(n);
+        REQUIRE(n.error() == asio::error::operation_not_supported);
+        co_return;
+    }());
+    REQUIRE(::fcntl(master, F_GETFL) == flags);
+    ::close(master);
+    ::close(slave);
 }
 
 TEST_CASE("std_stream over a regular file reads and writes without readiness", "[io][stdio]") {
@@ -511,4 +669,160 @@ TEST_CASE("stdin() and stdout() move bytes through descriptors 0 and 1", "[io][s
     REQUIRE(WIFEXITED(status));
     REQUIRE(WEXITSTATUS(status) == 0);
     REQUIRE(got == "echo:ping");
+}
+
+// ---- stdin() on a terminal shared with std::cout (issue 23) -----------------------
+
+namespace {
+
+// A pty whose slave becomes a forked child's 0, 1 (and the terminal of the
+// child's std::cout); the parent keeps both ends, so that it reads the
+// child's output on the master and sees the slave description's flags.
+struct Pty {
+    int master = -1;
+    int slave = -1;
+    Pty() { REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0); }
+    Pty(const Pty&) = delete;
+    Pty& operator=(const Pty&) = delete;
+    ~Pty() {
+        ::close(master);
+        ::close(slave);
+    }
+};
+
+// In the child: the pty's slave as 0 and 1.
+void become_pty_child(const Pty& t) {
+    if (::dup2(t.slave, 0) < 0 || ::dup2(t.slave, 1) < 0) {
+        ::_exit(10);
+    }
+    ::close(t.master);
+    ::close(t.slave);
+}
+
+// Reads the master until `want` newlines came, the child exited, or it was
+// quiet for 20 s (a hang guard: the child stopped writing). The count.
+long count_lines(int master, pid_t child, long want) {
+    long lines = 0;
+    char buf[65536];
+    while (lines < want) {
+        ::pollfd p{master, POLLIN, 0};
+        const int r = ::poll(&p, 1, 20000);
+        if (r <= 0) {
+            break;
+        }
+        const ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+            lines += buf[i] == '\n' ? 1 : 0;
+        }
+    }
+    (void)child;
+    return lines;
+}
+
+} // namespace
+
+// The repro (/work/shared/repros/stdin_nonblock_cout.cpp): with stdin()
+// holding a pending read of the terminal, std::cout on the same terminal
+// lost its output after a few hundred lines, because stdin() had made the
+// shared description non-blocking. The child exits 0 when std::cout stayed
+// good and the read got the parent's line.
+TEST_CASE("stdin() on a terminal leaves std::cout on it blocking: 50,000 lines all arrive",
+          "[io][stdio][pty]") {
+    Pty t;
+    const int flags = ::fcntl(t.slave, F_GETFL);
+    REQUIRE((flags & O_NONBLOCK) == 0);
+    constexpr long kLines = 50000;
+    std::cout.flush(); // nothing of the parent's buffer is written twice
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        become_pty_child(t);
+        int code = 0;
+        {
+            Runtime rt;
+            code = rt.block_on([]() -> Async<int> {
+                auto in = io::stdin();
+                if (!in || in->mode() != io::StdStream::Mode::reopened) {
+                    co_return 11;
+                }
+                char buf[16];
+                auto read = [&]() -> Async<Result<std::size_t>> {
+                    co_return co_await io::read(*in, asio::buffer(buf));
+                };
+                auto print = [&]() -> Async<bool> {
+                    const std::string row(200, 'x');
+                    for (long i = 0; i < kLines && std::cout; ++i) {
+                        std::cout << i << ' ' << row << '\n';
+                    }
+                    std::cout.flush();
+                    co_return static_cast<bool>(std::cout);
+                };
+                // The read is polled first, so it is pending (armed) all
+                // the while std::cout writes.
+                auto [n, printed] = co_await join(read(), print());
+                if (!printed) {
+                    co_return 12;
+                }
+                if (!n || std::string(buf, *n) != "q\n") {
+                    co_return 13;
+                }
+                co_return 0;
+            }());
+        }
+        ::_exit(code);
+    }
+    const long lines = count_lines(t.master, pid, kLines);
+    REQUIRE(::write(t.master, "q\n", 2) == 2);
+    int status = 0;
+    if (lines != kLines) {
+        ::kill(pid, SIGKILL); // it hangs or failed: do not wait for its read
+    }
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(lines == kLines);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(::fcntl(t.slave, F_GETFL) == flags); // the description the shell would share
+}
+
+// A program killed while it reads stdin() has no chance to put flags back:
+// the terminal must never have had them changed.
+TEST_CASE("stdin() on a terminal: a killed reader leaves the terminal's flags unchanged",
+          "[io][stdio][pty]") {
+    Pty t;
+    const int flags = ::fcntl(t.slave, F_GETFL);
+    Pipe ready(false);
+    std::cout.flush();
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        become_pty_child(t);
+        ready.close_r();
+        Runtime rt;
+        rt.block_on([&]() -> Async<> {
+            auto in = io::stdin();
+            if (!in) {
+                ::_exit(11);
+            }
+            char buf[16];
+            auto read = [&]() -> Async<> { (void)co_await io::read(*in, asio::buffer(buf)); };
+            auto tell = [&]() -> Async<> {
+                (void)::write(ready.w, "r", 1); // the read is pending now
+                co_return;
+            };
+            co_await join(read(), tell());
+        }());
+        ::_exit(12); // not reached: the parent kills it first
+    }
+    ready.close_w();
+    char c = 0;
+    REQUIRE(::read(ready.r, &c, 1) == 1);
+    CHECK(::fcntl(t.slave, F_GETFL) == flags); // while the read is pending
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(::fcntl(t.slave, F_GETFL) == flags);
 }

@@ -272,3 +272,118 @@ TEST_CASE("join_all completes under block_on when children are woken from other 
     }
     REQUIRE(block_on(join_all(std::move(fs))) == iota(16));
 }
+
+TEST_CASE("join_all polls a child woken during its first poll again", "[core][join_all]") {
+    struct WakesItself {
+        using Output = int;
+        int polls = 0;
+        Poll<int> poll(Context& cx) {
+            if (++polls == 1) {
+                cx.waker().wake_by_ref(); // on the first poll's waker
+                return Pending{};
+            }
+            return Ready{polls};
+        }
+    };
+    std::vector<WakesItself> fs(1);
+    MockTask task(join_all(std::move(fs)));
+    REQUIRE(task.poll().is_pending());
+    REQUIRE(task.is_woken());
+    auto p = task.poll();
+    REQUIRE(p.is_ready());
+    REQUIRE(p.value() == std::vector<int>{2});
+}
+
+namespace {
+
+// Finishes in its first poll after keeping a clone of its waker.
+struct KeepsWakerAndFinishes {
+    using Output = int;
+    int id;
+    Waker* keep;
+    Poll<int> poll(Context& cx) {
+        *keep = cx.waker();
+        return Ready{id};
+    }
+};
+
+// Ready at once, or a gate; one type for both.
+struct Mixed {
+    using Output = int;
+    std::optional<Gate> gate;
+    std::optional<KeepsWakerAndFinishes> keeps;
+    int id = 0;
+    Poll<int> poll(Context& cx) {
+        if (gate) {
+            return gate->poll(cx);
+        }
+        if (keeps) {
+            return keeps->poll(cx);
+        }
+        return Ready{id};
+    }
+};
+
+} // namespace
+
+TEST_CASE("join_all keeps input order across children ready at once and children that wait",
+          "[core][join_all]") {
+    Gates gates(5);
+    Waker kept = Waker::noop();
+    std::vector<Mixed> fs(5);
+    fs[0].id = 0;                                  // ready at once
+    fs[1].gate = Gate{&gates, 1};                  // waits
+    fs[2].id = 2;                                  // ready, after one waited
+    fs[3].keeps = KeepsWakerAndFinishes{3, &kept}; // keeps a waker, ready
+    fs[4].gate = Gate{&gates, 4};                  // waits
+    MockTask task(join_all(std::move(fs)));
+    REQUIRE(task.poll().is_pending());
+    gates.open_and_wake(4);
+    REQUIRE(task.poll().is_pending());
+    gates.open_and_wake(1);
+    auto p = task.poll();
+    REQUIRE(p.is_ready());
+    REQUIRE(p.value() == iota(5));
+}
+
+TEST_CASE("join_all does not wake its task for a child that already finished", "[core][join_all]") {
+    Gates gates(2);
+    Waker kept = Waker::noop();
+    std::vector<Mixed> fs(2);
+    fs[0].keeps = KeepsWakerAndFinishes{0, &kept};
+    fs[1].gate = Gate{&gates, 1};
+    MockTask task(join_all(std::move(fs)));
+    REQUIRE(task.poll().is_pending());
+    kept.wake_by_ref();
+    REQUIRE_FALSE(task.is_woken());
+    REQUIRE(task.poll().is_pending());
+    REQUIRE(gates.polls == 1); // the gate was not polled again
+}
+
+TEST_CASE("join_all child woken after the future was dropped does nothing", "[core][join_all]") {
+    Gates gates(3);
+    std::optional<MockTask<JoinAll<Gate>>> task;
+    task.emplace(join_all(make_gates(gates, 3)));
+    REQUIRE(task->poll().is_pending());
+    Waker late = gates.wakers[1]; // outlives the future (and its block's owner)
+    task.reset();
+    late.wake_by_ref();
+    std::move(late).wake();
+    gates.wakers.assign(3, Waker::noop()); // the last wakers go: the block is freed
+    REQUIRE(gates.polls == 3);
+}
+
+TEST_CASE("join_all may be moved between polls", "[core][join_all]") {
+    Gates gates(3);
+    auto first = join_all(make_gates(gates, 3));
+    MockTask a(std::move(first));
+    REQUIRE(a.poll().is_pending());
+    MockTask b(std::move(a.future())); // moved after its first poll
+    gates.open_and_wake(0);
+    gates.open_and_wake(1);
+    gates.open_and_wake(2);
+    REQUIRE(a.wake_count() == 1); // the waker registered by the last poll, a's
+    auto p = b.poll();
+    REQUIRE(p.is_ready());
+    REQUIRE(p.value() == iota(3));
+}

@@ -37,6 +37,7 @@
 #include <pollux/join_handle.hpp>
 #include <pollux/join_set.hpp>
 #include <pollux/net.hpp>
+#include <pollux/process.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/signal.hpp>
 #include <pollux/sim.hpp>

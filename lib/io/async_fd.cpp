@@ -1,6 +1,7 @@
 #include <pollux/io/async_fd.hpp>
 
 #include "../detail/epoll_check.hpp"
+#include "../detail/reopen.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../detail/tcp_inq.hpp"
 #include "../net/socket_block.hpp"
@@ -12,11 +13,11 @@
 #include <cstdint>
 #include <fcntl.h>
 #include <mutex>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
-#include <vector>
 
 namespace pollux::io {
 
@@ -157,6 +158,35 @@ Poll<Result<std::size_t>> poll_io_dir(AsyncFd::Impl& b, nd::Direction d, Context
     }
 }
 
+// Registers `fd` (pollable, blocking or not) in a new AsyncFd on `ex`.
+// On failure the descriptor stays the caller's.
+Result<AsyncFd> register_fd(int fd, const boost::asio::any_io_executor& ex) {
+    // Nothing below may close `fd` on failure: it is the caller's until
+    // the block exists. The gate (and its service) is made first, so that
+    // the block's constructor, which closes its socket argument if it
+    // throws, finds it and cannot throw.
+    std::optional<stream_descriptor> d;
+    try {
+        (void)pollux::detail::gate_of_executor(ex);
+        d.emplace(ex);
+    } catch (...) {
+        return sys_error(ENOMEM);
+    }
+    boost::system::error_code ec;
+    d->assign(fd, ec);
+    if (ec) {
+        return ec;
+    }
+    AsyncFd::Impl* impl = nullptr;
+    try {
+        impl = new AsyncFd::Impl(std::move(*d));
+    } catch (...) {
+        (void)d->release(); // not closed: the caller keeps it
+        return sys_error(ENOMEM);
+    }
+    return Result<AsyncFd>(AsyncFd(impl));
+}
+
 } // namespace
 
 Result<AsyncFd> AsyncFd::create(int fd, const boost::asio::any_io_executor& ex) {
@@ -177,31 +207,11 @@ Result<AsyncFd> AsyncFd::create(int fd, const boost::asio::any_io_executor& ex) 
     if (!*pollable) {
         return sys_error(EOPNOTSUPP);
     }
-    // Nothing below may close `fd` on failure: it is the caller's until
-    // the block exists. The gate (and its service) is made first, so that
-    // the block's constructor, which closes its socket argument if it
-    // throws, finds it and cannot throw.
-    std::optional<stream_descriptor> d;
-    try {
-        (void)pollux::detail::gate_of_executor(ex);
-        d.emplace(ex);
-    } catch (...) {
-        return sys_error(ENOMEM);
+    Result<AsyncFd> afd = register_fd(fd, ex);
+    if (afd) {
+        afd.value().impl_->drains = drains_of(fd, flags);
     }
-    boost::system::error_code ec;
-    d->assign(fd, ec);
-    if (ec) {
-        return ec;
-    }
-    Impl* impl = nullptr;
-    try {
-        impl = new Impl(std::move(*d));
-    } catch (...) {
-        (void)d->release(); // not closed: the caller keeps it
-        return sys_error(ENOMEM);
-    }
-    impl->drains = drains_of(fd, flags);
-    return Result<AsyncFd>(AsyncFd(impl));
+    return afd;
 }
 
 Result<AsyncFd> AsyncFd::create(int fd) {
@@ -305,33 +315,75 @@ Poll<Result<void>> AsyncFd::poll_shutdown(Context&) {
 }
 
 // ---- StdStream ----------------------------------------------------------------
+//
+// std_stream never changes the flags of the descriptor's open file
+// description: that description is shared with the other descriptors that
+// dup()ed it (1 and 2 are often the same terminal as 0), with std::cout
+// and printf, and with every process that inherited it (the shell). Each
+// kind gets its own non-blocking access instead (see StdStream's comment).
 
 namespace {
 
-// The O_NONBLOCK flags std_stream set, put back when the last StdStream
-// that set one is dropped. Process-wide because the flag belongs to the
-// open file description, which 1 and 2 often share.
-struct FlagsRegistry {
-    std::mutex mutex;
-    std::size_t holders = 0;                // StdStreams with set_flags_
-    std::vector<std::pair<int, int>> saved; // (duplicate fd, flags before)
-};
+// A socket's readiness without touching its flags: the reactor's waits
+// cannot be made on the socket itself, because a wait may set O_NONBLOCK on
+// the descriptor it waits on (Asio's async_wait does, on the portable
+// readiness path), and the socket's description is shared. So a private
+// epoll instance watches it, level-triggered, for `events`: the instance is
+// readable while the socket has them, and the reactor waits on that
+// instance instead (its flags are its own). One per direction.
+Result<AsyncFd>
+watch_socket(int sock, std::uint32_t events, const boost::asio::any_io_executor& ex) {
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        return nd::last_error();
+    }
+    ::epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = sock;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, sock, &ev) != 0) {
+        boost::system::error_code ec = nd::last_error();
+        ::close(ep);
+        return ec;
+    }
+    Result<AsyncFd> afd = register_fd(ep, ex);
+    if (!afd) {
+        ::close(ep);
+    }
+    return afd;
+}
 
-FlagsRegistry& flags_registry() {
-    static FlagsRegistry* r = new FlagsRegistry(); // never destroyed: used at exit
-    return *r;
+// A blocking read(2) or write(2) on a descriptor that is always ready (a
+// regular file) or must be written blocking (the fallback): it never waits
+// for the reactor, so it spends the task's budget like every completed
+// operation, or a task reading a large file would starve the others
+// (docs/design.md, the fairness budget).
+template <class Op>
+Poll<Result<std::size_t>> poll_blocking(Context& cx, Op op) {
+    if (!nd::has_budget(cx)) {
+        return Pending{};
+    }
+    (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
+    ssize_t n = pollux::detail::retry_eintr(op);
+    if (n < 0) {
+        return Ready<Result<std::size_t>>{Result<std::size_t>(nd::last_error())};
+    }
+    return Ready<Result<std::size_t>>{static_cast<std::size_t>(n)};
 }
 
 } // namespace
 
-StdStream::StdStream(std::optional<AsyncFd> afd, int file_fd, bool set_flags) noexcept
-    : afd_(std::move(afd)), file_fd_(file_fd), set_flags_(set_flags) {
+StdStream::StdStream(std::optional<AsyncFd> afd,
+                     std::optional<AsyncFd> write_watch,
+                     int file_fd,
+                     Mode mode) noexcept
+    : afd_(std::move(afd)), write_watch_(std::move(write_watch)), file_fd_(file_fd), mode_(mode) {
 }
 
 StdStream::StdStream(StdStream&& o) noexcept
-    : afd_(std::move(o.afd_)), file_fd_(std::exchange(o.file_fd_, -1)),
-      set_flags_(std::exchange(o.set_flags_, false)) {
+    : afd_(std::move(o.afd_)), write_watch_(std::move(o.write_watch_)),
+      file_fd_(std::exchange(o.file_fd_, -1)), mode_(o.mode_) {
     o.afd_.reset();
+    o.write_watch_.reset();
 }
 
 StdStream& StdStream::operator=(StdStream&& o) noexcept {
@@ -339,8 +391,10 @@ StdStream& StdStream::operator=(StdStream&& o) noexcept {
         drop();
         afd_ = std::move(o.afd_);
         o.afd_.reset();
+        write_watch_ = std::move(o.write_watch_);
+        o.write_watch_.reset();
         file_fd_ = std::exchange(o.file_fd_, -1);
-        set_flags_ = std::exchange(o.set_flags_, false);
+        mode_ = o.mode_;
     }
     return *this;
 }
@@ -349,63 +403,62 @@ StdStream::~StdStream() {
     drop();
 }
 
+// The watches first: they are registered on the socket's description.
 void StdStream::drop() noexcept {
-    if (set_flags_) {
-        set_flags_ = false;
-        FlagsRegistry& reg = flags_registry();
-        std::lock_guard<std::mutex> lock(reg.mutex);
-        if (--reg.holders == 0) {
-            // Through the saved duplicates, which are still open here (each
-            // is closed below, after its flags went back).
-            for (auto it = reg.saved.rbegin(); it != reg.saved.rend(); ++it) {
-                (void)::fcntl(it->first, F_SETFL, it->second);
-                ::close(it->first);
-            }
-            reg.saved.clear();
-        }
-    }
     afd_.reset();
+    write_watch_.reset();
     if (file_fd_ >= 0) {
         ::close(std::exchange(file_fd_, -1));
     }
 }
 
 Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable_buffer buf) {
-    if (afd_) {
+    switch (mode_) {
+    case Mode::reopened:
+        POLLUX_ASSERT(afd_.has_value(), "StdStream used after a move");
         return afd_->poll_read(cx, buf);
+    case Mode::socket: {
+        POLLUX_ASSERT(afd_.has_value(), "StdStream used after a move");
+        if (buf.size() == 0) {
+            return Ready<Result<std::size_t>>{std::size_t{0}};
+        }
+        const int fd = file_fd_;
+        return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&] {
+            return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        });
     }
-    POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
-    // A regular file is always ready, so this poll never waits: it spends
-    // the task's budget like every completed operation, or a task reading a
-    // large file would starve the others (docs/design.md, the fairness
-    // budget).
-    if (!nd::has_budget(cx)) {
-        return Pending{};
+    case Mode::file:
+        POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
+        return poll_blocking(cx, [&] { return ::read(file_fd_, buf.data(), buf.size()); });
+    case Mode::blocking_writes:
+        break;
     }
-    (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
-    ssize_t n =
-        pollux::detail::retry_eintr([&] { return ::read(file_fd_, buf.data(), buf.size()); });
-    if (n < 0) {
-        return Ready<Result<std::size_t>>{Result<std::size_t>(nd::last_error())};
-    }
-    return Ready<Result<std::size_t>>{static_cast<std::size_t>(n)};
+    // A blocking read would stop every task of the loop until input comes.
+    return Ready<Result<std::size_t>>{Result<std::size_t>(sys_error(EOPNOTSUPP))};
 }
 
 Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_buffer buf) {
-    if (afd_) {
+    switch (mode_) {
+    case Mode::reopened:
+        POLLUX_ASSERT(afd_.has_value(), "StdStream used after a move");
         return afd_->poll_write(cx, buf);
+    case Mode::socket: {
+        POLLUX_ASSERT(write_watch_.has_value(), "StdStream used after a move");
+        if (buf.size() == 0) {
+            return Ready<Result<std::size_t>>{std::size_t{0}};
+        }
+        // The write watch is readable while the socket is writable.
+        const int fd = file_fd_;
+        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&] {
+            return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        });
+    }
+    case Mode::file:
+    case Mode::blocking_writes:
+        break;
     }
     POLLUX_ASSERT(file_fd_ >= 0, "StdStream used after a move");
-    if (!nd::has_budget(cx)) { // always ready, as poll_read
-        return Pending{};
-    }
-    (void)coop::poll_proceed(cx);
-    ssize_t n =
-        pollux::detail::retry_eintr([&] { return ::write(file_fd_, buf.data(), buf.size()); });
-    if (n < 0) {
-        return Ready<Result<std::size_t>>{Result<std::size_t>(nd::last_error())};
-    }
-    return Ready<Result<std::size_t>>{static_cast<std::size_t>(n)};
+    return poll_blocking(cx, [&] { return ::write(file_fd_, buf.data(), buf.size()); });
 }
 
 Poll<Result<void>> StdStream::poll_flush(Context&) {
@@ -417,64 +470,69 @@ Poll<Result<void>> StdStream::poll_shutdown(Context&) {
 }
 
 Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        return nd::last_error(); // EBADF
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) {
+        return nd::last_error();
+    }
+    const int access = flags & O_ACCMODE;
+    if (S_ISSOCK(st.st_mode)) {
+        // Its own duplicate, flags untouched: recv/send with MSG_DONTWAIT.
+        const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0) {
+            return nd::last_error();
+        }
+        Result<AsyncFd> rd = watch_socket(dup, EPOLLIN, ex);
+        if (!rd) {
+            ::close(dup);
+            return rd.error();
+        }
+        Result<AsyncFd> wr = watch_socket(dup, EPOLLOUT, ex);
+        if (!wr) {
+            ::close(dup);
+            return wr.error();
+        }
+        return Result<StdStream>(
+            StdStream(std::move(*rd), std::move(*wr), dup, StdStream::Mode::socket));
+    }
+    Result<bool> pollable = is_pollable(fd);
+    if (!pollable) {
+        return pollable.error();
+    }
+    if (!*pollable) { // a regular file, a directory, /dev/null
+        const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0) {
+            return nd::last_error();
+        }
+        return Result<StdStream>(StdStream(std::nullopt, std::nullopt, dup, StdStream::Mode::file));
+    }
+    // A terminal, a pipe or FIFO, another pollable device.
+    const int own = pollux::detail::reopen_own(fd, access);
+    if (own >= 0) {
+        Result<AsyncFd> afd = AsyncFd::create(own, ex);
+        if (!afd) {
+            ::close(own);
+            return afd.error();
+        }
+        return Result<StdStream>(
+            StdStream(std::move(*afd), std::nullopt, -1, StdStream::Mode::reopened));
+    }
+    // Not reopenable (a pty master, an eventfd, no permission to open the
+    // terminal, a FIFO's write end without a reader): never the shared
+    // flags. Writes block, as libuv's tty falls back to; a read would block
+    // the loop, so a read-only descriptor is refused.
+    if (access == O_RDONLY) {
+        return sys_error(-own);
+    }
     const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (dup < 0) {
         return nd::last_error();
     }
-    Result<bool> pollable = is_pollable(dup);
-    if (!pollable) {
-        ::close(dup);
-        return pollable.error();
-    }
-    if (!*pollable) {
-        return Result<StdStream>(StdStream(std::nullopt, dup, false));
-    }
-    bool set_flags = false;
-    {
-        FlagsRegistry& reg = flags_registry();
-        std::lock_guard<std::mutex> lock(reg.mutex);
-        const int flags = ::fcntl(dup, F_GETFL);
-        if (flags < 0) {
-            boost::system::error_code ec = nd::last_error();
-            ::close(dup);
-            return ec;
-        }
-        if ((flags & O_NONBLOCK) == 0) {
-            // A second duplicate, kept by the registry, to put the flags
-            // back through even after this stream's is closed.
-            const int keep = ::fcntl(dup, F_DUPFD_CLOEXEC, 3);
-            if (keep < 0 || ::fcntl(dup, F_SETFL, flags | O_NONBLOCK) < 0) {
-                boost::system::error_code ec = nd::last_error();
-                if (keep >= 0) {
-                    ::close(keep);
-                }
-                ::close(dup);
-                return ec;
-            }
-            try {
-                reg.saved.emplace_back(keep, flags);
-            } catch (...) {
-                (void)::fcntl(keep, F_SETFL, flags);
-                ::close(keep);
-                ::close(dup);
-                return sys_error(ENOMEM);
-            }
-            set_flags = true;
-        }
-        if (set_flags || reg.holders > 0) {
-            // A stream over a description another one made non-blocking
-            // also holds the flags (so they stay while it lives).
-            set_flags = true;
-            ++reg.holders;
-        }
-    }
-    Result<AsyncFd> afd = AsyncFd::create(dup, ex);
-    if (!afd) {
-        ::close(dup);
-        StdStream undo(std::nullopt, -1, set_flags); // releases the count
-        return afd.error();
-    }
-    return Result<StdStream>(StdStream(std::move(*afd), -1, set_flags));
+    return Result<StdStream>(
+        StdStream(std::nullopt, std::nullopt, dup, StdStream::Mode::blocking_writes));
 }
 
 Result<StdStream> std_stream(int fd) {

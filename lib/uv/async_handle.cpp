@@ -47,7 +47,8 @@ struct AsyncState {
 };
 
 AsyncCore::AsyncCore(Loop& loop)
-    : Handle(loop), state_(std::make_shared<AsyncState>(this, loop.get_executor())) {
+    : Handle(loop, HandleType::async),
+      state_(std::make_shared<AsyncState>(this, loop.get_executor())) {
     // libuv: an async handle is active from uv_async_init until closed.
     set_active(true);
 }

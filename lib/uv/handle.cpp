@@ -9,10 +9,13 @@
 
 namespace pollux::uv {
 
-Handle::Handle(Loop& loop) : loop_(&loop), anchor_(std::make_shared<detail::Anchor>()) {
+Handle::Handle(Loop& loop, HandleType type)
+    : loop_(&loop), anchor_(std::make_shared<detail::Anchor>()), type_(type) {
     anchor_->handle = static_cast<Handle*>(this);
     phase_node_.owner = static_cast<Handle*>(this);
     closing_node_.owner = static_cast<Handle*>(this);
+    handle_node_.owner = static_cast<Handle*>(this);
+    impl().handles.push_back(handle_node_);
     ++impl().handle_count;
     ++impl().handle_objects;
 }
@@ -39,6 +42,7 @@ void Handle::destroy_handle() noexcept {
     anchor_->handle = nullptr;
     phase_node_.unlink();
     closing_node_.unlink();
+    handle_node_.unlink();
     auto& loop = impl();
     loop.forget_pending(this);
     loop.active_reqs -= reqs_;
@@ -70,6 +74,7 @@ void Handle::finish_close() {
     }
     state_ = State::closed;
     --impl().handle_count;
+    handle_node_.unlink(); // as libuv, before the close callback
     CloseCallback cb = std::move(close_cb_);
     close_cb_ = nullptr;
     if (cb) {
@@ -156,5 +161,25 @@ void Watcher::fire() {
 }
 
 } // namespace detail
+
+// libuv's uv_walk: the list is moved aside and each handle put back before
+// its callback, so a callback may close or destroy any handle (destruction
+// unlinks the node from whichever list holds it) and handles made during
+// the walk, which go to the loop's list, are not visited. If `fn` throws,
+// the handles not visited yet go back too.
+void walk(Loop& loop, const std::function<void(Handle&)>& fn) {
+    detail::List& handles = loop.impl().handles;
+    detail::List rest;
+    rest.splice(handles);
+    struct PutBack {
+        detail::List& to;
+        detail::List& from;
+        ~PutBack() { to.splice(from); }
+    } put_back{handles, rest};
+    while (detail::ListNode* n = rest.front()) {
+        handles.push_back(*n);
+        fn(*static_cast<Handle*>(n->owner));
+    }
+}
 
 } // namespace pollux::uv

@@ -102,6 +102,10 @@ public:
     // the next timer (rounded up to a microsecond), or nullopt (infinite).
     [[nodiscard]] std::optional<Clock::duration> backend_timeout() const;
 
+    // The read buffer of every uv::Stream of this loop (lib/uv/stream.cpp),
+    // lent to one read callback at a time; made on the first read.
+    std::unique_ptr<char[]> stream_read_buffer;
+
     std::unique_ptr<boost::asio::io_context> owned_io;
     boost::asio::io_context* io;
     // owned_io's scheduler, whose queue the poll phase looks at (loop.cpp);
@@ -118,6 +122,9 @@ public:
     std::size_t handle_count = 0;   // neither closed nor destroyed
     std::size_t handle_objects = 0; // not destroyed
 
+    // Every handle neither closed nor destroyed, in creation order (libuv's
+    // handle_queue, which uv_walk visits).
+    List handles;
     List idle;
     List prepare;
     List check;

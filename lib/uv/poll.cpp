@@ -44,7 +44,7 @@ boost::system::error_code sys_error(int e) noexcept {
 // A constructor that throws after Handle's must call destroy_handle() first
 // (Handle's destructor asserts it), so the descriptor is checked and
 // registered here, not in a member initializer.
-Poll::Poll(Loop& loop, int fd) : Handle(loop), desc_(loop.io_context()), fd_(fd) {
+Poll::Poll(Loop& loop, int fd) : Handle(loop, HandleType::poll), desc_(loop.io_context()), fd_(fd) {
     boost::system::error_code ec = pollux::detail::epoll_add_error(fd);
     if (!ec) {
         desc_.assign(fd, ec);

@@ -8,7 +8,7 @@
 
 namespace pollux::uv {
 
-Signal::Signal(Loop& loop) : Handle(loop), set_(loop.io_context()) {
+Signal::Signal(Loop& loop) : Handle(loop, HandleType::signal), set_(loop.io_context()) {
 }
 
 Signal::~Signal() {

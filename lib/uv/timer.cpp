@@ -18,7 +18,7 @@ constexpr Timer::Duration max_timeout = std::chrono::hours(24 * 365 * 100);
 
 } // namespace
 
-Timer::Timer(Loop& loop) : Handle(loop) {
+Timer::Timer(Loop& loop) : Handle(loop, HandleType::timer) {
 }
 
 Timer::~Timer() {

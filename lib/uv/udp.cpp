@@ -27,7 +27,7 @@ bool would_block(const boost::system::error_code& ec) {
 
 } // namespace
 
-Udp::Udp(Loop& loop) : Handle(loop), socket_(loop.io_context()) {
+Udp::Udp(Loop& loop) : Handle(loop, HandleType::udp), socket_(loop.io_context()) {
 }
 
 Udp::~Udp() {

@@ -169,6 +169,7 @@ public:
     Poll<Result<void>> poll_shutdown(Context& cx);
 
 private:
+    friend class StdStream; // its socket mode runs poll_read's loop with recv/send
     Impl* impl_;
 };
 
@@ -225,22 +226,39 @@ inline WritableFuture AsyncFd::writable() noexcept {
 /// `io::AsyncRead` and `io::AsyncWrite` (tokio's `Stdin`, `Stdout`,
 /// `Stderr` in one type).
 ///
-/// How: the descriptor is dup()ed (close-on-exec), so dropping the stream
-/// never closes 0, 1 or 2. Then:
-/// - Pollable (a pipe, socket, terminal): the duplicate goes into an
-///   `AsyncFd`. O_NONBLOCK is a property of the open file description,
-///   shared with the original descriptor and with every process that has it
-///   (the shell, for a terminal). If it was not set, `std_stream` sets it,
-///   and the flags are put back when the last `StdStream` that set flags
-///   is dropped (a process-wide count). Meanwhile a blocking read(2) or
-///   write(2) elsewhere on that description (printf to the same terminal,
-///   a child process sharing it) may fail with EAGAIN.
-/// - Not pollable (a regular file, /dev/null): plain blocking read(2) and
-///   write(2) on the duplicate, always Ready (tokio reads files on a
-///   blocking thread; a file read does not wait for a peer).
-/// tokio reads stdin on a blocking thread instead, leaving the flags
-/// alone; pollux chose readiness so that a read is cancel safe and costs
-/// no thread.
+/// It never changes the flags of the descriptor's open file description.
+/// O_NONBLOCK belongs to the description, which the descriptor shares with
+/// its duplicates (0, 1 and 2 are often one terminal), with `std::cout` and
+/// printf, and with every process that inherited it (the shell): setting
+/// it there made `std::cout` fail with EAGAIN and left the shell's
+/// terminal non-blocking after a crash. Instead, by kind (fstat):
+/// - Terminal (not a pty master), pipe, FIFO, other pollable device
+///   (`mode() == Mode::reopened`): reopened, as libuv's `uv_tty_init`
+///   reopens a terminal: open(2) of /proc/self/fd/N (for a terminal, else
+///   of its ttyname) with the same access mode, O_NONBLOCK, O_NOCTTY and
+///   O_CLOEXEC makes a new description of the same file (checked by device
+///   and inode), whose O_NONBLOCK is its own; readiness (`AsyncFd`) on it.
+///   A FIFO or pipe end reopened counts as one more reader or writer until
+///   the stream is dropped, as a dup would.
+/// - Socket (`Mode::socket`): a duplicate with the flags untouched;
+///   recv(2)/send(2) with MSG_DONTWAIT. The readiness waits are on two
+///   private epoll instances that watch the socket (one per direction),
+///   because the reactor's own wait on a descriptor may set its O_NONBLOCK
+///   (Asio's `async_wait` does). A send to a peer that is gone raises
+///   SIGPIPE unless it is ignored, as write(2).
+/// - Not pollable (a regular file, a directory, /dev/null; `Mode::file`):
+///   plain blocking read(2) and write(2) on a duplicate, always Ready (a
+///   file read does not wait for a peer; tokio reads files on a blocking
+///   thread).
+/// - Pollable but not reopenable (a pty master, an eventfd, a terminal the
+///   process may not open, EACCES; a FIFO write end without a reader,
+///   ENXIO; no /proc and no tty name; `Mode::blocking_writes`): writes are
+///   blocking write(2)s on a duplicate, as libuv's tty falls back to
+///   blocking writes, and reads fail with `operation_not_supported` (a
+///   blocking read would stop the loop until input came); for a read-only
+///   descriptor `std_stream` fails with the reopening's error instead.
+/// tokio reads stdin on a blocking thread; pollux uses readiness so that a
+/// read is cancel safe and costs no thread.
 ///
 /// @par Cancel safety
 /// Cancel safe, as `AsyncFd`.
@@ -248,44 +266,63 @@ inline WritableFuture AsyncFd::writable() noexcept {
 /// Distinct objects: safe. Shared objects: unsafe. Poll it on its executor.
 class POLLUX_API StdStream {
 public:
+    /// How the stream reaches its file (see the class comment).
+    enum class Mode { reopened, socket, file, blocking_writes };
+
     StdStream(StdStream&& o) noexcept;
     StdStream& operator=(StdStream&& o) noexcept;
     ~StdStream();
 
-    /// See `AsyncFd::poll_read`.
+    /// See `AsyncFd::poll_read` (`Mode::socket`: recv(2) with
+    /// MSG_DONTWAIT; `Mode::file`: one blocking read(2);
+    /// `Mode::blocking_writes`: Ready(`operation_not_supported`)).
     Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
-    /// See `AsyncFd::poll_write`.
+    /// See `AsyncFd::poll_write` (`Mode::socket`: send(2) with
+    /// MSG_DONTWAIT; `Mode::file` and `Mode::blocking_writes`: one blocking
+    /// write(2)).
     Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
     /// Always Ready(ok): nothing is buffered.
     Poll<Result<void>> poll_flush(Context& cx);
     /// Ready(ok); the descriptor closes when the stream is dropped.
     Poll<Result<void>> poll_shutdown(Context& cx);
 
-    /// Whether it uses readiness (false: blocking file I/O).
+    /// Whether it uses readiness (`Mode::reopened` or `Mode::socket`).
     [[nodiscard]] bool is_pollable() const noexcept { return afd_.has_value(); }
+    /// How it reaches its file.
+    [[nodiscard]] Mode mode() const noexcept { return mode_; }
 
     /// Made by `std_stream`.
-    StdStream(std::optional<AsyncFd> afd, int file_fd, bool set_flags) noexcept;
+    StdStream(std::optional<AsyncFd> afd,
+              std::optional<AsyncFd> write_watch,
+              int file_fd,
+              Mode mode) noexcept;
 
 private:
     void drop() noexcept;
 
-    std::optional<AsyncFd> afd_; // engaged when pollable
-    int file_fd_;                // the duplicate, when not pollable; else -1
-    bool set_flags_;             // holds one count of the flags registry
+    // reopened: the new description; socket: the read watch (an epoll
+    // instance readable while the socket is); else empty.
+    std::optional<AsyncFd> afd_;
+    std::optional<AsyncFd> write_watch_; // socket: readable while the socket is writable
+    int file_fd_; // the duplicate for socket, file and blocking_writes; else -1
+    Mode mode_;
 };
 
-/// A `StdStream` over a duplicate of `fd` (not taken: the caller keeps and
-/// closes `fd`), on the current task's event loop (or `ex`).
+/// A `StdStream` over its own access to `fd`'s file (a new description or
+/// a duplicate, see `StdStream`; `fd` is not taken: the caller keeps and
+/// closes it, and its flags are not changed), on the current task's event
+/// loop (or `ex`).
 /// @par Errors
-/// dup's (EBADF, EMFILE) or fcntl's or the registration's, as values.
+/// As values: fstat's (EBADF), dup's or open's (EMFILE), the registration's,
+/// or for a read-only descriptor that cannot be reopened the reopening's
+/// (EACCES, ENXIO, ENOENT).
 /// Throws `std::logic_error` outside a task when no executor is given.
 POLLUX_API Result<StdStream> std_stream(int fd);
 /// As above, on `ex`.
 POLLUX_API Result<StdStream> std_stream(int fd, const boost::asio::any_io_executor& ex);
 
-/// `std_stream(0)`: standard input, an `io::AsyncRead`. See `StdStream` for
-/// what it does to the descriptor's O_NONBLOCK flag.
+/// `std_stream(0)`: standard input, an `io::AsyncRead`. See `StdStream`:
+/// the terminal's (or pipe's) flags are left alone.
 POLLUX_API Result<StdStream> stdin();
 /// `std_stream(1)`: standard output, an `io::AsyncWrite`.
 POLLUX_API Result<StdStream> stdout();

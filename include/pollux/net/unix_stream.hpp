@@ -2,25 +2,55 @@
 
 /// @file
 /// `net::UnixStream`: a readiness-based Unix-domain stream socket (tokio's
-/// `UnixStream`), and `UnixConnectFuture`.
+/// `UnixStream`), with descriptor passing and peer credentials, and
+/// `UnixConnectFuture`.
 
 #include <pollux/core/context.hpp>
 #include <pollux/core/poll.hpp>
 #include <pollux/core/result.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/detail/op_future.hpp>
 #include <pollux/io/split.hpp>
+#include <pollux/net/unix_fd.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 #include <utility>
 
 namespace pollux::net {
 
 class UnixConnectFuture;
+class UnixStream;
+
+namespace detail {
+struct UnixSendFdsOp {
+    using Output = Result<std::size_t>;
+    UnixStream* self;
+    boost::asio::const_buffer buf;
+    std::span<const int> fds;
+    Poll<Output> operator()(Context& cx);
+};
+struct UnixRecvFdsOp {
+    using Output = Result<RecvFds>;
+    UnixStream* self;
+    boost::asio::mutable_buffer buf;
+    std::size_t max_fds;
+    Poll<Output> operator()(Context& cx);
+};
+} // namespace detail
+
+/// The future returned by `UnixStream::send_with_fds`: Output
+/// `Result<std::size_t>`; it polls `poll_send_with_fds`, whose cancel safety
+/// and errors it has.
+using UnixSendFdsFuture = pollux::detail::OpFuture<detail::UnixSendFdsOp>;
+/// The future returned by `UnixStream::recv_with_fds`: Output
+/// `Result<RecvFds>`; it polls `poll_recv_with_fds`.
+using UnixRecvFdsFuture = pollux::detail::OpFuture<detail::UnixRecvFdsOp>;
 
 /// A Unix-domain stream connection: `TcpStream` without the TCP options.
 /// Readiness-based (`recv`, `send` with `MSG_NOSIGNAL`), movable between
@@ -90,6 +120,64 @@ public:
     /// The `getsockname` error, as a value.
     [[nodiscard]] Result<endpoint> local_addr() const;
 
+    /// The credentials of the peer process (`SO_PEERCRED`): for a
+    /// connection, of the process that connected (seen from the listener's
+    /// side) or that called `listen` (seen from the client's); for `pair()`,
+    /// this process.
+    /// @par Errors
+    /// The `getsockopt` error, as a value.
+    [[nodiscard]] Result<UCred> peer_cred() const;
+
+    /// Sends bytes of `buf` with the descriptors `fds` attached
+    /// (`SCM_RIGHTS`): the peer receives duplicates of them with the first
+    /// byte of this send, through `recv_with_fds`. Output: bytes sent, which
+    /// may be fewer than `buf.size()` (the rest is to be sent with `write`,
+    /// without descriptors). The caller still owns `fds` and may close them
+    /// once it completes. Both `buf` and `fds` are borrowed until the future
+    /// completes or is dropped.
+    [[nodiscard]] UnixSendFdsFuture send_with_fds(boost::asio::const_buffer buf,
+                                                  std::span<const int> fds) noexcept {
+        return UnixSendFdsFuture({this, buf, fds});
+    }
+    /// Reads bytes into `buf` and the descriptors sent with them, at most
+    /// `max_fds` of them (253 at most: Linux's `SCM_MAX_FD`). See
+    /// `poll_recv_with_fds`.
+    [[nodiscard]] UnixRecvFdsFuture recv_with_fds(boost::asio::mutable_buffer buf,
+                                                  std::size_t max_fds) noexcept {
+        return UnixRecvFdsFuture({this, buf, max_fds});
+    }
+
+    /// The poll function behind `send_with_fds`: one `sendmsg`
+    /// (`MSG_NOSIGNAL`) with the descriptors as `SCM_RIGHTS`, or Pending with
+    /// the waker registered while the socket is not writable.
+    /// @par Cancel safety
+    /// Cancel safe: the bytes and the descriptors are sent together by the
+    /// poll that returns Ready, or not at all.
+    /// @par Errors
+    /// As values: `invalid_argument` for an empty `buf` with descriptors (a
+    /// stream cannot carry descriptors without a byte) or more than 253
+    /// descriptors; `sendmsg`'s (`bad_descriptor` for a closed one,
+    /// `broken_pipe` when the peer is gone, ...).
+    Poll<Result<std::size_t>>
+    poll_send_with_fds(Context& cx, boost::asio::const_buffer buf, std::span<const int> fds);
+    /// The poll function behind `recv_with_fds`: one `recvmsg`
+    /// (`MSG_CMSG_CLOEXEC`) into `buf`, with the descriptors that came with
+    /// those bytes, or Pending with the waker registered while nothing is
+    /// queued. A read never spans two sends that carried descriptors, so
+    /// each send's descriptors arrive with its first byte. `bytes == 0`
+    /// (and no descriptor) is the end of stream.
+    /// @par Cancel safety
+    /// Cancel safe: bytes and descriptors are taken together by the poll
+    /// that returns them, or stay queued in the kernel.
+    /// @par Errors
+    /// As values: `invalid_argument` for an empty `buf`;
+    /// `no_buffer_space` (`ENOBUFS`) when more descriptors came than
+    /// `max_fds` or than the process may open (`MSG_CTRUNC`): the kernel
+    /// dropped those that did not fit, pollux closes those that did, and
+    /// the bytes read with them are lost too; `recvmsg`'s.
+    Poll<Result<RecvFds>>
+    poll_recv_with_fds(Context& cx, boost::asio::mutable_buffer buf, std::size_t max_fds);
+
     /// Borrows the stream as two halves (see `TcpStream::split`).
     [[nodiscard]] std::pair<ReadHalf, WriteHalf> split() noexcept {
         return {ReadHalf(*this), WriteHalf(*this)};
@@ -102,6 +190,13 @@ public:
 private:
     Impl* impl_;
 };
+
+inline Poll<detail::UnixSendFdsOp::Output> detail::UnixSendFdsOp::operator()(Context& cx) {
+    return self->poll_send_with_fds(cx, buf, fds);
+}
+inline Poll<detail::UnixRecvFdsOp::Output> detail::UnixRecvFdsOp::operator()(Context& cx) {
+    return self->poll_recv_with_fds(cx, buf, max_fds);
+}
 
 /// The future returned by `UnixStream::connect`. Output: `Result<UnixStream>`.
 ///

@@ -2,8 +2,9 @@
 
 /// @file
 /// `uv::Handle`: what every libuv-style handle has in common — `close(cb)`,
-/// `is_active()`, `is_closing()`, `ref()`/`unref()` — and the guarantees of
-/// docs/callbacks.md that the loop enforces for all of them.
+/// `is_active()`, `is_closing()`, `ref()`/`unref()`, `type()` — and the
+/// guarantees of docs/callbacks.md that the loop enforces for all of them;
+/// `uv::HandleType` (libuv's `uv_handle_type`).
 
 #include <pollux/detail/config.hpp>
 
@@ -94,6 +95,31 @@ struct Anchor {
 
 } // namespace detail
 
+/// The kinds of handle, as libuv's `uv_handle_type` (same order and values):
+/// what `Handle::type()` and `uv::guess_handle` return. `named_pipe` is
+/// libuv's name for pipes, FIFOs and Unix-domain stream sockets; `file` is
+/// no handle (`guess_handle` of a regular file or character device).
+enum class HandleType : unsigned char {
+    unknown = 0,
+    async,
+    check,
+    fs_event,
+    fs_poll,
+    handle,
+    idle,
+    named_pipe,
+    poll,
+    prepare,
+    process,
+    stream,
+    tcp,
+    timer,
+    tty,
+    udp,
+    signal,
+    file,
+};
+
 /// The common base of every handle (libuv's `uv_handle_t`). Handles are
 /// RAII and neither copyable nor movable: callbacks and in-flight operations
 /// refer to them by address.
@@ -159,13 +185,21 @@ public:
 
     /// The loop the handle belongs to.
     [[nodiscard]] Loop& loop() const noexcept { return *loop_; }
+    /// What kind of handle it is (`uv_handle_get_type`): `HandleType::timer`
+    /// for a `Timer`, `HandleType::async` for an `AsyncHandle` or a
+    /// `Mailbox`, ...; `HandleType::unknown` for a kind that does not say.
+    [[nodiscard]] HandleType type() const noexcept { return type_; }
 
     // The protected members are the interface between Handle and the handle
     // types pollux defines; they are not for users and stay out of the API
     // reference.
     /// @cond POLLUX_INTERNAL
 protected:
-    explicit Handle(Loop& loop);
+    // Links the handle into its loop's list of handles (what walk visits).
+    Handle(Loop& loop, HandleType type);
+    explicit Handle(Loop& loop) : Handle(loop, HandleType::unknown) {}
+    // For a kind whose base class made the Handle (a Stream subclass).
+    void set_type(HandleType type) noexcept { type_ = type; }
     // Asserts that the derived destructor called destroy_handle().
     ~Handle();
 
@@ -269,6 +303,7 @@ private:
     std::size_t inflight_ = 0;    // see op_started
     std::size_t reqs_ = 0;        // see req_started
     State state_ = State::open;
+    HandleType type_;
     bool active_ = false;
     bool ref_ = true;
     bool destroyed_ = false;
@@ -282,6 +317,9 @@ protected:
 
 private:
     detail::ListNode closing_node_;
+    // On the loop's `handles` list from construction until the close
+    // callback runs (or destruction): what walk visits.
+    detail::ListNode handle_node_;
 };
 
 namespace detail {
@@ -295,7 +333,12 @@ public:
     using Callback = std::function<void()>;
 
 protected:
-    Watcher(Loop& loop, WatcherKind kind) : Handle(loop), kind_(kind) {}
+    Watcher(Loop& loop, WatcherKind kind)
+        : Handle(loop,
+                 kind == WatcherKind::idle      ? HandleType::idle
+                 : kind == WatcherKind::prepare ? HandleType::prepare
+                                                : HandleType::check),
+          kind_(kind) {}
     ~Watcher() = default;
 
     boost::system::error_code start(Callback cb);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -22,6 +23,7 @@ namespace pollux::uv {
 namespace detail {
 class LoopImpl;
 }
+class Handle;
 
 /// Threads in a loop's work pool when `UV_THREADPOOL_SIZE` is not set
 /// (libuv's default).
@@ -145,7 +147,7 @@ public:
     [[nodiscard]] boost::asio::io_context::executor_type get_executor() noexcept;
 
     /// Handles of this loop that are neither closed nor destroyed (what
-    /// `uv_walk` would visit).
+    /// `uv::walk` visits).
     [[nodiscard]] std::size_t handle_count() const noexcept;
     /// Requests in flight (work, getaddrinfo, writes, connects, shutdowns,
     /// sends).
@@ -162,5 +164,23 @@ public:
 private:
     std::shared_ptr<detail::LoopImpl> impl_;
 };
+
+/// Calls `fn` once for each handle of `loop` that is not closed yet, in the
+/// order they were made (libuv's `uv_walk`): open handles and closing ones
+/// whose close callback has not run (`is_closing()` tells them apart); not
+/// those closed or destroyed. `fn` may close or destroy any handle (one
+/// destroyed before its turn is skipped); handles made during the walk are
+/// not visited. Use `Handle::type()` to tell kinds apart, e.g. to close
+/// every handle before destroying the loop:
+/// @code
+/// uv::walk(loop, [](uv::Handle& h) { if (!h.is_closing()) h.close(); });
+/// loop.run();
+/// @endcode
+/// @par Errors
+/// None; an exception from `fn` propagates (the walk stops, every handle
+/// stays on the loop).
+/// @par Preconditions
+/// On the loop's thread.
+POLLUX_API void walk(Loop& loop, const std::function<void(Handle&)>& fn);
 
 } // namespace pollux::uv
