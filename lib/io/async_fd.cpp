@@ -423,8 +423,9 @@ Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable
             return Ready<Result<std::size_t>>{std::size_t{0}};
         }
         const int fd = file_fd_;
-        return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&] {
-            return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&](bool*) {
+            return pollux::detail::retry_eintr(
+                [&] { return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT); });
         });
     }
     case Mode::file:
@@ -449,8 +450,9 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         }
         // The write watch is readable while the socket is writable.
         const int fd = file_fd_;
-        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&] {
-            return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&](bool*) {
+            return pollux::detail::retry_eintr(
+                [&] { return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT); });
         });
     }
     case Mode::file:
