@@ -23,6 +23,7 @@
 #include <pollux/spawn.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/tcp.hpp>
+#include <pollux/uv/timer.hpp>
 
 #include "support/loop_quiescent.hpp"
 #include "support/result_string.hpp"
@@ -34,6 +35,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -474,4 +476,59 @@ TEST_CASE("io: after an AsyncFd pipe read that drained the pipe, the next read p
         REQUIRE(trusted == counted_rounds);
         REQUIRE(watch.reads() > 0);
     }());
+}
+
+// uv::Stream's read loop: after a read that drained a uv::Tcp's socket and
+// its callback, the loop waits without the read that would say
+// would-block. Each round the client writes one message from a timer
+// started by the server's callback, so the message is not there yet when
+// the callback returns; the server's socket gets one recvmsg per message
+// (reading until would-block made two).
+TEST_CASE("uv: after a uv::Tcp read that drained the socket, the read loop waits without a read "
+          "syscall",
+          "[readiness][uv]") {
+    uv::Loop loop;
+    uv::Tcp listener(loop);
+    std::unique_ptr<uv::Tcp> peer;
+    std::optional<WatchReads> watch;
+    REQUIRE_FALSE(listener.bind(loopback()));
+    uv::Tcp client(loop);
+    uv::Timer next(loop);
+    int round = 0;
+    int reads_at_count_start = 0;
+    auto send_round = [&] {
+        const auto m = message(round);
+        REQUIRE_FALSE(client.write(std::string(m.begin(), m.end())));
+    };
+    REQUIRE_FALSE(listener.listen(16, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        peer = std::make_unique<uv::Tcp>(loop);
+        REQUIRE_FALSE(listener.accept(*peer));
+        watch.emplace(peer->socket().native_handle());
+        REQUIRE_FALSE(peer->read_start([&](boost::system::error_code rec, std::span<const char> d) {
+            REQUIRE_FALSE(rec);
+            REQUIRE(d.size() == message_size); // one message at a time
+            ++round;
+            if (round == warm_up_rounds) {
+                reads_at_count_start = watch->reads();
+            }
+            if (round == warm_up_rounds + counted_rounds) {
+                // One read per message, none that would block.
+                REQUIRE(watch->reads() - reads_at_count_start == counted_rounds);
+                peer->close();
+                client.close();
+                listener.close();
+                next.close();
+                return;
+            }
+            REQUIRE_FALSE(next.start(send_round, std::chrono::milliseconds(0)));
+        }));
+    }));
+    REQUIRE_FALSE(client.connect(listener.getsockname().value(), [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        send_round();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(round == warm_up_rounds + counted_rounds);
+    watch.reset();
 }

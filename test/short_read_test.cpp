@@ -21,10 +21,14 @@
 #include <pollux/net.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/time.hpp>
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/tcp.hpp>
+#include <pollux/uv/timer.hpp>
 
 #include "support/result_string.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 
@@ -33,6 +37,8 @@
 #include <cstddef>
 #include <fcntl.h>
 #include <functional>
+#include <memory>
+#include <netinet/in.h>
 #include <optional>
 #include <span>
 #include <string>
@@ -258,4 +264,61 @@ TEST_CASE("AsyncFd: a TCP peer's last bytes and FIN on one edge are read, then e
         REQUIRE(eof);
         REQUIRE(*eof == 0);
     }());
+}
+
+// The same for uv::Tcp's read loop (uv::Stream): the warm-up message comes
+// a moment after read_start, so its edge performs a queued read wait; its
+// callback sends the last bytes and the FIN, before the read loop waits
+// again (on trust: the warm-up read drained the socket).
+TEST_CASE("uv::Tcp: a peer's last bytes and FIN on one edge are read, then end of stream",
+          "[uv][tcp][readiness]") {
+    uv::Loop loop;
+    uv::Tcp listener(loop);
+    REQUIRE_FALSE(listener.bind({asio::ip::make_address("127.0.0.1"), 0}));
+    std::unique_ptr<uv::Tcp> peer;
+    int client = -1;
+    std::string got;
+    int eofs = 0;
+    uv::Timer warm(loop);
+    uv::Timer guard(loop);
+    auto finish = [&] {
+        guard.close();
+        warm.close();
+        listener.close();
+        if (peer) {
+            peer->close();
+        }
+    };
+    REQUIRE_FALSE(listener.listen(1, [&](boost::system::error_code ec) {
+        REQUIRE_FALSE(ec);
+        peer = std::make_unique<uv::Tcp>(loop);
+        REQUIRE_FALSE(listener.accept(*peer));
+        REQUIRE_FALSE(peer->read_start([&](boost::system::error_code rec, std::span<const char> d) {
+            if (rec) {
+                REQUIRE(rec == asio::error::eof);
+                ++eofs;
+                finish();
+                return;
+            }
+            got.append(d.begin(), d.end());
+            if (got == "warm") {
+                send_all(client, "last");
+                REQUIRE(::shutdown(client, SHUT_WR) == 0);
+            }
+        }));
+        REQUIRE_FALSE(warm.start([&] { send_all(client, "warm"); }, 50ms));
+    }));
+    const auto addr = listener.getsockname().value();
+    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(client >= 0);
+    ::sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(addr.port());
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(client, reinterpret_cast<const ::sockaddr*>(&sin), sizeof(sin)) == 0);
+    REQUIRE_FALSE(guard.start(finish, hang_guard)); // a hang guard
+    REQUIRE(loop.run() == 0);
+    ::close(client);
+    REQUIRE(got == "warmlast");
+    REQUIRE(eofs == 1);
 }

@@ -438,7 +438,8 @@ Poll<Result<std::size_t>> StdStream::poll_read(Context& cx, boost::asio::mutable
         }
         const int fd = file_fd_;
         return poll_io_dir(*afd_->impl_, nd::Direction::read, cx, [&](bool*) {
-            return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            return pollux::detail::retry_eintr(
+                [&] { return ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT); });
         });
     }
     case Mode::file:
@@ -464,7 +465,8 @@ Poll<Result<std::size_t>> StdStream::poll_write(Context& cx, boost::asio::const_
         // The write watch is readable while the socket is writable.
         const int fd = file_fd_;
         return poll_io_dir(*write_watch_->impl_, nd::Direction::read, cx, [&](bool*) {
-            return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            return pollux::detail::retry_eintr(
+                [&] { return ::send(fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_NOSIGNAL); });
         });
     }
     case Mode::file:

@@ -486,8 +486,12 @@ void Stream::do_read() {
             buf = std::make_unique_for_overwrite<char[]>(read_buffer_size);
         }
         boost::system::error_code ec;
+        read_emptied_ = false;
         const std::size_t n = read_some(buf.get(), read_buffer_size, ec);
         if (would_block(ec)) {
+            if (ready_ != nullptr) {
+                ready_->read_would_block();
+            }
             ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
             if (!ec) {
                 arm_read();
@@ -505,7 +509,18 @@ void Stream::do_read() {
             (void)invoke(read_cb_, ec, std::span<const char>{});
             return;
         }
+        // The read drained the descriptor (readiness.hpp, "A drained
+        // read"): after the callback, wait without the read that would only
+        // say would-block. No wait consumed yet (ready_ null): nothing to
+        // distrust.
+        const bool drained = read_emptied_ && (ready_ == nullptr || ready_->may_mark_drained());
         if (!invoke(read_cb_, boost::system::error_code{}, std::span<const char>(buf.get(), n))) {
+            return;
+        }
+        if (drained) {
+            if (reading_ && !is_closing() && !read_in_flight_) {
+                arm_read();
+            }
             return;
         }
     }

@@ -3,6 +3,8 @@
 
 #include <pollux/net/resolve.hpp>
 
+#include "../detail/retry_eintr.hpp"
+#include "../detail/tcp_inq.hpp"
 #include "loop_impl.hpp"
 #include "stream_impl.hpp"
 
@@ -74,6 +76,29 @@ void Tcp::close_descriptor() noexcept {
         return;
     }
     ::close(fd); // never retried on EINTR (lib/detail/retry_eintr.hpp)
+}
+
+// recvmsg with TCP_INQ (asked for on the first read), so that a read that
+// drained the socket says so (lib/detail/readiness.hpp, "A drained read").
+std::size_t Tcp::read_some(char* buf, std::size_t size, boost::system::error_code& ec) {
+    const int fd = stream_fd();
+    if (!tcp_inq_asked_) {
+        tcp_inq_asked_ = true;
+        tcp_inq_ = pollux::detail::enable_tcp_inq(fd);
+    }
+    if (!tcp_inq_) {
+        return Stream::read_some(buf, size, ec);
+    }
+    const ssize_t n = pollux::detail::recv_inq(fd, buf, size, &read_emptied_);
+    if (n < 0) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+        return 0;
+    }
+    if (n == 0) {
+        ec = boost::asio::error::eof;
+        return 0;
+    }
+    return static_cast<std::size_t>(n);
 }
 
 boost::system::error_code Tcp::adopt_descriptor(int fd) {

@@ -261,8 +261,12 @@ protected:
     // The descriptor of another stream (write2's handle to send).
     [[nodiscard]] static int fd_of(const Stream& s) noexcept { return s.stream_fd(); }
     // The read system call: read(2) by default; an IPC pipe receives
-    // descriptors along (recvmsg).
+    // descriptors along (recvmsg). An override may set read_emptied_ when
+    // the read returned bytes and the kernel said nothing is left after
+    // them (lib/detail/readiness.hpp, "A drained read", (a)): a TCP handle,
+    // by TCP_INQ. do_read clears it before each read.
     virtual std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec);
+    bool read_emptied_ = false;
     // listen(): the subclass's checks and preparation, made first (Tcp
     // opens a socket, which listen(2) binds to an ephemeral port).
     virtual boost::system::error_code before_listen() { return {}; }

@@ -136,12 +136,16 @@ private:
     void close_descriptor() noexcept override;
     boost::system::error_code adopt_descriptor(int fd) override;
     boost::system::error_code before_listen() override;
+    std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec) override;
     void connected_socket(StatusCallback& cb, boost::system::error_code ec);
 
     boost::asio::ip::tcp::socket socket_;
     // bind's address_in_use, reported by listen and connect (libuv's
     // delayed_error).
     boost::system::error_code delayed_error_;
+    // TCP_INQ was asked for on the socket (on the first read), and granted.
+    bool tcp_inq_asked_ = false;
+    bool tcp_inq_ = false;
 };
 
 } // namespace pollux::uv
