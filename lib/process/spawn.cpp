@@ -20,6 +20,14 @@
 
 extern char** environ;
 
+// glibc's clone(2) wrapper under its own name: `clone` is a weak alias of
+// it, the name sanitizers intercept. TSan's `clone` interceptor runs its
+// fork bookkeeping in the child (marks every descriptor, unlocks its
+// mutexes), which with CLONE_VM would act on the parent's tables; the child
+// here never enters a sanitizer's runtime (see POLLUX_CHILD_CODE), so the
+// sanitizers need not know of it.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
+
 namespace pollux::detail::process {
 
 namespace {
@@ -391,10 +399,10 @@ Result<ChildPtr> spawn(const SpawnRequest& req) {
         BlockAllSignals blocked;
         // The stack grows down on every architecture Linux runs glibc's
         // clone() on that pollux builds for.
-        pid = ::clone(child_main,
-                      static_cast<char*>(stack) + stack_size,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD,
-                      &args);
+        pid = ::__clone(child_main,
+                        static_cast<char*>(stack) + stack_size,
+                        CLONE_VM | CLONE_VFORK | SIGCHLD,
+                        &args);
         if (pid < 0) {
             clone_errno = errno; // before the mask is restored
         }
