@@ -8,7 +8,10 @@
 # first program there when libuv is not).
 #
 # Usage: bench/process/run.sh [--rounds R] [--spawns N] [--mib M]
+#                             [--also NAME PROGRAM]...
 #   defaults: 5 rounds, 2000 spawns per run, 256 MiB through cat.
+#   --also adds a program to the turns, last, e.g. a pollux bench built at
+#   another commit, for a before/after in one run.
 # Builds what it needs (release) in $BUILD (default build-bench); the tokio
 # baseline builds with $CARGO (default cargo) offline from Debian's packaged
 # crates (apt-get install cargo librust-tokio-dev) into $BUILD/tokio, and is
@@ -18,12 +21,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 rounds=5 spawns=2000 mib=256
+also_names=() also_paths=()
 while [ $# -gt 0 ]; do
     case $1 in
     --rounds) rounds=$2; shift 2 ;;
     --spawns) spawns=$2; shift 2 ;;
     --mib) mib=$2; shift 2 ;;
-    *) echo "usage: $0 [--rounds R] [--spawns N] [--mib M]" >&2; exit 2 ;;
+    --also) also_names+=("$2") also_paths+=("$3"); shift 3 ;;
+    *) echo "usage: $0 [--rounds R] [--spawns N] [--mib M] [--also NAME PROGRAM]..." >&2; exit 2 ;;
     esac
 done
 
@@ -70,6 +75,9 @@ if [ ${#targets[@]} -gt 0 ] &&
     exit 1
 fi
 rm -f "$log"
+for i in "${!also_names[@]}"; do
+    names+=("${also_names[$i]}") paths+=("${also_paths[$i]}")
+done
 
 RESULTS=${RESULTS:-$BUILD/bench-results}
 mkdir -p "$RESULTS"

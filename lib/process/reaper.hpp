@@ -10,7 +10,7 @@
 namespace pollux::detail::process {
 
 /// Starts the reaper (its thread, epoll instance and eventfd) if it is not
-/// running yet. spawn() calls it before fork, so that a child is never
+/// running yet. spawn() calls it before the clone, so that a child is never
 /// started without a reaper. Thread-safe.
 boost::system::error_code reaper_start() noexcept;
 

@@ -8,9 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <string>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,27 +20,42 @@
 
 extern char** environ;
 
+// glibc's clone(2) wrapper under its own name: `clone` is a weak alias of
+// it, the name sanitizers intercept. TSan's `clone` interceptor runs its
+// fork bookkeeping in the child (marks every descriptor, unlocks its
+// mutexes), which with CLONE_VM would act on the parent's tables; the child
+// here never enters a sanitizer's runtime (see POLLUX_CHILD_CODE), so the
+// sanitizers need not know of it.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
+
 namespace pollux::detail::process {
 
 namespace {
 
-// What the child reports through the error pipe before it exits 127: the
-// errno of the step that failed. Nothing is written when execve succeeds;
-// the pipe's write end is close-on-exec, so the parent then reads EOF.
-struct ChildError {
-    int step;
-    int error;
-};
-
-// Everything the child uses, made before fork(): after fork() in a
-// multi-threaded process the child may call only async-signal-safe functions
-// (no malloc, no locks), so it only reads these.
+// Everything the child uses, made before the clone as plain data: the child
+// shares the parent's memory (CLONE_VM) while the parent's other threads run
+// on, so it allocates nothing, takes no lock and reads only these.
 struct Prepared {
-    std::vector<std::string> candidates; // execve paths, in order
-    std::vector<char*> argv;             // null-terminated
-    char** envp = nullptr;               // environ or env_ptrs.data()
+    std::vector<std::string> candidates;    // execve paths, in order
+    std::vector<const char*> candidate_ptr; // their c_str()s
+    std::vector<char*> argv;                // null-terminated
+    char** envp = nullptr;                  // environ or env_ptrs.data()
     std::vector<char*> env_ptrs;
-    const SpawnRequest* req = nullptr;
+    // For the child: the vectors above, as pointers, and the request.
+    const char* const* cands = nullptr;
+    std::size_t ncands = 0;
+    char* const* argvp = nullptr;
+    const ChildFd* fds = nullptr;
+    int nfds = 0;
+    const char* cwd = nullptr; // nullptr: the parent's
+    bool new_session = false;
+    bool set_pgroup = false;
+    pid_t pgroup = 0;
+    bool set_uid = false;
+    uid_t uid = 0;
+    bool set_gid = false;
+    gid_t gid = 0;
+    bool close_other_fds = true;
 };
 
 std::string path_of(const SpawnRequest& req) {
@@ -78,148 +94,190 @@ std::vector<std::string> candidates_of(const SpawnRequest& req) {
     return out;
 }
 
-[[noreturn]] void child_fail(int pipe_fd, int step, int error) noexcept {
-    const ChildError e{step, error};
-    // 8 bytes on a pipe are written whole (PIPE_BUF); a write cannot fail
-    // here short of a bug, which would look to the parent like a success.
-    [[maybe_unused]] ssize_t n = ::write(pipe_fd, &e, sizeof e);
-    ::_exit(127);
+// What the child shares with the parent: its input, and the errno of the
+// step that failed, which the child writes into the parent's memory (the
+// same memory: CLONE_VM) before it exits 127. Nothing is written when execve
+// succeeds. CLONE_VFORK keeps the parent's thread in clone() until the child
+// has exec'd or exited, so the parent reads `error` only after the child's
+// last write.
+struct ChildArgs {
+    const Prepared* p;
+    int error;
+};
+
+// The child's code, between clone() and execve(), runs on the parent's
+// memory with the parent thread's TLS, so it stays out of every runtime that
+// keeps state there:
+// - only raw system calls, never glibc's wrappers: glibc's setuid/setgid/
+//   setgroups act on every thread of glibc's thread list (the parent's), and
+//   a sanitizer intercepts sigaction, close, dup2, _exit, ... and records
+//   them in its own tables, which are the parent's too (TSan itself turns a
+//   vfork into a fork for that reason);
+// - no sanitizer instrumentation (frames that never return would leave
+//   ASan's shadow poisoned and TSan's shadow stack unbalanced);
+// - only the plain data of Prepared.
+// syscall(3) sets errno, the parent thread's: the parent reads it only
+// after a failed clone.
+#define POLLUX_CHILD_CODE [[gnu::no_sanitize("address", "thread", "undefined")]]
+
+POLLUX_CHILD_CODE [[noreturn]] void child_exit() noexcept {
+    for (;;) {
+        ::syscall(SYS_exit_group, 127);
+    }
 }
 
+POLLUX_CHILD_CODE [[noreturn]] void child_fail(ChildArgs& a, int error) noexcept {
+    a.error = error;
+    child_exit();
+}
+
+// The kernel's sigset_t size (glibc's NSIG is the kernel's _NSIG + 1).
+constexpr long kernel_sigset_size = (NSIG - 1) / 8;
+
 // close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) (Linux 5.11), else the same
-// one descriptor at a time up to the descriptor limit. Async-signal-safe.
-void mark_cloexec_from(int first) noexcept {
+// one descriptor at a time up to the descriptor limit.
+POLLUX_CHILD_CODE void mark_cloexec_from(int first) noexcept {
 #if defined(SYS_close_range)
     constexpr unsigned close_range_cloexec = 1u << 2; // CLOSE_RANGE_CLOEXEC
     if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0u, close_range_cloexec) == 0) {
         return;
     }
 #endif
-    rlimit lim{};
-    int last = 65536;
-    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < static_cast<rlim_t>(last)) {
-        last = static_cast<int>(lim.rlim_cur);
+    struct {
+        unsigned long long cur, max;
+    } lim{};
+    long last = 65536;
+    if (::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &lim) == 0 &&
+        lim.cur < static_cast<unsigned long long>(last)) {
+        last = static_cast<long>(lim.cur);
     }
-    for (int fd = first; fd < last; ++fd) {
-        const int flags = ::fcntl(fd, F_GETFD);
+    for (long fd = first; fd < last; ++fd) {
+        const long flags = ::syscall(SYS_fcntl, fd, F_GETFD);
         if (flags >= 0 && (flags & FD_CLOEXEC) == 0) {
-            ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+            ::syscall(SYS_fcntl, fd, F_SETFD, flags | FD_CLOEXEC);
         }
     }
 }
 
-// The child, between fork() and execve(): async-signal-safe calls only.
-// Order as libuv's uv__process_child_init: signals, session/group, the
-// descriptor table, cwd, groups/gid/uid, then the mask and the exec.
-[[noreturn]] void child_main(const Prepared& p, int pipe_fd) noexcept {
-    const SpawnRequest& req = *p.req;
+// Credentials, with the 32-bit-id calls where the plain ones take 16 bits.
+#if defined(SYS_setgroups32)
+constexpr long sys_setgroups = SYS_setgroups32, sys_setgid = SYS_setgid32,
+               sys_setuid = SYS_setuid32;
+#else
+constexpr long sys_setgroups = SYS_setgroups, sys_setgid = SYS_setgid, sys_setuid = SYS_setuid;
+#endif
+
+// The child: clone()'s entry, `arg` the parent's ChildArgs. Order as
+// libuv's uv__process_child_init: signals, session/group, the descriptor
+// table, cwd, groups/gid/uid, then the mask and the exec.
+POLLUX_CHILD_CODE [[noreturn]] int child_main(void* arg) noexcept {
+    ChildArgs& a = *static_cast<ChildArgs*>(arg);
+    const Prepared& p = *a.p;
 
     // Default dispositions for every signal (the parent blocked them all
-    // before fork, so no handler of the parent runs here meanwhile). glibc
-    // refuses its two internal signals (EINVAL): they are not the user's.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int s = 1; s < NSIG; ++s) {
+    // before the clone, so no handler of the parent runs here meanwhile).
+    // Every one, caught ones included: exec would reset a handler itself,
+    // but one that ran between the unmasking below and the exec would run
+    // on the parent's memory. The kernel's struct sigaction, all zero, is
+    // SIG_DFL with no flags and an empty mask on every architecture.
+    // (glibc's two internal signals are reset too, as the exec would.)
+    const unsigned long dfl[6] = {};
+    for (long s = 1; s < NSIG; ++s) {
         if (s != SIGKILL && s != SIGSTOP) {
-            ::sigaction(s, &dfl, nullptr);
+            ::syscall(SYS_rt_sigaction, s, dfl, nullptr, kernel_sigset_size);
         }
     }
 
-    if (req.new_session) {
-        if (::setsid() < 0) {
-            child_fail(pipe_fd, 1, errno);
+    if (p.new_session) {
+        if (::syscall(SYS_setsid) < 0) {
+            child_fail(a, errno);
         }
-    } else if (req.process_group) {
-        if (::setpgid(0, *req.process_group) < 0) {
-            child_fail(pipe_fd, 2, errno);
+    } else if (p.set_pgroup) {
+        if (::syscall(SYS_setpgid, 0, static_cast<long>(p.pgroup)) < 0) {
+            child_fail(a, errno);
         }
     }
 
     // The descriptor table. First every source moves above the table
     // (close-on-exec copies), so that filling slot i cannot overwrite the
-    // source of a later slot; /dev/null likewise. The error pipe is
-    // close-on-exec already, and may lie inside the table: it is moved too.
-    const int n = static_cast<int>(req.fds.size());
-    if (pipe_fd < n) {
-        const int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, n);
-        if (moved < 0) {
-            child_fail(pipe_fd, 3, errno);
-        }
-        pipe_fd = moved;
-    }
-    int devnull = -1;
+    // source of a later slot; /dev/null likewise.
+    const int n = p.nfds;
+    long devnull = -1;
     // At most 1024 slots are supported this way; larger tables are refused
-    // by spawn() before fork.
-    int moved_src[1024];
+    // by spawn() before the clone.
+    long moved_src[1024];
     for (int i = 0; i < n; ++i) {
-        const ChildFd& c = req.fds[static_cast<std::size_t>(i)];
+        const ChildFd& c = p.fds[i];
         moved_src[i] = -1;
         if (c.kind == ChildFd::Kind::parent_fd) {
-            moved_src[i] = ::fcntl(c.fd, F_DUPFD_CLOEXEC, n);
+            moved_src[i] = ::syscall(
+                SYS_fcntl, static_cast<long>(c.fd), F_DUPFD_CLOEXEC, static_cast<long>(n));
             if (moved_src[i] < 0) {
-                child_fail(pipe_fd, 4, errno);
+                child_fail(a, errno);
             }
         } else if (c.kind == ChildFd::Kind::null && devnull < 0) {
-            const int d = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+            const long d = ::syscall(SYS_openat,
+                                     static_cast<long>(AT_FDCWD),
+                                     "/dev/null",
+                                     static_cast<long>(O_RDWR | O_CLOEXEC));
             if (d < 0) {
-                child_fail(pipe_fd, 5, errno);
+                child_fail(a, errno);
             }
-            devnull = d >= n ? d : ::fcntl(d, F_DUPFD_CLOEXEC, n);
+            devnull = d >= n ? d : ::syscall(SYS_fcntl, d, F_DUPFD_CLOEXEC, static_cast<long>(n));
             if (devnull < 0) {
-                child_fail(pipe_fd, 5, errno);
+                child_fail(a, errno);
             }
             if (d != devnull) {
-                ::close(d);
+                ::syscall(SYS_close, d);
             }
         }
     }
     for (int i = 0; i < n; ++i) {
-        const ChildFd& c = req.fds[static_cast<std::size_t>(i)];
-        // dup2 clears FD_CLOEXEC on the new descriptor; the copies above the
-        // table keep it and vanish at exec.
-        const int src = c.kind == ChildFd::Kind::parent_fd ? moved_src[i]
-                        : c.kind == ChildFd::Kind::null    ? devnull
-                                                           : -1;
+        const ChildFd& c = p.fds[i];
+        // dup3 clears FD_CLOEXEC on the new descriptor (src is above the
+        // table, never i); the copies above the table keep it and vanish at
+        // exec.
+        const long src = c.kind == ChildFd::Kind::parent_fd ? moved_src[i]
+                         : c.kind == ChildFd::Kind::null    ? devnull
+                                                            : -1;
         if (src < 0) {
-            ::close(i);
-        } else if (::dup2(src, i) < 0) {
-            child_fail(pipe_fd, 6, errno);
+            ::syscall(SYS_close, static_cast<long>(i));
+        } else if (::syscall(SYS_dup3, src, static_cast<long>(i), 0L) < 0) {
+            child_fail(a, errno);
         }
     }
 
     // Every descriptor above the table is marked close-on-exec: the child
     // gets its table and nothing else, even what the parent inherited
-    // without FD_CLOEXEC. (The error pipe is close-on-exec already and must
-    // stay open until the exec.)
-    if (req.close_other_fds) {
+    // without FD_CLOEXEC.
+    if (p.close_other_fds) {
         mark_cloexec_from(n);
     }
 
-    if (!req.cwd.empty() && ::chdir(req.cwd.c_str()) < 0) {
-        child_fail(pipe_fd, 7, errno);
+    if (p.cwd != nullptr && ::syscall(SYS_chdir, p.cwd) < 0) {
+        child_fail(a, errno);
     }
-    if (req.uid || req.gid) {
+    if (p.set_uid || p.set_gid) {
         // Drop supplementary groups; EPERM when not root, as libuv ignores.
-        ::setgroups(0, nullptr);
+        ::syscall(sys_setgroups, 0L, nullptr);
     }
-    if (req.gid && ::setgid(*req.gid) < 0) {
-        child_fail(pipe_fd, 8, errno);
+    if (p.set_gid && ::syscall(sys_setgid, static_cast<long>(p.gid)) < 0) {
+        child_fail(a, errno);
     }
-    if (req.uid && ::setuid(*req.uid) < 0) {
-        child_fail(pipe_fd, 9, errno);
+    if (p.set_uid && ::syscall(sys_setuid, static_cast<long>(p.uid)) < 0) {
+        child_fail(a, errno);
     }
 
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const unsigned long none[2] = {};
+    ::syscall(
+        SYS_rt_sigprocmask, static_cast<long>(SIG_SETMASK), none, nullptr, kernel_sigset_size);
 
     // execvp's rules: go on past ENOENT/ENOTDIR (and the other "not here"
     // answers), remember EACCES, stop at any other error.
     bool saw_eacces = false;
     int last = ENOENT;
-    for (const std::string& c : p.candidates) {
-        ::execve(c.c_str(), p.argv.data(), p.envp);
+    for (std::size_t i = 0; i < p.ncands; ++i) {
+        ::syscall(SYS_execve, p.cands[i], p.argvp, p.envp);
         last = errno;
         if (last == EACCES) {
             saw_eacces = true;
@@ -232,16 +290,18 @@ void mark_cloexec_from(int first) noexcept {
                        last == ETIMEDOUT)) {
         last = EACCES;
     }
-    child_fail(pipe_fd, 10, last);
+    child_fail(a, last);
 }
+
+#undef POLLUX_CHILD_CODE
 
 boost::system::error_code sys_error(int e) {
     return {e, boost::system::system_category()};
 }
 
 // Blocks every signal of the calling thread for its lifetime, so that no
-// handler of the parent runs in the child between fork and the reset of the
-// dispositions (the child inherits the mask).
+// handler of the parent runs in the child between the clone and the reset of
+// the dispositions (the child inherits the mask).
 class BlockAllSignals {
 public:
     BlockAllSignals() noexcept {
@@ -275,13 +335,18 @@ Result<ChildPtr> spawn(const SpawnRequest& req) {
         return sys_error(EINVAL);
     }
     Prepared p;
-    p.req = &req;
     p.candidates = candidates_of(req);
+    for (const std::string& c : p.candidates) {
+        p.candidate_ptr.push_back(c.c_str());
+    }
+    p.cands = p.candidate_ptr.data();
+    p.ncands = p.candidate_ptr.size();
     const std::vector<std::string> file_only{req.file};
     for (const std::string& a : req.args.empty() ? file_only : req.args) {
         p.argv.push_back(const_cast<char*>(a.c_str()));
     }
     p.argv.push_back(nullptr);
+    p.argvp = p.argv.data();
     if (req.inherit_env) {
         p.envp = environ;
     } else {
@@ -296,47 +361,64 @@ Result<ChildPtr> spawn(const SpawnRequest& req) {
             return sys_error(EBADF);
         }
     }
+    p.fds = req.fds.data();
+    p.nfds = static_cast<int>(req.fds.size());
+    p.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
+    p.new_session = req.new_session;
+    p.set_pgroup = req.process_group.has_value();
+    p.pgroup = req.process_group.value_or(0);
+    p.set_uid = req.uid.has_value();
+    p.uid = req.uid.value_or(0);
+    p.set_gid = req.gid.has_value();
+    p.gid = req.gid.value_or(0);
+    p.close_other_fds = req.close_other_fds;
 
     if (const boost::system::error_code ec = reaper_start()) {
         return ec;
     }
 
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) < 0) {
+    // The child runs on a stack of its own in the parent's memory
+    // (CLONE_VM: no page table is copied, unlike fork's) while the parent's
+    // thread waits in clone() (CLONE_VFORK) until the child has exec'd or
+    // exited: glibc's posix_spawn, tokio's and Rust std's way. Its frames
+    // hold at most an 8 KiB table and a few structs.
+    constexpr std::size_t stack_size = 128 * 1024;
+    void* const stack = ::mmap(nullptr,
+                               stack_size,
+                               PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                               -1,
+                               0);
+    if (stack == MAP_FAILED) {
         return sys_error(errno);
     }
+    ChildArgs args{&p, 0};
     pid_t pid;
-    int fork_errno = 0;
+    int clone_errno = 0;
     {
         BlockAllSignals blocked;
-        pid = ::fork();
-        if (pid == 0) {
-            ::close(pipe_fds[0]);
-            child_main(p, pipe_fds[1]);
-        }
+        // The stack grows down on every architecture Linux runs glibc's
+        // clone() on that pollux builds for.
+        pid = ::__clone(child_main,
+                        static_cast<char*>(stack) + stack_size,
+                        CLONE_VM | CLONE_VFORK | SIGCHLD,
+                        &args);
         if (pid < 0) {
-            fork_errno = errno; // before the mask is restored
+            clone_errno = errno; // before the mask is restored
         }
     }
-    ::close(pipe_fds[1]);
+    ::munmap(stack, stack_size);
     if (pid < 0) {
-        ::close(pipe_fds[0]);
-        return sys_error(fork_errno);
+        return sys_error(clone_errno);
     }
 
-    // EOF: the exec succeeded (the write end closed at exec). A report: the
-    // child exits 127 at once; reap it here, it never reaches the reaper.
-    ChildError err{};
-    ssize_t got;
-    do {
-        got = ::read(pipe_fds[0], &err, sizeof err);
-    } while (got < 0 && errno == EINTR);
-    ::close(pipe_fds[0]);
-    if (got != 0) {
+    // No error: the exec succeeded. An error: the child exited 127 at once;
+    // reap it here, it never reaches the reaper.
+    if (args.error != 0) {
         int st = 0;
         while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
-        return sys_error(got == static_cast<ssize_t>(sizeof err) ? err.error : EIO);
+        return sys_error(args.error);
     }
 
     int pidfd = -1;

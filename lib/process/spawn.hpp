@@ -12,12 +12,13 @@
 //
 // # Two parts
 //
-// 1. `spawn(request)`: fork(2) and execve(2), with every failure up to and
-//    including the exec reported as the error of `spawn` itself (ENOENT,
-//    EACCES, a bad cwd, EPERM from setuid, ...), never as a child that exits
-//    127. The child gets exactly the descriptors of `request.fds` (unless
-//    `close_other_fds` is false), the default disposition for every signal
-//    and an empty signal mask.
+// 1. `spawn(request)`: clone(2) with CLONE_VM|CLONE_VFORK (the child runs on
+//    the parent's memory, on a stack of its own, until its exec) and
+//    execve(2), with every failure up to and including the exec reported as
+//    the error of `spawn` itself (ENOENT, EACCES, a bad cwd, EPERM from
+//    setuid, ...), never as a child that exits 127. The child gets exactly
+//    the descriptors of `request.fds` (unless `close_other_fds` is false),
+//    the default disposition for every signal and an empty signal mask.
 //
 // 2. `ChildProcess`: the record of a started child, shared between its owner
 //    (a `process::Child`, a `uv::Process`) and the process-wide reaper. The
@@ -149,16 +150,15 @@ class ChildProcess;
 using ChildPtr = std::shared_ptr<ChildProcess>;
 
 /// Starts the child. On success it runs and is already watched by the
-/// reaper. Thread-safe. Blocks the calling thread for a fork and until the
-/// child's exec succeeded or failed (the parent reads the error pipe to end
-/// of file), as uv_spawn does; a fork() of another thread that does not
-/// exec holds the pipe open and delays that end of file until it exits.
+/// reaper. Thread-safe. Blocks the calling thread until the child's exec
+/// succeeded or failed (CLONE_VFORK: the child writes a failure's errno into
+/// the parent's memory before it exits), as uv_spawn does.
 /// @par Errors
 /// The errno of the step that failed, as a system_category error_code:
 /// ENOENT/EACCES/ENOEXEC/... from execve (or the PATH search), ENOENT/
 /// ENOTDIR/EACCES from chdir(cwd), EPERM from setuid/setgid/setsid/setpgid,
-/// EBADF for a `parent_fd` that is not open, EMFILE/ENFILE/EAGAIN/ENOMEM
-/// from pipe2 or fork. The failed child, if any, has been reaped.
+/// EBADF for a `parent_fd` that is not open, EAGAIN/ENOMEM from mmap (the
+/// child's stack) or clone. The failed child, if any, has been reaped.
 POLLUX_API Result<ChildPtr> spawn(const SpawnRequest& request);
 
 /// How children are waited for (see the top of this file).
