@@ -17,8 +17,9 @@
 #include <utility>
 #include <vector>
 
-// uv::Process over the process core (lib/process/spawn.hpp): the core forks,
-// execs, reports exec failures as spawn's error and reaps every child on its
+// uv::Process over the process core (lib/process/spawn.hpp): the core
+// starts the child (clone with CLONE_VM|CLONE_VFORK), execs, reports exec
+// failures as spawn's error and reaps every child on its
 // reaper thread; this file maps libuv's options onto a SpawnRequest and the
 // reaper's exit report onto the handle's life:
 //
