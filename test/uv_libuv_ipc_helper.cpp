@@ -13,12 +13,15 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <variant>
 
 using namespace pollux;
@@ -258,6 +261,12 @@ int flood() {
 } // namespace
 
 int main(int argc, char** argv) {
+    // A parent that fails (or is killed) mid-test takes the helper with it:
+    // the helpers that listen would otherwise wait for a connection forever,
+    // holding the test's stdout open.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+        return 3;
+    }
     if (argc != 2) {
         std::fprintf(stderr, "usage: uv_libuv_ipc_helper <mode>\n");
         return 2;
