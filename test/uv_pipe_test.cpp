@@ -509,6 +509,56 @@ TEST_CASE("uv Pipe IPC write2 passes a Tcp connection that accept takes into a T
     require_loop_quiescent(loop);
 }
 
+TEST_CASE("uv Pipe IPC accept of a bound Tcp server gives a Tcp that listens and accepts",
+          "[uv][pipe][ipc]") {
+    // libuv's uv_accept of a received server socket, then uv_listen on it
+    // (test-ipc.c's ipc_listen_* tests): it is no connected stream.
+    uv::Loop loop;
+    auto fds = uv::socketpair();
+    REQUIRE(fds.has_value());
+    uv::Pipe sender(loop, true);
+    uv::Pipe receiver(loop, true);
+    REQUIRE_FALSE(sender.open((*fds)[0]));
+    REQUIRE_FALSE(receiver.open((*fds)[1]));
+    uv::Tcp bound(loop);
+    REQUIRE_FALSE(bound.bind(pollux::test::loopback4()));
+    REQUIRE_FALSE(
+        sender.write2(boost::asio::buffer("s", 1), bound, [&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            bound.close(); // the receiver has its copy
+        }));
+    uv::Tcp server(loop);
+    uv::Tcp conn(loop);
+    uv::Tcp client(loop);
+    int connection_cb_called = 0;
+    int connect_cb_called = 0;
+    REQUIRE_FALSE(receiver.read_start([&](boost::system::error_code ec, std::span<const char>) {
+        REQUIRE_FALSE(ec);
+        REQUIRE(receiver.pending_type() == uv::HandleType::tcp);
+        REQUIRE_FALSE(receiver.accept(server));
+        REQUIRE_FALSE(server.is_readable());
+        REQUIRE_FALSE(server.listen(SOMAXCONN, [&](boost::system::error_code lec) {
+            REQUIRE_FALSE(lec);
+            ++connection_cb_called;
+            REQUIRE_FALSE(server.accept(conn));
+            conn.close();
+            server.close();
+        }));
+        REQUIRE_FALSE(
+            client.connect(server.getsockname().value(), [&](boost::system::error_code cec) {
+                REQUIRE_FALSE(cec);
+                ++connect_cb_called;
+                client.close();
+            }));
+        receiver.close();
+        sender.close();
+    }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(connection_cb_called == 1);
+    REQUIRE(connect_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
 TEST_CASE("uv Pipe write2 refuses a pipe that is not IPC and a handle without a descriptor",
           "[uv][pipe][ipc]") {
     uv::Loop loop;

@@ -307,7 +307,15 @@ boost::system::error_code Stream::accept(Stream& client) {
             return boost::asio::error::invalid_argument;
         }
         ec = client.adopt_descriptor(take_pending());
-        if (!ec) {
+        // A server socket (bound, or listening already) stays one: the
+        // client may `listen` on it, as libuv's uv_accept + uv_listen
+        // (test-ipc.c's ipc_listen_* tests). Only a connected one is a
+        // stream.
+        ::sockaddr_storage peer{};
+        ::socklen_t peer_len = sizeof(peer);
+        if (!ec && (::getpeername(
+                        client.stream_fd(), reinterpret_cast<::sockaddr*>(&peer), &peer_len) == 0 ||
+                    errno != ENOTCONN)) {
             client.stream_opened(true, true, false);
         }
         return ec;

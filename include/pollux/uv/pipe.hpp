@@ -40,8 +40,9 @@ namespace pollux::uv {
 /// IPC (`Pipe(loop, true)`, libuv's `ipc = 1`): `write2` sends a handle's
 /// descriptor along with data; a read receives descriptors the peer sent
 /// (`pending_count`, `pending_type`), which `accept` moves into a `uv::Tcp`
-/// or `uv::Pipe`. Received descriptors are close-on-exec; those not
-/// accepted are closed with the handle.
+/// or `uv::Pipe`: a connected socket as a stream, a bound or listening one
+/// as a server that `listen` takes (as libuv's). Received descriptors are
+/// close-on-exec; those not accepted are closed with the handle.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. Loop thread only.
