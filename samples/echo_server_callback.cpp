@@ -24,7 +24,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -100,8 +99,8 @@ public:
         sigint_.close();
         sigterm_.close();
         for (auto& c : conns_) {
-            if (!c->tcp.is_closing()) {
-                close_connection(*c);
+            if (!c.tcp.is_closing()) {
+                close_connection(c);
             }
         }
     }
@@ -110,7 +109,7 @@ private:
     struct Connection {
         explicit Connection(uv::Loop& loop) : tcp(loop) {}
         uv::Tcp tcp;
-        std::list<std::unique_ptr<Connection>>::iterator self;
+        std::list<Connection>::iterator self;
         bool paused = false;
     };
 
@@ -120,8 +119,7 @@ private:
             std::fprintf(stderr, "accept: %s\n", ec.message().c_str());
             return;
         }
-        conns_.push_back(std::make_unique<Connection>(loop_));
-        Connection& c = *conns_.back();
+        Connection& c = conns_.emplace_back(loop_);
         c.self = std::prev(conns_.end());
         if (listener_.accept(c.tcp) || start_reading(c)) {
             close_connection(c);
@@ -193,7 +191,9 @@ private:
     uv::Tcp listener_;
     uv::Signal sigint_;
     uv::Signal sigterm_;
-    std::list<std::unique_ptr<Connection>> conns_;
+    // Each Connection lives in its list node: one allocation per connection
+    // (an idle connection's memory: docs/performance.md, "Idle connections").
+    std::list<Connection> conns_;
 };
 
 } // namespace

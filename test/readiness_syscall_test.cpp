@@ -478,6 +478,63 @@ TEST_CASE("io: after an AsyncFd pipe read that drained the pipe, the next read p
     }());
 }
 
+TEST_CASE("net: after a pipe::Receiver read that drained the pipe, the next read poll waits "
+          "without a read syscall",
+          "[readiness][net]") {
+    Runtime rt;
+    Pipe p;
+    auto rx = net::pipe::Receiver::from_fd(p.take_r(), rt.io_context().get_executor());
+    REQUIRE(rx);
+    rt.block_on([&]() -> Async<> {
+        const WatchReads watch(rx->fd());
+        std::array<char, 1024> buf{};
+        int trusted = 0;
+        for (int i = 0; i < warm_up_rounds + counted_rounds; ++i) {
+            const auto m = message(i);
+            REQUIRE(::write(p.w, m.data(), m.size()) == static_cast<ssize_t>(m.size()));
+            auto n = co_await io::read(*rx, asio::buffer(buf));
+            REQUIRE(n);
+            REQUIRE(*n == message_size);
+            const auto [pending, reads] = co_await poll_read_once(*rx, buf, watch);
+            REQUIRE(pending);
+            if (i >= warm_up_rounds) {
+                REQUIRE(reads == 0);
+                ++trusted;
+            }
+        }
+        REQUIRE(trusted == counted_rounds);
+        REQUIRE(watch.reads() > 0);
+    }());
+}
+
+// What from_fd_unchecked adopts that is not a pipe or FIFO (here a Unix
+// stream socket, where a short read proves nothing: readiness.hpp) is read
+// until would-block: the poll after a short read makes the read that says so.
+TEST_CASE("net: a pipe::Receiver over a Unix socket reads until would-block after a short read",
+          "[readiness][net]") {
+    Runtime rt;
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    const int w = sv[1];
+    auto rx = net::pipe::Receiver::from_fd_unchecked(sv[0], rt.io_context().get_executor());
+    REQUIRE(rx);
+    rt.block_on([&]() -> Async<> {
+        const WatchReads watch(rx->fd());
+        std::array<char, 1024> buf{};
+        for (int i = 0; i < warm_up_rounds + 3; ++i) {
+            const auto m = message(i);
+            REQUIRE(::write(w, m.data(), m.size()) == static_cast<ssize_t>(m.size()));
+            auto n = co_await io::read(*rx, asio::buffer(buf));
+            REQUIRE(n);
+            REQUIRE(*n == message_size);
+            const auto [pending, reads] = co_await poll_read_once(*rx, buf, watch);
+            REQUIRE(pending);
+            REQUIRE(reads == 1);
+        }
+    }());
+    ::close(w);
+}
+
 // uv::Stream's read loop: after a read that drained a uv::Tcp's socket and
 // its callback, the loop waits without the read that would say
 // would-block. Each round the client writes one message from a timer

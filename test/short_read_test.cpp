@@ -240,6 +240,30 @@ TEST_CASE("AsyncFd: a pipe writer's last bytes and close on one edge are read, t
     }
 }
 
+TEST_CASE("pipe::Receiver: a pipe writer's last bytes and close on one edge are read, then end "
+          "of stream",
+          "[net][readiness]") {
+    Runtime rt;
+    auto ends = net::pipe::pipe(rt.io_context().get_executor());
+    REQUIRE(ends);
+    std::optional<net::pipe::Sender> tx(std::move(ends->first));
+    net::pipe::Receiver& rx = ends->second;
+    rt.block_on([&]() -> Async<> {
+        co_await warm_up(rx, [&] { REQUIRE(::write(tx->fd(), "warm", 4) == 4); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(rx, buf, [&] {
+            REQUIRE(::write(tx->fd(), "last", 4) == 4);
+            tx.reset(); // the last writer closes
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto eof = co_await guarded_read(rx, buf);
+        REQUIRE(eof);
+        REQUIRE(*eof == 0);
+    }());
+}
+
 TEST_CASE("AsyncFd: a TCP peer's last bytes and FIN on one edge are read, then end of stream",
           "[io][readiness]") {
     Runtime rt;

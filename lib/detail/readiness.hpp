@@ -149,7 +149,8 @@
 // The faces (each marks per (a) and reads read_unsure_ via
 // may_mark_drained): net's TcpStream and its read half (socket_block.hpp,
 // tcp.cpp); io::AsyncFd on a TCP socket (it sets TCP_INQ) or a pipe/FIFO
-// (lib/io/async_fd.cpp); uv::Tcp, in uv::Stream's read loop (lib/uv/tcp.cpp
+// (lib/io/async_fd.cpp); net::pipe::Receiver on a pipe/FIFO (pipe.cpp);
+// uv::Tcp, in uv::Stream's read loop (lib/uv/tcp.cpp
 // sets TCP_INQ on the first read; stream.cpp waits after the callback of a
 // drained read). Not: Unix stream sockets, uv::Pipe included (a read stops
 // at a message carrying descriptors or credentials with more bytes queued,
@@ -160,7 +161,8 @@
 // io::std_stream reopens is taken as a pipe: its reopened end cannot show
 // the O_DIRECT of a packet-mode pipe (not handled). Tests:
 // test/short_read_test.cpp (coalesced data and FIN, data and RST, a pipe's
-// data and close, uv::Tcp's data and FIN; a dropped read),
+// data and close for AsyncFd and pipe::Receiver, uv::Tcp's data and FIN; a
+// dropped read),
 // test/readiness_syscall_test.cpp (no read syscall after a drained read).
 // uv::Tcp::socket() lends the socket for Asio operations: an out-of-band
 // async_receive started there after a read wait took the flag waits for

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <string>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unistd.h>
 
 namespace pollux::net::pipe {
@@ -40,6 +41,13 @@ struct Sender::Impl : nd::SocketBlock<stream_descriptor> {
 
 struct Receiver::Impl : nd::SocketBlock<stream_descriptor> {
     using SocketBlock::SocketBlock;
+    // A read shorter than asked emptied the descriptor, so poll_read may mark
+    // the read direction drained (lib/detail/readiness.hpp, "A drained
+    // read", (a)): set by adopt for a pipe or FIFO without O_DIRECT (a
+    // packet-mode pipe returns one packet per read). False for what
+    // from_fd_unchecked adopts that is neither (a socket, a terminal): those
+    // read until would-block.
+    bool short_read_drains = false;
 };
 
 namespace {
@@ -95,7 +103,13 @@ Result<Block*> adopt(int fd, const boost::asio::any_io_executor& ex, int access)
         return ec;
     }
     try {
-        return new Block(std::move(*d));
+        auto* b = new Block(std::move(*d));
+        if constexpr (std::is_same_v<Block, Receiver::Impl>) {
+            struct ::stat st {};
+            b->short_read_drains =
+                ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && (flags & O_DIRECT) == 0;
+        }
+        return b;
     } catch (...) {
         (void)d->release(); // not closed: the caller keeps it
         restore();
@@ -277,12 +291,21 @@ Poll<Result<std::size_t>> Receiver::poll_read(Context& cx, boost::asio::mutable_
     if (buf.size() == 0) {
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
-    return nd::poll_io(*impl_, nd::Direction::read, cx, [&]() -> Result<std::size_t> {
+    // A read shorter than asked took everything the pipe had (pipe_read
+    // copies until the size asked or an empty pipe), so the next read poll
+    // starts the wait without the read that would say would-block, unless a
+    // hang-up edge was consumed since the last would-block
+    // (may_mark_drained; lib/detail/readiness.hpp, "A drained read"). End of
+    // stream (n == 0) marks nothing.
+    Impl& b = *impl_;
+    return nd::poll_io(b, nd::Direction::read, cx, [&]() -> Result<std::size_t> {
         const ssize_t n = pollux::detail::retry_eintr(
-            [&] { return ::read(impl_->sock.native_handle(), buf.data(), buf.size()); });
+            [&] { return ::read(b.sock.native_handle(), buf.data(), buf.size()); });
         if (n < 0) {
             return nd::last_error();
         }
+        b.read_drained = b.short_read_drains && n > 0 && static_cast<std::size_t>(n) < buf.size() &&
+                         b.ready->may_mark_drained();
         return static_cast<std::size_t>(n);
     });
 }
