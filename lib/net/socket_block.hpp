@@ -310,6 +310,35 @@ Poll<Result<void>> stream_poll_shutdown(Block& b) {
     return Ready<Result<void>>{Result<void>()};
 }
 
+// ---- Datagram sockets (UDP and Unix) -----------------------------------------
+
+/// One datagram to the connected peer (a 0-length one is a datagram too).
+template <class Block>
+Poll<Result<std::size_t>> datagram_poll_send(Block& b, Context& cx, boost::asio::const_buffer buf) {
+    return poll_io(b, Direction::write, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr(
+            [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+        if (n < 0) {
+            return last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
+}
+
+/// One datagram from the connected peer, truncated to `buf`'s size.
+template <class Block>
+Poll<Result<std::size_t>>
+datagram_poll_recv(Block& b, Context& cx, boost::asio::mutable_buffer buf) {
+    return poll_io(b, Direction::read, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr(
+            [&] { return ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0); });
+        if (n < 0) {
+            return last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
+}
+
 // ---- Accept with back-off ----------------------------------------------------
 
 // Accept errors (DESIGN section 8, docs/net.md):

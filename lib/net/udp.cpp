@@ -134,27 +134,12 @@ UdpSocket::poll_recv_from(Context& cx, boost::asio::mutable_buffer buf) {
 
 Poll<Result<std::size_t>> UdpSocket::poll_send(Context& cx, boost::asio::const_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(*impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
-        ssize_t n = pollux::detail::retry_eintr([&] {
-            return ::send(impl_->sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL);
-        });
-        if (n < 0) {
-            return detail::last_error();
-        }
-        return static_cast<std::size_t>(n);
-    });
+    return detail::datagram_poll_send(*impl_, cx, buf);
 }
 
 Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable_buffer buf) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(*impl_, detail::Direction::read, cx, [&]() -> Result<std::size_t> {
-        ssize_t n = pollux::detail::retry_eintr(
-            [&] { return ::recv(impl_->sock.native_handle(), buf.data(), buf.size(), 0); });
-        if (n < 0) {
-            return detail::last_error();
-        }
-        return static_cast<std::size_t>(n);
-    });
+    return detail::datagram_poll_recv(*impl_, cx, buf);
 }
 
 Result<udp::endpoint> UdpSocket::local_addr() const {
