@@ -118,15 +118,15 @@ struct ChildArgs {
 // - only the plain data of Prepared.
 // syscall(3) sets errno, the parent thread's: the parent reads it only
 // after a failed clone.
-#define POLLUX_CHILD_CODE [[gnu::no_sanitize("address", "thread", "undefined")]]
+#define POLLUX_CHILD_CODE __attribute__((no_sanitize("address", "thread", "undefined")))
 
-POLLUX_CHILD_CODE [[noreturn]] void child_exit() noexcept {
+[[noreturn]] POLLUX_CHILD_CODE void child_exit() noexcept {
     for (;;) {
         ::syscall(SYS_exit_group, 127);
     }
 }
 
-POLLUX_CHILD_CODE [[noreturn]] void child_fail(ChildArgs& a, int error) noexcept {
+[[noreturn]] POLLUX_CHILD_CODE void child_fail(ChildArgs& a, int error) noexcept {
     a.error = error;
     child_exit();
 }
@@ -170,7 +170,7 @@ constexpr long sys_setgroups = SYS_setgroups, sys_setgid = SYS_setgid, sys_setui
 // The child: clone()'s entry, `arg` the parent's ChildArgs. Order as
 // libuv's uv__process_child_init: signals, session/group, the descriptor
 // table, cwd, groups/gid/uid, then the mask and the exec.
-POLLUX_CHILD_CODE [[noreturn]] int child_main(void* arg) noexcept {
+[[noreturn]] POLLUX_CHILD_CODE int child_main(void* arg) noexcept {
     ChildArgs& a = *static_cast<ChildArgs*>(arg);
     const Prepared& p = *a.p;
 
