@@ -244,24 +244,7 @@ int AsyncFd::fd() const noexcept {
 }
 
 int AsyncFd::release() noexcept {
-    Impl* b = std::exchange(impl_, nullptr);
-    if (b == nullptr) {
-        return -1;
-    }
-    const int fd = b->fd;
-    {
-        pollux::detail::GatePass pass(b->gate.get());
-        if (pass) {
-            // As the destructor would, minus the close: release()
-            // deregisters the descriptor, which aborts the queued waits.
-            (void)b->sock.release();
-        }
-    }
-    // Refused: the service may be deleted, so `sock` is left alone, and
-    // abandon_closed must not close the descriptor given back.
-    b->fd = -1;
-    nd::destroy_block(b);
-    return fd;
+    return nd::release_block(impl_);
 }
 
 Poll<Result<void>> AsyncFd::poll_read_ready(Context& cx) {

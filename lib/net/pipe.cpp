@@ -138,29 +138,6 @@ Result<End> open_fifo(std::string_view path,
     return r;
 }
 
-// The release() of both ends, as io::AsyncFd's: inside the gate, the
-// descriptor is released from the Asio object (which deregisters it and
-// aborts the queued waits) and the block then dies without closing it;
-// refused (the context is shut down, its service may be deleted), the Asio
-// object is left alone and abandon_closed must not close the descriptor.
-template <class Block>
-int release_block(Block*& impl) noexcept {
-    Block* b = std::exchange(impl, nullptr);
-    if (b == nullptr) {
-        return -1;
-    }
-    const int fd = b->fd;
-    {
-        pollux::detail::GatePass pass(b->gate.get());
-        if (pass) {
-            (void)b->sock.release();
-        }
-    }
-    b->fd = -1;
-    nd::destroy_block(b);
-    return fd;
-}
-
 } // namespace
 
 // ---- pipe() ------------------------------------------------------------------
@@ -250,7 +227,7 @@ int Sender::fd() const noexcept {
 }
 
 int Sender::release() noexcept {
-    return release_block(impl_);
+    return nd::release_block(impl_);
 }
 
 // ---- Receiver ----------------------------------------------------------------
@@ -315,7 +292,7 @@ int Receiver::fd() const noexcept {
 }
 
 int Receiver::release() noexcept {
-    return release_block(impl_);
+    return nd::release_block(impl_);
 }
 
 // ---- OpenOptions -------------------------------------------------------------

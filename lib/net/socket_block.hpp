@@ -206,6 +206,30 @@ void destroy_block(Block* b) noexcept {
     }
 }
 
+// Gives the descriptor back without closing it (io::AsyncFd::release,
+// net::pipe's release): inside the gate, the descriptor is released from
+// the Asio object (which deregisters it and aborts the queued waits) and
+// the block then dies without closing it; refused (the context is shut
+// down, its service may be deleted), the Asio object is left alone and
+// abandon_closed must not close the descriptor. Null `impl`: -1.
+template <class Block>
+int release_block(Block*& impl) noexcept {
+    Block* b = std::exchange(impl, nullptr);
+    if (b == nullptr) {
+        return -1;
+    }
+    const int fd = b->fd;
+    {
+        pollux::detail::GatePass pass(b->gate.get());
+        if (pass) {
+            (void)b->sock.release();
+        }
+    }
+    b->fd = -1;
+    destroy_block(b);
+    return fd;
+}
+
 /// Polls an engaged wait with a context that has no budget (a readiness
 /// notification is not a unit of work; the syscall that moves data is), and
 /// disengages it once it completed. True when it is still pending.
@@ -332,6 +356,26 @@ datagram_poll_recv(Block& b, Context& cx, boost::asio::mutable_buffer buf) {
     return poll_io(b, Direction::read, cx, [&]() -> Result<std::size_t> {
         ssize_t n = pollux::detail::retry_eintr(
             [&] { return ::recv(b.sock.native_handle(), buf.data(), buf.size(), 0); });
+        if (n < 0) {
+            return last_error();
+        }
+        return static_cast<std::size_t>(n);
+    });
+}
+
+/// One datagram to `to` (an Asio endpoint of the socket's protocol).
+template <class Block, class Endpoint>
+Poll<Result<std::size_t>>
+datagram_poll_send_to(Block& b, Context& cx, boost::asio::const_buffer buf, const Endpoint& to) {
+    return poll_io(b, Direction::write, cx, [&]() -> Result<std::size_t> {
+        ssize_t n = pollux::detail::retry_eintr([&] {
+            return ::sendto(b.sock.native_handle(),
+                            buf.data(),
+                            buf.size(),
+                            MSG_NOSIGNAL,
+                            to.data(),
+                            static_cast<::socklen_t>(to.size()));
+        });
         if (n < 0) {
             return last_error();
         }

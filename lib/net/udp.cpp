@@ -90,20 +90,7 @@ Result<void> UdpSocket::connect(const endpoint& peer) {
 Poll<Result<std::size_t>>
 UdpSocket::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to) {
     POLLUX_ASSERT(impl_ != nullptr, "UdpSocket used after it was moved from");
-    return detail::poll_io(*impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
-        ssize_t n = pollux::detail::retry_eintr([&] {
-            return ::sendto(impl_->sock.native_handle(),
-                            buf.data(),
-                            buf.size(),
-                            MSG_NOSIGNAL,
-                            to.data(),
-                            static_cast<::socklen_t>(to.size()));
-        });
-        if (n < 0) {
-            return detail::last_error();
-        }
-        return static_cast<std::size_t>(n);
-    });
+    return detail::datagram_poll_send_to(*impl_, cx, buf, to);
 }
 
 Poll<Result<std::pair<std::size_t, udp::endpoint>>>

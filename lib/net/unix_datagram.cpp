@@ -160,20 +160,7 @@ UnixDatagramSendToFuture UnixDatagram::send_to(boost::asio::const_buffer buf,
 Poll<Result<std::size_t>>
 UnixDatagram::poll_send_to(Context& cx, boost::asio::const_buffer buf, const endpoint& to) {
     POLLUX_ASSERT(impl_ != nullptr, "UnixDatagram used after it was moved from");
-    return detail::poll_io(*impl_, detail::Direction::write, cx, [&]() -> Result<std::size_t> {
-        ssize_t n = pollux::detail::retry_eintr([&] {
-            return ::sendto(impl_->sock.native_handle(),
-                            buf.data(),
-                            buf.size(),
-                            MSG_NOSIGNAL,
-                            to.data(),
-                            static_cast<::socklen_t>(to.size()));
-        });
-        if (n < 0) {
-            return detail::last_error();
-        }
-        return static_cast<std::size_t>(n);
-    });
+    return detail::datagram_poll_send_to(*impl_, cx, buf, to);
 }
 
 Poll<Result<std::pair<std::size_t, datagram_protocol::endpoint>>>
