@@ -12,8 +12,9 @@ Runtime::Runtime() : Runtime(RuntimeOptions{}) {
 Runtime::Runtime(RuntimeOptions options)
     : options_(options),
       io_(options.worker_threads == 0 ? 1 : static_cast<int>(options.worker_threads)) {
-    boost::asio::use_service<detail::SchedulerService>(io_).set_max_blocking_threads(
-        options_.max_blocking_threads);
+    auto& pool = detail::work_pool(io_);
+    pool.set_max_threads(options_.max_blocking_threads);
+    pool.set_max_queued(options_.max_queued_blocking);
     if (options_.detailed_metrics) {
         debug::enable_detailed_metrics(io_);
     }

@@ -70,8 +70,15 @@ struct RuntimeOptions {
     /// 0: current-thread (the loop runs inside block_on, on the caller's
     /// thread). N > 0: N worker threads run the loop all the time.
     std::size_t worker_threads = 0;
-    /// Size of the spawn_blocking pool, created on first use.
+    /// Threads of the runtime's worker pool — the one pool that runs
+    /// spawn_blocking, pollux::fs and the uv work requests of loops on this
+    /// runtime (docs/design.md, "The worker pool"). Threads start as work
+    /// arrives, up to this many (at least 1).
     std::size_t max_blocking_threads = 16;
+    /// Jobs that may wait in the pool's queue for a thread; a submission
+    /// beyond it fails with `errc::resource_unavailable_try_again` (EAGAIN)
+    /// through the operation's own error channel (at least 1).
+    std::size_t max_queued_blocking = 65536;
     /// Each `block_on` runs with the clock paused (tokio's `start_paused`):
     /// it pauses the process-wide clock on entry unless it is paused, and
     /// resumes it on exit if it paused it. A current-thread runtime then

@@ -8,6 +8,7 @@
 #include <pollux/detail/future_arg.hpp>
 #include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task.hpp>
+#include <pollux/detail/work_pool.hpp>
 #include <pollux/join_handle.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -15,7 +16,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <exception>
 #include <functional>
@@ -25,6 +25,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
@@ -227,18 +228,22 @@ private:
 
 } // namespace detail
 
-/// Runs `fn()` on the bounded blocking thread pool of the current task's
-/// io_context (16 threads unless `RuntimeOptions::max_blocking_threads` says
-/// otherwise), and returns a JoinHandle for its result. For blocking system
-/// calls and CPU-heavy work that would stall the loop.
+/// Runs `fn()` on the worker pool of the current task's io_context (16
+/// threads unless `RuntimeOptions::max_blocking_threads` says otherwise; the
+/// pool that pollux::fs and uv::queue_work share, in submission order), and
+/// returns a JoinHandle for its result. For blocking system calls and
+/// CPU-heavy work that would stall the loop.
 ///
 /// @par Cancel safety
 /// `abort()` cannot interrupt `fn` once it started: the handle reports
 /// `TaskCancelled`, and `fn` runs to the end on the pool. Runtime shutdown
-/// waits for running functions to return.
+/// waits for running functions to return and runs those still queued (tokio
+/// drops these unrun; we keep "once spawned, it runs").
 /// @par Errors
 /// Throws `std::logic_error` outside a task. An exception thrown by `fn` is
-/// rethrown where the handle is awaited.
+/// rethrown where the handle is awaited; so is a `std::system_error` with
+/// `errc::resource_unavailable_try_again` when the pool's queue is full
+/// (`RuntimeOptions::max_queued_blocking`).
 template <class Fn>
 JoinHandle<std::invoke_result_t<std::decay_t<Fn>&>>
 spawn_blocking(Fn&& fn, std::source_location site = std::source_location::current()) {
@@ -249,30 +254,44 @@ spawn_blocking(Fn&& fn, std::source_location site = std::source_location::curren
     // Like tokio, the function starts now, whether or not the handle is
     // ever awaited; the task below only waits for its result.
     auto& ctx = boost::asio::query(current.executor(), boost::asio::execution::context);
-    boost::asio::post(boost::asio::use_service<detail::SchedulerService>(ctx).blocking_pool(),
-                      [fn = std::decay_t<Fn>(std::forward<Fn>(fn)), st = state]() mutable {
-                          std::optional<value_t<T>> v;
-                          std::exception_ptr err;
-                          try {
-                              if constexpr (std::is_void_v<T>) {
-                                  fn();
-                                  v.emplace();
-                              } else {
-                                  v.emplace(fn());
-                              }
-                          } catch (...) {
-                              err = std::current_exception();
-                          }
-                          Waker w = Waker::noop();
-                          {
-                              std::lock_guard lock(st->mutex);
-                              st->value = std::move(v);
-                              st->error = std::move(err);
-                              st->done = true;
-                              w = std::move(st->waker);
-                          }
-                          std::move(w).wake();
-                      });
+    const bool queued = detail::submit_blocking(
+        ctx,
+        [fn = std::decay_t<Fn>(std::forward<Fn>(fn)), st = state]() mutable {
+            std::optional<value_t<T>> v;
+            std::exception_ptr err;
+            try {
+                if constexpr (std::is_void_v<T>) {
+                    fn();
+                    v.emplace();
+                } else {
+                    v.emplace(fn());
+                }
+            } catch (...) {
+                err = std::current_exception();
+            }
+            Waker w = Waker::noop();
+            {
+                std::lock_guard lock(st->mutex);
+                st->value = std::move(v);
+                st->error = std::move(err);
+                st->done = true;
+                w = std::move(st->waker);
+            }
+            std::move(w).wake();
+        },
+        // Once spawned, the function runs even if the runtime shuts down
+        // before a thread takes it (the shutdown waits for it), as the
+        // blocking pool always did here; tokio drops such tasks unrun.
+        detail::WorkKind::mandatory);
+    if (!queued) {
+        // The pool's queue is full (or the context shut down): the handle
+        // reports it when awaited, as an exception thrown by `fn` would be.
+        std::lock_guard lock(state->mutex);
+        state->error = std::make_exception_ptr(
+            std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                              "pollux::spawn_blocking: the worker pool's queue is full"));
+        state->done = true;
+    }
     return detail::spawn_task(current.executor(),
                               detail::BlockingFuture<T>(std::move(state)),
                               detail::TaskOrigin{site, "spawn_blocking"});

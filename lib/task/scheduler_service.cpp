@@ -4,7 +4,6 @@
 #include "../debug/poll_slot.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -95,10 +94,6 @@ std::size_t SchedulerService::live_tasks() const {
     return live_;
 }
 
-void SchedulerService::set_max_blocking_threads(std::size_t n) {
-    std::lock_guard lock(mutex_);
-    max_blocking_threads_ = n == 0 ? 1 : n;
-}
 
 namespace {
 
@@ -196,16 +191,13 @@ RuntimeMetrics SchedulerService::metrics() const {
     return m;
 }
 
-boost::asio::thread_pool& SchedulerService::blocking_pool() {
-    std::lock_guard lock(mutex_);
-    if (!blocking_) {
-        blocking_ = std::make_unique<boost::asio::thread_pool>(max_blocking_threads_);
-    }
-    return *blocking_;
+WorkPool& work_pool(boost::asio::execution_context& ctx) {
+    return boost::asio::use_service<SchedulerService>(ctx).work_pool();
 }
 
 // Phase 5 (docs/design.md): shutdown order.
-// 1. Wait for running spawn_blocking functions (their completions may still
+// 1. Shut the worker pool down (work_pool.hpp): wait for running jobs, run
+//    the queued mandatory ones, drop the rest (their completions may still
 //    wake tasks, which posts handlers that the io_context destroys later).
 // 2. Take each live task off the registry, mark it complete and cancelled,
 //    destroy its future without polling it (with the task current, as a
@@ -231,14 +223,7 @@ void SchedulerService::shutdown() {
     // ~Runtime has done this already, before the newer services shut down;
     // for a plain io_context, this is the first moment pollux hears of it.
     gate_->close_to_others();
-    std::unique_ptr<boost::asio::thread_pool> pool;
-    {
-        std::lock_guard lock(mutex_);
-        pool = std::move(blocking_);
-    }
-    if (pool) {
-        pool->join();
-    }
+    pool_.shutdown();
     TaskHeader* drained = nullptr;
     for (;;) {
         TaskHeader* task = nullptr;

@@ -47,31 +47,25 @@ std::size_t env_threadpool_size() noexcept {
 } // namespace
 
 LoopImpl::LoopImpl(boost::asio::io_context* external)
-    : pool_size(env_threadpool_size()),
-      owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
+    : owned_io(external == nullptr ? std::make_unique<boost::asio::io_context>(1) : nullptr),
       io(external == nullptr ? owned_io.get() : external), now(Clock::now()) {
     if (owned_io) {
         own_scheduler = pollux::detail::scheduler_with_reactor(*owned_io);
+        // A loop's own context gets libuv's pool size; on a Runtime's
+        // context the runtime's setting stands (set_threadpool_size may
+        // still change it before the first job).
+        work_pool().set_max_threads(env_threadpool_size());
     }
 }
 
 LoopImpl::~LoopImpl() {
     POLLUX_ASSERT(handle_objects == 0, "a uv::Loop was destroyed before its handles");
-    // Work still queued is abandoned; work running now finishes first. Its
-    // completion, posted to the io_context, finds the loop gone.
-    if (pool) {
-        pool->stop();
-        pool->join();
-    }
-    pool.reset();
+    // Destroying an owned io_context shuts its worker pool down: work still
+    // queued is abandoned (mandatory fs writes excepted, work_pool.hpp);
+    // work running now finishes first. Its completion, posted to the
+    // io_context, is destroyed unrun. On a shared context the pool lives on,
+    // and a later completion finds the loop gone (WorkState holds it weakly).
     owned_io.reset();
-}
-
-boost::asio::thread_pool& LoopImpl::work_pool() {
-    if (!pool) {
-        pool = std::make_unique<boost::asio::thread_pool>(pool_size);
-    }
-    return *pool;
 }
 
 void LoopImpl::forget_pending(Handle* h) noexcept {
@@ -399,14 +393,15 @@ std::optional<std::chrono::milliseconds> Loop::backend_timeout() const noexcept 
 }
 
 std::size_t Loop::threadpool_size() const noexcept {
-    return impl_->pool_size;
+    return impl_->work_pool().max_threads();
 }
 
 boost::system::error_code Loop::set_threadpool_size(std::size_t threads) noexcept {
-    if (impl_->pool_started()) {
+    auto& pool = impl_->work_pool();
+    if (pool.started()) {
         return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
     }
-    impl_->pool_size = std::clamp<std::size_t>(threads, 1, max_threadpool_size);
+    pool.set_max_threads(std::clamp<std::size_t>(threads, 1, max_threadpool_size));
     return {};
 }
 

@@ -25,7 +25,7 @@
 
 #include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <pollux/detail/work_pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -92,11 +92,10 @@ public:
     // Drops the items of a handle that is being destroyed.
     void forget_pending(Handle* h) noexcept;
 
-    // The pool of queue_work, getaddrinfo and getnameinfo, started on first
-    // use with pool_size threads.
-    boost::asio::thread_pool& work_pool();
-    [[nodiscard]] bool pool_started() const noexcept { return pool != nullptr; }
-    std::size_t pool_size;
+    // The io_context's worker pool (pollux/detail/work_pool.hpp), which
+    // queue_work, getaddrinfo, getnameinfo and the fs requests share with
+    // spawn_blocking and pollux::fs; its threads start on first use.
+    pollux::detail::WorkPool& work_pool() { return pollux::detail::work_pool(*io); }
 
     // libuv's uv_backend_timeout, at the clock's resolution: 0, the time to
     // the next timer (rounded up to a microsecond), or nullopt (infinite).
@@ -166,8 +165,6 @@ private:
     // writes its number into this block when it runs (marker.hpp).
     MarkerBlockPtr markers{MarkerBlock::create()};
     std::uint64_t marker_posted = 0;
-
-    std::unique_ptr<boost::asio::thread_pool> pool;
 };
 
 } // namespace pollux::uv::detail

@@ -4,6 +4,7 @@
 #include <pollux/uv/work.hpp>
 
 #include "loop_impl.hpp"
+#include "work_request.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -74,6 +75,13 @@ public:
         // which synchronises anyway.
         phase.store(finished, std::memory_order_release);
         post_completion({});
+    }
+
+    // Loop thread, right after the pool refused the job (queue full).
+    void refuse() {
+        phase.store(cancelled, std::memory_order_relaxed);
+        post_completion(boost::system::errc::make_error_code(
+            boost::system::errc::resource_unavailable_try_again));
     }
 
 private:
@@ -147,25 +155,37 @@ boost::system::error_code Request::cancel() {
     return state_->cancel();
 }
 
+namespace detail {
+
 namespace {
+struct RunJob {
+    std::shared_ptr<WorkState> st;
+    void operator()() noexcept { st->run(); }
+};
+} // namespace
 
 // Queues `work` on the loop's pool as a request: the one machine behind
-// queue_work, getaddrinfo and getnameinfo, so all three cancel as
-// uv_cancel does (only while queued).
+// queue_work, getaddrinfo, getnameinfo and the fs requests, so all of them
+// cancel as uv_cancel does (only while queued).
 Request start_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
     auto impl = shared_impl(loop);
     auto st = std::make_shared<WorkState>(std::move(work), std::move(after_work), impl);
-    boost::asio::post(impl->work_pool(), [st] { st->run(); });
     ++impl->active_reqs;
+    if (!impl->work_pool().submit(std::make_unique<pollux::detail::FnWorkJob<RunJob>>(RunJob{st}),
+                                  pollux::detail::WorkKind::abandonable)) {
+        // The queue is at its bound: the callback reports EAGAIN from the
+        // loop, never from inside this call (libuv's rule for callbacks).
+        st->refuse();
+    }
     return Request(st);
 }
 
-} // namespace
+} // namespace detail
 
 Request queue_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
     POLLUX_ASSERT(static_cast<bool>(work) && static_cast<bool>(after_work),
                   "uv::queue_work needs both callbacks");
-    return start_work(loop, std::move(work), std::move(after_work));
+    return detail::start_work(loop, std::move(work), std::move(after_work));
 }
 
 Request getaddrinfo(Loop& loop, std::string host, std::string service, GetAddrInfoCallback cb) {
@@ -179,7 +199,7 @@ Request getaddrinfo(Loop& loop, std::string host, std::string service, GetAddrIn
         AddrInfoResults results;
     };
     auto lookup = std::make_shared<Lookup>(Lookup{std::move(host), std::move(service), {}, {}});
-    return start_work(
+    return detail::start_work(
         loop,
         [lookup] {
             // Asio's synchronous resolve calls getaddrinfo(3) on this
@@ -210,7 +230,7 @@ Request getnameinfo(Loop& loop,
         std::string service;
     };
     auto lookup = std::make_shared<Lookup>(Lookup{endpoint, flags, {}, {}, {}});
-    return start_work(
+    return detail::start_work(
         loop,
         [lookup] {
             std::array<char, NI_MAXHOST> host{};

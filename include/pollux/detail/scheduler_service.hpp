@@ -4,13 +4,14 @@
 /// The scheduler as an Asio service: one per execution context, created on
 /// the first spawn onto it. It keeps the registry of live tasks, so that
 /// destroying the io_context destroys every task's future, and it owns the
-/// bounded thread pool of spawn_blocking.
+/// context's worker pool (work_pool.hpp: spawn_blocking, uv::queue_work, fs).
 
 #include <pollux/debug/runtime_metrics.hpp>
 #include <pollux/debug/task_info.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/context_gate.hpp>
 #include <pollux/detail/light_mutex.hpp>
+#include <pollux/detail/work_pool.hpp>
 
 #include <boost/asio/execution_context.hpp>
 
@@ -23,10 +24,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace boost::asio {
-class thread_pool;
-}
 
 namespace pollux::detail {
 
@@ -49,12 +46,8 @@ public:
     /// Number of tasks spawned here and not yet complete.
     [[nodiscard]] std::size_t live_tasks() const;
 
-    /// The blocking pool (created on first use), for spawn_blocking.
-    boost::asio::thread_pool& blocking_pool();
-
-    /// Sets the blocking pool's size; takes effect if the pool does not
-    /// exist yet. Default: 16 threads.
-    void set_max_blocking_threads(std::size_t n);
+    /// The worker pool (its threads start on first use).
+    WorkPool& work_pool() noexcept { return pool_; }
 
     /// Turns on detailed metrics (poll timing and the stall watchdog's
     /// records) for every later poll; they stay on.
@@ -109,8 +102,7 @@ private:
     std::uint64_t retired_wakes_ = 0; // their wakes (polls after the first), under mutex_
     std::atomic<bool> detailed_{false};
     std::array<Shard, shard_count> shards_{};
-    std::size_t max_blocking_threads_ = 16;
-    std::unique_ptr<boost::asio::thread_pool> blocking_; // under mutex_
+    WorkPool pool_{default_max_blocking_threads, default_max_queued_work};
     GateRef gate_;
 };
 

@@ -123,15 +123,18 @@ public:
     /// a millisecond (zero if it is overdue).
     [[nodiscard]] std::optional<std::chrono::milliseconds> backend_timeout() const noexcept;
 
-    /// Threads of the loop's work pool, which runs `queue_work`,
-    /// `getaddrinfo` and `getnameinfo`: `UV_THREADPOOL_SIZE` from the
+    /// Threads of the loop's work pool — its io_context's one worker pool,
+    /// which runs `queue_work`, `getaddrinfo`, `getnameinfo` and the `fs`
+    /// requests, and `spawn_blocking` and `pollux::fs` of futures on the same
+    /// context. A loop with its own context: `UV_THREADPOOL_SIZE` from the
     /// environment (read once per process; clamped to 1..1024 as libuv
     /// does), `default_threadpool_size` (4) if it is unset, or what
-    /// `set_threadpool_size` set.
+    /// `set_threadpool_size` set; a loop on a Runtime's context: the
+    /// runtime's `max_blocking_threads` unless set here.
     [[nodiscard]] std::size_t threadpool_size() const noexcept;
     /// Sets the number of threads of the loop's work pool, clamped to
     /// 1..`max_threadpool_size`. The pool starts on the first request that
-    /// needs it, with this many threads; each loop has its own pool.
+    /// needs it and grows to this many threads; each io_context has one pool.
     /// @par Errors
     /// `errc::device_or_resource_busy` if the pool has already started
     /// (nothing changes).

@@ -22,11 +22,14 @@ using WorkCallback = std::function<void()>;
 using AfterWorkCallback = std::function<void(boost::system::error_code)>;
 
 /// Runs `work()` on the loop's thread pool (`Loop::threadpool_size()`
-/// threads, started on the first request and joined by `~Loop`; requests
-/// beyond that wait in a queue, in order), then `after_work(ec)` on the
-/// loop (in its poll phase) with `ec` empty, or with
+/// threads, started as requests arrive and joined by `~Loop`; requests
+/// beyond that wait in one queue and start in submission order), then
+/// `after_work(ec)` on the loop (in its poll phase) with `ec` empty, with
 /// `boost::asio::error::operation_aborted` if the returned request was
-/// cancelled before `work` started (then `work` never runs). The request
+/// cancelled before `work` started (then `work` never runs), or with
+/// `errc::resource_unavailable_try_again` if the pool's queue was full
+/// (`RuntimeOptions::max_queued_blocking`, 65,536 jobs by default; `work`
+/// never runs). The request
 /// keeps the loop alive until `after_work` ran.
 ///
 /// @par Cancel safety

@@ -1,0 +1,142 @@
+#pragma once
+
+/// @file
+/// The one worker pool of an execution context: `spawn_blocking`,
+/// `uv::queue_work` (and `uv::getaddrinfo`, `uv::fs`), and `pollux::fs` all
+/// run their blocking functions here (docs/design.md, "The worker pool").
+
+#include <pollux/detail/config.hpp>
+
+#include <boost/asio/execution_context.hpp>
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pollux::detail {
+
+/// Threads of a context's pool unless a Runtime or uv::Loop says otherwise.
+inline constexpr std::size_t default_max_blocking_threads = 16;
+/// Jobs that may wait for a thread before submissions are refused.
+inline constexpr std::size_t default_max_queued_work = 65536;
+
+/// What the pool does with a job still queued when the context shuts down.
+enum class WorkKind : std::uint8_t {
+    /// Dropped unrun (its function is destroyed): spawn_blocking, queue_work,
+    /// reads and stats — libuv's and tokio's rule for work not yet started.
+    abandonable,
+    /// Run before the pool's threads exit: writes, fsyncs, renames —
+    /// operations whose future or request may have been dropped but whose
+    /// effect the user counts on (tokio's "mandatory" blocking tasks).
+    mandatory,
+};
+
+/// A queued unit of work. The pool owns it from a successful submit on, and
+/// deletes it after `run()` or, abandoned at shutdown, without running it.
+class WorkJob {
+public:
+    virtual ~WorkJob() = default;
+    virtual void run() noexcept = 0;
+
+private:
+    friend class WorkPool;
+    WorkJob* next_ = nullptr;
+    WorkKind kind_ = WorkKind::abandonable;
+};
+
+/// Counters for metrics (a snapshot; relaxed).
+struct WorkPoolMetrics {
+    std::size_t threads = 0; ///< threads started so far
+    std::size_t max_threads = 0;
+    std::size_t queued = 0;     ///< jobs waiting for a thread
+    std::size_t running = 0;    ///< jobs on a thread now
+    std::size_t max_queued = 0; ///< the bound on `queued`
+    std::uint64_t completed = 0;
+    std::uint64_t refused = 0; ///< submissions refused (queue full or shut down)
+};
+
+// Jobs run in submission order (one FIFO queue), each on whichever thread is
+// free; threads start on demand, one per job that finds none idle, up to
+// `max_threads`, and stay until shutdown (libuv keeps its threads; tokio
+// retires idle ones after 10 s — the difference only shows as idle threads).
+// The queue holds at most `max_queued` jobs waiting for a thread; a submit
+// beyond that is refused (the caller reports EAGAIN), so that a producer
+// faster than the disk cannot grow the queue without bound.
+//
+// Shutdown (the scheduler service's, when the context is destroyed): refuse
+// new jobs; let running jobs finish; run the queued `mandatory` jobs; delete
+// the queued `abandonable` ones unrun; join every thread. Everything under
+// one mutex: a job costs one lock to submit and one to take, as in libuv.
+class POLLUX_API WorkPool {
+public:
+    WorkPool(std::size_t max_threads, std::size_t max_queued);
+    ~WorkPool();
+    WorkPool(const WorkPool&) = delete;
+    WorkPool& operator=(const WorkPool&) = delete;
+
+    /// Queues `job` (the pool takes ownership) or, when the queue is full or
+    /// the pool shut down, deletes it unrun and returns false.
+    [[nodiscard]] bool submit(std::unique_ptr<WorkJob> job, WorkKind kind);
+
+    /// Settings; they take effect for threads started later / the next submit.
+    void set_max_threads(std::size_t n);
+    void set_max_queued(std::size_t n);
+    [[nodiscard]] std::size_t max_threads() const;
+    [[nodiscard]] bool started() const;
+
+    /// See above. Safe to call twice; not from a pool thread.
+    void shutdown();
+
+    [[nodiscard]] WorkPoolMetrics metrics() const;
+
+private:
+    void worker() noexcept;
+
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    WorkJob* head_ = nullptr;
+    WorkJob* tail_ = nullptr;
+    std::size_t queued_ = 0;
+    std::size_t running_ = 0;
+    std::size_t idle_ = 0;
+    std::size_t max_threads_;
+    std::size_t max_queued_;
+    std::uint64_t completed_ = 0;
+    std::uint64_t refused_ = 0;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+template <class Fn>
+class FnWorkJob final : public WorkJob {
+public:
+    explicit FnWorkJob(Fn fn) : fn_(std::move(fn)) {}
+    void run() noexcept override { fn_(); }
+
+private:
+    Fn fn_;
+};
+
+/// The worker pool of `ctx` (its SchedulerService's; created on first use).
+POLLUX_API WorkPool& work_pool(boost::asio::execution_context& ctx);
+
+/// Runs `fn()` (noexcept in effect: an escaping exception terminates) on
+/// `ctx`'s worker pool. Returns false, with `fn` destroyed unrun, when the
+/// pool refuses it: the queue is at its bound, or the context shut down.
+/// A queued `abandonable` job is destroyed unrun if the context shuts down
+/// first; a `mandatory` one still runs.
+template <class Fn>
+[[nodiscard]] bool submit_blocking(boost::asio::execution_context& ctx,
+                                   Fn&& fn,
+                                   WorkKind kind = WorkKind::abandonable) {
+    return work_pool(ctx).submit(
+        std::make_unique<FnWorkJob<std::decay_t<Fn>>>(std::forward<Fn>(fn)), kind);
+}
+
+} // namespace pollux::detail

@@ -1,0 +1,19 @@
+#pragma once
+
+// The request machine behind queue_work, getaddrinfo, getnameinfo and the
+// uv::fs requests (private to lib/uv).
+
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/request.hpp>
+#include <pollux/uv/work.hpp>
+
+namespace pollux::uv::detail {
+
+// Runs `work` on the loop's worker pool (the io_context's one pool, shared
+// with spawn_blocking and pollux::fs), then `after_work(ec)` on the loop:
+// `ec` empty, or `operation_aborted` when the request was cancelled while
+// queued (then `work` never runs). The request keeps the loop alive until
+// `after_work` ran. Cancel safety as uv_cancel: only while queued.
+Request start_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work);
+
+} // namespace pollux::uv::detail
