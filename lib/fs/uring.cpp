@@ -67,12 +67,14 @@ constexpr std::uint64_t ignored_user_data = 0;
 bool cancelled_at_shutdown(UringOpKind k) noexcept {
     return k == UringOpKind::read || k == UringOpKind::statx || k == UringOpKind::openat;
 }
-#endif
 
+// Read when a context decides, not once per process: a test (or a program)
+// may set it between contexts.
 bool env_disables() noexcept {
     const char* v = std::getenv("POLLUX_IO_URING");
     return v != nullptr && std::strcmp(v, "0") == 0;
 }
+#endif
 
 } // namespace
 
@@ -95,6 +97,8 @@ struct UringService::Impl {
     Sink* ready = nullptr;
 
     mutable std::mutex mutex;
+    // ORDERING: relaxed everywhere: written under `mutex` (detect), and
+    // read outside it only by metrics(), a snapshot that orders nothing.
     std::atomic<Backend> backend{Backend::undecided};
     bool disabled = false;
     bool shut_down = false;
@@ -105,6 +109,7 @@ struct UringService::Impl {
     std::uint32_t free_head = 0; // index + 1; 0: none free
     std::size_t in_flight = 0;
 
+    // ORDERING: relaxed: counters for metrics only.
     std::atomic<std::uint64_t> submitted{0};
     std::atomic<std::uint64_t> completed{0};
 
@@ -453,24 +458,36 @@ void UringService::disable() noexcept {
 UringTicket UringService::submit_erased(const UringRequest& req,
                                         std::unique_ptr<UringCompletion> done) {
 #if POLLUX_HAVE_LIBURING
+    // Destroyed after the lock is released (a completion's destructor may
+    // call back into the service): a refused or undone operation's.
+    std::unique_ptr<UringCompletion> dropped;
     std::lock_guard lock(impl_->mutex);
     if (impl_->shut_down ||
         impl_->backend.load(std::memory_order_relaxed) != UringMetrics::Backend::io_uring) {
         return {};
     }
+    // The only allocation before the SQE is taken; take_slot cannot throw.
+    impl_->slots.reserve(impl_->slots.size() + 1);
     io_uring_sqe* sqe = impl_->get_sqe();
     if (sqe == nullptr) {
         return {};
     }
-    // Nothing below throws but arm() and schedule_flush() (bad_alloc). The
-    // SQE is filled before either, so if one throws the operation still
-    // goes, and its CQE finds its slot.
     Impl::prep(sqe, req);
     const std::uint64_t user_data = impl_->take_slot(std::move(done), req.kind);
     io_uring_sqe_set_data64(sqe, user_data);
+    try {
+        impl_->schedule_flush();
+        impl_->arm();
+    } catch (...) {
+        // No flush or no wait (bad_alloc): the operation must not go. Its
+        // SQE becomes a no-op whose CQE is skipped, and nothing else of it
+        // is left.
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, ignored_user_data);
+        dropped = impl_->release_slot(*impl_->slot_of(user_data));
+        throw;
+    }
     impl_->submitted.fetch_add(1, std::memory_order_relaxed);
-    impl_->schedule_flush();
-    impl_->arm();
     return UringTicket{user_data};
 #else
     (void)req;

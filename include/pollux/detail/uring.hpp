@@ -147,8 +147,8 @@ struct UringMetrics {
     std::uint64_t completed = 0; ///< their completions called or, at shutdown, destroyed
 };
 
-/// The ring of one io_context, an Asio service (use `uring_of`). See the
-/// file comment for the protocol.
+/// The ring of one io_context, an Asio service (use `uring_of`; an
+/// io_context's only). See the file comment for the protocol.
 class POLLUX_API UringService final : public boost::asio::execution_context::service {
 public:
     static boost::asio::execution_context::id id;
@@ -167,7 +167,7 @@ public:
     /// ticket, or an empty one, with `done` destroyed unrun, when the ring
     /// is not available, the context shut down, or the submission queue
     /// stays full (the caller then uses the pool). Throws std::bad_alloc
-    /// (allocating the completion) with nothing queued.
+    /// with nothing queued and `done` destroyed unrun.
     template <class F>
     [[nodiscard]] UringTicket submit(const UringRequest& req, F&& done) {
         static_assert(std::is_invocable_v<std::decay_t<F>&, int>,
