@@ -614,3 +614,27 @@ TEST_CASE("uring default Runtime reports the backend its kernel allows", "[fs][u
         WARN("this process uses the pool for files (io_uring unavailable or turned off)");
     }
 }
+
+TEST_CASE("uring Runtime with worker threads destroyed with a read in flight drops its completion "
+          "unrun",
+          "[fs][uring][ring]") {
+    Pipe pipe;
+    std::weak_ptr<std::string> alive;
+    std::atomic<int> called{0};
+    {
+        pollux::RuntimeOptions options;
+        options.worker_threads = 2;
+        pollux::Runtime rt(options);
+        UringService* ring = ring_or_skip(rt.io_context());
+        if (ring == nullptr) {
+            return;
+        }
+        auto buf = std::make_shared<std::string>(4, '\0');
+        alive = buf;
+        REQUIRE(ring->submit_read(
+            pipe.r, boost::asio::buffer(*buf), -1, [&called, buf](int) { ++called; }));
+        CHECK(rt.metrics().fs_ring_submitted == 1);
+    }
+    CHECK(called == 0);
+    CHECK(alive.expired());
+}
