@@ -12,15 +12,21 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -595,6 +601,44 @@ TEST_CASE("uring POLLUX_IO_URING=0 makes a context use the pool, and metrics say
     } else {
         ::unsetenv("POLLUX_IO_URING");
     }
+}
+
+TEST_CASE("uring io_uring_setup refused by seccomp (EPERM, ENOSYS) makes a context use the pool",
+          "[fs][uring]") {
+    const int err = GENERATE(EPERM, ENOSYS);
+    INFO("io_uring_setup fails with errno " << err);
+    // In a child: a seccomp filter cannot be taken back. The child makes a
+    // context there and reports through its exit status.
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K,
+                     SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+            ::_exit(3);
+        }
+        int status = 0;
+        {
+            boost::asio::io_context io;
+            if (pollux::detail::uring_of(io) != nullptr) {
+                status = 1;
+            } else if (pollux::debug::metrics(io).fs_backend != "pool") {
+                status = 2;
+            }
+        }
+        ::_exit(status);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("uring RuntimeOptions::io_uring = false makes the runtime use the pool", "[fs][uring]") {

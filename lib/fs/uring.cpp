@@ -49,6 +49,14 @@
 // is submitted on the spot instead. io_uring_submit refusing with EBUSY or
 // EAGAIN (completions overflowing, kernel memory) leaves the entries queued
 // and sets `flush_after_reap`: the next reap retries.
+//
+// Tests (test/fs_uring_test.cpp): slots and stale tickets, "cancel of a
+// finished operation's ticket leaves a newer operation alone"; the wait,
+// "idle ring keeps no work", "more operations than ring entries" (the CQ
+// overflow) and "completions run on the threads that run the io_context";
+// the shutdown (UringService::Impl::shutdown), "teardown with operations in
+// flight", "submit from a completion dropped at teardown" and "Runtime with
+// worker threads destroyed with a read in flight".
 
 namespace pollux::detail {
 
@@ -467,7 +475,9 @@ UringTicket UringService::submit_erased(const UringRequest& req,
         return {};
     }
     // The only allocation before the SQE is taken; take_slot cannot throw.
-    impl_->slots.reserve(impl_->slots.size() + 1);
+    if (impl_->free_head == 0 && impl_->slots.size() == impl_->slots.capacity()) {
+        impl_->slots.reserve(impl_->slots.empty() ? 64 : 2 * impl_->slots.size());
+    }
     io_uring_sqe* sqe = impl_->get_sqe();
     if (sqe == nullptr) {
         return {};
