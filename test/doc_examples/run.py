@@ -25,7 +25,7 @@ the file's context, as a block would be, without being shown:
 A block that does not compile is a bug in the document, not a reason to
 mark it as a fragment.
 
-usage: run.py --cxx 'COMPILER [ARGS]' --include DIR [--lib LIBFILE] FILE.md...
+usage: run.py --cxx 'COMPILER [ARGS]' --include DIR [--lib LIBFILE] FILE.md|DIR...
 (--cxx is a command line, split as a shell would: "ccache clang++-16".)
 """
 
@@ -74,6 +74,13 @@ def main():
     ap.add_argument("--lib")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
+    files = []
+    for f in args.files:  # a directory stands for its *.md files, sorted
+        if os.path.isdir(f):
+            files += sorted(os.path.join(f, n) for n in os.listdir(f) if n.endswith(".md"))
+        else:
+            files.append(f)
+    args.files = files
     cxx = shlex.split(args.cxx)
     flags = ["-std=c++20", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread",
              # A snippet shows how to get a value, not what to do with it.
