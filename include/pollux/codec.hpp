@@ -18,3 +18,4 @@
 #include <pollux/codec/length_delimited_codec.hpp>
 #include <pollux/codec/lines_codec.hpp>
 #include <pollux/core/sink.hpp>
+#include <pollux/core/stream.hpp>

@@ -259,9 +259,9 @@ private:
 /// co_await pollux::flush(sink);
 /// @endcode
 template <class S, class Item>
-requires Sink<S, std::remove_cvref_t<Item>>
-[[nodiscard]] Feed<S, std::remove_cvref_t<Item>> feed(S& sink, Item&& item) {
-    return Feed<S, std::remove_cvref_t<Item>>(sink, std::forward<Item>(item));
+requires Sink<S, std::decay_t<Item>>
+[[nodiscard]] Feed<S, std::decay_t<Item>> feed(S& sink, Item&& item) {
+    return Feed<S, std::decay_t<Item>>(sink, std::forward<Item>(item));
 }
 
 /// Hands `item` to `sink` and flushes it (futures-rs's `SinkExt::send`).
@@ -272,9 +272,9 @@ requires Sink<S, std::remove_cvref_t<Item>>
 /// pollux::Result<void> r = co_await pollux::send(framed, std::string("hello"));
 /// @endcode
 template <class S, class Item>
-requires Sink<S, std::remove_cvref_t<Item>>
-[[nodiscard]] Send<S, std::remove_cvref_t<Item>> send(S& sink, Item&& item) {
-    return Send<S, std::remove_cvref_t<Item>>(sink, std::forward<Item>(item));
+requires Sink<S, std::decay_t<Item>>
+[[nodiscard]] Send<S, std::decay_t<Item>> send(S& sink, Item&& item) {
+    return Send<S, std::decay_t<Item>>(sink, std::forward<Item>(item));
 }
 
 /// Flushes `sink` (futures-rs's `SinkExt::flush`). See `Flush`.
