@@ -3,10 +3,12 @@
 /// @file
 /// `pollux::codec` (tokio-util's `codec` module): the `Decoder`/`Encoder`
 /// concepts over `BytesMut`, `Framed`, `FramedRead`, `FramedWrite`, and the
-/// codecs `LinesCodec`, `LengthDelimitedCodec` and `BytesCodec`. It only
-/// includes the headers under `pollux/codec/`, and `pollux/core/sink.hpp`
-/// for `send`/`feed`/`flush`/`close`.
+/// codecs `LinesCodec`, `AnyDelimiterCodec`, `LengthDelimitedCodec` and
+/// `BytesCodec`. It only includes the headers under `pollux/codec/`, and
+/// `pollux/core/sink.hpp` and `pollux/core/stream.hpp` for
+/// `send`/`feed`/`flush`/`close` and `next`.
 
+#include <pollux/codec/any_delimiter_codec.hpp>
 #include <pollux/codec/bytes_codec.hpp>
 #include <pollux/codec/bytes_mut.hpp>
 #include <pollux/codec/decoder.hpp>

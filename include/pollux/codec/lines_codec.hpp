@@ -7,8 +7,8 @@
 #include <pollux/codec/bytes_mut.hpp>
 #include <pollux/codec/error.hpp>
 #include <pollux/core/result.hpp>
+#include <pollux/detail/delimited_scan.hpp>
 
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstring>
@@ -111,42 +111,16 @@ public:
 
     /// `Decoder`: the next whole line, nullopt if none is buffered yet.
     Result<std::optional<std::string>> decode(BytesMut& buf) {
-        for (;;) {
-            // Look no further than one byte past the limit: a line that has
-            // no newline there is too long, whatever follows.
-            const std::size_t read_to = max_length_ == std::numeric_limits<std::size_t>::max()
-                                            ? buf.size()
-                                            : std::min(max_length_ + 1, buf.size());
-            const char* start = buf.data() + next_index_;
-            const void* nl =
-                read_to > next_index_ ? std::memchr(start, '\n', read_to - next_index_) : nullptr;
-            if (discarding_) {
-                if (nl != nullptr) {
-                    buf.advance(static_cast<const char*>(nl) - buf.data() + 1);
-                    discarding_ = false;
-                    next_index_ = 0;
-                    continue;
-                }
-                buf.advance(read_to);
-                next_index_ = 0;
-                if (buf.empty()) {
-                    return std::optional<std::string>();
-                }
-                continue;
-            }
-            if (nl != nullptr) {
-                const std::size_t len = static_cast<const char*>(nl) - buf.data();
-                next_index_ = 0;
-                return take_line(buf, len, len + 1);
-            }
-            if (buf.size() > max_length_) {
-                discarding_ = true;
-                return Result<std::optional<std::string>>(
-                    boost::system::in_place_error, make_error_code(errc::max_line_length_exceeded));
-            }
-            next_index_ = read_to; // no newline before it: do not search again
+        auto at = scan_.scan(buf, max_length_, [](const char* p, std::size_t n) {
+            return static_cast<const char*>(std::memchr(p, '\n', n));
+        });
+        if (!at) {
+            return Result<std::optional<std::string>>(boost::system::in_place_error, at.error());
+        }
+        if (!at->has_value()) {
             return std::optional<std::string>();
         }
+        return take_line(buf, **at, **at + 1);
     }
 
     /// `Decoder` at end of stream: as `decode`, then the bytes left as a
@@ -159,7 +133,7 @@ public:
         if (buf.empty() || buf == "\r") {
             return std::optional<std::string>();
         }
-        next_index_ = 0;
+        scan_.next_index = 0;
         return take_line(buf, buf.size(), buf.size());
     }
 
@@ -196,9 +170,8 @@ private:
         return out;
     }
 
-    std::size_t next_index_ = 0; // bytes already searched for a newline
+    pollux::detail::DelimitedScan scan_;
     std::size_t max_length_ = default_max_length;
-    bool discarding_ = false; // inside a line that was too long
 };
 
 } // namespace pollux::codec
