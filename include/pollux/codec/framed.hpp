@@ -32,7 +32,9 @@ namespace pollux::codec {
 /// bytes left, so a partial frame is the error
 /// `codec::errc::bytes_remaining_on_stream` unless the codec says otherwise.
 ///
-/// As a `Sink<T>` for every `T` the codec encodes, `start_send` encodes into
+/// `Codec` must be a `Decoder`; for writing alone, with an encoder that
+/// is not one, use `FramedWrite`. As a `Sink<T>` for every `T` the codec
+/// encodes, `start_send` encodes into
 /// the write buffer and `poll_flush` writes it out. Backpressure:
 /// `poll_ready` is Pending while the write buffer holds at least
 /// `backpressure_boundary()` bytes (8 KiB by default) and cannot be

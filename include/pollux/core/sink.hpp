@@ -259,8 +259,8 @@ private:
 /// co_await pollux::flush(sink);
 /// @endcode
 template <class S, class Item>
-requires Sink<S, std::decay_t<Item>>
-[[nodiscard]] Feed<S, std::decay_t<Item>> feed(S& sink, Item&& item) {
+requires Sink<S, std::decay_t<Item>> POLLUX_NODISCARD_FUTURE Feed<S, std::decay_t<Item>>
+feed(S& sink, Item&& item) {
     return Feed<S, std::decay_t<Item>>(sink, std::forward<Item>(item));
 }
 
@@ -272,8 +272,8 @@ requires Sink<S, std::decay_t<Item>>
 /// pollux::Result<void> r = co_await pollux::send(framed, std::string("hello"));
 /// @endcode
 template <class S, class Item>
-requires Sink<S, std::decay_t<Item>>
-[[nodiscard]] Send<S, std::decay_t<Item>> send(S& sink, Item&& item) {
+requires Sink<S, std::decay_t<Item>> POLLUX_NODISCARD_FUTURE Send<S, std::decay_t<Item>>
+send(S& sink, Item&& item) {
     return Send<S, std::decay_t<Item>>(sink, std::forward<Item>(item));
 }
 
@@ -282,7 +282,7 @@ template <class S>
 requires requires(S& s, Context& cx) {
     { s.poll_flush(cx) } -> std::same_as<Poll<Result<void>>>;
 }
-[[nodiscard]] Flush<S> flush(S& sink) noexcept {
+POLLUX_NODISCARD_FUTURE Flush<S> flush(S& sink) noexcept {
     return Flush<S>(sink);
 }
 
@@ -291,7 +291,7 @@ template <class S>
 requires requires(S& s, Context& cx) {
     { s.poll_close(cx) } -> std::same_as<Poll<Result<void>>>;
 }
-[[nodiscard]] Close<S> close(S& sink) noexcept {
+POLLUX_NODISCARD_FUTURE Close<S> close(S& sink) noexcept {
     return Close<S>(sink);
 }
 
