@@ -55,7 +55,8 @@ concept Sink = requires(S& s, Context& cx, Item&& item) {
 /// The error of `poll_ready` (the item is then still in the future) or of
 /// `start_send`.
 /// @par Preconditions
-/// The sink outlives the future. Not polled after Ready (asserts).
+/// The sink outlives the future. Not polled after Ready, nor after
+/// `take_item()` (asserts).
 template <class S, class Item>
 requires Sink<S, Item>
 class POLLUX_NODISCARD_FUTURE Feed {
