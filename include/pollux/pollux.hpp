@@ -5,6 +5,7 @@
 
 #include <pollux/abort_handle.hpp>
 #include <pollux/asio.hpp>
+#include <pollux/codec.hpp>
 #include <pollux/core/async.hpp>
 #include <pollux/core/async_stream.hpp>
 #include <pollux/core/block_on.hpp>
@@ -25,6 +26,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/core/select.hpp>
 #include <pollux/core/select_all.hpp>
+#include <pollux/core/sink.hpp>
 #include <pollux/core/stream.hpp>
 #include <pollux/core/stream/stream_ext.hpp>
 #include <pollux/core/then.hpp>
