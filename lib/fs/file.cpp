@@ -67,6 +67,7 @@ bool complete(FileImpl& f, Context* cx) {
             f.read_err = err_of(r);
         } else {
             f.len = static_cast<std::size_t>(r);
+            f.eof = r == 0;
         }
         break;
     case Flight::write:
@@ -90,6 +91,7 @@ bool complete(FileImpl& f, Context* cx) {
 // that it is where the caller has read to.
 boost::system::error_code give_back_read_ahead(FileImpl& f) {
     f.read_err.reset();
+    f.eof = false;
     if (f.pos < f.len) {
         const off_t back = static_cast<off_t>(f.len - f.pos);
         f.len = f.pos = 0;
@@ -125,6 +127,7 @@ poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& s
             }
             f.len = f.pos = 0;
             f.read_err.reset();
+            f.eof = false;
             // lseek(2) only sets a number in the open file description: it
             // does not block, so it runs here rather than on the pool.
             const off_t r = ::lseek(f.fd, static_cast<off_t>(off), whence);
@@ -241,7 +244,10 @@ int File::native_handle() const noexcept {
 Result<int> File::into_fd() {
     POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
     FileImpl& f = *impl_;
-    if (!detail::complete(f, nullptr) || impl_.use_count() > 1) {
+    // A job that just completed may still hold a reference to the block for
+    // a moment; that is harmless (it then closes nothing: fd is -1), so only
+    // operations still in flight count.
+    if (!detail::complete(f, nullptr) || f.positional.load(std::memory_order_relaxed) > 0) {
         return Result<int>(boost::system::in_place_error, sys::error(EBUSY));
     }
     if (auto ec = detail::give_back_read_ahead(f)) {
@@ -284,6 +290,11 @@ Poll<Result<std::size_t>> File::poll_read(Context& cx, boost::asio::mutable_buff
         if (f.read_err) {
             auto ec = *std::exchange(f.read_err, std::nullopt);
             return detail::ready_error<std::size_t>(ec);
+        }
+        if (f.eof) {
+            // The pool read that just completed found the end of the file.
+            f.eof = false;
+            return Ready<R>{R(std::size_t{0})};
         }
         if (f.pos < f.len) {
             const std::size_t n = std::min(f.len - f.pos, dst.size());
@@ -435,6 +446,7 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         }
         // The callback keeps both the op's buffer and the file's descriptor.
         backend::Done done = [op, file = file_](std::int64_t r) {
+            file->positional.fetch_sub(1, std::memory_order_relaxed);
             Waker w = Waker::noop();
             {
                 std::lock_guard lock(op->mutex);
@@ -445,10 +457,12 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
             std::move(w).wake();
         };
         const auto off = static_cast<std::int64_t>(offset_);
+        file_->positional.fetch_add(1, std::memory_order_relaxed);
         const bool queued =
             is_write_ ? backend::write_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done))
                       : backend::read_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done));
         if (!queued) {
+            file_->positional.fetch_sub(1, std::memory_order_relaxed);
             file_.reset();
             return detail::ready_error<std::size_t>(detail::refused_error());
         }

@@ -33,6 +33,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -59,6 +60,11 @@ struct FileImpl : std::enable_shared_from_this<FileImpl> {
 
     int fd;
     std::size_t max_buf = default_max_buf_size;
+    // read_at/write_at in flight (they do not go through `busy`); into_fd
+    // refuses while any runs. ORDERING: relaxed is enough: into_fd runs on
+    // the owner's thread, which also made each increment; a decrement it
+    // misses only makes it refuse once more.
+    std::atomic<std::size_t> positional{0};
 
     // Owner fields.
     bool busy = false;
@@ -69,6 +75,7 @@ struct FileImpl : std::enable_shared_from_this<FileImpl> {
     std::int64_t completed_res = 0;
     std::optional<boost::system::error_code> last_write_err;
     std::optional<boost::system::error_code> read_err;
+    bool eof = false;    // the last read completed with 0 bytes, not yet reported
     std::size_t len = 0; // bytes read ahead into buf ...
     std::size_t pos = 0; // ... of which the caller has taken this many
 
