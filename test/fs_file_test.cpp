@@ -710,20 +710,75 @@ TEST_CASE("A ReadDir dropped while a batch is read closes the directory when the
     CHECK(eventually([&] { return open_fds() == before; }));
 }
 
-TEST_CASE("fs::write queued when the Runtime is destroyed still runs (mandatory); fs::metadata is "
-          "dropped",
+TEST_CASE("fs::write queued when the Runtime is destroyed still runs (mandatory); its future and a "
+          "queued fs::metadata's are dropped after the runtime",
           "[fs][teardown]") {
     TempDir dir;
     std::thread releaser;
+    std::optional<fs::OpFuture<void>> w;
+    std::optional<fs::OpFuture<fs::Metadata>> m;
     {
         Runtime rt(one_thread_pool());
         PoolBlocker blocker(rt);
-        auto w = fs::write(dir / "late", std::string_view("written at shutdown"));
-        CHECK(pending_once(rt, w));
-        auto m = fs::metadata(dir.path());
-        CHECK(pending_once(rt, m));
+        w.emplace(fs::write(dir / "late", std::string_view("written at shutdown")));
+        CHECK(pending_once(rt, *w));
+        m.emplace(fs::metadata(dir.path()));
+        CHECK(pending_once(rt, *m));
         releaser = blocker.release_after(20ms);
     }
     releaser.join();
     CHECK(slurp(dir / "late") == "written at shutdown");
+    w.reset();
+    m.reset();
+}
+
+TEST_CASE("A read_at and a write_at dropped mid-flight: the write lands, the descriptor closes "
+          "after both",
+          "[fs][file][positional][teardown]") {
+    TempDir dir;
+    put(dir / "f", "0123456789");
+    const auto before = open_fds();
+    Runtime rt(one_thread_pool());
+    {
+        auto f = open_ok(rt, fs::OpenOptions().read(true).write(true).open(dir / "f"));
+        PoolBlocker blocker(rt);
+        char buf[4];
+        auto r = f.read_at(asio::buffer(buf), 2);
+        CHECK(pending_once(rt, r));
+        auto w = f.write_at(asio::buffer("XY", 2), 4);
+        CHECK(pending_once(rt, w));
+        auto busy = f.into_fd();
+        REQUIRE_FALSE(busy);
+        CHECK(busy.error() == errc::device_or_resource_busy);
+    } // the futures are dropped with their jobs queued, the blocker releases, the File is dropped
+    CHECK(eventually([&] { return open_fds() == before; }));
+    CHECK(slurp(dir / "f") == "0123XY6789");
+}
+
+TEST_CASE("File reads, writes and syncs report a full pool queue as EAGAIN and accept nothing",
+          "[fs][file][pool][errors]") {
+    TempDir dir;
+    put(dir / "f", "abc");
+    RuntimeOptions opts = one_thread_pool();
+    opts.max_queued_blocking = 1;
+    Runtime rt(opts);
+    auto f = open_ok(rt, fs::OpenOptions().read(true).write(true).open(dir / "f"));
+    PoolBlocker blocker(rt);
+    auto queued = fs::metadata(dir / "f");
+    CHECK(pending_once(rt, queued)); // the queue is now full
+    char buf[3];
+    auto r = rt.block_on(io::read(f, asio::buffer(buf)));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::resource_unavailable_try_again);
+    auto w = rt.block_on(io::write(f, asio::buffer("zz", 2)));
+    REQUIRE_FALSE(w);
+    CHECK(w.error() == errc::resource_unavailable_try_again);
+    auto s = rt.block_on(f.sync_all());
+    REQUIRE_FALSE(s);
+    CHECK(s.error() == errc::resource_unavailable_try_again);
+    blocker.release();
+    CHECK(rt.block_on(std::move(queued)));
+    CHECK(rt.block_on(read_to_end(f)) == "abc");
+    REQUIRE(rt.block_on(io::flush(f)));
+    CHECK(slurp(dir / "f") == "abc");
 }
