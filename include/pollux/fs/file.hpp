@@ -196,9 +196,11 @@ public:
 
     /// Gives the descriptor back to the caller, who then must close it.
     /// Fails with `device_or_resource_busy` (EBUSY) while an operation is
-    /// in flight (await `io::flush` first) or a `read_at`/`write_at`
-    /// future or `OpFuture` still uses it; the File is unchanged then. Bytes
-    /// read ahead into the buffer are given back by seeking back over them.
+    /// in flight (await `io::flush` first) or a `read_at`/`write_at` runs
+    /// on the pool; the File is unchanged then. Bytes read ahead into the
+    /// buffer are given back by seeking back over them. A write error not
+    /// yet reported is lost: flush first. Afterwards the File holds no
+    /// descriptor (as a moved-from one).
     [[nodiscard]] Result<int> into_fd();
 
     /// A new File on a duplicate of the descriptor (fcntl F_DUPFD_CLOEXEC;
