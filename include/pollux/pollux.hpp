@@ -35,6 +35,7 @@
 #include <pollux/core/yield_now.hpp>
 #include <pollux/current_executor.hpp>
 #include <pollux/debug.hpp>
+#include <pollux/fs.hpp>
 #include <pollux/io.hpp>
 #include <pollux/join_handle.hpp>
 #include <pollux/join_set.hpp>
