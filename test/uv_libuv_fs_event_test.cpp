@@ -593,3 +593,18 @@ TEST_CASE("uv::FsEvent: destroying a started handle, and its loop, leaves nothin
         require_loop_quiescent(loop);
     }
 }
+
+TEST_CASE("fs_event_ref: an unreferenced started handle does not keep run() going",
+          "[uv][libuv][fs_event]") {
+    uv::Loop loop;
+    int close_cb_called = 0;
+    uv::FsEvent h(loop);
+    REQUIRE_FALSE(h.start(".", 0, fail_cb));
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    h.close([&] { ++close_cb_called; });
+    REQUIRE(close_cb_called == 0);
+    REQUIRE(loop.run() == 0);
+    REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}

@@ -298,3 +298,20 @@ TEST_CASE("uv::FsPoll: destroyed with a stat in flight, the loop finishes cleanl
     REQUIRE(loop.run() == 0);
     require_loop_quiescent(loop);
 }
+
+TEST_CASE("fs_poll_ref: an unreferenced handle lets run() return once its first stat is done",
+          "[uv][libuv][fs_poll]") {
+    uv::Loop loop;
+    int close_cb_called = 0;
+    uv::FsPoll h(loop);
+    // "." exists: the first stat only records its status (no callback).
+    REQUIRE_FALSE(h.start(".", 999ms, poll_cb_fail));
+    h.unref();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(loop.active_requests() == 0);
+    h.close([&] { ++close_cb_called; });
+    REQUIRE(close_cb_called == 0);
+    REQUIRE(loop.run() == 0);
+    REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
