@@ -608,3 +608,25 @@ TEST_CASE("fs_event_ref: an unreferenced started handle does not keep run() goin
     REQUIRE(close_cb_called == 1);
     require_loop_quiescent(loop);
 }
+
+TEST_CASE("uv::FsEvent: a handle may destroy itself in its callback; the loop goes on",
+          "[uv][fs_event]") {
+    TempDir dir;
+    create_file(dir / "f");
+    uv::Loop loop;
+    HangGuard guard(loop);
+    int called = 0;
+    std::optional<uv::FsEvent> ev(std::in_place, loop);
+    REQUIRE_FALSE(ev->start(
+        dir / "f", 0, [&](uv::FsEvent&, std::string_view, int, boost::system::error_code) {
+            ++called;
+            ev.reset();
+        }));
+    touch_file(dir / "f");
+    touch_file(dir / "f");
+    REQUIRE(loop.run() == 0);
+    REQUIRE(called == 1);
+    guard.t.close();
+    loop.run();
+    require_loop_quiescent(loop);
+}

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <string>
 
 using namespace pollux;
@@ -313,5 +315,54 @@ TEST_CASE("fs_poll_ref: an unreferenced handle lets run() return once its first 
     REQUIRE(close_cb_called == 0);
     REQUIRE(loop.run() == 0);
     REQUIRE(close_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv::FsPoll: a handle may destroy itself in its callback; the loop goes on",
+          "[uv][fs_poll]") {
+    TempDir dir;
+    uv::Loop loop;
+    int called = 0;
+    std::optional<uv::FsPoll> poll(std::in_place, loop);
+    // The missing file is reported at the first stat.
+    REQUIRE_FALSE(poll->start(
+        dir / "missing",
+        1ms,
+        [&](uv::FsPoll&, boost::system::error_code ec, const uv::Stat&, const uv::Stat&) {
+            REQUIRE(ec == boost::system::errc::no_such_file_or_directory);
+            ++called;
+            poll.reset();
+        }));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(called == 1);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv::FsPoll: stopped and restarted in its callback, it reports from a fresh start",
+          "[uv][fs_poll]") {
+    TempDir dir;
+    const std::string path = dir / "f";
+    uv::Loop loop;
+    int called = 0;
+    uv::FsPoll poll(loop);
+    std::function<void(uv::FsPoll&, boost::system::error_code, const uv::Stat&, const uv::Stat&)>
+        cb = [&](uv::FsPoll& h,
+                 boost::system::error_code ec,
+                 const uv::Stat& prev,
+                 const uv::Stat& curr) {
+            REQUIRE(ec == boost::system::errc::no_such_file_or_directory);
+            REQUIRE(prev == zero_statbuf);
+            REQUIRE(curr == zero_statbuf);
+            if (++called == 2) {
+                h.close();
+                return;
+            }
+            // A fresh start reports the same missing file again (once).
+            h.stop();
+            REQUIRE_FALSE(h.start(path, 1ms, cb));
+        };
+    REQUIRE_FALSE(poll.start(path, 1ms, cb));
+    REQUIRE(loop.run() == 0);
+    REQUIRE(called == 2);
     require_loop_quiescent(loop);
 }

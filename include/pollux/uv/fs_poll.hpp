@@ -61,7 +61,9 @@ public:
     /// An inactive handle on `loop` (`uv_fs_poll_init`).
     explicit FsPoll(Loop& loop);
     /// Closes the handle silently; a stat still running on the pool
-    /// finishes there and is ignored.
+    /// finishes there and is ignored. Until it has, it counts as a request
+    /// of the loop (`Loop::active_requests()`), as libuv's: run the loop
+    /// once more before closing or destroying it.
     ~FsPoll();
 
     /// Starts polling `path` every `interval` (0 means 1 ms, as libuv); the
