@@ -18,6 +18,7 @@
 // - A closing handle's close callback runs only when its in-flight count is
 //   0: every Asio completion and deferred callback of it has run first.
 
+#include <pollux/detail/work_pool.hpp>
 #include <pollux/uv/handle.hpp>
 #include <pollux/uv/loop.hpp>
 
@@ -25,7 +26,6 @@
 
 #include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/io_context.hpp>
-#include <pollux/detail/work_pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
