@@ -6,6 +6,9 @@
 
 #include <pollux/uv/async_handle.hpp>
 #include <pollux/uv/check.hpp>
+#include <pollux/uv/fs_event.hpp>
+#include <pollux/uv/fs_poll.hpp>
+#include <pollux/uv/fs_stat.hpp>
 #include <pollux/uv/getaddrinfo.hpp>
 #include <pollux/uv/getnameinfo.hpp>
 #include <pollux/uv/guess_handle.hpp>

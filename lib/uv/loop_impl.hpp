@@ -18,6 +18,7 @@
 // - A closing handle's close callback runs only when its in-flight count is
 //   0: every Asio completion and deferred callback of it has run first.
 
+#include <pollux/detail/work_pool.hpp>
 #include <pollux/uv/handle.hpp>
 #include <pollux/uv/loop.hpp>
 
@@ -25,7 +26,6 @@
 
 #include <boost/asio/detail/scheduler.hpp>
 #include <boost/asio/io_context.hpp>
-#include <pollux/detail/work_pool.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +42,8 @@ class Timer;
 }
 
 namespace pollux::uv::detail {
+
+class Inotify; // lib/uv/fs_event.cpp
 
 class LoopImpl : public std::enable_shared_from_this<LoopImpl> {
 public:
@@ -104,6 +106,11 @@ public:
     // The read buffer of every uv::Stream of this loop (lib/uv/stream.cpp),
     // lent to one read callback at a time; made on the first read.
     std::unique_ptr<char[]> stream_read_buffer;
+
+    // The inotify descriptor every uv::FsEvent of this loop shares
+    // (lib/uv/fs_event.cpp): owned by the started handles, so it is closed
+    // when the last one stops; the next start opens a new one.
+    std::weak_ptr<Inotify> inotify;
 
     std::unique_ptr<boost::asio::io_context> owned_io;
     boost::asio::io_context* io;

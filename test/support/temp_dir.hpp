@@ -3,10 +3,14 @@
 // `TempDir`: a fresh directory under $TMPDIR (or /tmp) for a test case,
 // removed with everything in it at the end of the case. `as_unprivileged`:
 // runs a check in a forked child that dropped root (for EACCES cases, which
-// root would bypass), returning the child's exit code.
+// root would bypass), returning the child's exit code. `create_file` and
+// `touch_file`: libuv's test helpers for the file-watching tests.
+
+#include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <grp.h>
 #include <stdexcept>
 #include <string>
@@ -72,6 +76,19 @@ int as_unprivileged(Fn fn) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 255 + WTERMSIG(status);
+}
+
+// libuv's create_file: an empty file (truncated if it exists).
+inline void create_file(const std::string& path) {
+    std::ofstream f(path, std::ios::trunc);
+    REQUIRE(f.good());
+}
+
+// libuv's touch_file: appends one byte (a modification).
+inline void touch_file(const std::string& path) {
+    std::ofstream f(path, std::ios::app);
+    REQUIRE(f.good());
+    f << 'x';
 }
 
 } // namespace pollux::test
