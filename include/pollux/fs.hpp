@@ -12,3 +12,4 @@
 #include <pollux/fs/open_options.hpp>
 #include <pollux/fs/ops.hpp>
 #include <pollux/fs/read_dir.hpp>
+#include <pollux/fs/watch.hpp>
