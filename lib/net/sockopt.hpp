@@ -8,10 +8,14 @@
 #include <pollux/core/result.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <limits>
 #include <netinet/in.h>
 #include <optional>
@@ -136,6 +140,82 @@ inline Result<unsigned> get_ttl_option(int fd) noexcept {
         return get_uint_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS);
     }
     return get_uint_option(fd, IPPROTO_IP, IP_TTL);
+}
+
+/// IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP: `group` must be a multicast
+/// address (invalid_argument otherwise); `iface` 0.0.0.0 lets the kernel
+/// pick the interface by route (ENODEV when there is none).
+inline Result<void> membership_v4(int fd,
+                                  const boost::asio::ip::address_v4& group,
+                                  const boost::asio::ip::address_v4& iface,
+                                  bool join) noexcept {
+    if (!group.is_multicast()) {
+        return make_error_code(boost::asio::error::invalid_argument);
+    }
+    ::ip_mreq m{};
+    m.imr_multiaddr.s_addr = htonl(group.to_uint());
+    m.imr_interface.s_addr = htonl(iface.to_uint());
+    if (::setsockopt(
+            fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof(m)) != 0) {
+        return errno_code();
+    }
+    return {};
+}
+
+/// IPV6_ADD_MEMBERSHIP / IPV6_DROP_MEMBERSHIP on interface index `iface`
+/// (0: by route).
+inline Result<void> membership_v6(int fd,
+                                  const boost::asio::ip::address_v6& group,
+                                  unsigned iface,
+                                  bool join) noexcept {
+    if (!group.is_multicast()) {
+        return make_error_code(boost::asio::error::invalid_argument);
+    }
+    ::ipv6_mreq m{};
+    const auto bytes = group.to_bytes();
+    std::memcpy(&m.ipv6mr_multiaddr, bytes.data(), bytes.size());
+    m.ipv6mr_interface = iface;
+    if (::setsockopt(
+            fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m, sizeof(m)) !=
+        0) {
+        return errno_code();
+    }
+    return {};
+}
+
+/// IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP (source-specific
+/// multicast, IPv4).
+inline Result<void> source_membership_v4(int fd,
+                                         const boost::asio::ip::address_v4& group,
+                                         const boost::asio::ip::address_v4& iface,
+                                         const boost::asio::ip::address_v4& source,
+                                         bool join) noexcept {
+    if (!group.is_multicast()) {
+        return make_error_code(boost::asio::error::invalid_argument);
+    }
+    ::ip_mreq_source m{};
+    m.imr_multiaddr.s_addr = htonl(group.to_uint());
+    m.imr_interface.s_addr = htonl(iface.to_uint());
+    m.imr_sourceaddr.s_addr = htonl(source.to_uint());
+    if (::setsockopt(fd,
+                     IPPROTO_IP,
+                     join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP,
+                     &m,
+                     sizeof(m)) != 0) {
+        return errno_code();
+    }
+    return {};
+}
+
+/// IP_MULTICAST_IF: the interface (by its address) multicast leaves from.
+inline Result<void> multicast_interface_v4(int fd,
+                                           const boost::asio::ip::address_v4& iface) noexcept {
+    ::in_addr a{};
+    a.s_addr = htonl(iface.to_uint());
+    if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a)) != 0) {
+        return errno_code();
+    }
+    return {};
 }
 
 /// The socket's SO_TYPE and address family, to check a descriptor before
