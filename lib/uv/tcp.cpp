@@ -174,7 +174,8 @@ boost::system::error_code Tcp::bind(const Endpoint& ep) {
 
 namespace {
 
-// "address:port" with an IP literal and a decimal port up to 65535.
+// "address:port" with an IP literal ("[v6]:port") and a decimal port up to
+// 65535.
 std::optional<Tcp::Endpoint> parse_endpoint(std::string_view host_port) {
     auto hp = net::split_host_port(host_port);
     if (!hp) {
@@ -189,7 +190,9 @@ std::optional<Tcp::Endpoint> parse_endpoint(std::string_view host_port) {
     }
     boost::system::error_code ec;
     const auto addr = boost::asio::ip::make_address(hp->first, ec);
-    if (ec) {
+    // An IPv6 address goes in brackets: "::1:80" is itself an address, so
+    // without them the port is a guess.
+    if (ec || (addr.is_v6() && host_port.front() != '[')) {
         return std::nullopt;
     }
     return Tcp::Endpoint(addr, static_cast<unsigned short>(port));

@@ -84,8 +84,9 @@ public:
     /// (resolve a name with `uv::getaddrinfo` first).
     /// @par Errors
     /// `invalid_argument` when `host_port` has no ':', an empty or
-    /// non-numeric port, a port above 65535, or an address that is not an IP
-    /// literal; then as `bind(Endpoint)`.
+    /// non-numeric port, a port above 65535, an address that is not an IP
+    /// literal, or an IPv6 address without brackets ("::1:80" is itself an
+    /// address); then as `bind(Endpoint)`.
     boost::system::error_code bind(std::string_view host_port);
 
     /// Connects to `ep`; `cb(ec)` runs when connected or failed
@@ -110,8 +111,8 @@ public:
     /// @par Errors
     /// `invalid_argument` (the callback is then never called) when
     /// `host_port` has no ':', an empty or non-numeric port, a port above
-    /// 65535, or an address that is not an IP literal; then as
-    /// `connect(Endpoint, cb)`.
+    /// 65535, an address that is not an IP literal, or an IPv6 address
+    /// without brackets; then as `connect(Endpoint, cb)`.
     boost::system::error_code connect(std::string_view host_port, StatusCallback cb);
 
     /// libuv's `uv_tcp_open`: adopts `fd`, an open TCP socket (fresh,
