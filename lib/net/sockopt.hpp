@@ -207,6 +207,37 @@ inline Result<void> source_membership_v4(int fd,
     return {};
 }
 
+/// MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP (source-specific
+/// multicast, IPv6) on interface index `iface`.
+inline Result<void> source_membership_v6(int fd,
+                                         const boost::asio::ip::address_v6& group,
+                                         unsigned iface,
+                                         const boost::asio::ip::address_v6& source,
+                                         bool join) noexcept {
+    if (!group.is_multicast()) {
+        return make_error_code(boost::asio::error::invalid_argument);
+    }
+    ::group_source_req r{};
+    r.gsr_interface = iface;
+    auto put = [](::sockaddr_storage& ss, const boost::asio::ip::address_v6& a) {
+        ::sockaddr_in6 sin6{};
+        sin6.sin6_family = AF_INET6;
+        const auto bytes = a.to_bytes();
+        std::memcpy(&sin6.sin6_addr, bytes.data(), bytes.size());
+        std::memcpy(&ss, &sin6, sizeof(sin6));
+    };
+    put(r.gsr_group, group);
+    put(r.gsr_source, source);
+    if (::setsockopt(fd,
+                     IPPROTO_IPV6,
+                     join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
+                     &r,
+                     sizeof(r)) != 0) {
+        return errno_code();
+    }
+    return {};
+}
+
 /// IP_MULTICAST_IF: the interface (by its address) multicast leaves from.
 inline Result<void> multicast_interface_v4(int fd,
                                            const boost::asio::ip::address_v4& iface) noexcept {

@@ -324,11 +324,8 @@ boost::system::error_code Udp::set_source_membership(std::string_view multicast_
     }
     std::optional<boost::asio::ip::address> source;
     if (!source_addr.empty()) {
-        if (group.is_v6()) {
-            return boost::asio::error::operation_not_supported;
-        }
         source = boost::asio::ip::make_address(std::string(source_addr), ec);
-        if (ec || !source->is_v4()) {
+        if (ec || source->is_v4() != group.is_v4()) {
             return boost::asio::error::invalid_argument;
         }
     }
@@ -349,6 +346,10 @@ boost::system::error_code Udp::set_source_membership(std::string_view multicast_
     const bool join = membership == Membership::join_group;
     if (group.is_v6()) {
         const unsigned index = iface ? static_cast<unsigned>(iface->to_v6().scope_id()) : 0;
+        if (source) {
+            return as_code(
+                net::detail::source_membership_v6(fd, group.to_v6(), index, source->to_v6(), join));
+        }
         return as_code(net::detail::membership_v6(fd, group.to_v6(), index, join));
     }
     const auto if4 = iface ? iface->to_v4() : boost::asio::ip::address_v4::any();

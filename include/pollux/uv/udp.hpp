@@ -163,9 +163,10 @@ public:
                                              std::string_view interface_addr,
                                              Membership membership);
     /// Joins or leaves the group for datagrams from `source_addr` only
-    /// (source-specific multicast; IPv4 only here).
+    /// (source-specific multicast).
     /// @par Errors
-    /// As `set_membership`; `operation_not_supported` for IPv6 addresses.
+    /// As `set_membership`; `invalid_argument` for a source of the other
+    /// family.
     boost::system::error_code set_source_membership(std::string_view multicast_addr,
                                                     std::string_view interface_addr,
                                                     std::string_view source_addr,
