@@ -359,6 +359,38 @@ TEST_CASE("uv::Udp destroyed with an opened socket, unrun, closes the descriptor
     REQUIRE(pollux::test::open_fds() == before);
 }
 
+// ---- test-udp-create-socket-early.c ------------------------------------------
+
+TEST_CASE("udp_create_early: an early IPv4 socket has a name before bind, and binds",
+          "[uv][libuv][udp]") {
+    uv::Loop loop;
+    uv::Udp client(loop, boost::asio::ip::udp::v4());
+    REQUIRE(client.socket().native_handle() >= 0);
+    REQUIRE(client.getsockname().value().address().is_v4());
+    REQUIRE_FALSE(client.bind(at("127.0.0.1")));
+    REQUIRE(client.getsockname().value().address() == boost::asio::ip::make_address("127.0.0.1"));
+    client.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("udp_create_early_bad_bind: binding an IPv4 address to an early IPv6 socket is "
+          "invalid_argument",
+          "[uv][libuv][udp]") {
+    if (!have_ipv6_loopback()) {
+        WARN("no IPv6 here: skipped, as libuv's RETURN_SKIP");
+        return;
+    }
+    uv::Loop loop;
+    uv::Udp client(loop, boost::asio::ip::udp::v6());
+    REQUIRE(client.socket().native_handle() >= 0);
+    REQUIRE(client.getsockname().value().address().is_v6());
+    REQUIRE(client.bind(at("127.0.0.1")) == boost::asio::error::invalid_argument);
+    client.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
 // ---- test-udp-options.c ------------------------------------------------------
 
 TEST_CASE("udp_options: broadcast, ttl 1..255, multicast loop and ttl 0..255 are accepted; "
