@@ -23,8 +23,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <optional>
-#include <system_error>
 #include <sys/socket.h>
+#include <system_error>
 #include <unistd.h>
 #include <vector>
 
@@ -576,6 +576,22 @@ TEST_CASE("TcpSocket dropped after its runtime is gone closes its descriptor", "
         REQUIRE(open_fds() == before + 1);
     }
     s.reset();
+    REQUIRE(open_fds() == before);
+}
+
+TEST_CASE("TcpSocket held by a task dropped at runtime shutdown closes its descriptor",
+          "[net][tcp]") {
+    const std::size_t before = open_fds();
+    {
+        Runtime rt;
+        rt.block_on([]() -> Async<> {
+            spawn([](TcpSocket s) -> Async<> {
+                (void)s.set_nodelay(true);
+                co_await time::sleep(std::chrono::hours(1));
+            }(TcpSocket::new_v4().value()));
+            co_await time::sleep(1ms);
+        }());
+    }
     REQUIRE(open_fds() == before);
 }
 
