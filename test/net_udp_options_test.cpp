@@ -41,19 +41,27 @@ int raw_int_option(int fd, int level, int name) {
 
 } // namespace
 
-TEST_CASE("UdpSocket broadcast is off by default; sending to 255.255.255.255 is then refused",
+TEST_CASE("UdpSocket broadcast is off by default: a send to a broadcast address is refused "
+          "until set_broadcast(true)",
           "[net][udp]") {
     Runtime rt;
     rt.block_on([]() -> Async<> {
+        // 127.255.255.255 is the loopback network's broadcast address: its
+        // route is in the local table, so this needs no default route.
+        auto rx = UdpSocket::bind({asio::ip::address_v4::any(), 0}).value();
         auto s = UdpSocket::bind({asio::ip::address_v4::any(), 0}).value();
         REQUIRE_FALSE(s.broadcast().value());
-        auto r = co_await s.send_to(asio::buffer("x", 1),
-                                    {asio::ip::address_v4::broadcast(), s.local_addr()->port()});
+        const asio::ip::udp::endpoint to(asio::ip::make_address("127.255.255.255"),
+                                         rx.local_addr()->port());
+        auto r = co_await s.send_to(asio::buffer("x", 1), to);
         REQUIRE_FALSE(r);
         REQUIRE(r.error() == asio::error::access_denied);
         REQUIRE(s.set_broadcast(true));
         REQUIRE(s.broadcast().value());
         REQUIRE(raw_int_option(s.socket().native_handle(), SOL_SOCKET, SO_BROADCAST) != 0);
+        auto sent = co_await s.send_to(asio::buffer("x", 1), to);
+        REQUIRE(sent);
+        REQUIRE(*sent == 1);
     }());
 }
 
