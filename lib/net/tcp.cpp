@@ -14,7 +14,6 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <cstring>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <optional>
 #include <vector>
