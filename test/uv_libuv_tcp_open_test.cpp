@@ -343,8 +343,14 @@ struct CloseReset {
                 for (int i = 0; i < 4; ++i) {
                     REQUIRE_FALSE(
                         tcp_client.write(std::string("PING"), [this](boost::system::error_code) {
-                            // Write callbacks run before the close callback.
-                            REQUIRE(close_cb_called == 0);
+                            // Write callbacks run before the close callback
+                            // of their handle (libuv asserts it for the
+                            // accepted side's close too, where it is an
+                            // artifact of libuv's batching: pollux on Asio's
+                            // select reactor may run them later).
+                            if (client_close) {
+                                REQUIRE(close_cb_called == 0);
+                            }
                             ++write_cb_called;
                         }));
                 }

@@ -6,6 +6,7 @@
 #include "../detail/retry_eintr.hpp"
 #include "../detail/tcp_inq.hpp"
 #include "../net/sockopt.hpp"
+#include "fd_in_use.hpp"
 #include "loop_impl.hpp"
 #include "stream_impl.hpp"
 
@@ -236,9 +237,11 @@ boost::system::error_code Tcp::open(int fd) {
         *proto != IPPROTO_TCP) {
         return boost::asio::error::invalid_argument;
     }
+    // libuv's uv__fd_exists: another handle of this loop holds it.
+    if (detail::fd_in_use(loop(), fd)) {
+        return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+    }
     boost::system::error_code ec;
-    // Registering with the reactor fails with EEXIST when another handle of
-    // this loop watches the descriptor (libuv's uv__fd_exists check).
     socket_.assign(
         kind->family == AF_INET6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd, ec);
     if (ec) {

@@ -3,6 +3,7 @@
 #include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../net/sockopt.hpp"
+#include "fd_in_use.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
@@ -128,9 +129,11 @@ boost::system::error_code Udp::open(int fd) {
         *proto != IPPROTO_UDP) {
         return boost::asio::error::invalid_argument;
     }
+    // libuv's uv__fd_exists: another handle of this loop holds it.
+    if (detail::fd_in_use(loop(), fd)) {
+        return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+    }
     boost::system::error_code ec;
-    // The reactor refuses a descriptor another handle of this loop watches
-    // (EEXIST), as libuv's uv__fd_exists check does.
     socket_.assign(
         kind->family == AF_INET6 ? boost::asio::ip::udp::v6() : boost::asio::ip::udp::v4(), fd, ec);
     if (ec) {
