@@ -480,6 +480,21 @@ TEST_CASE("uv::Tcp close_reset without a socket or while closing is bad_descript
     REQUIRE(called == 0);
 }
 
+TEST_CASE("uv::Tcp close_reset and then destroyed before the loop runs: no callback, and the "
+          "descriptor is closed",
+          "[uv][tcp]") {
+    const std::size_t before = pollux::test::open_fds();
+    int called = 0;
+    {
+        uv::Loop loop;
+        uv::Tcp h(loop);
+        REQUIRE_FALSE(h.open(create_tcp_socket()));
+        REQUIRE_FALSE(h.close_reset([&] { ++called; }));
+    }
+    REQUIRE(called == 0);
+    REQUIRE(pollux::test::open_fds() == before);
+}
+
 // ---- connect("address:port") -------------------------------------------------
 
 TEST_CASE("uv::Tcp connect with \"address:port\" connects like connect(Endpoint)", "[uv][tcp]") {
