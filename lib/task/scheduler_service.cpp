@@ -94,7 +94,6 @@ std::size_t SchedulerService::live_tasks() const {
     return live_;
 }
 
-
 namespace {
 
 // The shard of the calling thread: threads take indexes in turn.
