@@ -118,8 +118,10 @@ TEST_CASE("work pool: shutdown runs queued mandatory jobs and drops queued aband
     REQUIRE(submit(pool, [&] { gate.wait(); }));
     gate.wait_for_waiters(1);
     for (int i = 0; i < 3; ++i) {
-        REQUIRE(submit(pool, [&] { ++mandatory; }, WorkKind::mandatory));
-        REQUIRE(submit(pool, [&] { ++abandonable; }, WorkKind::abandonable));
+        REQUIRE(submit(
+            pool, [&] { ++mandatory; }, WorkKind::mandatory));
+        REQUIRE(submit(
+            pool, [&] { ++abandonable; }, WorkKind::abandonable));
     }
     std::thread closer([&] { pool.shutdown(); });
     // The shutdown must wait for the running job; open its gate only once
@@ -137,8 +139,10 @@ TEST_CASE("work pool: a submission after shutdown is refused, mandatory or not",
     WorkPool pool(1, 10);
     pool.shutdown();
     std::atomic<int> ran{0};
-    CHECK_FALSE(submit(pool, [&] { ++ran; }, WorkKind::mandatory));
-    CHECK_FALSE(submit(pool, [&] { ++ran; }, WorkKind::abandonable));
+    CHECK_FALSE(submit(
+        pool, [&] { ++ran; }, WorkKind::mandatory));
+    CHECK_FALSE(submit(
+        pool, [&] { ++ran; }, WorkKind::abandonable));
     CHECK(ran == 0);
 }
 
@@ -151,7 +155,8 @@ TEST_CASE("work pool: spawn_blocking and uv::queue_work on one context share one
     rt.block_on([]() -> Async<> { co_await spawn_blocking([] {}); }());
     CHECK(pool.metrics().completed == 1);
     bool after = false;
-    uv::queue_work(loop, [] {}, [&](boost::system::error_code ec) { after = !ec; });
+    uv::queue_work(
+        loop, [] {}, [&](boost::system::error_code ec) { after = !ec; });
     loop.run();
     CHECK(after);
     CHECK(pool.metrics().completed == 2);
@@ -189,20 +194,29 @@ TEST_CASE("work pool: uv::queue_work beyond the queue bound calls back with EAGA
     std::vector<boost::system::error_code> results(3);
     int calls = 0;
     bool refused_work_ran = false;
-    uv::queue_work(loop, [&] { gate.wait(); }, [&](boost::system::error_code ec) {
-        results[0] = ec;
-        ++calls;
-    });
+    uv::queue_work(
+        loop,
+        [&] { gate.wait(); },
+        [&](boost::system::error_code ec) {
+            results[0] = ec;
+            ++calls;
+        });
     gate.wait_for_waiters(1);
-    uv::queue_work(loop, [] {}, [&](boost::system::error_code ec) {
-        results[1] = ec;
-        ++calls;
-    });
-    uv::queue_work(loop, [&] { refused_work_ran = true; }, [&](boost::system::error_code ec) {
-        results[2] = ec;
-        ++calls;
-        gate.release();
-    });
+    uv::queue_work(
+        loop,
+        [] {},
+        [&](boost::system::error_code ec) {
+            results[1] = ec;
+            ++calls;
+        });
+    uv::queue_work(
+        loop,
+        [&] { refused_work_ran = true; },
+        [&](boost::system::error_code ec) {
+            results[2] = ec;
+            ++calls;
+            gate.release();
+        });
     CHECK(calls == 0); // never called back from inside queue_work
     loop.run();
     CHECK(calls == 3);
@@ -217,7 +231,8 @@ TEST_CASE("work pool: a loop's set_threadpool_size is refused once the pool has 
     uv::Loop loop;
     CHECK_FALSE(loop.set_threadpool_size(3));
     CHECK(loop.threadpool_size() == 3);
-    uv::queue_work(loop, [] {}, [](boost::system::error_code) {});
+    uv::queue_work(
+        loop, [] {}, [](boost::system::error_code) {});
     loop.run();
     CHECK(loop.set_threadpool_size(5) == boost::system::errc::device_or_resource_busy);
     CHECK(loop.threadpool_size() == 3);
