@@ -80,7 +80,11 @@ pollux::Async<> serve(pollux::net::TcpStream tcp, pollux::tls::TlsAcceptor accep
         // write_all hands the bytes to OpenSSL; flush sends them now
         // rather than with the next read.
         auto w = co_await pollux::io::write_all(*tls, asio::buffer(buf.data(), *n));
-        if (!w || !(co_await pollux::io::flush(*tls))) {
+        if (!w) {
+            co_return;
+        }
+        auto f = co_await pollux::io::flush(*tls);
+        if (!f) {
             co_return;
         }
     }
