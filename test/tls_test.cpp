@@ -8,6 +8,7 @@
 #include <pollux/io.hpp>
 #include <pollux/net.hpp>
 #include <pollux/runtime.hpp>
+#include <pollux/sim.hpp>
 #include <pollux/spawn.hpp>
 #include <pollux/time.hpp>
 
@@ -698,4 +699,68 @@ TEST_CASE("a TLS server loop serves a good client after a bad one", "[tls][bad]"
         CHECK(failed_handshakes == 1);
         server.abort();
     }());
+}
+
+TEST_CASE("TlsOptions max_version TLS 1.2 negotiates TLS 1.2, where key_update is an error",
+          "[tls][options]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        TlsOptions so = server_options();
+        so.max_version = tls::Version::tls1_2;
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(so), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        CHECK(c->protocol_version() == "TLSv1.2");
+        CO_REQUIRE(io::write_all(*c, asio::buffer(std::string_view("twelve"))));
+        CO_REQUIRE(io::shutdown(*c));
+        CO_CHECK_EQ(read_all(*s), "twelve");
+        auto k = co_await s->key_update();
+        REQUIRE_FALSE(k);
+        CHECK(k.error().category() == tls::openssl_category());
+    }());
+}
+
+namespace {
+
+const auto sim_server_ip = boost::asio::ip::make_address("10.0.0.2");
+
+Async<void> sim_tls_echo_server(TlsAcceptor acceptor) {
+    auto l = sim::TcpListener::bind(asio::ip::tcp::endpoint(asio::ip::address_v4::any(), 443));
+    REQUIRE(l);
+    auto conn = co_await l->accept();
+    REQUIRE(conn);
+    auto s = co_await acceptor.accept(std::move(conn->first));
+    REQUIRE(s);
+    auto [rd, wr] = io::split(*s);
+    CO_REQUIRE(io::copy(rd, wr));
+    CO_REQUIRE(io::shutdown(*s));
+}
+
+Async<std::string> sim_tls_client(TlsConnector connector, std::string msg) {
+    auto tcp = co_await sim::TcpStream::connect(asio::ip::tcp::endpoint(sim_server_ip, 443));
+    REQUIRE(tcp);
+    auto c = co_await connector.connect("localhost", std::move(*tcp));
+    REQUIRE(c);
+    auto [w, got] = co_await join(
+        [](TlsStream<sim::TcpStream>& c, const std::string& m) -> Async<bool> {
+            auto w = co_await io::write_all(c, asio::buffer(m));
+            auto s = co_await io::shutdown(c);
+            co_return w&& s;
+        }(*c, msg),
+        read_all(*c));
+    REQUIRE(w);
+    co_return got;
+}
+
+} // namespace
+
+TEST_CASE("TlsStream runs over the simulated network's sim::TcpStream", "[tls][sim]") {
+    sim::Runtime rt(7);
+    const auto server = rt.network().add_host(sim_server_ip);
+    rt.spawn_on(server, sim_tls_echo_server(make_acceptor()));
+    std::string msg(200000, 'z');
+    for (std::size_t i = 0; i < msg.size(); ++i) {
+        msg[i] = static_cast<char>('a' + i % 23);
+    }
+    REQUIRE(rt.block_on(sim_tls_client(make_connector(), msg)) == msg);
 }

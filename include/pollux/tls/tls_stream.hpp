@@ -390,7 +390,7 @@ private:
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe.
 /// @par Errors
-/// OpenSSL's (a TLS 1.2 connection: "wrong ssl version"); `S`'s.
+/// OpenSSL's (on a TLS 1.2 connection, which has no key update); `S`'s.
 /// @par Preconditions
 /// The stream outlives the future. Not polled after Ready (asserts).
 template <Transport S>
