@@ -764,3 +764,40 @@ TEST_CASE("TlsStream runs over the simulated network's sim::TcpStream", "[tls][s
     }
     REQUIRE(rt.block_on(sim_tls_client(make_connector(), msg)) == msg);
 }
+
+TEST_CASE("TlsAcceptor with ClientAuth::request accepts a client without a certificate",
+          "[tls][client_auth]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        TlsOptions so = server_options();
+        so.client_auth = tls::ClientAuth::request;
+        so.ca = Pem::memory(certs().ca.cert_pem);
+        SECTION("without one") {
+            auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(so), "localhost");
+            REQUIRE(c);
+            REQUIRE(s);
+            CHECK_FALSE(s->peer_certificate());
+        }
+        SECTION("with one") {
+            TlsOptions co = client_options();
+            co.certificate_chain = Pem::memory(certs().client.cert_pem);
+            co.private_key = Pem::memory(certs().client.key_pem);
+            auto [c, s] =
+                co_await handshake_pair(make_connector(co), make_acceptor(so), "localhost");
+            REQUIRE(c);
+            REQUIRE(s);
+            auto cert = s->peer_certificate();
+            REQUIRE(cert);
+            CHECK(cert->subject() == "CN=pollux client");
+        }
+        SECTION("with a certificate the server does not trust") {
+            TlsOptions co = client_options();
+            co.certificate_chain = Pem::memory(certs().self_signed.cert_pem);
+            co.private_key = Pem::memory(certs().self_signed.key_pem);
+            auto [c, s] =
+                co_await handshake_pair(make_connector(co), make_acceptor(so), "localhost");
+            REQUIRE_FALSE(s);
+            CHECK(s.error().category() == tls::verify_category());
+        }
+    }());
+}
