@@ -801,3 +801,28 @@ TEST_CASE("TlsAcceptor with ClientAuth::request accepts a client without a certi
         }
     }());
 }
+
+TEST_CASE("TlsOptions ca_dir verifies against a hashed certificate directory", "[tls][options]") {
+    auto dir =
+        std::filesystem::temp_directory_path() / ("pollux_tls_cadir_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    // The name `openssl rehash` would give: the subject hash, ".0".
+    BIO* bio =
+        BIO_new_mem_buf(certs().ca.cert_pem.data(), static_cast<int>(certs().ca.cert_pem.size()));
+    X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    REQUIRE(ca != nullptr);
+    char name[16];
+    std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(ca));
+    X509_free(ca);
+    BIO_free(bio);
+    test::write_file((dir / name).string(), certs().ca.cert_pem);
+    TlsOptions co;
+    co.ca_dir = dir.string();
+    Runtime rt;
+    rt.block_on([](TlsOptions co) -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(co), make_acceptor(), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+    }(co));
+    std::filesystem::remove_all(dir);
+}

@@ -41,6 +41,9 @@ class KeyUpdate;
 /// `io::flush`, `io::shutdown`, `io::copy` and `BufReader` work on it as on
 /// a socket.
 ///
+/// Dropping it closes the transport without a close_notify (the peer reads
+/// `stream_truncated`): `io::shutdown` first for a clean end.
+///
 /// How it works: OpenSSL runs on memory (a BIO pair with two fixed
 /// buffers, about 60 KiB per stream, allocated once); each poll moves
 /// ciphertext between those buffers and `S` with `S::poll_read` and
