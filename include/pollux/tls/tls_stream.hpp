@@ -45,7 +45,8 @@ class KeyUpdate;
 /// `stream_truncated`): `io::shutdown` first for a clean end.
 ///
 /// How it works: OpenSSL runs on memory (a BIO pair with two fixed
-/// buffers, about 60 KiB per stream, allocated once); each poll moves
+/// buffers, 51 KiB per stream besides OpenSSL's own record buffers,
+/// allocated once); each poll moves
 /// ciphertext between those buffers and `S` with `S::poll_read` and
 /// `S::poll_write`, so it needs no thread and no descriptor of its own.
 ///
