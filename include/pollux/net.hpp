@@ -2,14 +2,15 @@
 
 /// @file
 /// `pollux::net` (tokio's `net` module): `TcpListener`, `TcpStream`,
-/// `UdpSocket`, `UnixListener`, `UnixStream` (with descriptor passing),
-/// `UnixDatagram`, anonymous pipes and FIFOs (`pipe::pipe()`) and
+/// `TcpSocket` (options before bind/listen/connect), `UdpSocket`, `UnixListener`, `UnixStream`
+/// (with descriptor passing), `UnixDatagram`, anonymous pipes and FIFOs (`pipe::pipe()`) and
 /// `resolve`. Readiness-based sockets and pipes: see docs/net.md. It only
 /// includes the headers under `pollux/net/`.
 
 #include <pollux/net/pipe.hpp>
 #include <pollux/net/resolve.hpp>
 #include <pollux/net/tcp_listener.hpp>
+#include <pollux/net/tcp_socket.hpp>
 #include <pollux/net/tcp_stream.hpp>
 #include <pollux/net/udp_socket.hpp>
 #include <pollux/net/unix_datagram.hpp>

@@ -110,6 +110,15 @@ public:
         });
     }
 
+    /// Takes `s`, a socket made elsewhere (TcpSocket::connect: bound or
+    /// given options first), as if `open` had made it.
+    template <class Socket>
+    void adopt(Socket&& s) {
+        reset();
+        b_ = new Block(std::move(s));
+        started_ = false;
+    }
+
     /// Hands the connected block to the caller.
     [[nodiscard]] Block* release() noexcept { return std::exchange(b_, nullptr); }
 

@@ -3,14 +3,18 @@
 // Own header(s) first: this proves they are self-contained (STYLE H1).
 
 #include <pollux/net/resolve.hpp>
+#include <pollux/net/tcp_socket.hpp>
 
 #include "connect.hpp"
 #include "socket_block.hpp"
+#include "sockopt.hpp"
+#include "tcp_impl.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include <cstring>
+#include <netinet/in.h>
 #include <optional>
 #include <vector>
 
@@ -47,6 +51,49 @@ boost::system::error_code invalid_host_port() {
     return make_error_code(boost::asio::error::invalid_argument);
 }
 
+// The checks from_fd makes before adopting `fd`, which stays the caller's
+// on error: a TCP socket over IPv4 or IPv6, listening (`listening`) or not.
+// Returns its protocol.
+Result<tcp> check_tcp_fd(int fd, bool listening) {
+    using Out = Result<tcp>;
+    auto kind = detail::socket_kind(fd);
+    if (!kind) {
+        return Out(boost::system::in_place_error, kind.error());
+    }
+    auto proto = detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
+    if (!proto) {
+        return Out(boost::system::in_place_error, proto.error());
+    }
+    auto acc = detail::get_bool_option(fd, SOL_SOCKET, SO_ACCEPTCONN);
+    if (!acc) {
+        return Out(boost::system::in_place_error, acc.error());
+    }
+    if (kind->type != SOCK_STREAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
+        *proto != IPPROTO_TCP || *acc != listening) {
+        return Out(boost::system::in_place_error, invalid_host_port());
+    }
+    return kind->family == AF_INET6 ? tcp::v6() : tcp::v4();
+}
+
+// Wraps `fd` in an Asio object of type `Sock` (socket or acceptor) on `ex`;
+// non-blocking and close-on-exec. `fd` stays the caller's on error.
+template <class Sock>
+Result<Sock> assign_fd(int fd, const tcp& protocol, const boost::asio::any_io_executor& ex) {
+    Sock s(ex);
+    boost::system::error_code ec;
+    s.assign(protocol, fd, ec);
+    if (ec) {
+        return Result<Sock>(boost::system::in_place_error, ec);
+    }
+    s.non_blocking(true, ec);
+    if (ec) {
+        (void)s.release();
+        return Result<Sock>(boost::system::in_place_error, ec);
+    }
+    detail::set_cloexec(fd);
+    return Result<Sock>(std::move(s));
+}
+
 } // namespace
 
 // ---- TcpStream ---------------------------------------------------------------
@@ -70,6 +117,22 @@ Result<TcpStream> TcpStream::from_socket(tcp::socket sock) {
     }
     detail::set_cloexec(sock.native_handle());
     return TcpStream(new Impl(std::move(sock)));
+}
+
+Result<TcpStream> TcpStream::from_fd(int fd, const boost::asio::any_io_executor& ex) {
+    auto proto = check_tcp_fd(fd, false);
+    if (!proto) {
+        return Result<TcpStream>(boost::system::in_place_error, proto.error());
+    }
+    auto s = assign_fd<tcp::socket>(fd, *proto, ex);
+    if (!s) {
+        return Result<TcpStream>(boost::system::in_place_error, s.error());
+    }
+    return TcpStream(new Impl(std::move(*s)));
+}
+
+Result<TcpStream> TcpStream::from_fd(int fd) {
+    return from_fd(fd, detail::executor_or_current(nullptr, "pollux::net::TcpStream::from_fd"));
 }
 
 Poll<Result<std::size_t>> TcpStream::poll_read(Context& cx, boost::asio::mutable_buffer buf) {
@@ -120,6 +183,38 @@ Result<bool> TcpStream::nodelay() const {
         return Result<bool>(boost::system::in_place_error, ec);
     }
     return opt.value();
+}
+
+Result<void> TcpStream::set_linger(std::optional<std::chrono::seconds> linger) {
+    return detail::set_linger_option(impl_->sock.native_handle(), linger);
+}
+
+Result<std::optional<std::chrono::seconds>> TcpStream::linger() const {
+    return detail::get_linger_option(impl_->sock.native_handle());
+}
+
+Result<void> TcpStream::set_ttl(std::uint32_t ttl) {
+    return detail::set_ttl_option(impl_->sock.native_handle(), ttl);
+}
+
+Result<std::uint32_t> TcpStream::ttl() const {
+    return detail::get_ttl_option(impl_->sock.native_handle());
+}
+
+Result<void> TcpStream::set_keepalive(bool on) {
+    return detail::set_int_option(
+        impl_->sock.native_handle(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+}
+
+Result<bool> TcpStream::keepalive() const {
+    return detail::get_bool_option(impl_->sock.native_handle(), SOL_SOCKET, SO_KEEPALIVE);
+}
+
+void TcpStream::close_reset() noexcept {
+    if (impl_ != nullptr) {
+        (void)detail::set_linger_option(impl_->sock.native_handle(), std::chrono::seconds(0));
+        detail::destroy_block(std::exchange(impl_, nullptr));
+    }
 }
 
 tcp::socket& TcpStream::socket() noexcept {
@@ -202,6 +297,22 @@ Poll<TcpConnectFuture::Output> TcpConnectFuture::poll(Context& cx) {
     }
 }
 
+TcpConnectFuture detail::connect_socket(tcp::socket s, const tcp::endpoint& ep) {
+    auto* st = new TcpConnectFuture::State();
+    st->endpoints.push_back(ep);
+    st->ex.emplace(s.get_executor());
+    st->attempt.adopt(std::move(s));
+    return TcpConnectFuture(st);
+}
+
+TcpConnectFuture detail::failed_connect(boost::system::error_code ec,
+                                        const boost::asio::any_io_executor& ex) {
+    auto* st = new TcpConnectFuture::State();
+    st->ex.emplace(ex);
+    st->last_error = ec; // no endpoint: the first poll reports it
+    return TcpConnectFuture(st);
+}
+
 TcpConnectFuture TcpStream::connect(const tcp::endpoint& ep) {
     auto* st = new TcpConnectFuture::State();
     st->endpoints.push_back(ep);
@@ -245,29 +356,48 @@ TcpListener::~TcpListener() {
     detail::destroy_block(impl_);
 }
 
+// tokio's defaults: SO_REUSEADDR (a restarted server rebinds a port whose
+// old connections are in TIME_WAIT) and a backlog of 1024.
 Result<TcpListener> TcpListener::bind(const tcp::endpoint& ep,
                                       const boost::asio::any_io_executor& ex) {
-    tcp::acceptor a(ex);
+    auto sock = ep.address().is_v6() ? TcpSocket::new_v6(ex) : TcpSocket::new_v4(ex);
+    if (!sock) {
+        return Result<TcpListener>(boost::system::in_place_error, sock.error());
+    }
+    auto r = sock->set_reuseaddr(true);
+    if (r) {
+        r = sock->bind(ep);
+    }
+    if (!r) {
+        return Result<TcpListener>(boost::system::in_place_error, r.error());
+    }
+    return std::move(*sock).listen(listen_backlog);
+}
+
+Result<TcpListener> TcpListener::from_acceptor(tcp::acceptor a) {
     boost::system::error_code ec;
-    a.open(ep.protocol(), ec);
+    a.non_blocking(true, ec);
     if (ec) {
-        return ec;
+        return Result<TcpListener>(boost::system::in_place_error, ec);
     }
     detail::set_cloexec(a.native_handle());
-    a.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) {
-        a.bind(ep, ec);
-    }
-    if (!ec) {
-        a.listen(listen_backlog, ec);
-    }
-    if (!ec) {
-        a.non_blocking(true, ec);
-    }
-    if (ec) {
-        return ec;
-    }
     return TcpListener(new Impl(std::move(a)));
+}
+
+Result<TcpListener> TcpListener::from_fd(int fd, const boost::asio::any_io_executor& ex) {
+    auto proto = check_tcp_fd(fd, true);
+    if (!proto) {
+        return Result<TcpListener>(boost::system::in_place_error, proto.error());
+    }
+    auto a = assign_fd<tcp::acceptor>(fd, *proto, ex);
+    if (!a) {
+        return Result<TcpListener>(boost::system::in_place_error, a.error());
+    }
+    return TcpListener(new Impl(std::move(*a)));
+}
+
+Result<TcpListener> TcpListener::from_fd(int fd) {
+    return from_fd(fd, detail::executor_or_current(nullptr, "pollux::net::TcpListener::from_fd"));
 }
 
 Result<TcpListener> TcpListener::bind(const tcp::endpoint& ep) {

@@ -6,11 +6,13 @@
 #include "../detail/retry_eintr.hpp"
 #include "connect.hpp"
 #include "socket_block.hpp"
+#include "sockopt.hpp"
 
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <netinet/in.h>
 
 namespace pollux::net {
 
@@ -145,6 +147,104 @@ Result<udp::endpoint> UdpSocket::peer_addr() const {
         return ec;
     }
     return ep;
+}
+
+Result<UdpSocket> UdpSocket::from_fd(int fd, const boost::asio::any_io_executor& ex) {
+    using Out = Result<UdpSocket>;
+    auto kind = detail::socket_kind(fd);
+    if (!kind) {
+        return Out(boost::system::in_place_error, kind.error());
+    }
+    auto proto = detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
+    if (!proto) {
+        return Out(boost::system::in_place_error, proto.error());
+    }
+    if (kind->type != SOCK_DGRAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
+        *proto != IPPROTO_UDP) {
+        return Out(boost::system::in_place_error,
+                   make_error_code(boost::asio::error::invalid_argument));
+    }
+    udp::socket s(ex);
+    boost::system::error_code ec;
+    s.assign(kind->family == AF_INET6 ? udp::v6() : udp::v4(), fd, ec);
+    if (!ec) {
+        s.non_blocking(true, ec);
+        if (ec) {
+            (void)s.release();
+        }
+    }
+    if (ec) {
+        return Out(boost::system::in_place_error, ec);
+    }
+    detail::set_cloexec(fd);
+    return UdpSocket(new Impl(std::move(s)));
+}
+
+Result<UdpSocket> UdpSocket::from_fd(int fd) {
+    return from_fd(fd, detail::executor_or_current(nullptr, "pollux::net::UdpSocket::from_fd"));
+}
+
+Result<void> UdpSocket::set_broadcast(bool on) {
+    return detail::set_int_option(
+        impl_->sock.native_handle(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0);
+}
+
+Result<bool> UdpSocket::broadcast() const {
+    return detail::get_bool_option(impl_->sock.native_handle(), SOL_SOCKET, SO_BROADCAST);
+}
+
+Result<void> UdpSocket::set_ttl(std::uint32_t ttl) {
+    return detail::set_ttl_option(impl_->sock.native_handle(), ttl);
+}
+
+Result<std::uint32_t> UdpSocket::ttl() const {
+    return detail::get_ttl_option(impl_->sock.native_handle());
+}
+
+Result<void> UdpSocket::set_multicast_loop_v4(bool on) {
+    return detail::set_int_option(
+        impl_->sock.native_handle(), IPPROTO_IP, IP_MULTICAST_LOOP, on ? 1 : 0);
+}
+
+Result<bool> UdpSocket::multicast_loop_v4() const {
+    return detail::get_bool_option(impl_->sock.native_handle(), IPPROTO_IP, IP_MULTICAST_LOOP);
+}
+
+Result<void> UdpSocket::set_multicast_ttl_v4(std::uint32_t ttl) {
+    return detail::set_uint_option(impl_->sock.native_handle(), IPPROTO_IP, IP_MULTICAST_TTL, ttl);
+}
+
+Result<std::uint32_t> UdpSocket::multicast_ttl_v4() const {
+    return detail::get_uint_option(impl_->sock.native_handle(), IPPROTO_IP, IP_MULTICAST_TTL);
+}
+
+Result<void> UdpSocket::set_multicast_loop_v6(bool on) {
+    return detail::set_int_option(
+        impl_->sock.native_handle(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on ? 1 : 0);
+}
+
+Result<bool> UdpSocket::multicast_loop_v6() const {
+    return detail::get_bool_option(impl_->sock.native_handle(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP);
+}
+
+Result<void> UdpSocket::join_multicast_v4(const boost::asio::ip::address_v4& multiaddr,
+                                          const boost::asio::ip::address_v4& interface) {
+    return detail::membership_v4(impl_->sock.native_handle(), multiaddr, interface, true);
+}
+
+Result<void> UdpSocket::leave_multicast_v4(const boost::asio::ip::address_v4& multiaddr,
+                                           const boost::asio::ip::address_v4& interface) {
+    return detail::membership_v4(impl_->sock.native_handle(), multiaddr, interface, false);
+}
+
+Result<void> UdpSocket::join_multicast_v6(const boost::asio::ip::address_v6& multiaddr,
+                                          std::uint32_t interface) {
+    return detail::membership_v6(impl_->sock.native_handle(), multiaddr, interface, true);
+}
+
+Result<void> UdpSocket::leave_multicast_v6(const boost::asio::ip::address_v6& multiaddr,
+                                           std::uint32_t interface) {
+    return detail::membership_v6(impl_->sock.native_handle(), multiaddr, interface, false);
 }
 
 udp::socket& UdpSocket::socket() noexcept {

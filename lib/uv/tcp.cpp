@@ -5,6 +5,7 @@
 
 #include "../detail/retry_eintr.hpp"
 #include "../detail/tcp_inq.hpp"
+#include "../net/sockopt.hpp"
 #include "loop_impl.hpp"
 #include "stream_impl.hpp"
 
@@ -12,12 +13,14 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/system/errc.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <cerrno>
 #include <charconv>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
@@ -169,24 +172,104 @@ boost::system::error_code Tcp::bind(const Endpoint& ep) {
     return ec;
 }
 
-boost::system::error_code Tcp::bind(std::string_view host_port) {
+namespace {
+
+// "address:port" with an IP literal ("[v6]:port") and a decimal port up to
+// 65535.
+std::optional<Tcp::Endpoint> parse_endpoint(std::string_view host_port) {
     auto hp = net::split_host_port(host_port);
     if (!hp) {
-        return boost::asio::error::invalid_argument;
+        return std::nullopt;
     }
     const std::string& port_text = hp->second;
     unsigned port = 0;
     const char* end = port_text.data() + port_text.size();
     auto [ptr, err] = std::from_chars(port_text.data(), end, port);
-    if (err != std::errc() || ptr != end || port > 65535) {
-        return boost::asio::error::invalid_argument;
+    if (port_text.empty() || err != std::errc() || ptr != end || port > 65535) {
+        return std::nullopt;
     }
     boost::system::error_code ec;
     const auto addr = boost::asio::ip::make_address(hp->first, ec);
-    if (ec) {
+    // An IPv6 address goes in brackets: "::1:80" is itself an address, so
+    // without them the port is a guess.
+    if (ec || (addr.is_v6() && host_port.front() != '[')) {
+        return std::nullopt;
+    }
+    return Tcp::Endpoint(addr, static_cast<unsigned short>(port));
+}
+
+} // namespace
+
+boost::system::error_code Tcp::bind(std::string_view host_port) {
+    auto ep = parse_endpoint(host_port);
+    if (!ep) {
         return boost::asio::error::invalid_argument;
     }
-    return bind(Endpoint(addr, static_cast<unsigned short>(port)));
+    return bind(*ep);
+}
+
+boost::system::error_code Tcp::connect(std::string_view host_port, StatusCallback cb) {
+    POLLUX_ASSERT(static_cast<bool>(cb), "uv::Tcp::connect needs a callback");
+    auto ep = parse_endpoint(host_port);
+    if (!ep) {
+        return boost::asio::error::invalid_argument;
+    }
+    return connect(*ep, std::move(cb));
+}
+
+boost::system::error_code Tcp::open(int fd) {
+    if (is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (socket_.is_open() || stream() || listening()) {
+        return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+    }
+    auto kind = net::detail::socket_kind(fd);
+    if (!kind) {
+        return kind.error(); // EBADF, ENOTSOCK
+    }
+    auto proto = net::detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
+    if (!proto) {
+        return proto.error();
+    }
+    if (kind->type != SOCK_STREAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
+        *proto != IPPROTO_TCP) {
+        return boost::asio::error::invalid_argument;
+    }
+    boost::system::error_code ec;
+    // Registering with the reactor fails with EEXIST when another handle of
+    // this loop watches the descriptor (libuv's uv__fd_exists check).
+    socket_.assign(
+        kind->family == AF_INET6 ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), fd, ec);
+    if (ec) {
+        return ec; // the descriptor stays the caller's
+    }
+    socket_.non_blocking(true, ec);
+    if (ec) {
+        (void)socket_.release();
+        return ec;
+    }
+    ::sockaddr_storage peer{};
+    ::socklen_t len = sizeof(peer);
+    if (::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &len) == 0) {
+        stream_opened(true, true, false);
+    }
+    return {};
+}
+
+boost::system::error_code Tcp::close_reset(CloseCallback cb) {
+    if (is_closing() || !socket_.is_open()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (shutdown_requested()) {
+        return boost::asio::error::invalid_argument;
+    }
+    auto r = net::detail::set_linger_option(stream_fd(), std::chrono::seconds(0));
+    if (!r && r.error() != boost::asio::error::invalid_argument) {
+        return r.error();
+    }
+    close(std::move(cb));
+    return {};
 }
 
 boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {

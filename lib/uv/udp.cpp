@@ -2,12 +2,21 @@
 
 #include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
+#include "../net/sockopt.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/system/errc.hpp>
+#include <boost/system/system_error.hpp>
 
+#include <cerrno>
+#include <netinet/in.h>
+#include <optional>
+#include <string>
+#include <sys/socket.h>
 #include <utility>
 
 // Readiness-based, like tcp.cpp (see the comment at its top): sends and
@@ -28,6 +37,18 @@ bool would_block(const boost::system::error_code& ec) {
 } // namespace
 
 Udp::Udp(Loop& loop) : Handle(loop, HandleType::udp), socket_(loop.io_context()) {
+}
+
+// Delegating: once Udp(loop) returned, a throw here runs ~Udp.
+Udp::Udp(Loop& loop, const boost::asio::ip::udp& protocol) : Udp(loop) {
+    boost::system::error_code ec;
+    socket_.open(protocol, ec);
+    if (!ec) {
+        socket_.non_blocking(true, ec);
+    }
+    if (ec) {
+        throw boost::system::system_error(ec, "uv::Udp");
+    }
 }
 
 Udp::~Udp() {
@@ -84,6 +105,261 @@ boost::system::error_code Udp::bind(const Endpoint& ep, bool reuse_address) {
     return ec;
 }
 
+boost::system::error_code Udp::bind_any(const boost::asio::ip::udp& protocol, bool reuse) {
+    return bind(Endpoint(protocol, 0), reuse);
+}
+
+boost::system::error_code Udp::open(int fd) {
+    if (is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (socket_.is_open()) {
+        return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+    }
+    auto kind = net::detail::socket_kind(fd);
+    if (!kind) {
+        return kind.error(); // EBADF, ENOTSOCK
+    }
+    auto proto = net::detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
+    if (!proto) {
+        return proto.error();
+    }
+    if (kind->type != SOCK_DGRAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
+        *proto != IPPROTO_UDP) {
+        return boost::asio::error::invalid_argument;
+    }
+    boost::system::error_code ec;
+    // The reactor refuses a descriptor another handle of this loop watches
+    // (EEXIST), as libuv's uv__fd_exists check does.
+    socket_.assign(
+        kind->family == AF_INET6 ? boost::asio::ip::udp::v6() : boost::asio::ip::udp::v4(), fd, ec);
+    if (ec) {
+        return ec; // the descriptor stays the caller's
+    }
+    socket_.non_blocking(true, ec);
+    if (!ec) {
+        auto r = net::detail::set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+        if (!r) {
+            ec = r.error();
+        }
+    }
+    if (ec) {
+        (void)socket_.release();
+        return ec;
+    }
+    ::sockaddr_storage peer{};
+    ::socklen_t len = sizeof(peer);
+    connected_ = ::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &len) == 0;
+    return {};
+}
+
+boost::system::error_code Udp::connect(const Endpoint& peer) {
+    if (is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (connected_) {
+        return boost::asio::error::already_connected;
+    }
+    if (!socket_.is_open()) {
+        if (const auto ec = bind_any(peer.protocol(), false)) {
+            return ec;
+        }
+    }
+    // A datagram connect only records the peer: made again after EINTR.
+    if (pollux::detail::retry_eintr([&] {
+            return ::connect(
+                socket_.native_handle(), peer.data(), static_cast<::socklen_t>(peer.size()));
+        }) != 0) {
+        return net::detail::errno_code();
+    }
+    connected_ = true;
+    return {};
+}
+
+boost::system::error_code Udp::disconnect() {
+    if (is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    if (!connected_) {
+        return boost::asio::error::not_connected;
+    }
+    ::sockaddr_storage unspec{};
+    unspec.ss_family = AF_UNSPEC;
+    const int r = pollux::detail::retry_eintr([&] {
+        return ::connect(
+            socket_.native_handle(), reinterpret_cast<::sockaddr*>(&unspec), sizeof(unspec));
+    });
+    // Linux reports EAFNOSUPPORT for an AF_UNSPEC connect of some sockets
+    // after dissolving the association anyway (libuv ignores it too).
+    if (r != 0 && errno != EAFNOSUPPORT) {
+        return net::detail::errno_code();
+    }
+    connected_ = false;
+    return {};
+}
+
+Result<Udp::Endpoint> Udp::getpeername() const {
+    if (!socket_.is_open()) {
+        return boost::system::error_code(boost::asio::error::bad_descriptor);
+    }
+    boost::system::error_code ec;
+    Endpoint ep = socket_.remote_endpoint(ec);
+    if (ec) {
+        return ec;
+    }
+    return ep;
+}
+
+// ---- options --------------------------------------------------------------
+
+namespace {
+
+bool is_v6(int fd) {
+    auto fam = net::detail::get_int_option(fd, SOL_SOCKET, SO_DOMAIN);
+    return fam && *fam == AF_INET6;
+}
+
+boost::system::error_code as_code(const Result<void>& r) {
+    return r ? boost::system::error_code() : r.error();
+}
+
+} // namespace
+
+boost::system::error_code Udp::option_error() const noexcept {
+    if (is_closing() || !socket_.is_open()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    return {};
+}
+
+boost::system::error_code Udp::set_broadcast(bool on) {
+    if (const auto ec = option_error()) {
+        return ec;
+    }
+    return as_code(
+        net::detail::set_int_option(socket_.native_handle(), SOL_SOCKET, SO_BROADCAST, on ? 1 : 0));
+}
+
+boost::system::error_code Udp::set_ttl(int ttl) {
+    if (const auto ec = option_error()) {
+        return ec;
+    }
+    if (ttl < 1 || ttl > 255) {
+        return boost::asio::error::invalid_argument;
+    }
+    return as_code(
+        net::detail::set_ttl_option(socket_.native_handle(), static_cast<unsigned>(ttl)));
+}
+
+boost::system::error_code Udp::set_multicast_ttl(int ttl) {
+    if (const auto ec = option_error()) {
+        return ec;
+    }
+    if (ttl < 0 || ttl > 255) {
+        return boost::asio::error::invalid_argument;
+    }
+    const int fd = socket_.native_handle();
+    return as_code(is_v6(fd)
+                       ? net::detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl)
+                       : net::detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl));
+}
+
+boost::system::error_code Udp::set_multicast_loop(bool on) {
+    if (const auto ec = option_error()) {
+        return ec;
+    }
+    const int fd = socket_.native_handle();
+    const int v = on ? 1 : 0;
+    return as_code(is_v6(fd) ? net::detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, v)
+                             : net::detail::set_int_option(fd, IPPROTO_IP, IP_MULTICAST_LOOP, v));
+}
+
+boost::system::error_code Udp::set_multicast_interface(std::string_view interface_addr) {
+    if (const auto ec = option_error()) {
+        return ec;
+    }
+    const int fd = socket_.native_handle();
+    if (interface_addr.empty()) {
+        if (is_v6(fd)) {
+            return as_code(net::detail::set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, 0));
+        }
+        return as_code(net::detail::multicast_interface_v4(fd, boost::asio::ip::address_v4::any()));
+    }
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(std::string(interface_addr), ec);
+    if (ec) {
+        return boost::asio::error::invalid_argument;
+    }
+    if (addr.is_v4()) {
+        return as_code(net::detail::multicast_interface_v4(fd, addr.to_v4()));
+    }
+    return as_code(net::detail::set_int_option(
+        fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(addr.to_v6().scope_id())));
+}
+
+boost::system::error_code Udp::set_membership(std::string_view multicast_addr,
+                                              std::string_view interface_addr,
+                                              Membership membership) {
+    return set_source_membership(multicast_addr, interface_addr, {}, membership);
+}
+
+boost::system::error_code Udp::set_source_membership(std::string_view multicast_addr,
+                                                     std::string_view interface_addr,
+                                                     std::string_view source_addr,
+                                                     Membership membership) {
+    if (is_closing()) {
+        return boost::asio::error::bad_descriptor;
+    }
+    boost::system::error_code ec;
+    const auto group = boost::asio::ip::make_address(std::string(multicast_addr), ec);
+    if (ec) {
+        return boost::asio::error::invalid_argument;
+    }
+    std::optional<boost::asio::ip::address> iface;
+    if (!interface_addr.empty()) {
+        iface = boost::asio::ip::make_address(std::string(interface_addr), ec);
+        if (ec || iface->is_v4() != group.is_v4()) {
+            return boost::asio::error::invalid_argument;
+        }
+    }
+    std::optional<boost::asio::ip::address> source;
+    if (!source_addr.empty()) {
+        source = boost::asio::ip::make_address(std::string(source_addr), ec);
+        if (ec || source->is_v4() != group.is_v4()) {
+            return boost::asio::error::invalid_argument;
+        }
+    }
+    // libuv's uv__udp_maybe_deferred_bind: a handle not bound yet is bound
+    // to the any address, with SO_REUSEADDR, so that several may join.
+    const auto protocol = group.is_v4() ? boost::asio::ip::udp::v4() : boost::asio::ip::udp::v6();
+    bool bound = false;
+    if (socket_.is_open()) {
+        boost::system::error_code ignored;
+        bound = socket_.local_endpoint(ignored).port() != 0;
+    }
+    if (!bound) {
+        if (const auto bec = bind_any(protocol, true)) {
+            return bec;
+        }
+    }
+    const int fd = socket_.native_handle();
+    const bool join = membership == Membership::join_group;
+    if (group.is_v6()) {
+        const unsigned index = iface ? static_cast<unsigned>(iface->to_v6().scope_id()) : 0;
+        if (source) {
+            return as_code(
+                net::detail::source_membership_v6(fd, group.to_v6(), index, source->to_v6(), join));
+        }
+        return as_code(net::detail::membership_v6(fd, group.to_v6(), index, join));
+    }
+    const auto if4 = iface ? iface->to_v4() : boost::asio::ip::address_v4::any();
+    if (source) {
+        return as_code(
+            net::detail::source_membership_v4(fd, group.to_v4(), if4, source->to_v4(), join));
+    }
+    return as_code(net::detail::membership_v4(fd, group.to_v4(), if4, join));
+}
+
 // ---- sending ------------------------------------------------------------
 
 boost::system::error_code Udp::send(std::string data, const Endpoint& to, SendCallback cb) {
@@ -111,9 +387,42 @@ Udp::send(boost::asio::const_buffer data, const Endpoint& to, SendCallback cb) {
     return queue_send(std::move(req));
 }
 
+boost::system::error_code Udp::send(std::string data, SendCallback cb) {
+    SendReq req;
+    req.owned_string = std::move(data);
+    req.to_peer = true;
+    req.cb = std::move(cb);
+    return queue_send(std::move(req));
+}
+
+boost::system::error_code Udp::send(std::vector<char> data, SendCallback cb) {
+    SendReq req;
+    req.owned_vector = std::move(data);
+    req.to_peer = true;
+    req.cb = std::move(cb);
+    return queue_send(std::move(req));
+}
+
+boost::system::error_code Udp::send(boost::asio::const_buffer data, SendCallback cb) {
+    SendReq req;
+    req.data = data;
+    req.to_peer = true;
+    req.cb = std::move(cb);
+    return queue_send(std::move(req));
+}
+
 boost::system::error_code Udp::queue_send(SendReq req) {
     if (is_closing()) {
         return boost::asio::error::bad_descriptor;
+    }
+    // libuv's uv_udp_send: an address on a connected handle is EISCONN, none
+    // on an unconnected one EDESTADDRREQ.
+    if (req.to_peer && !connected_) {
+        return boost::system::errc::make_error_code(
+            boost::system::errc::destination_address_required);
+    }
+    if (!req.to_peer && connected_) {
+        return boost::asio::error::already_connected;
     }
     boost::system::error_code ec;
     if (!socket_.is_open()) {
@@ -147,8 +456,9 @@ void Udp::flush_sends() {
         SendReq& s = sends_.front();
         boost::system::error_code ec;
         // EINTR is retried: a signal is no fault of this datagram.
-        pollux::detail::retry_eintr(
-            ec, [&](boost::system::error_code& e) { return socket_.send_to(s.data, s.to, 0, e); });
+        pollux::detail::retry_eintr(ec, [&](boost::system::error_code& e) {
+            return s.to_peer ? socket_.send(s.data, 0, e) : socket_.send_to(s.data, s.to, 0, e);
+        });
         if (would_block(ec)) {
             ec =
                 std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::write)], {});
@@ -280,6 +590,7 @@ void Udp::on_close() noexcept {
     set_active(false);
     boost::system::error_code ignored;
     socket_.close(ignored);
+    connected_ = false;
 }
 
 void Udp::on_closed() {

@@ -35,7 +35,9 @@ using TcpAcceptFuture = pollux::detail::OpFuture<detail::TcpAcceptOp>;
 /// the socket (connections in its backlog are reset by the kernel).
 ///
 /// `bind` sets `SO_REUSEADDR` (as tokio does on Unix), listens with a
-/// backlog of 1024 and makes the socket non-blocking and close-on-exec.
+/// backlog of 1024 and makes the socket non-blocking and close-on-exec;
+/// for other options (`SO_REUSEPORT`, a backlog, buffer sizes) build it
+/// with `net::TcpSocket`.
 /// Accepted sockets are non-blocking and close-on-exec too.
 ///
 /// Accept errors (DESIGN section 8, docs/net.md): per-connection errors
@@ -84,6 +86,26 @@ public:
     /// the resolver's error, or the last address's bind error.
     static Result<TcpListener> bind(std::string_view host_port,
                                     const boost::asio::any_io_executor& ex);
+
+    /// Adopts `fd`, a listening TCP socket over IPv4 or IPv6 (inherited
+    /// from a supervisor, say), on the current task's executor, and makes it
+    /// non-blocking and close-on-exec (tokio's `TcpListener::from_std`). For
+    /// other options before listening, use `TcpSocket`. On success the
+    /// listener owns `fd`.
+    /// @par Errors
+    /// As values, leaving `fd` open and the caller's: `bad_descriptor`,
+    /// `not_socket`; `invalid_argument` for a socket that is not TCP or not
+    /// listening; the reactor's registration error. Throws
+    /// `std::logic_error` outside a task.
+    static Result<TcpListener> from_fd(int fd);
+    /// As above, on `ex`; callable anywhere.
+    static Result<TcpListener> from_fd(int fd, const boost::asio::any_io_executor& ex);
+    /// Wraps a listening Asio acceptor (sets it non-blocking and
+    /// close-on-exec). It keeps its executor.
+    /// @par Errors
+    /// The `non_blocking` error as a value (`bad_descriptor` for a closed
+    /// acceptor).
+    static Result<TcpListener> from_acceptor(boost::asio::ip::tcp::acceptor a);
 
     /// The next connection and its peer's address.
     ///

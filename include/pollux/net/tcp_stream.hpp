@@ -14,7 +14,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -77,6 +80,18 @@ public:
     /// Wraps a connected Asio socket (sets it non-blocking). It keeps its
     /// executor.
     static Result<TcpStream> from_socket(boost::asio::ip::tcp::socket sock);
+    /// Adopts `fd`, a connected (or connecting) TCP socket over IPv4 or
+    /// IPv6, on the current task's executor, and makes it non-blocking and
+    /// close-on-exec (tokio's `TcpStream::from_std`). On success the stream
+    /// owns `fd`.
+    /// @par Errors
+    /// As values, leaving `fd` open and the caller's: `bad_descriptor`,
+    /// `not_socket`; `invalid_argument` for a socket that is not TCP or is
+    /// listening; the reactor's registration error. Throws
+    /// `std::logic_error` outside a task.
+    static Result<TcpStream> from_fd(int fd);
+    /// As above, on `ex`; callable anywhere.
+    static Result<TcpStream> from_fd(int fd, const boost::asio::any_io_executor& ex);
 
     /// `io::AsyncRead`. Ready(n): n bytes read into the front of `buf`;
     /// Ready(0) for a non-empty buffer: the peer closed its write side.
@@ -103,6 +118,31 @@ public:
     /// @par Errors
     /// The `getsockopt` error, as a value.
     [[nodiscard]] Result<bool> nodelay() const;
+    /// `SO_LINGER` (see `TcpSocket::set_linger`): zero makes the close
+    /// (the destructor, or `close_reset`) send RST and drop unsent bytes.
+    Result<void> set_linger(std::optional<std::chrono::seconds> linger);
+    /// `SO_LINGER`: nullopt when off.
+    [[nodiscard]] Result<std::optional<std::chrono::seconds>> linger() const;
+    /// `IP_TTL` (IPv6: `IPV6_UNICAST_HOPS`) of outgoing packets.
+    /// @par Errors `invalid_argument` for a value the kernel refuses (above 255).
+    Result<void> set_ttl(std::uint32_t ttl);
+    /// `IP_TTL` (IPv6: `IPV6_UNICAST_HOPS`).
+    [[nodiscard]] Result<std::uint32_t> ttl() const;
+    /// `SO_KEEPALIVE` (its times: `TcpSocket` before connecting, or
+    /// `setsockopt` on `socket()`).
+    Result<void> set_keepalive(bool on);
+    /// Whether `SO_KEEPALIVE` is set.
+    [[nodiscard]] Result<bool> keepalive() const;
+
+    /// Closes the connection with a reset: sets `SO_LINGER` to zero and
+    /// closes, so the peer's next read or write fails with
+    /// `connection_reset` and unsent bytes are dropped (no FIN, no
+    /// `TIME_WAIT`). The stream is then as if moved from (it may only be
+    /// destroyed or assigned to). Does nothing on a moved-from stream.
+    /// @par Cancel safety
+    /// Pending reads and writes of this stream are cancelled as by the
+    /// destructor.
+    void close_reset() noexcept;
 
     /// Borrows the stream as a read half and a write half, which two futures
     /// may use at once. The stream must outlive them and not move meanwhile.

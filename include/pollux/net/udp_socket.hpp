@@ -11,9 +11,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/ip/udp.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <utility>
 
@@ -112,6 +115,18 @@ public:
     static Result<UdpSocket> bind(std::string_view host_port,
                                   const boost::asio::any_io_executor& ex);
 
+    /// Adopts `fd`, a UDP socket over IPv4 or IPv6 (bound or not), on the
+    /// current task's executor, and makes it non-blocking and close-on-exec
+    /// (tokio's `UdpSocket::from_std`). On success the UdpSocket owns `fd`.
+    /// @par Errors
+    /// As values, leaving `fd` open and the caller's: `bad_descriptor`,
+    /// `not_socket`; `invalid_argument` for a socket that is not UDP over
+    /// IP; the reactor's registration error. Throws `std::logic_error`
+    /// outside a task.
+    static Result<UdpSocket> from_fd(int fd);
+    /// As above, on `ex`; callable anywhere.
+    static Result<UdpSocket> from_fd(int fd, const boost::asio::any_io_executor& ex);
+
     /// Sets the default peer for `send`/`recv` and filters incoming
     /// datagrams to it. Immediate (UDP has no handshake).
     Result<void> connect(const endpoint& peer);
@@ -179,6 +194,50 @@ public:
     /// @par Errors
     /// `not_connected` when `connect` was not called, as a value.
     [[nodiscard]] Result<endpoint> peer_addr() const;
+
+    // Options. Each is one setsockopt/getsockopt (errors as values: the
+    // system's, `invalid_argument` for a value out of range or a group that
+    // is not a multicast address; `bad_descriptor` is never reached on a
+    // live socket). The `_v4` ones need an IPv4 socket and the `_v6` ones
+    // an IPv6 socket (the system's `ENOPROTOOPT` or `EINVAL` otherwise).
+
+    /// `SO_BROADCAST`: may send to a broadcast address (`EACCES` otherwise).
+    Result<void> set_broadcast(bool on);
+    /// Whether `SO_BROADCAST` is set.
+    [[nodiscard]] Result<bool> broadcast() const;
+    /// `IP_TTL` (IPv6: `IPV6_UNICAST_HOPS`) of unicast datagrams, 1..255.
+    Result<void> set_ttl(std::uint32_t ttl);
+    /// `IP_TTL` (IPv6: `IPV6_UNICAST_HOPS`).
+    [[nodiscard]] Result<std::uint32_t> ttl() const;
+    /// `IP_MULTICAST_LOOP`: multicast sent is also delivered to local
+    /// members (on by default).
+    Result<void> set_multicast_loop_v4(bool on);
+    /// Whether `IP_MULTICAST_LOOP` is set.
+    [[nodiscard]] Result<bool> multicast_loop_v4() const;
+    /// `IP_MULTICAST_TTL`, 0..255 (1 by default: the local network).
+    Result<void> set_multicast_ttl_v4(std::uint32_t ttl);
+    /// `IP_MULTICAST_TTL`.
+    [[nodiscard]] Result<std::uint32_t> multicast_ttl_v4() const;
+    /// `IPV6_MULTICAST_LOOP`.
+    Result<void> set_multicast_loop_v6(bool on);
+    /// Whether `IPV6_MULTICAST_LOOP` is set.
+    [[nodiscard]] Result<bool> multicast_loop_v6() const;
+    /// Joins the IPv4 multicast group `multiaddr` on the interface whose
+    /// address is `interface` (0.0.0.0: the kernel picks by route, and
+    /// reports `ENODEV` when no route leads to the group).
+    Result<void> join_multicast_v4(const boost::asio::ip::address_v4& multiaddr,
+                                   const boost::asio::ip::address_v4& interface);
+    /// Leaves a group joined with `join_multicast_v4` (`EADDRNOTAVAIL` if
+    /// not joined).
+    Result<void> leave_multicast_v4(const boost::asio::ip::address_v4& multiaddr,
+                                    const boost::asio::ip::address_v4& interface);
+    /// Joins the IPv6 multicast group `multiaddr` on interface index
+    /// `interface` (0: by route).
+    Result<void> join_multicast_v6(const boost::asio::ip::address_v6& multiaddr,
+                                   std::uint32_t interface);
+    /// Leaves a group joined with `join_multicast_v6`.
+    Result<void> leave_multicast_v6(const boost::asio::ip::address_v6& multiaddr,
+                                    std::uint32_t interface);
 
     /// The Asio socket, for options pollux does not wrap. Do not start Asio
     /// operations on it, move from it or close it.

@@ -303,6 +303,9 @@ protected:
     [[nodiscard]] bool listening() const noexcept { return listening_; }
     [[nodiscard]] bool connecting() const noexcept { return connecting_; }
     [[nodiscard]] bool connected() const noexcept { return connected_; }
+    // shutdown() was called (libuv's UV_HANDLE_SHUTTING, which is never
+    // cleared): close_reset refuses then.
+    [[nodiscard]] bool shutdown_requested() const noexcept { return shutdown_requested_; }
 
     // The readiness waits of the descriptor (lib/detail/readiness.hpp).
     // Made on first use; the handle holds one reference.

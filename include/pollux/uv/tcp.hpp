@@ -84,8 +84,9 @@ public:
     /// (resolve a name with `uv::getaddrinfo` first).
     /// @par Errors
     /// `invalid_argument` when `host_port` has no ':', an empty or
-    /// non-numeric port, a port above 65535, or an address that is not an IP
-    /// literal; then as `bind(Endpoint)`.
+    /// non-numeric port, a port above 65535, an address that is not an IP
+    /// literal, or an IPv6 address without brackets ("::1:80" is itself an
+    /// address); then as `bind(Endpoint)`.
     boost::system::error_code bind(std::string_view host_port);
 
     /// Connects to `ep`; `cb(ec)` runs when connected or failed
@@ -104,6 +105,41 @@ public:
     /// @par Preconditions
     /// `cb` is not empty (asserts).
     boost::system::error_code connect(const Endpoint& ep, StatusCallback cb);
+    /// Connects to "address:port" ("127.0.0.1:7000", "[::1]:7000"), as
+    /// `connect(Endpoint, cb)`. The address is an IP literal, as for
+    /// `bind(string_view)`: no name lookup runs on the loop thread.
+    /// @par Errors
+    /// `invalid_argument` (the callback is then never called) when
+    /// `host_port` has no ':', an empty or non-numeric port, a port above
+    /// 65535, an address that is not an IP literal, or an IPv6 address
+    /// without brackets; then as `connect(Endpoint, cb)`.
+    boost::system::error_code connect(std::string_view host_port, StatusCallback cb);
+
+    /// libuv's `uv_tcp_open`: adopts `fd`, an open TCP socket (fresh,
+    /// bound, listening or connected), and makes it non-blocking. A
+    /// connected socket is a stream at once (`read_start`, `write`); a
+    /// fresh or bound one may then `connect` or `listen`. On success the
+    /// handle owns `fd` and closes it on close.
+    /// @par Errors
+    /// As values, leaving `fd` the caller's: `bad_descriptor` if closing or
+    /// `fd` is not open; `device_or_resource_busy` (`UV_EBUSY`) if the
+    /// handle already has a socket; `file_exists` (`UV_EEXIST`) if another
+    /// handle of this loop already watches `fd`; `not_socket`;
+    /// `invalid_argument` for a socket that is not TCP over IPv4 or IPv6.
+    boost::system::error_code open(int fd);
+
+    /// libuv's `uv_tcp_close_reset`: closes the handle as `close(cb)` does,
+    /// after setting `SO_LINGER` to zero, so the peer gets RST instead of
+    /// FIN and unsent data is dropped; pending writes get
+    /// `operation_aborted`, as with `close`.
+    /// @par Errors
+    /// `invalid_argument` (`UV_EINVAL`) if `shutdown` was called on the
+    /// handle (libuv refuses a reset after a FIN was asked for) and
+    /// `bad_descriptor` if closing or without a socket; the handle is then
+    /// not closed and `cb` never called. A `setsockopt` refused with
+    /// `EINVAL` (a socket already shut down by `shutdown(2)`) is ignored, as
+    /// libuv does, and the handle closes.
+    boost::system::error_code close_reset(CloseCallback cb = {});
 
     /// `TCP_NODELAY`. @par Errors `bad_descriptor` if no socket is open.
     boost::system::error_code nodelay(bool enable);
@@ -111,6 +147,13 @@ public:
     /// @par Errors `bad_descriptor` if no socket is open.
     boost::system::error_code keepalive(bool enable,
                                         std::chrono::seconds delay = std::chrono::seconds(60));
+
+    /// libuv's `uv_tcp_simultaneous_accepts`: a Windows-only tuning; a
+    /// no-op returning success here, as on libuv's Unix.
+    boost::system::error_code simultaneous_accepts(bool enable) noexcept {
+        (void)enable;
+        return {};
+    }
 
     /// The local address.
     /// @par Errors

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pollux::detail {
@@ -50,8 +51,17 @@ public:
     using RecvCallback = std::function<void(
         boost::system::error_code, std::span<const char> data, const Endpoint& from)>;
 
+    /// libuv's `uv_membership`: what `set_membership` does.
+    enum class Membership { join_group, leave_group };
+
     /// A handle on `loop` with no socket yet (`bind` or `send` opens one).
     explicit Udp(Loop& loop);
+    /// libuv's `uv_udp_init_ex(loop, udp, AF_INET or AF_INET6)`: a handle
+    /// whose socket is opened at once for `protocol`, so that options may
+    /// be set before `bind` (which uses this socket).
+    /// @par Errors
+    /// Throws `boost::system::system_error` if the socket cannot be opened.
+    Udp(Loop& loop, const boost::asio::ip::udp& protocol);
     ~Udp();
 
     /// Opens a socket for `ep`'s protocol (if not open yet) and binds it;
@@ -59,6 +69,36 @@ public:
     /// @par Errors
     /// `bad_descriptor` if closing; the system's bind error.
     boost::system::error_code bind(const Endpoint& ep, bool reuse_address = false);
+
+    /// libuv's `uv_udp_open`: adopts `fd`, an open UDP socket over IPv4 or
+    /// IPv6 (bound, connected or not), makes it non-blocking and sets
+    /// `SO_REUSEADDR` (as libuv does). A connected socket makes the handle
+    /// connected (see `connect`). On success the handle owns `fd`.
+    /// @par Errors
+    /// As values, leaving `fd` the caller's: `bad_descriptor` if closing or
+    /// `fd` is not open; `device_or_resource_busy` (`UV_EBUSY`) if the
+    /// handle already has a socket; `file_exists` (`UV_EEXIST`) if another
+    /// handle of this loop watches `fd`; `not_socket`; `invalid_argument`
+    /// for a socket that is not UDP over IPv4 or IPv6.
+    boost::system::error_code open(int fd);
+
+    /// libuv's `uv_udp_connect`: sets the default peer (an unbound handle is
+    /// bound to the any address of `peer`'s family first). Afterwards
+    /// datagrams are sent with the `send` overloads that take no address,
+    /// and only datagrams from `peer` are received.
+    /// @par Errors
+    /// `bad_descriptor` if closing; `already_connected` (`UV_EISCONN`) if
+    /// connected (call `disconnect` first); the system's `connect` error.
+    boost::system::error_code connect(const Endpoint& peer);
+    /// libuv's `uv_udp_connect(handle, NULL)`: forgets the peer.
+    /// @par Errors
+    /// `bad_descriptor` if closing; `not_connected` (`UV_ENOTCONN`) if not
+    /// connected.
+    boost::system::error_code disconnect();
+    /// The peer set by `connect`.
+    /// @par Errors
+    /// `not_connected`; `bad_descriptor` without a socket.
+    [[nodiscard]] Result<Endpoint> getpeername() const;
 
     /// Sends one datagram to `to` (opening an unbound socket for `to`'s
     /// protocol, as libuv does). `cb(ec)` runs after the kernel took it, or
@@ -78,6 +118,59 @@ public:
     /// handle is destroyed).
     boost::system::error_code
     send(boost::asio::const_buffer data, const Endpoint& to, SendCallback cb = {});
+
+    /// Sends one datagram to the peer set by `connect` (libuv's `uv_udp_send`
+    /// with a null address); otherwise as the sends above.
+    /// @par Errors
+    /// `bad_descriptor` if closing; `destination_address_required`
+    /// (`UV_EDESTADDRREQ`) if not connected. The sends with an address give
+    /// `already_connected` (`UV_EISCONN`) on a connected handle, as libuv's.
+    boost::system::error_code send(std::string data, SendCallback cb = {});
+    /// As above, owning a `std::vector<char>`.
+    boost::system::error_code send(std::vector<char> data, SendCallback cb = {});
+    /// As above, borrowing `data` until `cb` runs (or the handle is destroyed).
+    boost::system::error_code send(boost::asio::const_buffer data, SendCallback cb = {});
+
+    // Options (libuv's uv_udp_set_*): each is one setsockopt on the socket,
+    // at the IPv4 or IPv6 level by the socket's family. Errors:
+    // `bad_descriptor` without a socket (libuv's `UV_EBADF`: no socket is
+    // opened for them) or if closing; `invalid_argument` for a value out of
+    // range; the system's error.
+
+    /// `SO_BROADCAST`.
+    boost::system::error_code set_broadcast(bool on);
+    /// `IP_TTL` / `IPV6_UNICAST_HOPS`, 1..255.
+    boost::system::error_code set_ttl(int ttl);
+    /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`, 0..255.
+    boost::system::error_code set_multicast_ttl(int ttl);
+    /// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
+    boost::system::error_code set_multicast_loop(bool on);
+    /// The interface multicast leaves from: an IPv4 address, or an IPv6
+    /// address whose scope ("fe80::1%eth0") names the interface; empty: the
+    /// default (by route).
+    /// @par Errors
+    /// `invalid_argument` for text that is no IP address.
+    boost::system::error_code set_multicast_interface(std::string_view interface_addr);
+    /// Joins or leaves the group `multicast_addr` (an IPv4 or IPv6 literal)
+    /// on the interface `interface_addr` (empty: by route). An unbound
+    /// handle is first bound to the any address with `SO_REUSEADDR`, as
+    /// libuv does.
+    /// @par Errors
+    /// `invalid_argument` for text that is no IP address or a group that is
+    /// not multicast; `no_such_device` (`ENODEV`) when no route leads to
+    /// the group; `address_not_available` when leaving a group not joined.
+    boost::system::error_code set_membership(std::string_view multicast_addr,
+                                             std::string_view interface_addr,
+                                             Membership membership);
+    /// Joins or leaves the group for datagrams from `source_addr` only
+    /// (source-specific multicast).
+    /// @par Errors
+    /// As `set_membership`; `invalid_argument` for a source of the other
+    /// family.
+    boost::system::error_code set_source_membership(std::string_view multicast_addr,
+                                                    std::string_view interface_addr,
+                                                    std::string_view source_addr,
+                                                    Membership membership);
 
     /// Starts receiving: `cb(ec, data, from)` per datagram (up to 64 KiB),
     /// until `recv_stop()`. A receive error is reported and receiving goes
@@ -112,6 +205,7 @@ private:
         std::vector<char> owned_vector;
         boost::asio::const_buffer data;
         Endpoint to;
+        bool to_peer = false; // no address: to the connected peer
         SendCallback cb;
     };
 
@@ -119,6 +213,8 @@ private:
     void on_closed() override;
 
     boost::system::error_code queue_send(SendReq req);
+    boost::system::error_code bind_any(const boost::asio::ip::udp& protocol, bool reuse);
+    [[nodiscard]] boost::system::error_code option_error() const noexcept;
     void flush_sends();
     void complete_send(SendCallback cb, boost::system::error_code ec);
     void kick_recv();
@@ -134,6 +230,7 @@ private:
     std::deque<SendReq> sends_;
     std::size_t send_queue_size_ = 0;
     bool receiving_ = false;
+    bool connected_ = false; // libuv's UV_HANDLE_UDP_CONNECTED
     bool recv_in_flight_ = false;
     bool send_in_flight_ = false;
     boost::system::error_code wait_failed_[2]; // as uv::Tcp's
