@@ -45,4 +45,5 @@
 #include <pollux/sync.hpp>
 #include <pollux/task_tracker.hpp>
 #include <pollux/time.hpp>
+#include <pollux/tls.hpp>
 #include <pollux/uv.hpp>

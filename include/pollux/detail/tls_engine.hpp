@@ -1,0 +1,132 @@
+#pragma once
+
+/// @file
+/// The OpenSSL side of `tls::TlsStream` (not API): one `SSL` whose
+/// ciphertext goes through a BIO pair of fixed size, so that the template
+/// `TlsStream<S>` can move it to and from any `io::AsyncRead +
+/// io::AsyncWrite` transport by polling. Defined in lib/tls/engine.cpp.
+
+#include <pollux/core/result.hpp>
+#include <pollux/detail/config.hpp>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct ssl_st;
+struct bio_st;
+
+namespace pollux::tls {
+class Certificate;
+}
+
+namespace pollux::detail {
+
+/// A connector's or acceptor's state, shared with every stream it made
+/// (lib/tls/shared.hpp): the SSL_CTX, the client's session cache, the
+/// server's ALPN list.
+struct TlsShared;
+
+/// What one step of the engine asks of its caller.
+enum class TlsStep {
+    /// The operation completed (`n` says how many bytes for read/write).
+    done,
+    /// OpenSSL needs ciphertext from the peer: fill `input_space()`.
+    want_read,
+    /// OpenSSL's output buffer is full: send `output()` first.
+    want_write,
+    /// The peer's close_notify was read (read: end of stream).
+    closed,
+    /// A fatal error, in `ec`.
+    failed,
+};
+
+/// The outcome of one engine step.
+struct TlsStepResult {
+    /// What happened.
+    TlsStep step;
+    /// Bytes read or written, for `done`.
+    std::size_t n = 0;
+    /// The error, for `failed`.
+    boost::system::error_code ec{};
+};
+
+/// One TLS connection's OpenSSL state. Every call is non-blocking and never
+/// touches a descriptor: ciphertext leaves through `output()` and comes in
+/// through `input_space()`, both views into the BIO pair's two fixed
+/// buffers, allocated once with the engine.
+class POLLUX_API TlsEngine {
+public:
+    /// The largest plaintext given to one `SSL_write`: one record, so that
+    /// it never splits a record across a full buffer (see `write_ready`).
+    static constexpr std::size_t max_write = 16384;
+
+    /// An engine for a client connecting to `domain` (SNI and hostname
+    /// check) or a server. Errors: OpenSSL's (out of memory), or
+    /// `invalid_argument` for a client that verifies with an empty domain.
+    static Result<std::unique_ptr<TlsEngine>>
+    create(const std::shared_ptr<TlsShared>& shared, bool server, std::string_view domain);
+
+    TlsEngine(const TlsEngine&) = delete;
+    TlsEngine& operator=(const TlsEngine&) = delete;
+    ~TlsEngine();
+
+    /// `SSL_do_handshake`: the handshake, or a post-handshake message such
+    /// as a queued key update.
+    TlsStepResult handshake() noexcept;
+    /// `SSL_read_ex` into `buf` (non-empty).
+    TlsStepResult read(boost::asio::mutable_buffer buf) noexcept;
+    /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty).
+    /// Preconditions: `write_ready()`.
+    TlsStepResult write(boost::asio::const_buffer buf) noexcept;
+    /// Whether the output buffer has room for a whole record, so that a
+    /// `write` cannot stop half-way through one.
+    [[nodiscard]] bool write_ready() const noexcept;
+    /// `SSL_shutdown`: queues close_notify.
+    TlsStepResult shutdown() noexcept;
+    /// `SSL_key_update`: schedules a key update (sent by `handshake()`).
+    TlsStepResult key_update(bool request_peer) noexcept;
+
+    /// Ciphertext waiting to be sent (empty when none).
+    [[nodiscard]] boost::asio::const_buffer output() noexcept;
+    /// Marks `n` bytes of `output()` as sent.
+    void consume_output(std::size_t n) noexcept;
+    /// Room for ciphertext from the peer (empty when the buffer is full).
+    [[nodiscard]] boost::asio::mutable_buffer input_space() noexcept;
+    /// Marks `n` bytes written into `input_space()` as received.
+    void commit_input(std::size_t n) noexcept;
+
+    /// The negotiated ALPN protocol, if any.
+    [[nodiscard]] std::optional<std::string_view> alpn_protocol() const noexcept;
+    /// The SNI name (the client's request, as the server saw it).
+    [[nodiscard]] std::optional<std::string_view> server_name() const noexcept;
+    /// Whether the handshake resumed an earlier session.
+    [[nodiscard]] bool session_reused() const noexcept;
+    /// "TLSv1.3", "TLSv1.2", ...
+    [[nodiscard]] std::string_view protocol_version() const noexcept;
+    /// The negotiated cipher suite's OpenSSL name.
+    [[nodiscard]] std::string_view cipher() const noexcept;
+    /// The peer's leaf certificate, if it sent one.
+    [[nodiscard]] std::optional<tls::Certificate> peer_certificate() const;
+    /// The `SSL*`.
+    [[nodiscard]] ssl_st* native_handle() const noexcept { return ssl_; }
+
+    /// Stores a session the server sent (the new-session callback).
+    void store_session(void* session) noexcept;
+
+private:
+    TlsEngine() = default;
+    TlsStepResult step_error(int ret, bool handshake) noexcept;
+
+    std::shared_ptr<TlsShared> shared_;
+    std::string domain_;
+    ssl_st* ssl_ = nullptr;
+    bio_st* network_ = nullptr;
+};
+
+} // namespace pollux::detail
