@@ -250,6 +250,20 @@ pollux::Async<> serve_http(S stream) {
                 break; // nothing consumed and nothing wrong: wait for more
             }
         }
+        // Make room: move the unparsed tail to the front.
+        if (begin == end) {
+            begin = end = 0;
+        } else if (begin > 0) {
+            std::memmove(buf.get(), buf.get() + begin, end - begin);
+            end -= begin;
+            begin = 0;
+        }
+        if (end == read_buffer_size && !close) {
+            // Beast would have refused a header this long (431); this is a
+            // line it cannot consume in pieces (a huge chunk-size line).
+            refuse(http::error::bad_chunk, out);
+            close = true;
+        }
         if (!out.empty()) {
             auto w = pollux::flatten(co_await pollux::time::timeout(
                 io_timeout, pollux::io::write_all(stream, asio::buffer(out))));
@@ -259,22 +273,6 @@ pollux::Async<> serve_http(S stream) {
             out.clear();
         }
         if (close) {
-            break;
-        }
-        // Make room: move the unparsed tail to the front.
-        if (begin == end) {
-            begin = end = 0;
-        } else if (begin > 0) {
-            std::memmove(buf.get(), buf.get() + begin, end - begin);
-            end -= begin;
-            begin = 0;
-        }
-        if (end == read_buffer_size) {
-            // Beast would have refused a header this long (431); this is a
-            // line it cannot consume in pieces (a huge chunk-size line).
-            refuse(http::error::bad_chunk, out);
-            (void)co_await pollux::time::timeout(io_timeout,
-                                                 pollux::io::write_all(stream, asio::buffer(out)));
             break;
         }
         auto until = parser->is_header_done() ? pollux::time::Clock::now() + io_timeout : deadline;

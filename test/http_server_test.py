@@ -7,7 +7,8 @@ Starts the server on port 0, reads `listening on H:P`, and checks: curl GET /
 (python's http.client when curl is missing); two requests on one keep-alive
 connection; three pipelined requests in one write answered in order; POST
 /echo with Content-Length and chunked bodies; 404; a malformed request 400;
-a 20 KiB header 431; a body over the limit 413; a client that sends half a
+a 20 KiB header 431; a body over the limit 413; a 20 KiB chunk-size line
+400; a client that sends half a
 header and stalls, and one that sends many requests and never reads, while
 another client is served; `--threads 2` serves; `--tls` serves HTTPS (when
 built with TLS and openssl is installed); SIGTERM and SIGINT each end the
@@ -155,6 +156,19 @@ def test_body_too_large(host, port):
     assert status == 413, status
 
 
+def test_huge_chunk_line(host, port):
+    # A chunk-size line longer than the read buffer: refused, not buffered.
+    data = (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5;ext=" + b"e" * (20 * 1024) + b"\r\nhello\r\n0\r\n\r\n")
+    with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading it all
+        status, _, _ = read_response(s.makefile("rb"))
+    assert status == 400, status
+
+
 def test_stalled_header_does_not_block(host, port):
     with socket.create_connection((host, port), timeout=TIMEOUT) as stalled:
         stalled.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Half: ")
@@ -231,7 +245,7 @@ def main():
     try:
         for t in (test_curl_get, test_keep_alive, test_pipelining, test_echo_content_length,
                   test_echo_chunked, test_not_found, test_malformed, test_header_too_large,
-                  test_body_too_large, test_stalled_header_does_not_block,
+                  test_body_too_large, test_huge_chunk_line, test_stalled_header_does_not_block,
                   test_client_that_never_reads_does_not_block):
             t(host, port)
             print("ok", t.__name__)
