@@ -12,7 +12,7 @@ a 20 KiB header 431; a body over the limit 413; a 20 KiB chunk-size line
 header and stalls, and one that sends many requests and never reads, while
 another client is served; `--threads 2` serves; `--tls` serves HTTPS (when
 built with TLS and openssl is installed); SIGTERM and SIGINT each end the
-server with status 0.
+server with status 0, closing the connections still open (on every thread).
 """
 
 import http.client
@@ -194,14 +194,39 @@ def test_client_that_never_reads_does_not_block(host, port):
         get_ok(host, port)
 
 
+def open_idle_connections(host, port, n):
+    """n keep-alive connections, each having been served once, left open."""
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection((host, port), timeout=TIMEOUT)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        f = s.makefile("rb")
+        assert read_response(f)[0] == 200
+        conns.append((s, f))
+    return conns
+
+
+def assert_closed(conns):
+    """Each connection sees end of stream: the server closed it."""
+    for s, f in conns:
+        try:
+            assert f.read() == b"", "bytes after the response"
+        except ConnectionResetError:
+            pass
+        s.close()
+
+
 def test_threads(exe):
     p, host, port = start(exe, "--threads", "2")
+    conns = []
     try:
         for _ in range(8):  # new connections, spread by the kernel
             get_ok(host, port)
         test_pipelining(host, port)
+        conns = open_idle_connections(host, port, 8)  # likely on both threads
     finally:
         stop(p)
+    assert_closed(conns)
 
 
 def test_tls(exe):
@@ -254,9 +279,12 @@ def main():
         stop(p, signal.SIGTERM)
     print("ok SIGTERM exits 0")
     p, host, port = start(exe)
-    get_ok(host, port)
+    conns = open_idle_connections(host, port, 2)
+    stalled = socket.create_connection((host, port), timeout=TIMEOUT)
+    stalled.sendall(b"GET / HTTP/1.1\r\nHost")
     stop(p, signal.SIGINT)
-    print("ok SIGINT exits 0")
+    assert_closed(conns + [(stalled, stalled.makefile("rb"))])
+    print("ok SIGINT exits 0 and closes open connections")
     test_threads(exe)
     print("ok --threads 2")
     test_tls(exe)

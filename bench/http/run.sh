@@ -73,8 +73,7 @@ start() {
     shift
     "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pids+=($!)
-    local i
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         if grep -q '^listening on ' "$tmp/$name.out" 2>/dev/null; then
             port[$name]=$(sed -n '1s/.*://p' "$tmp/$name.out")
             return 0
@@ -114,8 +113,8 @@ for threads in 1 2; do
     pin=""
     [ "$threads" = 1 ] && pin=$pin_client
     for conns in 64 512; do
-        names=(pollux-$threads beast-$threads)
-        [ -n "$hyper" ] && names+=(hyper-$threads)
+        names=("pollux-$threads" "beast-$threads")
+        [ -n "$hyper" ] && names+=("hyper-$threads")
         for r in $(seq "$rounds"); do
             for name in "${names[@]}"; do
                 # shellcheck disable=SC2086
