@@ -1,0 +1,474 @@
+// http_server: an HTTP/1.1 server with keep-alive and pipelining, one
+// coroutine per connection, scaled across cores with one independent
+// current-thread Runtime and one SO_REUSEPORT listener per thread.
+//
+// What it shows: a protocol parser driven over pollux streams (bytes read
+// with `io::read` are fed to the parser; responses are serialized into a
+// buffer written with `io::write_all`), per-connection timeouts with
+// `time::timeout_at`, `net::TcpSocket` for socket options before `listen`,
+// thread-per-core scaling with no shared run queue, and the same connection
+// code over TCP and TLS (`serve_http` is a template over the stream type).
+//
+// Parser and serializer: Boost.Beast's `http::request_parser` and
+// `http::response_serializer`. Beast is header-only, part of the Boost
+// release pollux already depends on (Debian's libboost1.81-dev), well kept
+// and fuzzed, and its parser works on caller-supplied buffers
+// (`put(buffer, ec)`), so it needs no Asio stream of its own: pollux owns
+// all the I/O.
+//
+// Run:    ./http_server [--host 127.0.0.1] [--port 0] [--threads 1]
+//                       [--tls CERT KEY]
+// Prints: `listening on 127.0.0.1:PORT` (first stdout line, flushed), once
+//         every thread's listener is bound; exits 0 after SIGINT or
+//         SIGTERM, having closed its connections.
+// Try:    curl http://127.0.0.1:PORT/
+//         curl --data-binary @file http://127.0.0.1:PORT/echo
+//
+// Routes: `GET /` 200 with a short fixed body; `POST /echo` 200 with the
+// request's body (Content-Length or chunked); another method on those paths
+// 405; any other path 404. Bad input: a malformed request 400, a header
+// (request line and fields) over 8 KiB 431, a body over 1 MiB 413; each of
+// those answers with `Connection: close` and closes the connection.
+//
+// Limits and timeouts (per connection, so one bad client stalls only its own
+// task): a request's header must arrive within 30 s of the moment the
+// server starts waiting for it (that includes an idle keep-alive
+// connection: it is closed after 30 s without a new request); each body
+// read and each response write must make progress within 30 s, so a
+// client that stops reading holds its connection for at most that long.
+// `--threads N` (default 1): N threads, each with its own Runtime and its
+// own listener on the same port (SO_REUSEPORT: the kernel spreads the new
+// connections among them); with `--port 0` the first listener picks the
+// port and the others bind to it.
+
+#include <pollux/core/async.hpp>
+#include <pollux/core/select.hpp>
+#include <pollux/io.hpp>
+#include <pollux/net.hpp>
+#include <pollux/net/tcp_socket.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/signal.hpp>
+#include <pollux/spawn.hpp>
+#include <pollux/sync/cancellation_token.hpp>
+#include <pollux/time.hpp>
+#if POLLUX_HTTP_SERVER_TLS
+#include <pollux/tls.hpp>
+#endif
+
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <future>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t header_limit = 8 * 1024;
+constexpr std::uint64_t body_limit = 1024 * 1024;
+// Holds a whole header (Beast needs it in one piece) plus some room.
+constexpr std::size_t read_buffer_size = 16 * 1024;
+constexpr auto header_timeout = 30s;
+constexpr auto io_timeout = 30s;
+constexpr std::string_view hello_body = "Hello, world!\n";
+
+struct Options {
+    std::string host = "127.0.0.1";
+    std::string port = "0";
+    unsigned threads = 1;
+    std::string cert;
+    std::string key;
+};
+
+bool parse(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if ((a == "--host" || a == "--port") && i + 1 < argc) {
+            (a == "--host" ? o.host : o.port) = argv[++i];
+        } else if (a == "--threads" && i + 1 < argc) {
+            o.threads = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+            if (o.threads == 0) {
+                o.threads = 1;
+            }
+        } else if (a == "--tls" && i + 2 < argc) {
+            o.cert = argv[++i];
+            o.key = argv[++i];
+        } else {
+            std::cerr << "usage: " << argv[0]
+                      << " [--host H] [--port P] [--threads N] [--tls CERT KEY]\n";
+            return false;
+        }
+    }
+    return true;
+}
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// Appends `res`, serialized, to `out`: responses to pipelined requests
+// collect there and go out in one write, in request order.
+void serialize(Response& res, std::string& out) {
+    http::response_serializer<http::string_body> sr{res};
+    beast::error_code ec;
+    while (!sr.is_done() && !ec) {
+        std::size_t n = 0;
+        sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+            for (asio::const_buffer b : beast::buffers_range_ref(buffers)) {
+                out.append(static_cast<const char*>(b.data()), b.size());
+                n += b.size();
+            }
+        });
+        sr.consume(n);
+    }
+}
+
+Response make_response(http::status status, unsigned version, std::string body) {
+    Response res{status, version};
+    res.set(http::field::server, "pollux");
+    res.set(http::field::content_type, "text/plain");
+    res.body() = std::move(body);
+    return res;
+}
+
+// The routes. Returns whether the connection stays open.
+bool route(Request& req, std::string& out) {
+    Response res;
+    if (req.target() == "/") {
+        res = req.method() == http::verb::get
+                  ? make_response(http::status::ok, req.version(), std::string(hello_body))
+                  : make_response(http::status::method_not_allowed, req.version(), "");
+    } else if (req.target() == "/echo") {
+        res = req.method() == http::verb::post
+                  ? make_response(http::status::ok, req.version(), std::move(req.body()))
+                  : make_response(http::status::method_not_allowed, req.version(), "");
+    } else {
+        res = make_response(http::status::not_found, req.version(), "not found\n");
+    }
+    if (res.result() == http::status::method_not_allowed) {
+        res.set(http::field::allow, req.target() == "/" ? "GET" : "POST");
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    serialize(res, out);
+    return req.keep_alive();
+}
+
+// The answer to a request the parser refused; the connection closes after it.
+void refuse(const beast::error_code& ec, std::string& out) {
+    http::status status = http::status::bad_request;
+    if (ec == http::error::header_limit) {
+        status = http::status::request_header_fields_too_large;
+    } else if (ec == http::error::body_limit) {
+        status = http::status::payload_too_large;
+    }
+    Response res = make_response(status, 11, std::string(http::obsolete_reason(status)) + "\n");
+    res.keep_alive(false);
+    res.prepare_payload();
+    serialize(res, out);
+}
+
+// One connection: read, parse every complete request in what was read,
+// answer them all in one write, repeat. Unparsed bytes wait in `buf`
+// [begin, end): Beast's `put` consumes a header only once all of it is
+// there, and a body as it comes (a chunked one chunk by chunk).
+//
+// Invariants: at most one read or one write is in flight (a client that
+// does not read makes our write wait, so we stop reading its requests:
+// backpressure, never unbounded buffering); `parser` is engaged between a
+// request's first byte being awaited and its last byte being parsed;
+// `deadline` bounds the wait for the current request's header.
+template <class S>
+pollux::Async<> serve_http(S stream) {
+    std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(read_buffer_size);
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::string out;
+    std::optional<http::request_parser<http::string_body>> parser;
+    pollux::time::Instant deadline{};
+    bool sent_continue = false;
+    for (;;) {
+        bool close = false;
+        for (;;) {
+            if (!parser) {
+                parser.emplace();
+                parser->header_limit(header_limit);
+                parser->body_limit(body_limit);
+                parser->eager(true);
+                deadline = pollux::time::Clock::now() + header_timeout;
+                sent_continue = false;
+            }
+            if (begin == end) {
+                break;
+            }
+            beast::error_code ec;
+            std::size_t n = parser->put(asio::buffer(buf.get() + begin, end - begin), ec);
+            begin += n;
+            if (ec == http::error::need_more) {
+                break;
+            }
+            if (ec) {
+                refuse(ec, out);
+                close = true;
+                break;
+            }
+            if (parser->is_done()) {
+                Request req = parser->release();
+                parser.reset();
+                if (!route(req, out)) {
+                    close = true;
+                    break;
+                }
+                continue;
+            }
+            if (parser->is_header_done() && !sent_continue) {
+                // curl waits for this (or a second) before sending a body.
+                sent_continue = true;
+                auto expect = parser->get()[http::field::expect];
+                if (beast::iequals(expect, "100-continue")) {
+                    out += "HTTP/1.1 100 Continue\r\n\r\n";
+                }
+            }
+            if (n == 0) {
+                break; // nothing consumed and nothing wrong: wait for more
+            }
+        }
+        // Make room: move the unparsed tail to the front.
+        if (begin == end) {
+            begin = end = 0;
+        } else if (begin > 0) {
+            std::memmove(buf.get(), buf.get() + begin, end - begin);
+            end -= begin;
+            begin = 0;
+        }
+        if (end == read_buffer_size && !close) {
+            // Beast would have refused a header this long (431); this is a
+            // line it cannot consume in pieces (a huge chunk-size line).
+            refuse(http::error::bad_chunk, out);
+            close = true;
+        }
+        if (!out.empty()) {
+            auto w = pollux::flatten(co_await pollux::time::timeout(
+                io_timeout, pollux::io::write_all(stream, asio::buffer(out))));
+            if (!w || !(co_await pollux::io::flush(stream))) {
+                co_return; // the client went away or stopped reading
+            }
+            out.clear();
+        }
+        if (close) {
+            break;
+        }
+        auto until = parser->is_header_done() ? pollux::time::Clock::now() + io_timeout : deadline;
+        auto n = pollux::flatten(co_await pollux::time::timeout_at(
+            until,
+            pollux::io::read(stream, asio::buffer(buf.get() + end, read_buffer_size - end))));
+        if (!n || *n == 0) {
+            co_return; // end of stream, an error such as a reset, or a timeout
+        }
+        end += *n;
+    }
+    (void)co_await pollux::time::timeout(io_timeout, pollux::io::shutdown(stream));
+}
+
+// The per-thread part that differs between HTTP and HTTPS.
+struct Plain {
+    pollux::Async<> serve(pollux::net::TcpStream tcp) const { return serve_http(std::move(tcp)); }
+};
+
+#if POLLUX_HTTP_SERVER_TLS
+struct Tls {
+    pollux::tls::TlsAcceptor acceptor;
+
+    static pollux::Async<> handshake_then_serve(pollux::net::TcpStream tcp,
+                                                pollux::tls::TlsAcceptor acceptor) {
+        // The handshake is bounded like a header: a client that stalls it
+        // is dropped.
+        auto tls = pollux::flatten(
+            co_await pollux::time::timeout(header_timeout, acceptor.accept(std::move(tcp))));
+        if (tls) {
+            co_await serve_http(std::move(*tls));
+        }
+    }
+    pollux::Async<> serve(pollux::net::TcpStream tcp) const {
+        return handshake_then_serve(std::move(tcp), acceptor);
+    }
+};
+#endif
+
+template <class Proto>
+pollux::Async<> accept_loop(pollux::net::TcpListener& listener, Proto proto) {
+    for (;;) {
+        auto conn = co_await listener.accept();
+        if (!conn) {
+            // EMFILE and friends never get here: the listener backs off by
+            // itself. What does is unexpected; don't spin on it.
+            std::cerr << "accept: " << conn.error().message() << '\n';
+            co_await pollux::time::sleep(100ms);
+            continue;
+        }
+        // Responses go out in one write per batch; don't let Nagle hold the
+        // last segment of one back.
+        (void)conn->first.set_nodelay(true);
+        pollux::spawn(proto.serve(std::move(conn->first))); // detached
+    }
+}
+
+// A listener on `addr:port` that shares its port with the other threads'
+// (SO_REUSEPORT), on the current task's runtime.
+pollux::Result<pollux::net::TcpListener> make_listener(const asio::ip::address& addr,
+                                                       std::uint16_t port) {
+    auto sock = addr.is_v6() ? pollux::net::TcpSocket::new_v6() : pollux::net::TcpSocket::new_v4();
+    if (!sock) {
+        return sock.error();
+    }
+    auto r = sock->set_reuseaddr(true);
+    if (r) {
+        r = sock->set_reuseport(true);
+    }
+    if (r) {
+        r = sock->bind({addr, port});
+    }
+    if (!r) {
+        return r.error();
+    }
+    return std::move(*sock).listen(1024);
+}
+
+// Serves on `listener` until `stop` is cancelled, or until signal SIGINT
+// or SIGTERM when `signals` (the main thread).
+template <class Proto>
+pollux::Async<>
+serve_until(pollux::net::TcpListener& listener, Proto proto, pollux::sync::CancellationToken stop) {
+    (void)co_await pollux::select(accept_loop(listener, std::move(proto)), stop.cancelled());
+}
+
+struct Setup {
+    Options options;
+    asio::ip::address addr;
+    pollux::sync::CancellationToken stop;
+    // bound[i]: thread i's bind outcome. Made before any thread starts and
+    // destroyed after they are joined, so no promise dies while set_value
+    // is still running in its thread.
+    std::vector<std::promise<boost::system::error_code>> bound;
+};
+
+// Runs `f(proto)` with the protocol object of this thread (TLS acceptors are
+// made per thread, so no OpenSSL object is shared between runtimes).
+template <class F>
+pollux::Async<int> with_proto(const Setup& setup, F f) {
+    if (setup.options.cert.empty()) {
+        co_return co_await f(Plain{});
+    }
+#if POLLUX_HTTP_SERVER_TLS
+    pollux::tls::TlsOptions tls_options;
+    tls_options.certificate_chain = pollux::tls::Pem::file(setup.options.cert);
+    tls_options.private_key = pollux::tls::Pem::file(setup.options.key);
+    auto acceptor = pollux::tls::TlsAcceptor::create(tls_options);
+    if (!acceptor) {
+        std::cerr << "certificate/key: " << acceptor.error().message() << '\n';
+        co_return 1;
+    }
+    co_return co_await f(Tls{*acceptor});
+#else
+    std::cerr << "--tls: this build has no pollux::tls (configure with -Dtls=enabled)\n";
+    co_return 1;
+#endif
+}
+
+// Threads 1..N-1: bind to `port`, report the outcome, serve until stopped.
+pollux::Async<int> worker_main(Setup& setup, std::uint16_t port, unsigned i) {
+    bool reported = false;
+    int rc = co_await with_proto(setup, [&](auto proto) -> pollux::Async<int> {
+        auto listener = make_listener(setup.addr, port);
+        reported = true;
+        setup.bound[i].set_value(listener ? boost::system::error_code{} : listener.error());
+        if (listener) {
+            co_await serve_until(*listener, std::move(proto), setup.stop);
+        }
+        co_return 0;
+    });
+    if (!reported) {
+        // with_proto failed (it said why on stderr).
+        setup.bound[i].set_value(make_error_code(boost::system::errc::invalid_argument));
+    }
+    co_return rc;
+}
+
+// Thread 0 (main): bind first, start the other threads, announce, serve
+// until a signal, then stop the others (main() joins them).
+pollux::Async<int> async_main(Setup& setup, std::vector<std::thread>& threads) {
+    // Register the signals before announcing the port, so a signal sent as
+    // soon as the line is read is not lost.
+    auto sigint = pollux::signal::signal(SIGINT);
+    auto sigterm = pollux::signal::signal(SIGTERM);
+    co_return co_await with_proto(setup, [&](auto proto) -> pollux::Async<int> {
+        const Options& o = setup.options;
+        auto listener = make_listener(setup.addr, static_cast<std::uint16_t>(std::stoul(o.port)));
+        if (!listener) {
+            std::cerr << "bind " << o.host << ":" << o.port << ": " << listener.error().message()
+                      << '\n';
+            co_return 1;
+        }
+        auto addr = listener->local_addr().value();
+        for (unsigned i = 1; i < o.threads; ++i) {
+            auto result = setup.bound[i].get_future();
+            threads.emplace_back([&setup, port = addr.port(), i] {
+                (void)pollux::run(worker_main(setup, port, i));
+            });
+            // Startup only: blocking this runtime while a thread binds is fine.
+            if (auto ec = result.get()) {
+                std::cerr << "bind (thread " << i << "): " << ec.message() << '\n';
+                setup.stop.cancel();
+                co_return 1;
+            }
+        }
+        std::cout << "listening on " << addr.address().to_string() << ":" << addr.port()
+                  << std::endl;
+        (void)co_await pollux::select(
+            serve_until(*listener, std::move(proto), setup.stop), sigint.recv(), sigterm.recv());
+        setup.stop.cancel();
+        co_return 0; // the Runtime drops the connection tasks, closing their sockets
+    });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Setup setup;
+    if (!parse(argc, argv, setup.options)) {
+        return 2;
+    }
+    boost::system::error_code ec;
+    setup.addr = asio::ip::make_address(setup.options.host, ec);
+    if (ec || setup.options.port.find_first_not_of("0123456789") != std::string::npos ||
+        setup.options.port.empty() || std::stoul(setup.options.port) > 65535) {
+        std::cerr << "--host takes a numeric address and --port a number\n";
+        return 2;
+    }
+    std::vector<std::thread> threads;
+    threads.reserve(setup.options.threads);
+    setup.bound.resize(setup.options.threads);
+    int rc = pollux::run(async_main(setup, threads));
+    setup.stop.cancel();
+    for (auto& t : threads) {
+        t.join(); // each thread's Runtime closes its connections as it ends
+    }
+    return rc;
+}
