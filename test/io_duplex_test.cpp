@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,6 +33,15 @@ using namespace pollux;
 namespace asio = boost::asio;
 
 namespace {
+
+// Catch's assertion macros are not thread-safe: code that runs on another
+// thread reports with this, and the exception reaches the main thread
+// through the JoinHandle / block_on, or is collected by the thread.
+void ensure(bool ok, const char* what) {
+    if (!ok) {
+        throw std::runtime_error(what);
+    }
+}
 
 Async<std::string> read_all(io::DuplexStream& s) {
     std::string out;
@@ -160,9 +170,13 @@ TEST_CASE("duplex: a task's pending read is woken by a write from another thread
           "[io][duplex][thread]") {
     Runtime rt;
     auto [a, b] = io::duplex(8);
-    std::thread writer([&a] { REQUIRE(block_on(io::write_all(a, asio::buffer("hi", 2)))); });
+    bool wrote = false;
+    std::thread writer([&a, &wrote] {
+        wrote = static_cast<bool>(block_on(io::write_all(a, asio::buffer("hi", 2))));
+    });
     auto n = rt.block_on(read_some(b));
     writer.join();
+    CHECK(wrote);
     REQUIRE(n);
     CHECK(*n == 2);
 }
@@ -180,11 +194,11 @@ Async<std::uint64_t> pump_out(io::DuplexStream& s, std::size_t total) {
         // Not inside REQUIRE: Catch's macro repeats its expression in an
         // unevaluated branch, which g++ 12 mishandles around co_await.
         auto w = co_await io::write_all(s, asio::buffer(chunk.data(), n));
-        REQUIRE(w);
+        ensure(w.has_value(), "write_all failed");
         sent += n;
     }
     auto sd = co_await io::shutdown(s);
-    REQUIRE(sd);
+    ensure(sd.has_value(), "shutdown failed");
     co_return sent;
 }
 
@@ -193,14 +207,12 @@ Async<std::uint64_t> pump_in(io::DuplexStream& s) {
     std::uint64_t got = 0;
     for (;;) {
         auto n = co_await io::read(s, asio::buffer(buf));
-        REQUIRE(n);
+        ensure(n.has_value(), "read failed");
         if (*n == 0) {
             co_return got;
         }
         for (std::size_t i = 0; i < *n; ++i) {
-            if (buf[i] != static_cast<unsigned char>((got + i) % 251)) {
-                FAIL("byte " << got + i << " out of order");
-            }
+            ensure(buf[i] == static_cast<unsigned char>((got + i) % 251), "byte out of order");
         }
         got += *n;
     }
@@ -213,13 +225,19 @@ TEST_CASE("duplex: 1 MiB through a 64-byte pipe between two runtimes' threads ar
     auto [a, b] = io::duplex(64);
     const std::size_t total = 1 << 20;
     std::uint64_t got = 0;
-    std::thread reader([&b, &got] {
-        Runtime rt;
-        got = rt.block_on(pump_in(b));
+    std::string error;
+    std::thread reader([&b, &got, &error] {
+        try {
+            Runtime rt;
+            got = rt.block_on(pump_in(b));
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
     });
     Runtime rt;
     CHECK(rt.block_on(pump_out(a, total)) == total);
     reader.join();
+    CHECK(error.empty());
     CHECK(got == total);
 }
 
