@@ -96,7 +96,7 @@ TEST_CASE("io concepts hold for the net streams and the adaptors", "[io]") {
     STATIC_REQUIRE(io::AsyncWrite<io::BufReader<net::TcpStream>>);
     STATIC_REQUIRE(!io::AsyncWrite<io::BufReader<ChunkReader>>);
     STATIC_REQUIRE(Future<io::Read<ChunkReader>>);
-    STATIC_REQUIRE(Future<io::ReadLine<ChunkReader>>);
+    STATIC_REQUIRE(Future<io::ReadLine<io::BufReader<ChunkReader>>>);
     STATIC_REQUIRE(std::is_same_v<output_t<io::WriteAll<SlowWriter>>, Result<void>>);
     STATIC_REQUIRE(
         std::is_same_v<output_t<io::Copy<ChunkReader, SlowWriter>>, Result<std::uint64_t>>);

@@ -7,6 +7,8 @@
 /// `resolve`. Readiness-based sockets and pipes: see docs/net.md. It only
 /// includes the headers under `pollux/net/`.
 
+#include <pollux/net/incoming.hpp>
+#include <pollux/net/owned_split.hpp>
 #include <pollux/net/pipe.hpp>
 #include <pollux/net/resolve.hpp>
 #include <pollux/net/tcp_listener.hpp>

@@ -8,6 +8,7 @@
 
 #include <pollux/sync/barrier.hpp>
 #include <pollux/sync/broadcast.hpp>
+#include <pollux/sync/broadcast_stream.hpp>
 #include <pollux/sync/cancellation_token.hpp>
 #include <pollux/sync/error.hpp>
 #include <pollux/sync/mpsc.hpp>
@@ -17,3 +18,4 @@
 #include <pollux/sync/rw_lock.hpp>
 #include <pollux/sync/semaphore.hpp>
 #include <pollux/sync/watch.hpp>
+#include <pollux/sync/watch_stream.hpp>

@@ -334,6 +334,29 @@ Poll<Result<void>> stream_poll_shutdown(Block& b) {
     return Ready<Result<void>>{Result<void>()};
 }
 
+/// `shutdown(SHUT_WR)` from a drop (an owned write half's, owned_split.hpp):
+/// at any time, on any thread, errors ignored. Inside the gate the socket's
+/// service is alive and `sock.native_handle()` says whether the descriptor
+/// is still the socket's (-1 once the owner closed it through socket()).
+/// Refused (the context is shut down, the service may be deleted), the
+/// descriptor the block was made with is used if it is still that socket
+/// (fstat, as abandon_closed checks): shutdown(2) on a number the kernel
+/// reused for another file would act on someone else's socket.
+template <class Block>
+void stream_shutdown_write_now(Block& b) noexcept {
+    pollux::detail::GatePass pass(b.gate.get());
+    if (pass) {
+        if (const int fd = b.sock.native_handle(); fd >= 0) {
+            (void)::shutdown(fd, SHUT_WR);
+        }
+        return;
+    }
+    struct ::stat st {};
+    if (b.fd >= 0 && ::fstat(b.fd, &st) == 0 && st.st_dev == b.dev && st.st_ino == b.ino) {
+        (void)::shutdown(b.fd, SHUT_WR);
+    }
+}
+
 // ---- Datagram sockets (UDP and Unix) -----------------------------------------
 
 /// One datagram to the connected peer (a 0-length one is a datagram too).

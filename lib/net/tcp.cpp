@@ -154,6 +154,12 @@ Poll<Result<void>> TcpStream::poll_shutdown(Context&) {
     return detail::stream_poll_shutdown(*impl_);
 }
 
+void detail::shutdown_write_now(TcpStream& s) noexcept {
+    if (s.impl_ != nullptr) {
+        detail::stream_shutdown_write_now(*s.impl_);
+    }
+}
+
 Result<tcp::endpoint> TcpStream::peer_addr() const {
     boost::system::error_code ec;
     auto ep = impl_->sock.remote_endpoint(ec);

@@ -209,6 +209,12 @@ Poll<Result<void>> UnixStream::poll_flush(Context&) {
     return Ready<Result<void>>{Result<void>()};
 }
 
+void detail::shutdown_write_now(UnixStream& s) noexcept {
+    if (s.impl_ != nullptr) {
+        detail::stream_shutdown_write_now(*s.impl_);
+    }
+}
+
 Poll<Result<void>> UnixStream::poll_shutdown(Context&) {
     POLLUX_ASSERT(impl_ != nullptr, "UnixStream used after it was moved from");
     return detail::stream_poll_shutdown(*impl_);

@@ -1,8 +1,8 @@
 #pragma once
 
 /// @file
-/// `io::BufReader<R>`: an `AsyncRead` with a buffer in front, and
-/// `read_line` (tokio's `BufReader` and `AsyncBufReadExt::read_line`).
+/// `io::BufReader<R>`: an `AsyncRead` with a buffer in front, an
+/// `io::AsyncBufRead` (tokio's `BufReader`).
 
 #include <pollux/core/context.hpp>
 #include <pollux/core/poll.hpp>
@@ -10,6 +10,7 @@
 #include <pollux/detail/config.hpp>
 #include <pollux/io/async_read.hpp>
 #include <pollux/io/async_write.hpp>
+#include <pollux/io/read_until.hpp>
 
 #include <boost/asio/buffer.hpp>
 
@@ -21,9 +22,6 @@
 #include <utility>
 
 namespace pollux::io {
-
-template <AsyncRead R>
-class ReadLine;
 
 /// Owns a reader `R` and a buffer of fixed capacity (8 KiB by default), so
 /// that many small reads (lines) cost few system calls. It is an
@@ -129,9 +127,13 @@ public:
         return inner_.poll_shutdown(cx);
     }
 
-    /// Appends the next line, `\n` included, to `line`. See `ReadLine`.
-    POLLUX_NODISCARD_FUTURE ReadLine<R> read_line(std::string& line) noexcept {
-        return ReadLine<R>(*this, line);
+    /// Appends the next line, `\n` included, to `line`: `io::read_line(*this,
+    /// line)`. See `ReadUntil` for cancel safety (the partial line stays in
+    /// `line`) and errors.
+    /// (Returns `ReadLine<BufReader>`; spelt `auto` because the class is
+    /// incomplete here, and `ReadLine` checks `AsyncBufRead`.)
+    POLLUX_NODISCARD_FUTURE auto read_line(std::string& line) noexcept {
+        return ReadLine<BufReader>(*this, '\n', line);
     }
 
 private:
@@ -141,89 +143,5 @@ private:
     std::size_t pos_ = 0;    // next unconsumed byte
     std::size_t filled_ = 0; // end of the buffered bytes
 };
-
-/// The future returned by `BufReader::read_line` and `io::read_line`.
-/// Output: `Result<std::size_t>`, the number of bytes appended to the
-/// string: a whole line ending in `\n`, or, at end of stream, what was left
-/// (0 when nothing was).
-///
-/// The string is not cleared first. Bytes are appended as they are taken
-/// from the buffer, so a line longer than the buffer is fine.
-///
-/// @par Cancel safety
-/// Not cancel safe: if dropped before Ready, the part of the line taken from
-/// the reader so far has already been appended to the string, and the
-/// future's count of it is lost. Those bytes are not lost if the caller
-/// keeps the string and calls `read_line` again with it (the line then
-/// completes), but a caller that clears the string on each try loses them.
-/// @par Thread safety
-/// Distinct objects: safe. Shared objects: unsafe.
-/// @par Wakes / resumes on
-/// Whatever the reader arranges.
-/// @par Errors
-/// The reader's errors; the bytes of the line appended before the error
-/// stay in the string.
-/// @par Preconditions
-/// The reader and the string outlive the future. Not polled after Ready
-/// (asserts).
-/// @par Example
-/// @code
-/// pollux::io::BufReader reader(std::move(stream));
-/// std::string line;
-/// while (*co_await reader.read_line(line) > 0) { handle(line); line.clear(); }
-/// @endcode
-template <AsyncRead R>
-class POLLUX_NODISCARD_FUTURE ReadLine {
-public:
-    /// What it completes with: the bytes appended, or the reader's error.
-    using Output = Result<std::size_t>;
-
-    /// A read of one line from `r`, appended to `line`; starts nothing. Use
-    /// `read_line` rather than this.
-    ReadLine(BufReader<R>& r, std::string& line) noexcept : r_(&r), line_(&line) {}
-
-    /// Polls the operation; see the class for cancel safety and errors.
-    Poll<Output> poll(Context& cx) {
-        POLLUX_ASSERT(!done_, "io::read_line polled after it returned Ready");
-        for (;;) {
-            Poll<Result<boost::asio::const_buffer>> p = r_->poll_fill_buf(cx);
-            if (p.is_pending()) {
-                return Pending{};
-            }
-            if (!p.value()) {
-                done_ = true;
-                return Ready<Output>{Output(boost::system::in_place_error, p.value().error())};
-            }
-            boost::asio::const_buffer avail = *p.value();
-            if (avail.size() == 0) {
-                done_ = true; // end of stream
-                return Ready<Output>{Output(appended_)};
-            }
-            const char* data = static_cast<const char*>(avail.data());
-            const void* nl = std::memchr(data, '\n', avail.size());
-            std::size_t take =
-                nl != nullptr ? static_cast<const char*>(nl) - data + 1 : avail.size();
-            line_->append(data, take);
-            r_->consume(take);
-            appended_ += take;
-            if (nl != nullptr) {
-                done_ = true;
-                return Ready<Output>{Output(appended_)};
-            }
-        }
-    }
-
-private:
-    BufReader<R>* r_;
-    std::string* line_;
-    std::size_t appended_ = 0;
-    bool done_ = false;
-};
-
-/// `r.read_line(line)`.
-template <AsyncRead R>
-POLLUX_NODISCARD_FUTURE ReadLine<R> read_line(BufReader<R>& r, std::string& line) noexcept {
-    return ReadLine<R>(r, line);
-}
 
 } // namespace pollux::io

@@ -8,6 +8,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/op_future.hpp>
+#include <pollux/net/incoming.hpp>
 #include <pollux/net/tcp_stream.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -134,6 +135,13 @@ public:
     /// }
     /// @endcode
     [[nodiscard]] TcpAcceptFuture accept() noexcept { return TcpAcceptFuture({this}); }
+
+    /// The connections this listener accepts, as a `Stream` of
+    /// `Result<TcpStream>`; it borrows the listener. Cancel safe, as `accept()`.
+    /// See `net::Incoming`.
+    [[nodiscard]] Incoming<TcpListener, TcpStream> incoming() noexcept {
+        return Incoming<TcpListener, TcpStream>(*this);
+    }
 
     /// Closes the listening socket now, as the destructor would, while the
     /// listener object lives on (e.g. a member of a server that stops

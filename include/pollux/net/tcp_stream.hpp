@@ -9,6 +9,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/io/split.hpp>
+#include <pollux/net/owned_split.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -52,6 +54,10 @@ public:
     using ReadHalf = io::ReadHalf<TcpStream>;
     /// The write half `split()` returns.
     using WriteHalf = io::WriteHalf<TcpStream>;
+    /// The owned read half `into_split()` returns.
+    using OwnedReadHalf = net::OwnedReadHalf<TcpStream>;
+    /// The owned write half `into_split()` returns.
+    using OwnedWriteHalf = net::OwnedWriteHalf<TcpStream>;
     /// A TCP address and port.
     using endpoint = boost::asio::ip::tcp::endpoint;
 
@@ -148,11 +154,21 @@ public:
     /// may use at once. The stream must outlive them and not move meanwhile.
     [[nodiscard]] std::pair<ReadHalf, WriteHalf> split() noexcept;
 
+    /// Splits the stream into two halves that own it together and may be
+    /// moved into two tasks, even on different threads (tokio's
+    /// `into_split`); see `net::OwnedReadHalf` and `net::OwnedWriteHalf`.
+    /// Dropping the write half shuts the write direction down; `reunite`
+    /// puts the stream back together. Costs one allocation.
+    /// @par Errors
+    /// Throws `std::bad_alloc` (the stream is then unchanged).
+    [[nodiscard]] std::pair<OwnedReadHalf, OwnedWriteHalf> into_split() &&;
+
     /// The Asio socket, for options pollux does not wrap (e.g. SO_LINGER).
     /// Do not start Asio operations on it, move from it or close it.
     [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept;
 
 private:
+    friend void detail::shutdown_write_now(TcpStream& s) noexcept;
     Impl* impl_;
 };
 
@@ -211,6 +227,11 @@ private:
 
 inline std::pair<TcpStream::ReadHalf, TcpStream::WriteHalf> TcpStream::split() noexcept {
     return {ReadHalf(*this), WriteHalf(*this)};
+}
+
+inline std::pair<TcpStream::OwnedReadHalf, TcpStream::OwnedWriteHalf> TcpStream::into_split() && {
+    auto shared = std::make_shared<TcpStream>(std::move(*this));
+    return {OwnedReadHalf(shared), OwnedWriteHalf(shared)};
 }
 
 } // namespace pollux::net

@@ -9,6 +9,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/op_future.hpp>
+#include <pollux/net/incoming.hpp>
 #include <pollux/net/unix_stream.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -82,6 +83,13 @@ public:
     /// @par Preconditions
     /// The listener outlives the future. Not polled after Ready (asserts).
     [[nodiscard]] UnixAcceptFuture accept() noexcept { return UnixAcceptFuture({this}); }
+
+    /// The connections this listener accepts, as a `Stream` of
+    /// `Result<UnixStream>`; it borrows the listener. Cancel safe, as `accept()`.
+    /// See `net::Incoming`.
+    [[nodiscard]] Incoming<UnixListener, UnixStream> incoming() noexcept {
+        return Incoming<UnixListener, UnixStream>(*this);
+    }
 
     /// The poll function behind `accept()`.
     Poll<Result<std::pair<UnixStream, endpoint>>> poll_accept(Context& cx);

@@ -11,6 +11,7 @@
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/op_future.hpp>
 #include <pollux/io/split.hpp>
+#include <pollux/net/owned_split.hpp>
 #include <pollux/net/unix_fd.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,6 +19,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -66,6 +68,10 @@ public:
     using ReadHalf = io::ReadHalf<UnixStream>;
     /// The write half `split()` returns.
     using WriteHalf = io::WriteHalf<UnixStream>;
+    /// The owned read half `into_split()` returns.
+    using OwnedReadHalf = net::OwnedReadHalf<UnixStream>;
+    /// The owned write half `into_split()` returns.
+    using OwnedWriteHalf = net::OwnedWriteHalf<UnixStream>;
     /// A Unix-domain socket address (a path).
     using endpoint = boost::asio::local::stream_protocol::endpoint;
 
@@ -183,11 +189,21 @@ public:
         return {ReadHalf(*this), WriteHalf(*this)};
     }
 
+    /// Splits the stream into two halves that own it together and may be
+    /// moved into two tasks, even on different threads (tokio's
+    /// `into_split`); see `net::OwnedReadHalf` and `net::OwnedWriteHalf`.
+    /// Dropping the write half shuts the write direction down; `reunite`
+    /// puts the stream back together. Costs one allocation.
+    /// @par Errors
+    /// Throws `std::bad_alloc` (the stream is then unchanged).
+    [[nodiscard]] std::pair<OwnedReadHalf, OwnedWriteHalf> into_split() &&;
+
     /// The Asio socket. Do not start Asio operations on it, move from it or
     /// close it.
     [[nodiscard]] boost::asio::local::stream_protocol::socket& socket() noexcept;
 
 private:
+    friend void detail::shutdown_write_now(UnixStream& s) noexcept;
     Impl* impl_;
 };
 
@@ -242,5 +258,11 @@ public:
 private:
     State* st_;
 };
+
+inline std::pair<UnixStream::OwnedReadHalf, UnixStream::OwnedWriteHalf>
+UnixStream::into_split() && {
+    auto shared = std::make_shared<UnixStream>(std::move(*this));
+    return {OwnedReadHalf(shared), OwnedWriteHalf(shared)};
+}
 
 } // namespace pollux::net
