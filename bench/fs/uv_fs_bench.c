@@ -5,13 +5,12 @@
  *   uv_fs_bench seq FILE                   the whole file, 1 MiB uv_fs_reads
  *   uv_fs_bench meta DIR COUNT INFLIGHT    uv_fs_open + uv_fs_fstat + uv_fs_close
  * Build: gcc -O2 bench/fs/uv_fs_bench.c -luv */
-#include <uv.h>
-
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 static uv_loop_t* loop;
 static uint64_t ops, issued, done, failed, blocks, count, inflight;
@@ -160,8 +159,11 @@ int main(int argc, char** argv) {
         double s = (double)(uv_hrtime() - t0) / 1e9;
         printf("libuv   random: %llu reads of 4096 B, %llu in flight: %.0f ops/s "
                "(UV_THREADPOOL_SIZE=%s)%s\n",
-               (unsigned long long)done, (unsigned long long)inflight, (double)done / s,
-               pool ? pool : "4, the default", failed ? " (some reads failed or were short)" : "");
+               (unsigned long long)done,
+               (unsigned long long)inflight,
+               (double)done / s,
+               pool ? pool : "4, the default",
+               failed ? " (some reads failed or were short)" : "");
         free(rs);
     } else if (argc == 3 && strcmp(argv[1], "seq") == 0) {
         uint64_t t0 = uv_hrtime();
@@ -172,7 +174,9 @@ int main(int argc, char** argv) {
         uv_run(loop, UV_RUN_DEFAULT);
         double s = (double)(uv_hrtime() - t0) / 1e9;
         printf("libuv   seq: %llu MiB in %.3f s: %.0f MiB/s\n",
-               (unsigned long long)(seq_total >> 20), s, (double)(seq_total >> 20) / s);
+               (unsigned long long)(seq_total >> 20),
+               s,
+               (double)(seq_total >> 20) / s);
         free(seq_buf);
     } else if (argc == 5 && strcmp(argv[1], "meta") == 0) {
         dir = argv[2];
@@ -186,9 +190,13 @@ int main(int argc, char** argv) {
         }
         uv_run(loop, UV_RUN_DEFAULT);
         double s = (double)(uv_hrtime() - t0) / 1e9;
-        printf("libuv   meta: %llu open+stat+close, %llu in flight: %.0f files/s (UV_THREADPOOL_SIZE=%s)%s\n",
-               (unsigned long long)done, (unsigned long long)inflight, (double)done / s,
-               pool ? pool : "4, the default", failed ? " (some failed)" : "");
+        printf("libuv   meta: %llu open+stat+close, %llu in flight: %.0f files/s "
+               "(UV_THREADPOOL_SIZE=%s)%s\n",
+               (unsigned long long)done,
+               (unsigned long long)inflight,
+               (double)done / s,
+               pool ? pool : "4, the default",
+               failed ? " (some failed)" : "");
         free(ms);
     } else {
         return usage();
