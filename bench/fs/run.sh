@@ -77,16 +77,20 @@ mkdir "$work/many"
 for ((i = 0; i < files; i++)); do printf x >"$work/many/$i"; done
 cat "$file" >/dev/null
 
-# run CONTENDER CASE ARGS...
+# run CONTENDER CASE ARGS...: the contender's line, then the CPU time
+# (user + system, every thread; /usr/bin/time) of the whole run, which a
+# loaded machine disturbs less than the wall-clock figures.
 run() {
-    local who=$1
+    local who=$1 cmd
     shift
     case $who in
-    pollux-ring) "$build/bench/pollux_fs_bench" "$@" --backend ring | head -n 1 ;;
-    pollux-pool) "$build/bench/pollux_fs_bench" "$@" --backend pool | head -n 1 ;;
-    libuv) "$build/uv_fs_bench" "$@" ;;
-    tokio) "$build/tokio-fs/release/tokio_fs_bench" "$@" ;;
+    pollux-ring) cmd=("$build/bench/pollux_fs_bench" "$@" --backend ring) ;;
+    pollux-pool) cmd=("$build/bench/pollux_fs_bench" "$@" --backend pool) ;;
+    libuv) cmd=("$build/uv_fs_bench" "$@") ;;
+    tokio) cmd=("$build/tokio-fs/release/tokio_fs_bench" "$@") ;;
     esac
+    /usr/bin/time -f '%U %S' -o "$work/cpu" "${cmd[@]}" | sed -n 1p
+    awk '{ printf "    CPU %.2f s (user %.2f + system %.2f)\n", $1 + $2, $1, $2 }' "$work/cpu"
 }
 
 echo "kernel $(uname -r), $(nproc) cores; contenders: ${contenders[*]}"
