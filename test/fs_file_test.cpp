@@ -147,6 +147,33 @@ RuntimeOptions one_thread_pool() {
     return o;
 }
 
+// Waits (hang guard: 10 s) until `cond()`, running `rt` meanwhile: an
+// operation on the ring (lib/fs/backend.cpp) is submitted and completed only
+// while its io_context runs, one on the pool on the pool's threads.
+template <class Cond>
+bool eventually_running(Runtime& rt, Cond cond) {
+    for (int i = 0; i < 10000; ++i) {
+        if (cond()) {
+            return true;
+        }
+        rt.block_on(time::sleep(1ms));
+    }
+    return cond();
+}
+
+// The first file operation of `rt` makes the backend's own descriptors (the
+// reactor's, and the ring's where the kernel allows one); a test that counts
+// descriptors while `rt` lives starts counting after it.
+void first_file_op(Runtime& rt, const std::filesystem::path& dir) {
+    REQUIRE(rt.block_on(fs::metadata(dir)));
+}
+
+// Whether `rt` runs its file operations on an io_uring ring (after
+// first_file_op).
+bool on_ring(Runtime& rt) {
+    return rt.metrics().fs_backend == "io_uring";
+}
+
 // Waits (hang guard: 10 s) until `cond()`.
 template <class Cond>
 bool eventually(Cond cond) {
@@ -643,14 +670,15 @@ TEST_CASE("A File dropped on another thread while its write runs: the write land
           "descriptor closes",
           "[fs][file][teardown]") {
     TempDir dir;
-    const auto before = open_fds();
     Runtime rt(one_thread_pool());
+    first_file_op(rt, dir.path());
+    const auto before = open_fds();
     auto f = open_ok(rt, fs::File::create(dir / "f"));
     PoolBlocker blocker(rt);
     REQUIRE(rt.block_on(io::write(f, asio::buffer("dropped elsewhere", 17))));
     std::thread([g = std::move(f)]() mutable { fs::File(std::move(g)); }).join();
     blocker.release();
-    CHECK(eventually([&] { return open_fds() == before; }));
+    CHECK(eventually_running(rt, [&] { return open_fds() == before; }));
     CHECK(slurp(dir / "f") == "dropped elsewhere");
 }
 
@@ -678,15 +706,16 @@ TEST_CASE("An open whose future is dropped mid-flight closes the File it opened 
           "[fs][file][teardown]") {
     TempDir dir;
     put(dir / "f", "x");
-    const auto before = open_fds();
     Runtime rt(one_thread_pool());
+    first_file_op(rt, dir.path());
+    const auto before = open_fds();
     PoolBlocker blocker(rt);
     {
         auto open = fs::File::open(dir / "f");
         CHECK(pending_once(rt, open));
     }
     blocker.release();
-    CHECK(eventually([&] { return open_fds() == before; }));
+    CHECK(eventually_running(rt, [&] { return open_fds() == before; }));
     CHECK(rt.block_on(fs::File::open(dir / "f")));
 }
 
@@ -737,8 +766,9 @@ TEST_CASE("A read_at and a write_at dropped mid-flight: the write lands, the des
           "[fs][file][positional][teardown]") {
     TempDir dir;
     put(dir / "f", "0123456789");
-    const auto before = open_fds();
     Runtime rt(one_thread_pool());
+    first_file_op(rt, dir.path());
+    const auto before = open_fds();
     {
         auto f = open_ok(rt, fs::OpenOptions().read(true).write(true).open(dir / "f"));
         PoolBlocker blocker(rt);
@@ -751,7 +781,7 @@ TEST_CASE("A read_at and a write_at dropped mid-flight: the write lands, the des
         REQUIRE_FALSE(busy);
         CHECK(busy.error() == errc::device_or_resource_busy);
     } // the futures are dropped with their jobs queued, the blocker releases, the File is dropped
-    CHECK(eventually([&] { return open_fds() == before; }));
+    CHECK(eventually_running(rt, [&] { return open_fds() == before; }));
     CHECK(slurp(dir / "f") == "0123XY6789");
 }
 
@@ -761,6 +791,7 @@ TEST_CASE("File reads, writes and syncs report a full pool queue as EAGAIN and a
     put(dir / "f", "abc");
     RuntimeOptions opts = one_thread_pool();
     opts.max_queued_blocking = 1;
+    opts.io_uring = false; // the pool's behaviour, also where a ring is allowed
     Runtime rt(opts);
     auto f = open_ok(rt, fs::OpenOptions().read(true).write(true).open(dir / "f"));
     PoolBlocker blocker(rt);
@@ -781,4 +812,73 @@ TEST_CASE("File reads, writes and syncs report a full pool queue as EAGAIN and a
     CHECK(rt.block_on(read_to_end(f)) == "abc");
     REQUIRE(rt.block_on(io::flush(f)));
     CHECK(slurp(dir / "f") == "abc");
+}
+
+// ---- the ring (lib/fs/backend.cpp) ------------------------------------------------------------
+
+TEST_CASE("File's reads, writes, syncs and metadata take the ring where there is one, and the "
+          "runtime's metrics count them",
+          "[fs][file][uring]") {
+    TempDir dir;
+    put(dir / "f", "abc");
+    Runtime rt(one_thread_pool());
+    CHECK(rt.metrics().fs_backend == "undecided");
+    first_file_op(rt, dir.path());
+    if (!on_ring(rt)) {
+        CHECK(rt.metrics().fs_backend == "pool");
+        CHECK(rt.metrics().fs_ring_submitted == 0);
+        WARN("io_uring is not available here (kernel, seccomp or POLLUX_IO_URING=0): the pool "
+             "runs every file operation");
+        return;
+    }
+    // The pool's one thread is held: only the ring can finish these.
+    auto f = open_ok(rt, fs::OpenOptions().read(true).write(true).open(dir / "f"));
+    PoolBlocker blocker(rt);
+    const auto submitted = rt.metrics().fs_ring_submitted;
+    REQUIRE(rt.block_on(io::write_all(f, asio::buffer("xyz", 3))));
+    REQUIRE(rt.block_on(f.sync_all()));
+    auto m = rt.block_on(f.metadata());
+    REQUIRE(m);
+    CHECK(m->len() == 3); // "xyz" over "abc", from position 0
+    char buf[3];
+    auto r = rt.block_on(f.read_at(asio::buffer(buf), 0));
+    REQUIRE(r);
+    CHECK(*r == 3);
+    CHECK(std::string(buf, 3) == "xyz");
+    // A write, an fsync, an fstat, a read: one submission each.
+    CHECK(rt.metrics().fs_ring_submitted == submitted + 4);
+    CHECK(rt.metrics().fs_ring_completed == rt.metrics().fs_ring_submitted);
+    blocker.release();
+}
+
+TEST_CASE("A read_at future dropped while its read is on the ring cancels it; the File stays "
+          "usable and nothing leaks",
+          "[fs][file][uring][teardown]") {
+    TempDir dir;
+    put(dir / "f", pattern(100000));
+    Runtime rt;
+    first_file_op(rt, dir.path());
+    if (!on_ring(rt)) {
+        WARN("io_uring is not available here: ring-only case skipped");
+        return;
+    }
+    const auto before = open_fds();
+    {
+        auto f = open_ok(rt, fs::File::open(dir / "f"));
+        const auto submitted = rt.metrics().fs_ring_submitted;
+        for (int i = 0; i < 100; ++i) {
+            char buf[4096];
+            auto r = f.read_at(asio::buffer(buf), static_cast<std::uint64_t>(i) * 512);
+            CHECK(pending_once(rt, r)); // submitted; dropped here, before its completion ran
+        }
+        CHECK(rt.metrics().fs_ring_submitted == submitted + 100);
+        // Every completion still comes (its own result, or -ECANCELED).
+        CHECK(eventually_running(
+            rt, [&] { return rt.metrics().fs_ring_completed == rt.metrics().fs_ring_submitted; }));
+        char buf[5];
+        auto r = rt.block_on(f.read_at(asio::buffer(buf), 0));
+        REQUIRE(r);
+        CHECK(std::string(buf, *r) == pattern(100000).substr(0, 5));
+    }
+    CHECK(open_fds() == before);
 }

@@ -11,9 +11,27 @@
 //                             [--inflight K] [--block B] [--threads T]
 //   defaults: both, 200000 ops, 64 in flight, 4096-byte blocks, the pool's
 //   default thread bound (16). bench/fs/run.sh makes the file.
+//
+// The public API, pollux::fs (what bench/fs/run.sh compares with tokio::fs
+// and libuv), one case per run, on a current-thread Runtime whose file
+// operations take the ring (--backend ring) or the pool
+// (--backend pool: RuntimeOptions::io_uring = false, as POLLUX_IO_URING=0):
+//   pollux_fs_bench random FILE OPS INFLIGHT --backend B
+//       INFLIGHT tasks, each a loop of File::read_at of 4 KiB at random
+//       offsets of one shared File
+//   pollux_fs_bench seq FILE --backend B
+//       File::open, then io::read of 1 MiB at a time to the end
+//   pollux_fs_bench meta DIR COUNT INFLIGHT --backend B
+//       INFLIGHT tasks opening DIR/0 .. DIR/COUNT-1 (File::open,
+//       File::metadata, then the File dropped: close(2))
 
+#include <pollux/core/async.hpp>
 #include <pollux/detail/uring.hpp>
 #include <pollux/detail/work_pool.hpp>
+#include <pollux/fs.hpp>
+#include <pollux/io.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -187,9 +205,163 @@ bool bench(const Options& opt, const std::string& backend) {
     return true;
 }
 
+// ---- the public API (pollux::fs) ----------------------------------------------------------
+
+pollux::Async<std::uint64_t>
+fs_reader(const pollux::fs::File& f, std::uint64_t n, std::uint64_t seed, std::uint64_t blocks) {
+    Rng rng{0x9e3779b97f4a7c15ull ^ seed};
+    std::vector<char> buf(4096);
+    std::uint64_t bad = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint64_t off = (rng.next() % blocks) * 4096;
+        auto r = co_await f.read_at(boost::asio::buffer(buf), off);
+        if (!r || *r != 4096) {
+            ++bad;
+        }
+    }
+    co_return bad;
+}
+
+pollux::Async<std::uint64_t>
+fs_meta(std::string dir, std::uint64_t k, std::uint64_t count, std::uint64_t step) {
+    std::uint64_t bad = 0;
+    for (; k < count; k += step) {
+        auto f = co_await pollux::fs::File::open(dir + "/" + std::to_string(k));
+        if (!f) {
+            ++bad;
+            continue;
+        }
+        auto m = co_await f->metadata();
+        if (!m) {
+            ++bad;
+        }
+    } // each File is dropped (closed) at the end of its iteration
+    co_return bad;
+}
+
+int fs_api_main(int argc, char** argv) {
+    const std::string what = argv[1];
+    std::string backend = "ring";
+    std::vector<std::string> pos;
+    for (int i = 2; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            backend = argv[++i];
+        } else {
+            pos.emplace_back(argv[i]);
+        }
+    }
+    const bool ok_args = (what == "seq" && pos.size() == 1) ||
+                         ((what == "random" || what == "meta") && pos.size() == 3);
+    if (!ok_args || (backend != "ring" && backend != "pool")) {
+        std::fprintf(stderr,
+                     "usage: %s random FILE OPS INFLIGHT | seq FILE | meta DIR COUNT INFLIGHT "
+                     "[--backend ring|pool]\n",
+                     argv[0]);
+        return 2;
+    }
+    pollux::RuntimeOptions o;
+    o.io_uring = backend == "ring";
+    pollux::Runtime rt(o);
+    const std::string label = "pollux-" + backend;
+    std::uint64_t bad = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto secs = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    if (what == "random") {
+        const std::uint64_t ops = std::strtoull(pos[1].c_str(), nullptr, 10);
+        const std::uint64_t inflight = std::strtoull(pos[2].c_str(), nullptr, 10);
+        auto f = rt.block_on(pollux::fs::File::open(pos[0]));
+        if (!f) {
+            std::fprintf(stderr, "%s: %s\n", pos[0].c_str(), f.error().message().c_str());
+            return 1;
+        }
+        struct stat st {};
+        ::stat(pos[0].c_str(), &st);
+        const std::uint64_t blocks = static_cast<std::uint64_t>(st.st_size) / 4096;
+        const auto t1 = std::chrono::steady_clock::now();
+        bad = rt.block_on([&]() -> pollux::Async<std::uint64_t> {
+            std::vector<pollux::JoinHandle<std::uint64_t>> hs;
+            for (std::uint64_t i = 0; i < inflight; ++i) {
+                const std::uint64_t n = ops / inflight + (i < ops % inflight ? 1 : 0);
+                hs.push_back(pollux::spawn(fs_reader(*f, n, i + 1, blocks)));
+            }
+            std::uint64_t b = 0;
+            for (auto& h : hs) {
+                b += co_await h;
+            }
+            co_return b;
+        }());
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        std::printf("%-14s random: %llu reads of 4096 B, %llu in flight: %.0f ops/s%s\n",
+                    label.c_str(),
+                    static_cast<unsigned long long>(ops),
+                    static_cast<unsigned long long>(inflight),
+                    static_cast<double>(ops) / s,
+                    bad != 0 ? " (some reads failed or were short)" : "");
+    } else if (what == "seq") {
+        std::uint64_t total = 0;
+        bad = rt.block_on([&]() -> pollux::Async<std::uint64_t> {
+            auto f = co_await pollux::fs::File::open(pos[0]);
+            if (!f) {
+                co_return 1;
+            }
+            std::vector<char> buf(1 << 20);
+            for (;;) {
+                auto n = co_await pollux::io::read(*f, boost::asio::buffer(buf));
+                if (!n) {
+                    co_return 1;
+                }
+                if (*n == 0) {
+                    co_return 0;
+                }
+                total += *n;
+            }
+        }());
+        const double s = secs();
+        std::printf("%-14s seq: %llu MiB in %.3f s: %.0f MiB/s%s\n",
+                    label.c_str(),
+                    static_cast<unsigned long long>(total >> 20),
+                    s,
+                    static_cast<double>(total >> 20) / s,
+                    bad != 0 ? " (a read failed)" : "");
+    } else {
+        const std::uint64_t count = std::strtoull(pos[1].c_str(), nullptr, 10);
+        const std::uint64_t inflight = std::strtoull(pos[2].c_str(), nullptr, 10);
+        bad = rt.block_on([&]() -> pollux::Async<std::uint64_t> {
+            std::vector<pollux::JoinHandle<std::uint64_t>> hs;
+            for (std::uint64_t i = 0; i < inflight; ++i) {
+                hs.push_back(pollux::spawn(fs_meta(pos[0], i, count, inflight)));
+            }
+            std::uint64_t b = 0;
+            for (auto& h : hs) {
+                b += co_await h;
+            }
+            co_return b;
+        }());
+        const double s = secs();
+        std::printf("%-14s meta: %llu open+stat+close, %llu in flight: %.0f files/s%s\n",
+                    label.c_str(),
+                    static_cast<unsigned long long>(count),
+                    static_cast<unsigned long long>(inflight),
+                    static_cast<double>(count) / s,
+                    bad != 0 ? " (some failed)" : "");
+    }
+    std::printf("%-14s   (metrics: fs_backend %s, %llu ring operations)\n",
+                label.c_str(),
+                std::string(rt.metrics().fs_backend).c_str(),
+                static_cast<unsigned long long>(rt.metrics().fs_ring_submitted));
+    return bad != 0 ? 1 : 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && (std::strcmp(argv[1], "random") == 0 || std::strcmp(argv[1], "seq") == 0 ||
+                     std::strcmp(argv[1], "meta") == 0)) {
+        return fs_api_main(argc, argv);
+    }
     Options opt;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];

@@ -1,4 +1,6 @@
-// The pool backend of lib/fs/backend.hpp: one worker-pool job per operation.
+// The pool backend of lib/fs/backend.hpp: one worker-pool job per operation;
+// backend.cpp sends an operation here when the context has no ring or the
+// ring refused it.
 
 #include "backend.hpp"
 #include "sys.hpp"
@@ -8,7 +10,7 @@
 #include <unistd.h>
 #include <utility>
 
-namespace pollux::fs::backend {
+namespace pollux::fs::backend::pool {
 
 namespace {
 
@@ -118,4 +120,4 @@ bool fsync(boost::asio::execution_context& ctx, int fd, bool data_only, Done don
         std::move(done));
 }
 
-} // namespace pollux::fs::backend
+} // namespace pollux::fs::backend::pool

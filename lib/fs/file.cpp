@@ -192,6 +192,8 @@ struct PositionalOp {
     Waker waker = Waker::noop();
     std::unique_ptr<std::byte[]> buf;
     std::size_t len = 0;
+    // A read's: lets a dropped future cancel it on the ring.
+    std::shared_ptr<backend::ReadCancel> cancel;
 };
 
 } // namespace detail
@@ -416,8 +418,18 @@ PositionalFuture::PositionalFuture(PositionalFuture&& o) noexcept
 PositionalFuture::~PositionalFuture() {
     if (op_) {
         Waker old = Waker::noop();
-        std::lock_guard lock(op_->mutex);
-        old = std::exchange(op_->waker, Waker::noop());
+        bool running = false;
+        {
+            std::lock_guard lock(op_->mutex);
+            old = std::exchange(op_->waker, Waker::noop());
+            running = !op_->done;
+        }
+        // A read nobody waits for any more: on the ring, ask the kernel to
+        // stop it (its completion still comes, and frees the buffer). A
+        // write is left to complete (docs/fs.md, "Cancel safety").
+        if (running && op_->cancel) {
+            op_->cancel->cancel();
+        }
     }
 }
 
@@ -458,9 +470,13 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         };
         const auto off = static_cast<std::int64_t>(offset_);
         file_->positional.fetch_add(1, std::memory_order_relaxed);
+        if (!is_write_) {
+            op->cancel = std::make_shared<backend::ReadCancel>();
+        }
         const bool queued =
             is_write_ ? backend::write_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done))
-                      : backend::read_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done));
+                      : backend::read_at(
+                            ctx, file_->fd, op->buf.get(), n, off, std::move(done), op->cancel);
         if (!queued) {
             file_->positional.fetch_sub(1, std::memory_order_relaxed);
             file_.reset();
