@@ -207,6 +207,16 @@ class FileServerTest(unittest.TestCase):
                 self.assertEqual(self.request("/a.txt")[:3:2], (200, b"a"))
         self.assertEqual(self.stop(), 0)
 
+    def test_head_not_finished_in_10_s_is_408(self):
+        # Takes the server's whole 10 s header timeout (a lower bound on
+        # the time, which a loaded machine cannot break).
+        with self.connect() as s:
+            start = time.monotonic()
+            s.sendall(b"GET /a.txt HTTP/1.0\r\n")
+            raw = recv_all(s)
+            self.assertGreaterEqual(time.monotonic() - start, 9.5)
+        self.assertEqual(split_response(raw)[0], 408)
+
     def test_sigterm_with_open_connections_exits_0(self):
         idle = self.connect()
         try:
