@@ -6,6 +6,8 @@
 
 #include <pollux/uv/async_handle.hpp>
 #include <pollux/uv/check.hpp>
+#include <pollux/uv/fs.hpp>
+#include <pollux/uv/fs_types.hpp>
 #include <pollux/uv/getaddrinfo.hpp>
 #include <pollux/uv/getnameinfo.hpp>
 #include <pollux/uv/guess_handle.hpp>
