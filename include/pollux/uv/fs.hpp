@@ -50,6 +50,8 @@
 /// descriptor or `Dir` that an undelivered result holds is closed, so none
 /// leaks. On a shared io_context (`Loop(io)`) the pool outlives the loop:
 /// there the buffers must stay valid until the io_context is destroyed.
+/// @par Preconditions
+/// The callback of a callback form is not empty (asserts).
 /// @par Thread safety
 /// Callback forms: call from the loop's thread; `cb` runs there. A `File`
 /// and a `Dir` may be used by requests in flight at the same time, as
