@@ -154,6 +154,33 @@ TEST_CASE("uv::fs cancel of a request that already ran is device_or_resource_bus
     require_loop_quiescent(loop);
 }
 
+TEST_CASE("uv::fs request refused by a full pool queue gets resource_unavailable_try_again from "
+          "the loop",
+          "[uv][fs]") {
+    FsTmpDir tmp;
+    uv::Loop loop;
+    PoolBlocker blocker(loop);
+    auto& pool = pollux::detail::work_pool(loop.io_context());
+    pool.set_max_queued(1); // the least the pool allows
+    int queued_cb_called = 0;
+    int stat_cb_called = 0;
+    fs::stat(loop, tmp.path(), [&](error_code ec, fs::Stat) {
+        REQUIRE_FALSE(ec);
+        ++queued_cb_called;
+    });
+    fs::stat(loop, tmp.path(), [&](error_code ec, fs::Stat) {
+        REQUIRE(is(ec, errc_t::resource_unavailable_try_again));
+        ++stat_cb_called;
+    });
+    REQUIRE(stat_cb_called == 0); // not inside the call
+    pool.set_max_queued(pollux::detail::default_max_queued_work);
+    blocker.release();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(stat_cb_called == 1);
+    REQUIRE(queued_cb_called == 1);
+    require_loop_quiescent(loop);
+}
+
 TEST_CASE("uv::fs synchronous forms return at once on the calling thread, any thread", "[uv][fs]") {
     FsTmpDir tmp;
     uv::Loop loop;
