@@ -45,8 +45,9 @@
 /// first. Queued calls that change files (`write`, `close`, `fsync`,
 /// `rename`, `unlink`, ... — all but the reading ones: `open`, `read`, the
 /// stats, `access`, `scandir`, `opendir`, `readdir`, `readlink`, `realpath`,
-/// `mkdtemp`, `mkstemp`) still run before `~Loop` returns, as tokio
-/// finishes a dropped file write; the reading ones are dropped. A
+/// `mkdtemp`, `mkstemp`) still run before `~Loop` returns (a loop with an
+/// io_context of its own), as tokio finishes a dropped file write; the
+/// reading ones are dropped. A
 /// descriptor or `Dir` that an undelivered result holds is closed, so none
 /// leaks. On a shared io_context (`Loop(io)`) the pool outlives the loop:
 /// there the buffers must stay valid until the io_context is destroyed.
