@@ -1,5 +1,6 @@
 #include <pollux/debug/dump.hpp>
 #include <pollux/detail/scheduler_service.hpp>
+#include <pollux/detail/uring.hpp>
 #include <pollux/runtime.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,9 @@ Runtime::Runtime(RuntimeOptions options)
     auto& pool = detail::work_pool(io_);
     pool.set_max_threads(options_.max_blocking_threads);
     pool.set_max_queued(options_.max_queued_blocking);
+    if (!options_.io_uring) {
+        detail::disable_uring(io_);
+    }
     if (options_.detailed_metrics) {
         debug::enable_detailed_metrics(io_);
     }

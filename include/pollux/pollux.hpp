@@ -5,6 +5,7 @@
 
 #include <pollux/abort_handle.hpp>
 #include <pollux/asio.hpp>
+#include <pollux/codec.hpp>
 #include <pollux/core/async.hpp>
 #include <pollux/core/async_stream.hpp>
 #include <pollux/core/block_on.hpp>
@@ -25,6 +26,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/core/select.hpp>
 #include <pollux/core/select_all.hpp>
+#include <pollux/core/sink.hpp>
 #include <pollux/core/stream.hpp>
 #include <pollux/core/stream/stream_ext.hpp>
 #include <pollux/core/then.hpp>
@@ -33,6 +35,7 @@
 #include <pollux/core/yield_now.hpp>
 #include <pollux/current_executor.hpp>
 #include <pollux/debug.hpp>
+#include <pollux/fs.hpp>
 #include <pollux/io.hpp>
 #include <pollux/join_handle.hpp>
 #include <pollux/join_set.hpp>

@@ -96,6 +96,12 @@ struct RuntimeOptions {
     /// poll-time histogram, wake counts and "last poll ... ago" in dumps.
     /// Off by default; a stall threshold turns them on.
     bool detailed_metrics = false;
+    /// File operations (pollux::fs, uv::fs on this runtime's loops) go
+    /// through one io_uring where the kernel allows it, else the worker
+    /// pool; false: always the pool. The environment's `POLLUX_IO_URING=0`
+    /// does the same for every runtime. `metrics().fs_backend` says which
+    /// one the runtime took.
+    bool io_uring = true;
 };
 
 /// An io_context and the threads that drive it. Convenience, not a

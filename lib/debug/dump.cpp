@@ -1,5 +1,6 @@
 #include <pollux/debug/dump.hpp>
 #include <pollux/detail/scheduler_service.hpp>
+#include <pollux/detail/uring.hpp>
 
 #include <cinttypes>
 #include <cstdio>
@@ -96,7 +97,22 @@ std::string dump(boost::asio::execution_context& ctx) {
 }
 
 RuntimeMetrics metrics(boost::asio::execution_context& ctx) {
-    return service(ctx).metrics();
+    RuntimeMetrics m = service(ctx).metrics();
+    const detail::UringMetrics ring = detail::uring_metrics(ctx);
+    switch (ring.backend) {
+    case detail::UringMetrics::Backend::undecided:
+        m.fs_backend = "undecided";
+        break;
+    case detail::UringMetrics::Backend::io_uring:
+        m.fs_backend = "io_uring";
+        break;
+    case detail::UringMetrics::Backend::pool:
+        m.fs_backend = "pool";
+        break;
+    }
+    m.fs_ring_submitted = ring.submitted;
+    m.fs_ring_completed = ring.completed;
+    return m;
 }
 
 void enable_detailed_metrics(boost::asio::execution_context& ctx) {

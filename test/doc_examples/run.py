@@ -12,10 +12,20 @@ coroutine `pollux::Async<void>` so that it may `co_await`. A block that
 defines `main` is also linked against the library given with --lib;
 the others are checked with -fsyntax-only.
 
+A snippet that uses names a reader can guess (an `io_context io`, a socket
+`sock`) gets them from a hidden setup: an HTML comment that starts with
+`<!-- setup` anywhere before the block holds declarations that are added to
+the file's context, as a block would be, without being shown:
+
+    <!-- setup
+    namespace asio = boost::asio;
+    inline asio::io_context io;
+    -->
+
 A block that does not compile is a bug in the document, not a reason to
 mark it as a fragment.
 
-usage: run.py --cxx 'COMPILER [ARGS]' --include DIR [--lib LIBFILE] FILE.md...
+usage: run.py --cxx 'COMPILER [ARGS]' --include DIR [--lib LIBFILE] FILE.md|DIR...
 (--cxx is a command line, split as a shell would: "ccache clang++-16".)
 """
 
@@ -31,11 +41,19 @@ PRELUDE = "#include <pollux/pollux.hpp>\n\n#include <chrono>\n\nusing namespace 
 
 
 def blocks(path):
-    """Yields (line number, is_fragment, code) for each ```cpp block."""
+    """Yields (line number, kind, code) for each ```cpp block (kind:
+    "fragment" or "block") and each hidden setup comment (kind "setup")."""
     lines = open(path, encoding="utf-8").read().split("\n")
     i = 0
     while i < len(lines):
-        if lines[i].strip() == "```cpp":
+        if lines[i].strip() == "<!-- setup":
+            start = i + 1
+            j = start
+            while j < len(lines) and lines[j].strip() != "-->":
+                j += 1
+            yield start, "setup", "\n".join(lines[start:j]) + "\n"
+            i = j
+        elif lines[i].strip() == "```cpp":
             start = i + 1
             j = start
             while j < len(lines) and lines[j].strip() != "```":
@@ -44,7 +62,7 @@ def blocks(path):
             while k >= 0 and lines[k].strip() == "":
                 k -= 1
             fragment = k >= 0 and lines[k].strip() == "<!-- fragment -->"
-            yield start, fragment, "\n".join(lines[start:j]) + "\n"
+            yield start, "fragment" if fragment else "block", "\n".join(lines[start:j]) + "\n"
             i = j
         i += 1
 
@@ -56,15 +74,28 @@ def main():
     ap.add_argument("--lib")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
+    files = []
+    for f in args.files:  # a directory stands for its *.md files, sorted
+        if os.path.isdir(f):
+            files += sorted(os.path.join(f, n) for n in os.listdir(f) if n.endswith(".md"))
+        else:
+            files.append(f)
+    args.files = files
     cxx = shlex.split(args.cxx)
     flags = ["-std=c++20", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread",
+             # A snippet shows how to get a value, not what to do with it.
+             "-Wno-unused-variable", "-Wno-unused-but-set-variable",
              "-I" + args.include]
     failed = 0
     count = 0
     with tempfile.TemporaryDirectory() as tmp:
         for md in args.files:
             context = []  # earlier blocks of this file that the next ones may use
-            for n, (line, fragment, code) in enumerate(blocks(md)):
+            for n, (line, kind, code) in enumerate(blocks(md)):
+                if kind == "setup":
+                    context.append(code)
+                    continue
+                fragment = kind == "fragment"
                 count += 1
                 name = "%s:%d" % (os.path.relpath(md), line)
                 if fragment:

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace pollux {
 
@@ -37,6 +38,17 @@ struct RuntimeMetrics {
     std::array<std::uint64_t, poll_time_buckets> poll_time_histogram{};
     /// Whether detailed metrics are on.
     bool detailed = false;
+    /// How this context runs its file operations (pollux::fs, uv::fs):
+    /// "io_uring" (one ring, its completions watched by the loop), "pool"
+    /// (the worker pool: no ring here, or turned off with
+    /// `RuntimeOptions::io_uring = false` or `POLLUX_IO_URING=0`), or
+    /// "undecided" until the first file operation chooses
+    /// (docs/decisions.md, "Files: io_uring where the kernel allows, else the pool").
+    std::string_view fs_backend = "undecided";
+    /// Operations handed to the ring, and those whose completion ran (or,
+    /// at shutdown, was dropped unrun). 0 on the pool.
+    std::uint64_t fs_ring_submitted = 0;
+    std::uint64_t fs_ring_completed = 0;
 
     /// The exclusive upper bound of histogram bucket `i`; the last bucket's
     /// is `nanoseconds::max()`.

@@ -1,0 +1,548 @@
+#include <pollux/fs/file.hpp>
+// Own header first: this proves it is self-contained (STYLE H1).
+
+#include <pollux/detail/work_pool.hpp>
+
+#include "backend.hpp"
+#include "file_impl.hpp"
+#include "sys.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace pollux::fs {
+
+namespace detail {
+
+namespace {
+
+using pollux::detail::WorkKind;
+
+boost::system::error_code err_of(std::int64_t res) noexcept {
+    return sys::error(static_cast<int>(-res));
+}
+
+template <class T>
+Poll<Result<T>> ready_error(boost::system::error_code ec) {
+    return Ready<Result<T>>{Result<T>(boost::system::in_place_error, ec)};
+}
+
+backend::Done completion(FileImpl& f) {
+    return [self = f.shared_from_this()](std::int64_t r) { self->finish(r); };
+}
+
+void ensure_cap(FileImpl& f, std::size_t n) {
+    if (f.cap < n) {
+        f.buf = std::make_unique_for_overwrite<std::byte[]>(n);
+        f.cap = n;
+    }
+}
+
+// Takes the result of the operation in flight if it has completed; with a
+// context, registers its waker otherwise. True when the file is idle.
+bool complete(FileImpl& f, Context* cx) {
+    if (!f.busy) {
+        return true;
+    }
+    std::int64_t r = 0;
+    {
+        std::lock_guard lock(f.mutex);
+        if (!f.done) {
+            if (cx != nullptr && !f.waker.will_wake(cx->waker())) {
+                f.waker = cx->waker();
+            }
+            return false;
+        }
+        f.done = false;
+        r = f.res;
+    }
+    f.busy = false;
+    switch (f.flight) {
+    case Flight::read:
+        f.pos = 0;
+        if (r < 0) {
+            f.len = 0;
+            f.read_err = err_of(r);
+        } else {
+            f.len = static_cast<std::size_t>(r);
+            f.eof = r == 0;
+        }
+        break;
+    case Flight::write:
+        f.len = f.pos = 0;
+        if (r < 0) {
+            f.last_write_err = err_of(r);
+        }
+        break;
+    case Flight::other:
+        f.completed_seq = f.flight_seq;
+        f.completed_res = r;
+        break;
+    case Flight::none:
+        break;
+    }
+    f.flight = Flight::none;
+    return true;
+}
+
+// Drops the bytes read ahead, moving the file position back over them so
+// that it is where the caller has read to.
+boost::system::error_code give_back_read_ahead(FileImpl& f) {
+    f.read_err.reset();
+    f.eof = false;
+    if (f.pos < f.len) {
+        const off_t back = static_cast<off_t>(f.len - f.pos);
+        f.len = f.pos = 0;
+        if (::lseek(f.fd, -back, SEEK_CUR) < 0) {
+            return sys::last_error();
+        }
+    }
+    f.len = f.pos = 0;
+    return {};
+}
+
+} // namespace
+
+Poll<Result<std::int64_t>>
+poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& seq) {
+    using R = Result<std::int64_t>;
+    if (seq == 0) {
+        if (!complete(f, &cx)) {
+            return Pending{};
+        }
+        if ((op == FileOp::sync_all || op == FileOp::sync_data) && f.last_write_err) {
+            auto ec = *std::exchange(f.last_write_err, std::nullopt);
+            return ready_error<std::int64_t>(ec);
+        }
+        if (op == FileOp::seek) {
+            std::int64_t off = arg.offset;
+            int whence = SEEK_SET;
+            if (arg.whence == SeekFrom::Whence::current) {
+                whence = SEEK_CUR;
+                off -= static_cast<std::int64_t>(f.len - f.pos);
+            } else if (arg.whence == SeekFrom::Whence::end) {
+                whence = SEEK_END;
+            }
+            f.len = f.pos = 0;
+            f.read_err.reset();
+            f.eof = false;
+            // lseek(2) only sets a number in the open file description: it
+            // does not block, so it runs here rather than on the pool.
+            const off_t r = ::lseek(f.fd, static_cast<off_t>(off), whence);
+            if (r < 0) {
+                return ready_error<std::int64_t>(sys::last_error());
+            }
+            return Ready<R>{R(static_cast<std::int64_t>(r))};
+        }
+        boost::asio::execution_context& ctx = current_context("pollux::fs::File");
+        bool queued = false;
+        switch (op) {
+        case FileOp::set_len: {
+            if (auto ec = give_back_read_ahead(f)) {
+                return ready_error<std::int64_t>(ec);
+            }
+            const int fd = f.fd;
+            const auto size = static_cast<off_t>(arg.offset);
+            queued = pollux::detail::submit_blocking(
+                ctx,
+                [fd, size, done = completion(f)] {
+                    done(sys::result_of(sys::retry([&] { return ::ftruncate(fd, size); })));
+                },
+                WorkKind::mandatory);
+            break;
+        }
+        case FileOp::sync_all:
+        case FileOp::sync_data:
+            queued = backend::fsync(ctx, f.fd, op == FileOp::sync_data, completion(f));
+            break;
+        case FileOp::metadata:
+            queued = backend::fstat(ctx, f.fd, &f.st, completion(f));
+            break;
+        case FileOp::seek:
+            break;
+        }
+        if (!queued) {
+            return ready_error<std::int64_t>(refused_error());
+        }
+        f.busy = true;
+        f.flight = Flight::other;
+        seq = f.flight_seq = ++f.next_seq;
+    }
+    if (!complete(f, &cx)) {
+        return Pending{};
+    }
+    POLLUX_ASSERT(f.completed_seq == seq, "pollux::fs::File: another operation ran meanwhile");
+    if (f.completed_res < 0) {
+        return ready_error<std::int64_t>(err_of(f.completed_res));
+    }
+    return Ready<R>{R(f.completed_res)};
+}
+
+Metadata file_metadata(const FileImpl& f) noexcept {
+    return Metadata(f.st);
+}
+
+// A read_at/write_at in flight: its own buffer and result.
+struct PositionalOp {
+    std::mutex mutex;
+    bool done = false;
+    std::int64_t res = 0;
+    Waker waker = Waker::noop();
+    std::unique_ptr<std::byte[]> buf;
+    std::size_t len = 0;
+};
+
+} // namespace detail
+
+using detail::FileImpl;
+
+// ---- File ---------------------------------------------------------------------
+
+File File::from_fd(int fd) {
+    return File(std::make_shared<FileImpl>(fd));
+}
+
+OpFuture<File> File::open(std::filesystem::path path) {
+    return OpenOptions().read(true).open(std::move(path));
+}
+
+OpFuture<File> File::create(std::filesystem::path path) {
+    return OpenOptions().write(true).create(true).truncate(true).open(std::move(path));
+}
+
+void File::release() noexcept {
+    if (impl_) {
+        // A job may hold the block longer: the task's waker is released here,
+        // on the dropping thread.
+        Waker old = Waker::noop();
+        {
+            std::lock_guard lock(impl_->mutex);
+            old = std::exchange(impl_->waker, Waker::noop());
+        }
+        impl_.reset();
+    }
+}
+
+File& File::operator=(File&& o) noexcept {
+    if (this != &o) {
+        release();
+        impl_ = std::move(o.impl_);
+    }
+    return *this;
+}
+
+File::~File() {
+    release();
+}
+
+int File::native_handle() const noexcept {
+    return impl_ ? impl_->fd : -1;
+}
+
+Result<int> File::into_fd() {
+    POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
+    FileImpl& f = *impl_;
+    // A job that just completed may still hold a reference to the block for
+    // a moment; that is harmless (it then closes nothing: fd is -1), so only
+    // operations still in flight count.
+    if (!detail::complete(f, nullptr) || f.positional.load(std::memory_order_relaxed) > 0) {
+        return Result<int>(boost::system::in_place_error, sys::error(EBUSY));
+    }
+    if (auto ec = detail::give_back_read_ahead(f)) {
+        return Result<int>(boost::system::in_place_error, ec);
+    }
+    const int fd = std::exchange(f.fd, -1);
+    impl_.reset();
+    return fd;
+}
+
+Result<File> File::try_clone() const {
+    POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
+    const int fd = ::fcntl(impl_->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        return Result<File>(boost::system::in_place_error, sys::last_error());
+    }
+    File out = from_fd(fd);
+    out.impl_->max_buf = impl_->max_buf;
+    return out;
+}
+
+std::size_t File::max_buf_size() const noexcept {
+    return impl_ ? impl_->max_buf : detail::default_max_buf_size;
+}
+
+void File::set_max_buf_size(std::size_t n) noexcept {
+    if (impl_) {
+        impl_->max_buf = std::max<std::size_t>(n, 1);
+    }
+}
+
+Poll<Result<std::size_t>> File::poll_read(Context& cx, boost::asio::mutable_buffer dst) {
+    using R = Result<std::size_t>;
+    POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
+    FileImpl& f = *impl_;
+    for (;;) {
+        if (!detail::complete(f, &cx)) {
+            return Pending{};
+        }
+        if (f.read_err) {
+            auto ec = *std::exchange(f.read_err, std::nullopt);
+            return detail::ready_error<std::size_t>(ec);
+        }
+        if (f.eof) {
+            // The pool read that just completed found the end of the file.
+            f.eof = false;
+            return Ready<R>{R(std::size_t{0})};
+        }
+        if (f.pos < f.len) {
+            const std::size_t n = std::min(f.len - f.pos, dst.size());
+            std::memcpy(dst.data(), f.buf.get() + f.pos, n);
+            f.pos += n;
+            return Ready<R>{R(n)};
+        }
+        if (dst.size() == 0) {
+            return Ready<R>{R(std::size_t{0})};
+        }
+        // Nothing read ahead: read into the buffer on the pool. The bytes
+        // land there even if this poll's future is dropped, and the next
+        // poll_read hands them out.
+        const std::size_t n = std::min(dst.size(), f.max_buf);
+        boost::asio::execution_context& ctx =
+            detail::current_context("pollux::fs::File::poll_read");
+        detail::ensure_cap(f, n);
+        f.len = f.pos = 0;
+        if (!backend::read_at(ctx, f.fd, f.buf.get(), n, -1, detail::completion(f))) {
+            return detail::ready_error<std::size_t>(detail::refused_error());
+        }
+        f.busy = true;
+        f.flight = detail::Flight::read;
+    }
+}
+
+Poll<Result<std::size_t>> File::poll_write(Context& cx, boost::asio::const_buffer src) {
+    using R = Result<std::size_t>;
+    POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
+    FileImpl& f = *impl_;
+    if (!detail::complete(f, &cx)) {
+        return Pending{};
+    }
+    if (f.last_write_err) {
+        auto ec = *std::exchange(f.last_write_err, std::nullopt);
+        return detail::ready_error<std::size_t>(ec);
+    }
+    if (src.size() == 0) {
+        return Ready<R>{R(std::size_t{0})};
+    }
+    boost::asio::execution_context& ctx = detail::current_context("pollux::fs::File::poll_write");
+    if (auto ec = detail::give_back_read_ahead(f)) {
+        return detail::ready_error<std::size_t>(ec);
+    }
+    const std::size_t n = std::min(src.size(), f.max_buf);
+    detail::ensure_cap(f, n);
+    std::memcpy(f.buf.get(), src.data(), n);
+    if (!backend::write_at(ctx, f.fd, f.buf.get(), n, -1, detail::completion(f))) {
+        return detail::ready_error<std::size_t>(detail::refused_error());
+    }
+    f.busy = true;
+    f.flight = detail::Flight::write;
+    // Accepted: the write runs on the pool; its error comes from the next
+    // poll_write or poll_flush (tokio's File).
+    return Ready<R>{R(n)};
+}
+
+Poll<Result<void>> File::poll_flush(Context& cx) {
+    POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
+    FileImpl& f = *impl_;
+    if (!detail::complete(f, &cx)) {
+        return Pending{};
+    }
+    if (f.last_write_err) {
+        auto ec = *std::exchange(f.last_write_err, std::nullopt);
+        return detail::ready_error<void>(ec);
+    }
+    return Ready<Result<void>>{Result<void>()};
+}
+
+Poll<Result<void>> File::poll_shutdown(Context& cx) {
+    return poll_flush(cx);
+}
+
+FileOpFuture<std::uint64_t> File::seek(SeekFrom pos) {
+    return FileOpFuture<std::uint64_t>(impl_, detail::FileOp::seek, pos);
+}
+
+FileOpFuture<void> File::sync_all() {
+    return FileOpFuture<void>(impl_, detail::FileOp::sync_all, SeekFrom::start(0));
+}
+
+FileOpFuture<void> File::sync_data() {
+    return FileOpFuture<void>(impl_, detail::FileOp::sync_data, SeekFrom::start(0));
+}
+
+FileOpFuture<void> File::set_len(std::uint64_t size) {
+    return FileOpFuture<void>(impl_, detail::FileOp::set_len, SeekFrom::start(size));
+}
+
+FileOpFuture<Metadata> File::metadata() {
+    return FileOpFuture<Metadata>(impl_, detail::FileOp::metadata, SeekFrom::start(0));
+}
+
+PositionalFuture File::read_at(boost::asio::mutable_buffer buf, std::uint64_t offset) const {
+    return PositionalFuture(impl_, buf, boost::asio::const_buffer(), false, offset);
+}
+
+PositionalFuture File::write_at(boost::asio::const_buffer buf, std::uint64_t offset) const {
+    return PositionalFuture(impl_, boost::asio::mutable_buffer(), buf, true, offset);
+}
+
+// ---- PositionalFuture -------------------------------------------------------------
+
+PositionalFuture::PositionalFuture(std::shared_ptr<detail::FileImpl> f,
+                                   boost::asio::mutable_buffer read_into,
+                                   boost::asio::const_buffer write_from,
+                                   bool is_write,
+                                   std::uint64_t offset)
+    : file_(std::move(f)), read_into_(read_into), write_from_(write_from), is_write_(is_write),
+      offset_(offset) {
+}
+
+PositionalFuture::PositionalFuture(PositionalFuture&& o) noexcept
+    : file_(std::move(o.file_)), op_(std::move(o.op_)), read_into_(o.read_into_),
+      write_from_(o.write_from_), is_write_(o.is_write_), offset_(o.offset_) {
+}
+
+PositionalFuture::~PositionalFuture() {
+    if (op_) {
+        Waker old = Waker::noop();
+        std::lock_guard lock(op_->mutex);
+        old = std::exchange(op_->waker, Waker::noop());
+    }
+}
+
+Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
+    POLLUX_ASSERT(file_ != nullptr,
+                  "pollux::fs::File::read_at/write_at polled after it returned Ready");
+    if (!op_) {
+        const std::size_t n =
+            std::min(is_write_ ? write_from_.size() : read_into_.size(), file_->max_buf);
+        if (n == 0) {
+            file_.reset();
+            return Ready<Output>{Output(std::size_t{0})};
+        }
+        if (offset_ > static_cast<std::uint64_t>(INT64_MAX)) {
+            file_.reset();
+            return detail::ready_error<std::size_t>(sys::error(EINVAL));
+        }
+        boost::asio::execution_context& ctx = detail::current_context(
+            is_write_ ? "pollux::fs::File::write_at" : "pollux::fs::File::read_at");
+        auto op = std::make_shared<detail::PositionalOp>();
+        op->buf = std::make_unique_for_overwrite<std::byte[]>(n);
+        op->len = n;
+        op->waker = cx.waker();
+        if (is_write_) {
+            std::memcpy(op->buf.get(), write_from_.data(), n);
+        }
+        // The callback keeps both the op's buffer and the file's descriptor.
+        backend::Done done = [op, file = file_](std::int64_t r) {
+            file->positional.fetch_sub(1, std::memory_order_relaxed);
+            Waker w = Waker::noop();
+            {
+                std::lock_guard lock(op->mutex);
+                op->res = r;
+                op->done = true;
+                w = std::move(op->waker);
+            }
+            std::move(w).wake();
+        };
+        const auto off = static_cast<std::int64_t>(offset_);
+        file_->positional.fetch_add(1, std::memory_order_relaxed);
+        const bool queued =
+            is_write_ ? backend::write_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done))
+                      : backend::read_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done));
+        if (!queued) {
+            file_->positional.fetch_sub(1, std::memory_order_relaxed);
+            file_.reset();
+            return detail::ready_error<std::size_t>(detail::refused_error());
+        }
+        op_ = std::move(op);
+    }
+    std::int64_t r = 0;
+    {
+        std::lock_guard lock(op_->mutex);
+        if (!op_->done) {
+            if (!op_->waker.will_wake(cx.waker())) {
+                op_->waker = cx.waker();
+            }
+            return Pending{};
+        }
+        r = op_->res;
+    }
+    file_.reset();
+    if (r < 0) {
+        return detail::ready_error<std::size_t>(detail::err_of(r));
+    }
+    if (!is_write_) {
+        std::memcpy(read_into_.data(), op_->buf.get(), static_cast<std::size_t>(r));
+    }
+    return Ready<Output>{Output(static_cast<std::size_t>(r))};
+}
+
+// ---- OpenOptions --------------------------------------------------------------------
+
+int OpenOptions::flags() const noexcept {
+    int access = 0;
+    const bool writes = write_ || append_;
+    if (read_ && !writes) {
+        access = O_RDONLY;
+    } else if (!read_ && writes) {
+        access = O_WRONLY;
+    } else if (read_ && writes) {
+        access = O_RDWR;
+    } else {
+        return -1;
+    }
+    if (append_) {
+        access |= O_APPEND;
+    }
+    if (!writes && (truncate_ || create_ || create_new_)) {
+        return -1;
+    }
+    if (append_ && truncate_ && !create_new_) {
+        return -1;
+    }
+    int creation = 0;
+    if (create_new_) {
+        creation = O_CREAT | O_EXCL;
+    } else {
+        creation = (create_ ? O_CREAT : 0) | (truncate_ ? O_TRUNC : 0);
+    }
+    return O_CLOEXEC | access | creation | (custom_flags_ & ~O_ACCMODE);
+}
+
+OpFuture<File> OpenOptions::open(std::filesystem::path path) const {
+    const int fl = flags();
+    const mode_t mode = mode_;
+    std::filesystem::path p = path;
+    return OpFuture<File>(
+        std::move(path),
+        "pollux::fs::OpenOptions::open",
+        [p = std::move(p), fl, mode](boost::asio::execution_context& ctx,
+                                     const std::shared_ptr<detail::OpState<File>>& st) mutable {
+            if (fl < 0 || sys::has_nul(p)) {
+                // Completed at once: the first poll then sees it done.
+                st->complete(Result<File>(boost::system::in_place_error, sys::error(EINVAL)));
+                return true;
+            }
+            return backend::open(ctx, std::move(p), fl, mode, [st](std::int64_t res) {
+                if (res < 0) {
+                    st->complete(Result<File>(boost::system::in_place_error, detail::err_of(res)));
+                } else {
+                    st->complete(File::from_fd(static_cast<int>(res)));
+                }
+            });
+        });
+}
+
+} // namespace pollux::fs

@@ -1,0 +1,106 @@
+#pragma once
+
+// The state of an fs::File, shared by the File, the futures of its
+// operations, and the pool job of the operation in flight.
+//
+// Ownership: a shared_ptr. The File holds one reference; each pool job holds
+// one through its completion callback (so a File dropped with an operation
+// in flight, on any thread, leaves the job a live buffer and descriptor);
+// FileOpFuture, PositionalFuture and their jobs hold one each. The last one
+// closes the descriptor (~FileImpl), whichever thread that is.
+//
+// Fields in three groups:
+// - `fd`, `max_buf`: set at creation; `fd` only changes in `into_fd` (which
+//   first checks that nobody else holds the block).
+// - Owner fields (`busy`, `flight`, sequence numbers, the saved errors,
+//   `len`/`pos`): touched only by the thread polling the File (tokio's
+//   `&mut self`), never by a job.
+// - The buffer `buf` and `st`: the job of the operation in flight owns them
+//   from submission until it publishes `done`; the owner touches them only
+//   while `busy` is false. `done`, `res` and `waker` are guarded by `mutex`:
+//   the job writes `res`, sets `done` and takes the waker under it, then
+//   wakes outside; the owner reads `done` and `res` under it, which orders
+//   the job's writes to `buf`/`st` before the owner's reads.
+//
+// Transitions: idle (busy=false) -> submit -> busy; busy + done -> (owner's
+// complete()) -> idle. Exactly one operation is in flight at a time; every
+// operation first drives the one before it to idle, so they take effect in
+// the order they were started (the write before a read, a write before the
+// fsync that follows it).
+
+#include <pollux/core/waker.hpp>
+#include <pollux/fs/file.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace pollux::fs::detail {
+
+inline constexpr std::size_t default_max_buf_size = 2 * 1024 * 1024;
+
+enum class Flight : std::uint8_t { none, read, write, other };
+
+struct FileImpl : std::enable_shared_from_this<FileImpl> {
+    explicit FileImpl(int fd_) noexcept : fd(fd_) {}
+    FileImpl(const FileImpl&) = delete;
+    FileImpl& operator=(const FileImpl&) = delete;
+    ~FileImpl() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+
+    int fd;
+    std::size_t max_buf = default_max_buf_size;
+    // read_at/write_at in flight (they do not go through `busy`); into_fd
+    // refuses while any runs. ORDERING: relaxed is enough: into_fd runs on
+    // the owner's thread, which also made each increment; a decrement it
+    // misses only makes it refuse once more.
+    std::atomic<std::size_t> positional{0};
+
+    // Owner fields.
+    bool busy = false;
+    Flight flight = Flight::none;
+    std::uint64_t next_seq = 0;
+    std::uint64_t flight_seq = 0;
+    std::uint64_t completed_seq = 0;
+    std::int64_t completed_res = 0;
+    std::optional<boost::system::error_code> last_write_err;
+    std::optional<boost::system::error_code> read_err;
+    bool eof = false;    // the last read completed with 0 bytes, not yet reported
+    std::size_t len = 0; // bytes read ahead into buf ...
+    std::size_t pos = 0; // ... of which the caller has taken this many
+
+    // Owned by the job in flight.
+    std::unique_ptr<std::byte[]> buf;
+    std::size_t cap = 0;
+    struct stat st {};
+
+    // Guarded by mutex.
+    std::mutex mutex;
+    bool done = false;
+    std::int64_t res = 0;
+    Waker waker = Waker::noop();
+
+    // Called by the job's completion (any thread).
+    void finish(std::int64_t r) {
+        Waker w = Waker::noop();
+        {
+            std::lock_guard lock(mutex);
+            res = r;
+            done = true;
+            w = std::move(waker);
+        }
+        std::move(w).wake();
+    }
+};
+
+} // namespace pollux::fs::detail

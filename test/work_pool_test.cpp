@@ -1,0 +1,224 @@
+// The one worker pool of an io_context (pollux/detail/work_pool.hpp):
+// spawn_blocking, uv::queue_work and the fs operations share it.
+
+#include <pollux/core/async.hpp>
+#include <pollux/detail/work_pool.hpp>
+#include <pollux/runtime.hpp>
+#include <pollux/spawn.hpp>
+#include <pollux/uv/loop.hpp>
+#include <pollux/uv/work.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/system/errc.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+using namespace pollux;
+using pollux::detail::WorkKind;
+using pollux::detail::WorkPool;
+
+namespace {
+
+// A latch the test opens: jobs that wait on it hold their thread.
+struct Gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+    int waiting = 0;
+    void wait() {
+        std::unique_lock lock(m);
+        ++waiting;
+        cv.notify_all();
+        cv.wait(lock, [&] { return open; });
+    }
+    void wait_for_waiters(int n) {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return waiting >= n; });
+    }
+    void release() {
+        std::lock_guard lock(m);
+        open = true;
+        cv.notify_all();
+    }
+};
+
+template <class Fn>
+bool submit(WorkPool& pool, Fn fn, WorkKind kind = WorkKind::abandonable) {
+    return pool.submit(std::make_unique<pollux::detail::FnWorkJob<Fn>>(std::move(fn)), kind);
+}
+
+} // namespace
+
+TEST_CASE("work pool: jobs start in submission order on a one-thread pool", "[work_pool]") {
+    WorkPool pool(1, 100);
+    std::mutex m;
+    std::vector<int> order;
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(submit(pool, [&, i] {
+            std::lock_guard lock(m);
+            order.push_back(i);
+        }));
+    }
+    pool.shutdown();
+    REQUIRE(order.size() == 20);
+    for (int i = 0; i < 20; ++i) {
+        CHECK(order[static_cast<std::size_t>(i)] == i);
+    }
+}
+
+TEST_CASE("work pool: threads start on demand up to the maximum", "[work_pool]") {
+    WorkPool pool(3, 100);
+    CHECK_FALSE(pool.started());
+    CHECK(pool.metrics().threads == 0);
+    Gate gate;
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(submit(pool, [&] { gate.wait(); }));
+    }
+    gate.wait_for_waiters(3);
+    const auto m = pool.metrics();
+    CHECK(m.threads == 3);
+    CHECK(m.running == 3);
+    CHECK(m.queued == 2);
+    gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 5);
+}
+
+TEST_CASE("work pool: a submission beyond the queue bound is refused and its job destroyed",
+          "[work_pool]") {
+    WorkPool pool(1, 2);
+    Gate gate;
+    REQUIRE(submit(pool, [&] { gate.wait(); }));
+    gate.wait_for_waiters(1); // the one thread holds the first job
+    REQUIRE(submit(pool, [] {}));
+    REQUIRE(submit(pool, [] {}));
+    auto witness = std::make_shared<int>(0);
+    std::weak_ptr<int> weak = witness;
+    CHECK_FALSE(submit(pool, [w = std::move(witness)] { ++*w; }));
+    CHECK(weak.expired());
+    CHECK(pool.metrics().refused == 1);
+    gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 3);
+}
+
+TEST_CASE("work pool: shutdown runs queued mandatory jobs and drops queued abandonable ones",
+          "[work_pool]") {
+    WorkPool pool(1, 100);
+    Gate gate;
+    std::atomic<int> mandatory{0};
+    std::atomic<int> abandonable{0};
+    REQUIRE(submit(pool, [&] { gate.wait(); }));
+    gate.wait_for_waiters(1);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(submit(pool, [&] { ++mandatory; }, WorkKind::mandatory));
+        REQUIRE(submit(pool, [&] { ++abandonable; }, WorkKind::abandonable));
+    }
+    std::thread closer([&] { pool.shutdown(); });
+    // The shutdown must wait for the running job; open its gate only once
+    // shutdown has started refusing, so the queued jobs meet a stopping pool.
+    while (submit(pool, [] {})) {
+        std::this_thread::yield();
+    }
+    gate.release();
+    closer.join();
+    CHECK(mandatory == 3);
+    CHECK(abandonable == 0);
+}
+
+TEST_CASE("work pool: a submission after shutdown is refused, mandatory or not", "[work_pool]") {
+    WorkPool pool(1, 10);
+    pool.shutdown();
+    std::atomic<int> ran{0};
+    CHECK_FALSE(submit(pool, [&] { ++ran; }, WorkKind::mandatory));
+    CHECK_FALSE(submit(pool, [&] { ++ran; }, WorkKind::abandonable));
+    CHECK(ran == 0);
+}
+
+TEST_CASE("work pool: spawn_blocking and uv::queue_work on one context share one pool",
+          "[work_pool]") {
+    Runtime rt(RuntimeOptions{.max_blocking_threads = 2});
+    uv::Loop loop(rt.io_context());
+    CHECK(loop.threadpool_size() == 2);
+    auto& pool = pollux::detail::work_pool(rt.io_context());
+    rt.block_on([]() -> Async<> { co_await spawn_blocking([] {}); }());
+    CHECK(pool.metrics().completed == 1);
+    bool after = false;
+    uv::queue_work(loop, [] {}, [&](boost::system::error_code ec) { after = !ec; });
+    loop.run();
+    CHECK(after);
+    CHECK(pool.metrics().completed == 2);
+    CHECK(pool.metrics().threads <= 2);
+}
+
+TEST_CASE("work pool: spawn_blocking beyond the queue bound throws EAGAIN at the await",
+          "[work_pool]") {
+    Runtime rt(RuntimeOptions{.max_blocking_threads = 1, .max_queued_blocking = 1});
+    auto gate = std::make_shared<Gate>();
+    auto body = [gate]() -> Async<bool> {
+        auto busy = spawn_blocking([gate] { gate->wait(); });
+        gate->wait_for_waiters(1);
+        auto queued = spawn_blocking([] {});
+        auto refused = spawn_blocking([] {});
+        bool eagain = false;
+        try {
+            co_await refused;
+        } catch (const std::system_error& e) {
+            eagain = e.code() == std::errc::resource_unavailable_try_again;
+        }
+        gate->release();
+        co_await busy;
+        co_await queued;
+        co_return eagain;
+    };
+    CHECK(rt.block_on(body()));
+}
+
+TEST_CASE("work pool: uv::queue_work beyond the queue bound calls back with EAGAIN",
+          "[work_pool]") {
+    Runtime rt(RuntimeOptions{.max_blocking_threads = 1, .max_queued_blocking = 1});
+    uv::Loop loop(rt.io_context());
+    Gate gate;
+    std::vector<boost::system::error_code> results(3);
+    int calls = 0;
+    bool refused_work_ran = false;
+    uv::queue_work(loop, [&] { gate.wait(); }, [&](boost::system::error_code ec) {
+        results[0] = ec;
+        ++calls;
+    });
+    gate.wait_for_waiters(1);
+    uv::queue_work(loop, [] {}, [&](boost::system::error_code ec) {
+        results[1] = ec;
+        ++calls;
+    });
+    uv::queue_work(loop, [&] { refused_work_ran = true; }, [&](boost::system::error_code ec) {
+        results[2] = ec;
+        ++calls;
+        gate.release();
+    });
+    CHECK(calls == 0); // never called back from inside queue_work
+    loop.run();
+    CHECK(calls == 3);
+    CHECK_FALSE(results[0]);
+    CHECK_FALSE(results[1]);
+    CHECK(results[2] == boost::system::errc::resource_unavailable_try_again);
+    CHECK_FALSE(refused_work_ran);
+}
+
+TEST_CASE("work pool: a loop's set_threadpool_size is refused once the pool has started",
+          "[work_pool]") {
+    uv::Loop loop;
+    CHECK_FALSE(loop.set_threadpool_size(3));
+    CHECK(loop.threadpool_size() == 3);
+    uv::queue_work(loop, [] {}, [](boost::system::error_code) {});
+    loop.run();
+    CHECK(loop.set_threadpool_size(5) == boost::system::errc::device_or_resource_busy);
+    CHECK(loop.threadpool_size() == 3);
+}
