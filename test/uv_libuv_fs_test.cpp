@@ -33,7 +33,8 @@
 #include <unistd.h>
 #include <vector>
 
-using namespace pollux;
+namespace uv = pollux::uv;
+using pollux::Result;
 namespace fs = pollux::uv::fs;
 using boost::system::error_code;
 using boost::system::errc::errc_t;
