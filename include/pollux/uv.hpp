@@ -9,6 +9,8 @@
 #include <pollux/uv/fs_event.hpp>
 #include <pollux/uv/fs_poll.hpp>
 #include <pollux/uv/fs_stat.hpp>
+#include <pollux/uv/fs.hpp>
+#include <pollux/uv/fs_types.hpp>
 #include <pollux/uv/getaddrinfo.hpp>
 #include <pollux/uv/getnameinfo.hpp>
 #include <pollux/uv/guess_handle.hpp>

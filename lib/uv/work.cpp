@@ -167,12 +167,15 @@ struct RunJob {
 // Queues `work` on the loop's pool as a request: the one machine behind
 // queue_work, getaddrinfo, getnameinfo and the fs requests, so all of them
 // cancel as uv_cancel does (only while queued).
-Request start_work(Loop& loop, WorkCallback work, AfterWorkCallback after_work) {
+Request start_work(Loop& loop,
+                   WorkCallback work,
+                   AfterWorkCallback after_work,
+                   pollux::detail::WorkKind kind) {
     auto impl = shared_impl(loop);
     auto st = std::make_shared<WorkState>(std::move(work), std::move(after_work), impl);
     ++impl->active_reqs;
     if (!impl->work_pool().submit(std::make_unique<pollux::detail::FnWorkJob<RunJob>>(RunJob{st}),
-                                  pollux::detail::WorkKind::abandonable)) {
+                                  kind)) {
         // The queue is at its bound: the callback reports EAGAIN from the
         // loop, never from inside this call (libuv's rule for callbacks).
         st->refuse();

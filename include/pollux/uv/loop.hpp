@@ -75,9 +75,14 @@ public:
     /// A loop on `io`, which must outlive it (for example a current-thread
     /// `Runtime`'s io_context: futures spawned there run inside `run()`).
     explicit Loop(boost::asio::io_context& io);
+    /// A work-pool request (`queue_work`, `getaddrinfo`, `getnameinfo`,
+    /// `fs::*`) still in flight never calls back: with an io_context of the
+    /// loop's own, its running work finishes and its queued work is dropped
+    /// (queued fs calls that change files run) before this returns; on a
+    /// shared io_context it completes later and finds the loop gone.
     /// @par Preconditions
-    /// Every handle of the loop is destroyed and no request is in flight
-    /// (asserts): destroy handles before their loop.
+    /// Every handle of the loop is destroyed (asserts): destroy handles
+    /// before their loop.
     ~Loop();
 
     Loop(const Loop&) = delete;
