@@ -2,8 +2,8 @@
 // (pollux::uv): prints the lines appended to FILE as they arrive, until
 // SIGINT or SIGTERM.
 //
-// What it shows: uv::FsEvent for change notification (inotify), reads of
-// the file on the loop's worker pool, uv::Signal for a clean exit, and the
+// What it shows: uv::FsEvent for change notification (inotify), uv::fs::read
+// and uv::fs::fstat requests (the loop's worker pool), uv::Signal for a clean exit, and the
 // two things a follower must get right: a line written in several appends
 // is printed once, whole (the partial line is buffered), and a truncated
 // file (`: > FILE`, a log rotated by copytruncate) is read again from its
@@ -39,58 +39,32 @@ namespace uv = pollux::uv;
 
 namespace {
 
-boost::system::error_code errno_code(int e) {
-    return {e, boost::system::system_category()};
-}
-
 // ---------------------------------------------------------------------------
-// TODO(merge): file I/O helpers. pollux::uv has no uv::fs requests on this
-// branch yet (issue 24, the uvfs branch), so these two run pread(2) and
-// fstat(2) on the loop's worker pool with uv::queue_work. Once uv::fs lands,
-// replace file_read with uv::fs::read(loop, fd, buf, offset, cb) and
-// file_size with uv::fs::fstat(loop, fd, cb); the callers stay as they are.
+// File I/O through uv::fs requests (libuv's uv_fs_read and uv_fs_fstat): each
+// runs on the loop's worker pool and calls back on the loop.
 
-// Reads up to buf->size() bytes of `fd` at `offset` on the pool, then calls
-// cb(ec, n) on the loop (n = 0 at end of file).
+// Reads up to buf->size() bytes of `fd` at `offset`, then calls cb(ec, n) on
+// the loop (n = 0 at end of file). The request keeps `buf` alive until then.
 void file_read(uv::Loop& loop,
                int fd,
                std::shared_ptr<std::string> buf,
                std::int64_t offset,
                std::function<void(boost::system::error_code, std::size_t)> cb) {
-    auto result = std::make_shared<ssize_t>(0);
-    auto err = std::make_shared<int>(0);
-    (void)uv::queue_work(
+    (void)uv::fs::read(
         loop,
-        [fd, buf, offset, result, err] {
-            ssize_t n = 0;
-            do {
-                n = ::pread(fd, buf->data(), buf->size(), offset);
-            } while (n < 0 && errno == EINTR);
-            *result = n;
-            *err = n < 0 ? errno : 0;
-        },
-        [result, err, cb = std::move(cb)](boost::system::error_code ec) {
-            if (!ec && *err != 0) {
-                ec = errno_code(*err);
-            }
-            cb(ec, ec ? 0 : static_cast<std::size_t>(*result));
-        });
+        fd,
+        boost::asio::buffer(*buf),
+        offset,
+        [buf, cb = std::move(cb)](boost::system::error_code ec, std::size_t n) { cb(ec, n); });
 }
 
-// The size of `fd`'s file, from fstat(2) on the pool; cb(ec, size) on the loop.
+// The size of `fd`'s file; cb(ec, size) on the loop.
 void file_size(uv::Loop& loop,
                int fd,
                std::function<void(boost::system::error_code, std::int64_t)> cb) {
-    auto st = std::make_shared<struct ::stat>();
-    auto err = std::make_shared<int>(0);
-    (void)uv::queue_work(
-        loop,
-        [fd, st, err] { *err = ::fstat(fd, st.get()) < 0 ? errno : 0; },
-        [st, err, cb = std::move(cb)](boost::system::error_code ec) {
-            if (!ec && *err != 0) {
-                ec = errno_code(*err);
-            }
-            cb(ec, ec ? 0 : static_cast<std::int64_t>(st->st_size));
+    (void)uv::fs::fstat(
+        loop, fd, [cb = std::move(cb)](boost::system::error_code ec, const uv::Stat& st) {
+            cb(ec, ec ? 0 : static_cast<std::int64_t>(st.size));
         });
 }
 // ---------------------------------------------------------------------------

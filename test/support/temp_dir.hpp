@@ -14,11 +14,29 @@
 #include <grp.h>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace pollux::test {
+
+// A path that also converts to std::string_view (its native string), so a
+// test can pass `dir / "name"` to APIs that take a path and to those that
+// take a string_view (uv::FsEvent::start, uv::FsPoll::start). The view lives
+// as long as the TempPath, a temporary's full expression.
+class TempPath : public std::filesystem::path {
+public:
+    explicit TempPath(std::filesystem::path p) : std::filesystem::path(std::move(p)) {}
+    operator std::string_view() const noexcept { return native(); }
+    friend bool operator==(std::string_view a, const TempPath& b) noexcept {
+        return a == b.native();
+    }
+    friend bool operator==(const TempPath& a, std::string_view b) noexcept {
+        return a.native() == b;
+    }
+};
 
 class TempDir {
 public:
@@ -49,7 +67,7 @@ public:
         std::filesystem::remove_all(path_, ec);
     }
     const std::filesystem::path& path() const noexcept { return path_; }
-    std::filesystem::path operator/(const std::filesystem::path& p) const { return path_ / p; }
+    TempPath operator/(const std::filesystem::path& p) const { return TempPath(path_ / p); }
 
 private:
     std::filesystem::path path_;
