@@ -20,7 +20,10 @@
 #   defaults: 5 rounds of 1000 ms slices, 64 connections, 1024 bytes, 2
 #   client threads (about 20 s of load).
 # Prints a Markdown table: median messages/s over the slices, min-max,
-# MiB/s each way, and the ratio to the best baseline. Builds what it needs
+# MiB/s each way, and the ratio to the best baseline; then each server's
+# CPU use during its slices (from /proc: below 100% means the client, not
+# the server, set the pace) and its CPU time per message, with the ratio
+# best baseline / this (above 1: cheaper than the best baseline). Builds what it needs
 # (release) in $BUILD (default build-bench); the tokio server with $CARGO
 # (default cargo) offline into $CARGO_TARGET_DIR (default $BUILD/tokio-tls).
 set -euo pipefail
@@ -118,13 +121,14 @@ for i in "${!servers[@]}"; do
     ports+=("$port")
 done
 port_list=$(IFS=,; echo "${ports[*]}")
+pid_list=$(IFS=,; echo "${pids[*]}")
 
 # shellcheck disable=SC2086
 $pin_client "$BUILD/tls/tls_load_client" --ports "$port_list" --conns "$conns" --bytes "$bytes" \
-    --rounds "$rounds" --slice-ms "$slice_ms" --threads "$threads" --ciphersuites "$suite" \
+    --rounds "$rounds" --slice-ms "$slice_ms" --threads "$threads" --ciphersuites "$suite" --pids "$pid_list" \
     >"$tmp/client.out"
 
-best=0
+best=0 best_cost=""
 for i in "${!servers[@]}"; do
     line=$(grep "^port=${ports[$i]} " "$tmp/client.out")
     cipher=$(sed -n 's/.* cipher=\([^ ]*\).*/\1/p' <<<"$line")
@@ -133,19 +137,26 @@ for i in "${!servers[@]}"; do
         exit 1
     fi
     rate=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$line")
-    if [ "${servers[$i]}" != tls_echo ] && [ "$rate" -gt "$best" ]; then best=$rate; fi
+    cost=$(sed -n 's/.* cpu_ns_per_msg=\([0-9]*\).*/\1/p' <<<"$line")
+    if [ "${servers[$i]}" != tls_echo ]; then
+        if [ "$rate" -gt "$best" ]; then best=$rate; fi
+        if [ -z "$best_cost" ] || [ "$cost" -lt "$best_cost" ]; then best_cost=$cost; fi
+    fi
 done
-echo "| server | messages/s (median) | min-max | MiB/s each way | vs best baseline |"
-echo "|---|---:|---:|---:|---:|"
+echo "| server | messages/s (median) | min-max | MiB/s each way | vs best baseline | server CPU | CPU/message | vs best baseline |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for i in "${!servers[@]}"; do
     line=$(grep "^port=${ports[$i]} " "$tmp/client.out")
     field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$line"; }
     rate=$(field rate) min=$(field min) max=$(field max) errors=$(field errors)
+    cost=$(field cpu_ns_per_msg) busy=$(field server_cpu)
     mib=$(awk -v r="$rate" -v b="$bytes" 'BEGIN { printf "%.1f", r * b / 1048576 }')
     ratio=$(awk -v x="$rate" -v y="$best" 'BEGIN { printf "%.2f", x / y }')
     note=""
     if [ "$errors" != 0 ]; then note=" ($errors errors)"; fi
-    echo "| ${servers[$i]} | $rate | $min-$max | $mib | $ratio$note |"
+    # CPU per message: the ratio is best/this, so above 1 is better too.
+    cratio=$(awk -v x="$cost" -v y="$best_cost" 'BEGIN { printf "%.2f", y / x }')
+    echo "| ${servers[$i]} | $rate | $min-$max | $mib | $ratio$note | $busy% | $((cost / 1000)).$(((cost % 1000) / 100)) us | $cratio |"
 done
 echo
 echo "$conns connections x $bytes B ping-pong per server, $suite; $rounds measured rounds of" \

@@ -10,7 +10,12 @@
 //
 // Prints one line per server:
 //   port=P cipher=NAME rate=MEDIAN min=MIN max=MAX errors=E
-// (messages/s: round trips completed inside a slice over its length), then
+//          [cpu_ns_per_msg=NS server_cpu=PCT]
+// (messages/s: round trips completed inside a slice over its length; with
+// --pids, one server pid per port, the server's CPU time (/proc) per
+// message echoed and in percent of the slices' time, over the measured
+// slices: a server below 100% was not the limit, and its CPU per message
+// is then the fairer comparison), then
 // `client_cpu=PCT` (CPU time of this process over the measured wall time,
 // in percent of one core: near 100 x --threads means the client, not the
 // server, may be the limit).
@@ -30,11 +35,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -106,47 +113,79 @@ double cpu_seconds() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The CPU time (user + system) process `pid` has used, from /proc; -1 when
+// it cannot be read.
+double process_cpu_seconds(const std::string& pid) {
+    std::ifstream f("/proc/" + pid + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    if (pid.empty() || paren == std::string::npos) {
+        return -1;
+    }
+    // After the command's ")": state is field 3, utime and stime 14 and 15.
+    std::stringstream ss(stat.substr(paren + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && ss >> field; ++i) {
+        if (i == 14) {
+            utime = std::stod(field);
+        } else if (i == 15) {
+            stime = std::stod(field);
+        }
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    std::string host = "127.0.0.1", ports_arg, suites = "TLS_AES_128_GCM_SHA256";
+    std::string host = "127.0.0.1", ports_arg, pids_arg, suites = "TLS_AES_128_GCM_SHA256";
     int conns = 64, rounds = 3, slice_ms = 1000, threads = 2;
     std::size_t bytes = 1024;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i], v = argv[i + 1];
-        if (a == "--host")
+        if (a == "--host") {
             host = v;
-        else if (a == "--ports")
+        } else if (a == "--ports") {
             ports_arg = v;
-        else if (a == "--ciphersuites")
+        } else if (a == "--pids") {
+            pids_arg = v;
+        } else if (a == "--ciphersuites") {
             suites = v;
-        else if (a == "--conns")
+        } else if (a == "--conns") {
             conns = std::stoi(v);
-        else if (a == "--bytes")
+        } else if (a == "--bytes") {
             bytes = std::stoul(v);
-        else if (a == "--rounds")
+        } else if (a == "--rounds") {
             rounds = std::stoi(v);
-        else if (a == "--slice-ms")
+        } else if (a == "--slice-ms") {
             slice_ms = std::stoi(v);
-        else if (a == "--threads")
+        } else if (a == "--threads") {
             threads = std::stoi(v);
-        else
+        } else {
             ports_arg.clear();
+        }
     }
     if (ports_arg.empty() || argc % 2 == 0 || conns < 1 || bytes < 1 || rounds < 1 ||
         slice_ms < 1 || threads < 1) {
-        std::fprintf(stderr,
-                     "usage: %s --ports P1,P2,.. [--host H] [--conns 64] [--bytes 1024] "
-                     "[--rounds 3] [--slice-ms 1000] [--threads 2] [--ciphersuites S]\n",
-                     argv[0]);
+        std::fprintf(
+            stderr,
+            "usage: %s --ports P1,P2,.. [--host H] [--conns 64] [--bytes 1024] "
+            "[--rounds 3] [--slice-ms 1000] [--threads 2] [--ciphersuites S] [--pids PID1,..]\n",
+            argv[0]);
         return 2;
     }
-    std::vector<std::string> ports;
+    std::vector<std::string> ports, pids;
     {
         std::stringstream ss(ports_arg);
         for (std::string p; std::getline(ss, p, ',');) {
             ports.push_back(p);
         }
+        std::stringstream ps(pids_arg);
+        for (std::string p; std::getline(ps, p, ',');) {
+            pids.push_back(p);
+        }
+        pids.resize(ports.size());
     }
     try {
         ssl::context ctx(ssl::context::tls_client);
@@ -187,6 +226,9 @@ int main(int argc, char** argv) {
         }
 
         std::vector<std::vector<double>> rates(ports.size());
+        // Per server over the measured slices: its CPU seconds, the
+        // messages it echoed and the slices' length.
+        std::vector<double> server_cpu(ports.size()), msgs(ports.size()), busy_secs(ports.size());
         double cpu0 = 0;
         auto wall0 = Clock::now();
         for (int r = 0; r <= rounds; ++r) { // round 0 warms up
@@ -200,6 +242,7 @@ int main(int argc, char** argv) {
                     before += c->count;
                 }
                 busy.store(static_cast<int>(by_server[s].size()), std::memory_order_release);
+                double cpu_before = process_cpu_seconds(pids[s]);
                 auto start = Clock::now();
                 active.store(static_cast<int>(s), std::memory_order_release);
                 for (auto& c : by_server[s]) {
@@ -216,8 +259,12 @@ int main(int argc, char** argv) {
                     after += c->count;
                 }
                 double secs = std::chrono::duration<double>(end - start).count();
+                double cpu_after = process_cpu_seconds(pids[s]);
                 if (r > 0) {
                     rates[s].push_back(static_cast<double>(after - before) / secs);
+                    server_cpu[s] += cpu_after - cpu_before;
+                    msgs[s] += static_cast<double>(after - before);
+                    busy_secs[s] += secs;
                 }
             }
         }
@@ -230,13 +277,19 @@ int main(int argc, char** argv) {
             for (auto& c : by_server[s]) {
                 errors += c->errors;
             }
-            std::printf("port=%s cipher=%s rate=%.0f min=%.0f max=%.0f errors=%ld\n",
+            std::printf("port=%s cipher=%s rate=%.0f min=%.0f max=%.0f errors=%ld",
                         ports[s].c_str(),
                         cipher[s].c_str(),
                         v[v.size() / 2],
                         v.front(),
                         v.back(),
                         errors);
+            if (!pids[s].empty() && msgs[s] > 0) {
+                std::printf(" cpu_ns_per_msg=%.0f server_cpu=%.0f",
+                            1e9 * server_cpu[s] / msgs[s],
+                            100.0 * server_cpu[s] / busy_secs[s]);
+            }
+            std::printf("\n");
         }
         std::printf("client_cpu=%.0f\n", 100.0 * cpu / wall);
         std::fflush(stdout);
