@@ -4,8 +4,8 @@
 # counted in instructions), the deterministic echo figures (instructions,
 # syscalls and allocations per round trip), the interleaved echo throughput
 # table and its chart, the idle-connection memory and the process
-# benchmarks (spawn-and-wait, bytes through cat). Release build in
-# $BUILD (default build-bench).
+# benchmarks (spawn-and-wait, bytes through cat), and TLS echo throughput
+# (bench/tls/run.sh). Release build in $BUILD (default build-bench).
 #
 # Usage: bench/run_all.sh [--long] [--docs]
 #   --long: longer throughput run (bench/echo/run.sh --long) and more
@@ -13,8 +13,8 @@
 #   --docs: also copy the chart to docs/performance.png.
 # Results: $RESULTS (default $BUILD/bench-results): micro.md,
 # micro-instructions.md, task-debug-cost.md, deterministic.md,
-# throughput.md, throughput.tsv, throughput.png, idle.md, process.md (the
-# process system-call counts are printed only).
+# throughput.md, throughput.tsv, throughput.png, idle.md, process.md,
+# tls.md (the process system-call counts are printed only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/echo/common.sh
@@ -71,3 +71,7 @@ echo
 echo "== processes: spawn-and-wait and bytes through cat"
 bench/process/run.sh
 bench/process/syscalls.sh
+
+echo
+echo "== TLS echo: samples/tls_echo against asio::ssl::stream and tokio-openssl"
+bench/tls/run.sh | tee "$RESULTS/tls.md"
