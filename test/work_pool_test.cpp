@@ -83,7 +83,8 @@ TEST_CASE("work pool: threads start on demand up to the maximum", "[work_pool]")
     CHECK(pool.metrics().threads == 0);
     Gate gate;
     for (int i = 0; i < 5; ++i) {
-        REQUIRE(submit(pool, [&] { gate.wait(); }, WorkKind::mandatory));
+        REQUIRE(submit(
+            pool, [&] { gate.wait(); }, WorkKind::mandatory));
     }
     gate.wait_for_waiters(3);
     const auto m = pool.metrics();

@@ -6,10 +6,10 @@
 
 #include <pollux/uv/async_handle.hpp>
 #include <pollux/uv/check.hpp>
+#include <pollux/uv/fs.hpp>
 #include <pollux/uv/fs_event.hpp>
 #include <pollux/uv/fs_poll.hpp>
 #include <pollux/uv/fs_stat.hpp>
-#include <pollux/uv/fs.hpp>
 #include <pollux/uv/fs_types.hpp>
 #include <pollux/uv/getaddrinfo.hpp>
 #include <pollux/uv/getnameinfo.hpp>
