@@ -118,7 +118,7 @@ TEST_CASE("work pool: a submission beyond the queue bound is refused and its job
 
 TEST_CASE("work pool: shutdown runs queued mandatory jobs and drops queued abandonable ones",
           "[work_pool]") {
-    WorkPool pool(1, 100);
+    WorkPool pool(1, 1 << 24);
     Gate gate;
     std::atomic<int> mandatory{0};
     std::atomic<int> abandonable{0};
@@ -132,7 +132,9 @@ TEST_CASE("work pool: shutdown runs queued mandatory jobs and drops queued aband
     }
     std::thread closer([&] { pool.shutdown(); });
     // The shutdown must wait for the running job; open its gate only once
-    // shutdown has started refusing, so the queued jobs meet a stopping pool.
+    // shutdown has begun (a submit is refused), so the queued jobs meet a
+    // stopping pool. The queue's bound is far above what this loop can add
+    // before the closer thread runs, so a refusal means the shutdown.
     while (submit(pool, [] {})) {
         std::this_thread::yield();
     }
