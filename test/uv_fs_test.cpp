@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <fcntl.h>
 #include <memory>
 #include <mutex>
@@ -405,4 +406,37 @@ TEST_CASE("uv::fs request in flight on a shared io_context when the loop goes: i
     // finds the loop gone (it holds it weakly) and calls nothing.
     REQUIRE(io.run() == 1);
     REQUIRE(stat_cb_called == 0);
+}
+
+TEST_CASE("uv::fs stat, lstat and fstat: birthtim is statx's birth time, or ctim where the file "
+          "system records none",
+          "[uv][fs]") {
+    FsTmpDir tmp;
+    uv::Loop loop;
+    const std::string file = tmp.path() + "/f";
+    write_whole_file(file, "x");
+    // A file on $TMPDIR (a birth time on most file systems) and one on
+    // procfs, which records none.
+    for (const std::string& path : {file, std::string("/proc/version")}) {
+        INFO(path);
+        struct ::statx stx {};
+        REQUIRE(::statx(AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS | STATX_BTIME, &stx) == 0);
+        const auto expect = [&](const fs::Stat& s) {
+            if ((stx.stx_mask & STATX_BTIME) != 0) {
+                REQUIRE(s.birthtim ==
+                        uv::Timespec{static_cast<std::int64_t>(stx.stx_btime.tv_sec),
+                                     static_cast<std::int64_t>(stx.stx_btime.tv_nsec)});
+            } else {
+                REQUIRE(s.ctim.sec != 0);
+                REQUIRE(s.birthtim == s.ctim);
+            }
+        };
+        expect(fs::stat(loop, path).value());
+        expect(fs::lstat(loop, path).value());
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        expect(fs::fstat(loop, fd).value());
+        ::close(fd);
+    }
+    require_loop_quiescent(loop);
 }

@@ -1,6 +1,7 @@
 #include "fs_ops.hpp"
 
 #include "fs_dir.hpp"
+#include "fs_stat.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,7 +18,6 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -47,72 +47,6 @@ auto retry(F f) {
             return rc;
         }
     }
-}
-
-Timespec from_timespec(const struct timespec& t) {
-    return {static_cast<std::int64_t>(t.tv_sec), static_cast<std::int64_t>(t.tv_nsec)};
-}
-
-Timespec from_statx(const struct statx_timestamp& t) {
-    return {static_cast<std::int64_t>(t.tv_sec), static_cast<std::int64_t>(t.tv_nsec)};
-}
-
-Stat from_stat(const struct stat& s) {
-    Stat r;
-    r.dev = s.st_dev;
-    r.mode = s.st_mode;
-    r.nlink = s.st_nlink;
-    r.uid = s.st_uid;
-    r.gid = s.st_gid;
-    r.rdev = s.st_rdev;
-    r.ino = s.st_ino;
-    r.size = static_cast<std::uint64_t>(s.st_size);
-    r.blksize = static_cast<std::uint64_t>(s.st_blksize);
-    r.blocks = static_cast<std::uint64_t>(s.st_blocks);
-    r.atim = from_timespec(s.st_atim);
-    r.mtim = from_timespec(s.st_mtim);
-    r.ctim = from_timespec(s.st_ctim);
-    r.birthtim = r.ctim; // libuv's choice where there is no birth time
-    return r;
-}
-
-Stat from_statx(const struct statx& s) {
-    Stat r;
-    r.dev = makedev(s.stx_dev_major, s.stx_dev_minor);
-    r.mode = s.stx_mode;
-    r.nlink = s.stx_nlink;
-    r.uid = s.stx_uid;
-    r.gid = s.stx_gid;
-    r.rdev = makedev(s.stx_rdev_major, s.stx_rdev_minor);
-    r.ino = s.stx_ino;
-    r.size = s.stx_size;
-    r.blksize = s.stx_blksize;
-    r.blocks = s.stx_blocks;
-    r.atim = from_statx(s.stx_atime);
-    r.mtim = from_statx(s.stx_mtime);
-    r.ctim = from_statx(s.stx_ctime);
-    r.birthtim = from_statx(s.stx_btime);
-    return r;
-}
-
-// statx(2) as libuv 1.44 uses it, with fstatat(2) where the kernel or a
-// seccomp filter refuses statx (ENOSYS, EPERM, EOPNOTSUPP).
-Result<Stat> do_stat(int dirfd, const char* path, int flags) {
-    struct statx sx {};
-    int rc =
-        retry([&] { return ::statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &sx); });
-    if (rc == 0) {
-        return from_statx(sx);
-    }
-    if (errno != ENOSYS && errno != EPERM && errno != EOPNOTSUPP) {
-        return last_error();
-    }
-    struct stat st {};
-    rc = retry([&] { return ::fstatat(dirfd, path, &st, flags); });
-    if (rc != 0) {
-        return last_error();
-    }
-    return from_stat(st);
 }
 
 struct timespec to_timespec(double t) {
@@ -299,16 +233,30 @@ write(File fd, const std::vector<boost::asio::const_buffer>& bufs, std::int64_t 
     return total;
 }
 
+// The statx(2)/stat(2) calls and the conversion are uv::FsPoll's too
+// (fs_stat.hpp), so both see the same Stat for the same file.
 Result<Stat> stat(const std::string& path) {
-    return do_stat(AT_FDCWD, path.c_str(), 0);
+    Stat st;
+    if (auto ec = uv::detail::stat_path(path.c_str(), st)) {
+        return ec;
+    }
+    return st;
 }
 
 Result<Stat> lstat(const std::string& path) {
-    return do_stat(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW);
+    Stat st;
+    if (auto ec = uv::detail::lstat_path(path.c_str(), st)) {
+        return ec;
+    }
+    return st;
 }
 
 Result<Stat> fstat(File fd) {
-    return do_stat(fd, "", AT_EMPTY_PATH);
+    Stat st;
+    if (auto ec = uv::detail::fstat_fd(fd, st)) {
+        return ec;
+    }
+    return st;
 }
 
 Result<StatFs> statfs(const std::string& path) {

@@ -36,7 +36,7 @@ do_stat(int dirfd, const char* path, int flags, Stat& out, Fallback fallback) no
         return {};
     }
     const int e = errno;
-    if (e != ENOSYS && e != EPERM && e != EINVAL) {
+    if (e != ENOSYS && e != EPERM && e != EINVAL && e != EOPNOTSUPP) {
         return sys_error(e);
     }
     struct ::stat st {};

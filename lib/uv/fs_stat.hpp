@@ -19,7 +19,8 @@ Stat stat_from(const struct ::statx& stx) noexcept;
 
 // libuv's uv__fs_stat / uv__fs_lstat / uv__fs_fstat: statx(2) where the
 // kernel has it (falls back to the stat family on ENOSYS, EPERM from a
-// seccomp filter, or EINVAL from an old kernel), EINTR retried. Blocking:
+// seccomp filter, EINVAL from an old kernel, or EOPNOTSUPP from a file
+// system without it, as libuv's uv__fs_statx does), EINTR retried. Blocking:
 // call it on the worker pool. Returns the errno as a system error.
 boost::system::error_code stat_path(const char* path, Stat& out) noexcept;
 boost::system::error_code lstat_path(const char* path, Stat& out) noexcept;

@@ -3,7 +3,7 @@
 #include "../detail/readiness.hpp"
 #include "../detail/retry_eintr.hpp"
 #include "../net/sockopt.hpp"
-#include "fd_in_use.hpp"
+#include "adopt_fd.hpp"
 #include "loop_impl.hpp"
 
 #include <boost/asio/error.hpp>
@@ -117,42 +117,15 @@ boost::system::error_code Udp::open(int fd) {
     if (socket_.is_open()) {
         return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
     }
-    auto kind = net::detail::socket_kind(fd);
-    if (!kind) {
-        return kind.error(); // EBADF, ENOTSOCK
-    }
-    auto proto = net::detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
-    if (!proto) {
-        return proto.error();
-    }
-    if (kind->type != SOCK_DGRAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
-        *proto != IPPROTO_UDP) {
-        return boost::asio::error::invalid_argument;
-    }
-    // libuv's uv__fd_exists: another handle of this loop holds it.
-    if (detail::fd_in_use(loop(), fd)) {
-        return boost::system::errc::make_error_code(boost::system::errc::file_exists);
-    }
-    boost::system::error_code ec;
-    socket_.assign(
-        kind->family == AF_INET6 ? boost::asio::ip::udp::v6() : boost::asio::ip::udp::v4(), fd, ec);
-    if (ec) {
-        return ec; // the descriptor stays the caller's
-    }
-    socket_.non_blocking(true, ec);
-    if (!ec) {
-        auto r = net::detail::set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-        if (!r) {
-            ec = r.error();
-        }
-    }
-    if (ec) {
-        (void)socket_.release();
+    if (auto ec = detail::adopt_socket_fd(loop(), socket_, fd)) {
         return ec;
     }
-    ::sockaddr_storage peer{};
-    ::socklen_t len = sizeof(peer);
-    connected_ = ::getpeername(fd, reinterpret_cast<::sockaddr*>(&peer), &len) == 0;
+    auto r = net::detail::set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (!r) {
+        (void)socket_.release(); // the descriptor stays the caller's
+        return r.error();
+    }
+    connected_ = detail::socket_has_peer(fd);
     return {};
 }
 
