@@ -27,11 +27,18 @@ inline boost::system::error_code errno_code() noexcept {
     return boost::system::error_code(errno, boost::asio::error::get_system_category());
 }
 
-inline Result<void> set_int_option(int fd, int level, int name, int value) noexcept {
+/// setsockopt of `value` as the option's whole argument (an int, or the
+/// struct the option takes: linger, ip_mreq, ...).
+template <class T>
+Result<void> set_option_value(int fd, int level, int name, const T& value) noexcept {
     if (::setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
         return errno_code();
     }
     return {};
+}
+
+inline Result<void> set_int_option(int fd, int level, int name, int value) noexcept {
+    return set_option_value(fd, level, name, value);
 }
 
 inline Result<int> get_int_option(int fd, int level, int name) noexcept {
@@ -81,10 +88,7 @@ inline Result<void> set_linger_option(int fd, std::optional<std::chrono::seconds
     if (d && (d->count() < 0 || d->count() > std::numeric_limits<int>::max())) {
         return make_error_code(boost::asio::error::invalid_argument);
     }
-    if (::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) != 0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(fd, SOL_SOCKET, SO_LINGER, l);
 }
 
 inline Result<std::optional<std::chrono::seconds>> get_linger_option(int fd) noexcept {
@@ -155,11 +159,7 @@ inline Result<void> membership_v4(int fd,
     ::ip_mreq m{};
     m.imr_multiaddr.s_addr = htonl(group.to_uint());
     m.imr_interface.s_addr = htonl(iface.to_uint());
-    if (::setsockopt(
-            fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof(m)) != 0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, m);
 }
 
 /// IPV6_ADD_MEMBERSHIP / IPV6_DROP_MEMBERSHIP on interface index `iface`
@@ -175,12 +175,7 @@ inline Result<void> membership_v6(int fd,
     const auto bytes = group.to_bytes();
     std::memcpy(&m.ipv6mr_multiaddr, bytes.data(), bytes.size());
     m.ipv6mr_interface = iface;
-    if (::setsockopt(
-            fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m, sizeof(m)) !=
-        0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, m);
 }
 
 /// IP_ADD_SOURCE_MEMBERSHIP / IP_DROP_SOURCE_MEMBERSHIP (source-specific
@@ -197,14 +192,8 @@ inline Result<void> source_membership_v4(int fd,
     m.imr_multiaddr.s_addr = htonl(group.to_uint());
     m.imr_interface.s_addr = htonl(iface.to_uint());
     m.imr_sourceaddr.s_addr = htonl(source.to_uint());
-    if (::setsockopt(fd,
-                     IPPROTO_IP,
-                     join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP,
-                     &m,
-                     sizeof(m)) != 0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(
+        fd, IPPROTO_IP, join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP, m);
 }
 
 /// MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP (source-specific
@@ -228,14 +217,8 @@ inline Result<void> source_membership_v6(int fd,
     };
     put(r.gsr_group, group);
     put(r.gsr_source, source);
-    if (::setsockopt(fd,
-                     IPPROTO_IPV6,
-                     join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP,
-                     &r,
-                     sizeof(r)) != 0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(
+        fd, IPPROTO_IPV6, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP, r);
 }
 
 /// IP_MULTICAST_IF: the interface (by its address) multicast leaves from.
@@ -243,10 +226,7 @@ inline Result<void> multicast_interface_v4(int fd,
                                            const boost::asio::ip::address_v4& iface) noexcept {
     ::in_addr a{};
     a.s_addr = htonl(iface.to_uint());
-    if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a)) != 0) {
-        return errno_code();
-    }
-    return {};
+    return set_option_value(fd, IPPROTO_IP, IP_MULTICAST_IF, a);
 }
 
 /// The socket's SO_TYPE and address family, to check a descriptor before

@@ -6,6 +6,7 @@
 #include <pollux/net/tcp_socket.hpp>
 
 #include "connect.hpp"
+#include "from_fd.hpp"
 #include "socket_block.hpp"
 #include "sockopt.hpp"
 #include "tcp_impl.hpp"
@@ -51,47 +52,23 @@ boost::system::error_code invalid_host_port() {
     return make_error_code(boost::asio::error::invalid_argument);
 }
 
-// The checks from_fd makes before adopting `fd`, which stays the caller's
-// on error: a TCP socket over IPv4 or IPv6, listening (`listening`) or not.
-// Returns its protocol.
-Result<tcp> check_tcp_fd(int fd, bool listening) {
-    using Out = Result<tcp>;
-    auto kind = detail::socket_kind(fd);
-    if (!kind) {
-        return Out(boost::system::in_place_error, kind.error());
-    }
-    auto proto = detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
-    if (!proto) {
-        return Out(boost::system::in_place_error, proto.error());
+// Adopts `fd` as from_fd does: a TCP socket over IPv4 or IPv6, listening
+// (`listening`) or not, wrapped in `Sock` (socket or acceptor) on `ex`,
+// non-blocking and close-on-exec. `fd` stays the caller's on error.
+template <class Sock>
+Result<Sock> adopt_tcp_fd(int fd, bool listening, const boost::asio::any_io_executor& ex) {
+    auto v6 = detail::check_inet_fd(fd, SOCK_STREAM, IPPROTO_TCP);
+    if (!v6) {
+        return Result<Sock>(boost::system::in_place_error, v6.error());
     }
     auto acc = detail::get_bool_option(fd, SOL_SOCKET, SO_ACCEPTCONN);
     if (!acc) {
-        return Out(boost::system::in_place_error, acc.error());
+        return Result<Sock>(boost::system::in_place_error, acc.error());
     }
-    if (kind->type != SOCK_STREAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
-        *proto != IPPROTO_TCP || *acc != listening) {
-        return Out(boost::system::in_place_error, invalid_host_port());
+    if (*acc != listening) {
+        return Result<Sock>(boost::system::in_place_error, invalid_host_port());
     }
-    return kind->family == AF_INET6 ? tcp::v6() : tcp::v4();
-}
-
-// Wraps `fd` in an Asio object of type `Sock` (socket or acceptor) on `ex`;
-// non-blocking and close-on-exec. `fd` stays the caller's on error.
-template <class Sock>
-Result<Sock> assign_fd(int fd, const tcp& protocol, const boost::asio::any_io_executor& ex) {
-    Sock s(ex);
-    boost::system::error_code ec;
-    s.assign(protocol, fd, ec);
-    if (ec) {
-        return Result<Sock>(boost::system::in_place_error, ec);
-    }
-    s.non_blocking(true, ec);
-    if (ec) {
-        (void)s.release();
-        return Result<Sock>(boost::system::in_place_error, ec);
-    }
-    detail::set_cloexec(fd);
-    return Result<Sock>(std::move(s));
+    return detail::assign_fd<Sock>(fd, *v6, ex);
 }
 
 } // namespace
@@ -120,11 +97,7 @@ Result<TcpStream> TcpStream::from_socket(tcp::socket sock) {
 }
 
 Result<TcpStream> TcpStream::from_fd(int fd, const boost::asio::any_io_executor& ex) {
-    auto proto = check_tcp_fd(fd, false);
-    if (!proto) {
-        return Result<TcpStream>(boost::system::in_place_error, proto.error());
-    }
-    auto s = assign_fd<tcp::socket>(fd, *proto, ex);
+    auto s = adopt_tcp_fd<tcp::socket>(fd, false, ex);
     if (!s) {
         return Result<TcpStream>(boost::system::in_place_error, s.error());
     }
@@ -391,11 +364,7 @@ Result<TcpListener> TcpListener::from_acceptor(tcp::acceptor a) {
 }
 
 Result<TcpListener> TcpListener::from_fd(int fd, const boost::asio::any_io_executor& ex) {
-    auto proto = check_tcp_fd(fd, true);
-    if (!proto) {
-        return Result<TcpListener>(boost::system::in_place_error, proto.error());
-    }
-    auto a = assign_fd<tcp::acceptor>(fd, *proto, ex);
+    auto a = adopt_tcp_fd<tcp::acceptor>(fd, true, ex);
     if (!a) {
         return Result<TcpListener>(boost::system::in_place_error, a.error());
     }

@@ -2,6 +2,7 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include "connect.hpp"
+#include "from_fd.hpp"
 #include "socket_block.hpp"
 #include "sockopt.hpp"
 #include "tcp_impl.hpp"
@@ -59,25 +60,16 @@ Result<TcpSocket> TcpSocket::new_v6() {
 
 Result<TcpSocket> TcpSocket::from_fd(int fd, const boost::asio::any_io_executor& ex) {
     using Out = Result<TcpSocket>;
-    auto kind = detail::socket_kind(fd);
-    if (!kind) {
-        return Out(boost::system::in_place_error, kind.error());
-    }
-    auto proto = detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
-    if (!proto) {
-        return Out(boost::system::in_place_error, proto.error());
-    }
-    if (kind->type != SOCK_STREAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
-        *proto != IPPROTO_TCP) {
-        return Out(boost::system::in_place_error,
-                   make_error_code(boost::asio::error::invalid_argument));
+    auto v6 = detail::check_inet_fd(fd, SOCK_STREAM, IPPROTO_TCP);
+    if (!v6) {
+        return Out(boost::system::in_place_error, v6.error());
     }
     const int fl = ::fcntl(fd, F_GETFL);
     if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
         return Out(boost::system::in_place_error, detail::errno_code());
     }
     detail::set_cloexec(fd);
-    return TcpSocket(fd, kind->family == AF_INET6, ex);
+    return TcpSocket(fd, *v6, ex);
 }
 
 Result<TcpSocket> TcpSocket::from_fd(int fd) {

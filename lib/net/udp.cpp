@@ -5,6 +5,7 @@
 
 #include "../detail/retry_eintr.hpp"
 #include "connect.hpp"
+#include "from_fd.hpp"
 #include "socket_block.hpp"
 #include "sockopt.hpp"
 
@@ -151,33 +152,15 @@ Result<udp::endpoint> UdpSocket::peer_addr() const {
 
 Result<UdpSocket> UdpSocket::from_fd(int fd, const boost::asio::any_io_executor& ex) {
     using Out = Result<UdpSocket>;
-    auto kind = detail::socket_kind(fd);
-    if (!kind) {
-        return Out(boost::system::in_place_error, kind.error());
+    auto v6 = detail::check_inet_fd(fd, SOCK_DGRAM, IPPROTO_UDP);
+    if (!v6) {
+        return Out(boost::system::in_place_error, v6.error());
     }
-    auto proto = detail::get_int_option(fd, SOL_SOCKET, SO_PROTOCOL);
-    if (!proto) {
-        return Out(boost::system::in_place_error, proto.error());
+    auto s = detail::assign_fd<udp::socket>(fd, *v6, ex);
+    if (!s) {
+        return Out(boost::system::in_place_error, s.error());
     }
-    if (kind->type != SOCK_DGRAM || (kind->family != AF_INET && kind->family != AF_INET6) ||
-        *proto != IPPROTO_UDP) {
-        return Out(boost::system::in_place_error,
-                   make_error_code(boost::asio::error::invalid_argument));
-    }
-    udp::socket s(ex);
-    boost::system::error_code ec;
-    s.assign(kind->family == AF_INET6 ? udp::v6() : udp::v4(), fd, ec);
-    if (!ec) {
-        s.non_blocking(true, ec);
-        if (ec) {
-            (void)s.release();
-        }
-    }
-    if (ec) {
-        return Out(boost::system::in_place_error, ec);
-    }
-    detail::set_cloexec(fd);
-    return UdpSocket(new Impl(std::move(s)));
+    return UdpSocket(new Impl(std::move(*s)));
 }
 
 Result<UdpSocket> UdpSocket::from_fd(int fd) {
