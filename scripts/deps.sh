@@ -24,7 +24,8 @@ pollux_cxx_package() {
 pollux_install_deps() {
     local cxx_package
     cxx_package=$(pollux_cxx_package)
-    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2
+    local wanted=(g++ meson ninja-build pkg-config libboost1.81-dev catch2 libssl-dev openssl
+        liburing-dev
         ${cxx_package:+"$cxx_package"} "$@")
     local missing=()
     local p
