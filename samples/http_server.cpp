@@ -385,7 +385,10 @@ pollux::Async<int> with_proto(const Setup& setup, F f) {
         std::cerr << "certificate/key: " << acceptor.error().message() << '\n';
         co_return 1;
     }
-    co_return co_await f(Tls{*acceptor});
+    // A named local, not `f(Tls{*acceptor})`: g++ 12 destroys a braced
+    // temporary inside a co_await expression twice (docs/debugging.md).
+    Tls proto{*acceptor};
+    co_return co_await f(std::move(proto));
 #else
     std::cerr << "--tls: this build has no pollux::tls (configure with -Dtls=enabled)\n";
     co_return 1;

@@ -40,6 +40,13 @@ BIG = 100 * 1024 * 1024
 CLIENTS = 16
 
 
+def under_sanitizer(pid):
+    """True if the process has a sanitizer runtime mapped (ASan, TSan)."""
+    with open(f"/proc/{pid}/maps") as f:
+        maps = f.read()
+    return "libasan" in maps or "libtsan" in maps
+
+
 def vm_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -294,7 +301,13 @@ class FileServerTest(unittest.TestCase):
         print(f"\nfile_server RSS: idle {idle_rss} KiB, peak {peak[0]} KiB while serving "
               f"{CLIENTS} x {BIG >> 20} MiB (bound {RSS_BOUND_KIB} KiB)", file=sys.stderr)
         self.assertGreater(peak[0], 0)
-        self.assertLess(peak[0], RSS_BOUND_KIB)
+        if under_sanitizer(self.proc.pid):
+            # ASan keeps freed blocks in a quarantine (256 MiB by default),
+            # so RSS says nothing about backpressure there; the bound is
+            # checked by the plain builds.
+            print("file_server runs under a sanitizer: RSS bound not checked", file=sys.stderr)
+        else:
+            self.assertLess(peak[0], RSS_BOUND_KIB)
         self.assertEqual(self.stop(), 0)
 
 
