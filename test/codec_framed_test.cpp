@@ -261,6 +261,116 @@ TEST_CASE("Framed::into_inner gives back the stream, which still works", "[codec
     }());
 }
 
+// tokio-util's framed.rs tests `external_buf_grows_to_init` /
+// `external_buf_does_not_shrink` cover from_parts' buffer; these cover what a
+// user takes parts for: switching codecs without losing buffered bytes.
+TEST_CASE("Framed::into_parts keeps the bytes read but not yet decoded", "[codec][framed][parts]") {
+    Runtime rt;
+    auto [a, b] = line_pair(rt);
+    rt.block_on([&]() -> Async<> {
+        {
+            auto w =
+                co_await io::write_all(a.get_mut(), boost::asio::buffer("one\ntwo\nthree", 13));
+            REQUIRE(w);
+        }
+        auto first = co_await next(b);
+        REQUIRE(**first == "one");
+        auto parts = std::move(b).into_parts();
+        CHECK(parts.read_buf.view() == "two\nthree");
+        CHECK(parts.write_buf.empty());
+    }());
+}
+
+TEST_CASE("Framed::from_parts decodes the buffered bytes before reading, with a new codec",
+          "[codec][framed][parts]") {
+    Runtime rt;
+    auto [a, b] = line_pair(rt);
+    rt.block_on([&]() -> Async<> {
+        {
+            auto w = co_await io::write_all(a.get_mut(), boost::asio::buffer("hello\nraw", 9));
+            REQUIRE(w);
+        }
+        auto greeting = co_await next(b);
+        REQUIRE(**greeting == "hello");
+        auto p = std::move(b).into_parts();
+        // The protocol switch: the same stream and buffers, a byte codec now.
+        using RawFramed = Framed<net::UnixStream, codec::BytesCodec>;
+        RawFramed raw = RawFramed::from_parts(
+            codec::FramedParts<net::UnixStream, codec::BytesCodec>(std::move(p.io),
+                                                                   codec::BytesCodec(),
+                                                                   std::move(p.read_buf),
+                                                                   std::move(p.write_buf)));
+        // Nothing more is sent: the item can only come from the kept buffer.
+        auto chunk = co_await next(raw);
+        REQUIRE(chunk);
+        REQUIRE(*chunk);
+        CHECK((*chunk)->view() == "raw");
+    }());
+}
+
+TEST_CASE("Framed::into_parts keeps encoded bytes, and from_parts writes them on the next flush",
+          "[codec][framed][parts]") {
+    Runtime rt;
+    auto [a, b] = line_pair(rt);
+    rt.block_on([&]() -> Async<> {
+        REQUIRE(a.start_send(std::string("queued")));
+        auto p = std::move(a).into_parts();
+        CHECK(p.write_buf.view() == "queued\n");
+        LineFramed again = LineFramed::from_parts(std::move(p));
+        {
+            auto f = co_await flush(again);
+            REQUIRE(f);
+        }
+        auto got = co_await next(b);
+        REQUIRE(**got == "queued");
+    }());
+}
+
+TEST_CASE("FramedParts::new has empty buffers and from_parts of it reads as a new Framed",
+          "[codec][framed][parts]") {
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto pr = net::UnixStream::pair();
+        REQUIRE(pr);
+        codec::FramedParts<net::UnixStream, LinesCodec> parts(std::move(pr->second), LinesCodec());
+        CHECK(parts.read_buf.empty());
+        CHECK(parts.write_buf.empty());
+        LineFramed f = LineFramed::from_parts(std::move(parts));
+        {
+            auto w = co_await io::write_all(pr->first, boost::asio::buffer("x\n", 2));
+            REQUIRE(w);
+        }
+        auto got = co_await next(f);
+        REQUIRE(**got == "x");
+    }());
+}
+
+TEST_CASE("external_buf_grows_to_init: from_parts grows a small read buffer to 8 KiB",
+          "[codec][framed][parts]") {
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto pr = net::UnixStream::pair();
+        REQUIRE(pr);
+        LineFramed f = LineFramed::from_parts(
+            {std::move(pr->first), LinesCodec(), codec::BytesMut(), codec::BytesMut()});
+        CHECK(f.read_buffer().capacity() >= 8 * 1024);
+        co_return;
+    }());
+}
+
+TEST_CASE("external_buf_does_not_shrink: from_parts keeps a larger read buffer",
+          "[codec][framed][parts]") {
+    Runtime rt;
+    rt.block_on([&]() -> Async<> {
+        auto pr = net::UnixStream::pair();
+        REQUIRE(pr);
+        LineFramed f = LineFramed::from_parts(
+            {std::move(pr->first), LinesCodec(), codec::BytesMut(16 * 1024), codec::BytesMut()});
+        CHECK(f.read_buffer().capacity() == 16 * 1024);
+        co_return;
+    }());
+}
+
 TEST_CASE("a Framed dropped before its Runtime's shutdown closes its descriptor",
           "[codec][framed][teardown]") {
     const std::size_t before = open_fds();

@@ -15,6 +15,7 @@
 #include <pollux/codec/encoder.hpp>
 #include <pollux/codec/error.hpp>
 #include <pollux/codec/framed.hpp>
+#include <pollux/codec/framed_parts.hpp>
 #include <pollux/codec/framed_read.hpp>
 #include <pollux/codec/framed_write.hpp>
 #include <pollux/codec/length_delimited_codec.hpp>

@@ -7,6 +7,7 @@
 #include <pollux/codec/bytes_mut.hpp>
 #include <pollux/codec/decoder.hpp>
 #include <pollux/codec/encoder.hpp>
+#include <pollux/codec/framed_parts.hpp>
 #include <pollux/core/context.hpp>
 #include <pollux/core/poll.hpp>
 #include <pollux/core/result.hpp>
@@ -62,12 +63,29 @@ public:
     Framed(IO io, Codec codec, std::size_t capacity = detail::framed_initial_capacity)
         : io_(std::move(io)), codec_(std::move(codec)), read_(capacity), write_(capacity) {}
 
+    /// Rebuilt from parts (tokio-util's `Framed::from_parts`): the bytes in
+    /// `parts.read_buf` are decoded before anything is read, and those in
+    /// `parts.write_buf` are written by the next flush.
+    explicit Framed(FramedParts<IO, Codec> parts)
+        : io_(std::move(parts.io)), codec_(std::move(parts.codec)),
+          read_(std::move(parts.read_buf)), write_(std::move(parts.write_buf)) {}
+    /// `Framed(parts)`, by tokio-util's name.
+    [[nodiscard]] static Framed from_parts(FramedParts<IO, Codec> parts) {
+        return Framed(std::move(parts));
+    }
+
     /// The I/O object.
     [[nodiscard]] const IO& get_ref() const noexcept { return io_; }
     /// The I/O object. Reading or writing it directly bypasses the buffers.
     [[nodiscard]] IO& get_mut() noexcept { return io_; }
     /// The I/O object; buffered bytes, read or unwritten, are dropped.
     [[nodiscard]] IO into_inner() && { return std::move(io_); }
+    /// The I/O object, the codec and both buffers, nothing dropped
+    /// (tokio-util's `into_parts`); see `FramedParts`.
+    [[nodiscard]] FramedParts<IO, Codec> into_parts() && {
+        return {
+            std::move(io_), std::move(codec_), std::move(read_.buffer), std::move(write_.buffer)};
+    }
     /// The codec.
     [[nodiscard]] const Codec& codec() const noexcept { return codec_; }
     /// The codec.

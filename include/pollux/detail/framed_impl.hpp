@@ -50,6 +50,13 @@ struct FramedReadState {
     bool has_errored = false;
 
     explicit FramedReadState(std::size_t capacity) : buffer(capacity) {}
+    // Over bytes read before (FramedParts): decode them before reading.
+    explicit FramedReadState(codec::BytesMut b)
+        : buffer(std::move(b)), is_readable(!buffer.empty()) {
+        if (buffer.capacity() < framed_initial_capacity) {
+            buffer.reserve(framed_initial_capacity - buffer.size());
+        }
+    }
 };
 
 struct FramedWriteState {
@@ -57,6 +64,7 @@ struct FramedWriteState {
     std::size_t backpressure_boundary = framed_initial_capacity;
 
     explicit FramedWriteState(std::size_t capacity) : buffer(capacity) {}
+    explicit FramedWriteState(codec::BytesMut b) : buffer(std::move(b)) {}
 };
 
 template <class IO, class Codec>

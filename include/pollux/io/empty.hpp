@@ -16,39 +16,14 @@
 
 namespace pollux::io {
 
-/// `io::AsyncRead` at end of stream (every read is Ready(0)), and
-/// `io::AsyncWrite` that accepts every byte (tokio's `Empty` is both since
-/// tokio 1.34). Polls never return Pending and spend the task's budget
-/// (tokio's cooperative scheduling), so a loop over them still yields.
+/// `io::AsyncWrite` that accepts and drops every byte (tokio's `Sink`).
+/// Polls never return Pending and spend the task's budget (tokio's
+/// cooperative scheduling), so a loop over them still yields.
 ///
 /// @par Cancel safety
 /// Cancel safe: nothing is held between polls.
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: safe (it has no state).
-class Empty {
-public:
-    /// Ready(0): end of stream.
-    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer) {
-        if (!coop::poll_proceed(cx)) {
-            return Pending{};
-        }
-        return Ready<Result<std::size_t>>{std::size_t{0}};
-    }
-    /// Ready(all of `b`): the bytes are dropped.
-    Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer b) {
-        if (!coop::poll_proceed(cx)) {
-            return Pending{};
-        }
-        return Ready<Result<std::size_t>>{b.size()};
-    }
-    /// Ready(ok).
-    Poll<Result<void>> poll_flush(Context&) { return Ready<Result<void>>{Result<void>()}; }
-    /// Ready(ok).
-    Poll<Result<void>> poll_shutdown(Context&) { return Ready<Result<void>>{Result<void>()}; }
-};
-
-/// `io::AsyncWrite` that accepts and drops every byte (tokio's `Sink`).
-/// As `Empty` for budget, cancel safety and thread safety.
 class Sink {
 public:
     /// Ready(all of `b`): the bytes are dropped.
@@ -64,8 +39,23 @@ public:
     Poll<Result<void>> poll_shutdown(Context&) { return Ready<Result<void>>{Result<void>()}; }
 };
 
+/// `io::AsyncRead` at end of stream (every read is Ready(0)), and
+/// `io::AsyncWrite` that accepts every byte (tokio's `Empty` is both since
+/// tokio 1.34): its write side is `Sink`'s. As `Sink` for budget, cancel
+/// safety and thread safety.
+class Empty : public Sink {
+public:
+    /// Ready(0): end of stream.
+    Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer) {
+        if (!coop::poll_proceed(cx)) {
+            return Pending{};
+        }
+        return Ready<Result<std::size_t>>{std::size_t{0}};
+    }
+};
+
 /// `io::AsyncRead` that fills every read with one byte, forever (tokio's
-/// `Repeat`). As `Empty` for budget, cancel safety and thread safety.
+/// `Repeat`). As `Sink` for budget, cancel safety and thread safety.
 class Repeat {
 public:
     /// A source of `byte`.
