@@ -200,6 +200,88 @@ TEST_CASE("udp_bind_reuseaddr: two handles bind one port with reuse_address", "[
     require_loop_quiescent(loop);
 }
 
+namespace {
+
+// libuv's test-udp-ipv6.c do_test: a server bound to [::] with `flags`, an
+// IPv4 client sending to 127.0.0.1 at the server's port; every handle is
+// closed by a 500 ms timer. Returns how many datagrams from the client the
+// server got.
+int ipv6_do_test(uv::Udp::BindFlags flags) {
+    uv::Loop loop;
+    uv::Udp server(loop);
+    uv::Udp client(loop);
+    uv::Timer timeout(loop);
+    int send_cb_called = 0;
+    int recv_cb_called = 0;
+    int close_cb_called = 0;
+    auto close_cb = [&] { ++close_cb_called; };
+    REQUIRE_FALSE(server.bind({boost::asio::ip::address_v6::any(), 0}, flags));
+    const unsigned short port = server.getsockname().value().port();
+    REQUIRE_FALSE(server.recv_start(
+        [&](boost::system::error_code ec, std::span<const char> d, const Endpoint& from) {
+            REQUIRE_FALSE(ec);
+            // libuv's is_from_client: the IPv4 client seen as a mapped address.
+            if (from.address() != boost::asio::ip::make_address("::ffff:127.0.0.1") ||
+                from.port() != client.getsockname().value().port()) {
+                return;
+            }
+            REQUIRE(std::string(d.begin(), d.end()) == "PING12345");
+            ++recv_cb_called;
+        }));
+    REQUIRE_FALSE(
+        client.send(std::string("PING12345"), loopback4(port), [&](boost::system::error_code ec) {
+            REQUIRE_FALSE(ec);
+            ++send_cb_called;
+        }));
+    timeout.start(
+        [&] {
+            server.close(close_cb);
+            client.close(close_cb);
+            timeout.close(close_cb);
+        },
+        500ms);
+    REQUIRE(loop.run() == 0);
+    REQUIRE(close_cb_called == 3);
+    REQUIRE(send_cb_called == 1);
+    require_loop_quiescent(loop);
+    return recv_cb_called;
+}
+
+} // namespace
+
+TEST_CASE("udp_dual_stack: a socket bound to [::] without ipv6_only gets IPv4 datagrams",
+          "[uv][libuv][udp]") {
+    if (!have_ipv6_loopback()) {
+        WARN("no IPv6 here");
+        return;
+    }
+    REQUIRE(ipv6_do_test(uv::Udp::BindFlags::none) == 1);
+}
+
+TEST_CASE("udp_ipv6_only: a socket bound to [::] with ipv6_only gets no IPv4 datagram",
+          "[uv][libuv][udp]") {
+    if (!have_ipv6_loopback()) {
+        WARN("no IPv6 here");
+        return;
+    }
+    REQUIRE(ipv6_do_test(uv::Udp::BindFlags::ipv6_only) == 0);
+}
+
+TEST_CASE("udp_bind: ipv6_only with an IPv4 address or an unknown flag is invalid_argument",
+          "[uv][libuv][udp]") {
+    uv::Loop loop;
+    uv::Udp h(loop);
+    REQUIRE(h.bind(loopback4(), uv::Udp::BindFlags::ipv6_only) ==
+            boost::asio::error::invalid_argument);
+    REQUIRE(h.bind(loopback4(), static_cast<uv::Udp::BindFlags>(2)) ==
+            boost::asio::error::invalid_argument);
+    // Nothing was opened: the handle still binds.
+    REQUIRE_FALSE(h.bind(loopback4(), uv::Udp::BindFlags::reuse_address));
+    h.close();
+    REQUIRE(loop.run() == 0);
+    require_loop_quiescent(loop);
+}
+
 TEST_CASE("udp_send_immediate: two sends queued at once both arrive", "[uv][libuv][udp]") {
     uv::Loop loop;
     uv::Udp server(loop);

@@ -8,6 +8,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/system/errc.hpp>
@@ -83,6 +84,18 @@ void Udp::on_ready(void* p, int direction) {
 }
 
 boost::system::error_code Udp::bind(const Endpoint& ep, bool reuse_address) {
+    return bind(ep, reuse_address ? BindFlags::reuse_address : BindFlags::none);
+}
+
+boost::system::error_code Udp::bind(const Endpoint& ep, BindFlags flags) {
+    const auto bits = static_cast<unsigned>(flags);
+    const bool ipv6_only = (bits & static_cast<unsigned>(BindFlags::ipv6_only)) != 0;
+    const bool reuse_address = (bits & static_cast<unsigned>(BindFlags::reuse_address)) != 0;
+    // libuv's uv__udp_bind checks both before touching the socket.
+    if ((bits & ~static_cast<unsigned>(BindFlags::ipv6_only | BindFlags::reuse_address)) != 0 ||
+        (ipv6_only && !ep.address().is_v6())) {
+        return boost::asio::error::invalid_argument;
+    }
     if (is_closing()) {
         return boost::asio::error::bad_descriptor;
     }
@@ -98,6 +111,12 @@ boost::system::error_code Udp::bind(const Endpoint& ep, bool reuse_address) {
     }
     if (reuse_address) {
         socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
+        if (ec) {
+            return ec;
+        }
+    }
+    if (ipv6_only) {
+        socket_.set_option(boost::asio::ip::v6_only(true), ec);
         if (ec) {
             return ec;
         }

@@ -70,6 +70,29 @@ public:
     /// `bad_descriptor` if closing; the system's bind error.
     boost::system::error_code bind(const Endpoint& ep, bool reuse_address = false);
 
+    /// libuv's `uv_udp_flags` for `bind`, with libuv's values; combine with `|`.
+    enum class BindFlags : unsigned {
+        none = 0,
+        /// `UV_UDP_IPV6ONLY`: an IPv6 socket that does not take IPv4
+        /// datagrams (`IPV6_V6ONLY`). Without it an IPv6 socket bound to
+        /// `::` keeps the system's default (dual stack on Linux), as libuv.
+        ipv6_only = 1,
+        /// `UV_UDP_REUSEADDR`: `SO_REUSEADDR`.
+        reuse_address = 4,
+    };
+    /// `a` and `b` both.
+    friend constexpr BindFlags operator|(BindFlags a, BindFlags b) noexcept {
+        return static_cast<BindFlags>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+    }
+
+    /// libuv's `uv_udp_bind(handle, addr, flags)`: as `bind(ep, bool)`, with
+    /// `flags` applied before the bind.
+    /// @par Errors
+    /// `invalid_argument` for a bit that is not a `BindFlags` value or for
+    /// `ipv6_only` with an IPv4 endpoint (libuv's EINVAL; nothing is opened);
+    /// `bad_descriptor` if closing; the system's errors.
+    boost::system::error_code bind(const Endpoint& ep, BindFlags flags);
+
     /// libuv's `uv_udp_open`: adopts `fd`, an open UDP socket over IPv4 or
     /// IPv6 (bound, connected or not), makes it non-blocking and sets
     /// `SO_REUSEADDR` (as libuv does). A connected socket makes the handle
