@@ -1,6 +1,7 @@
 // libuv 1.44's test-fs-poll.c, ported to pollux::uv. The stat runs on the
 // loop's worker pool; the tests count callbacks, never how soon they come.
 #include <pollux/uv/fs_poll.hpp>
+#include <pollux/uv/handle.hpp>
 #include <pollux/uv/loop.hpp>
 #include <pollux/uv/timer.hpp>
 
@@ -17,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 using namespace pollux;
 using namespace std::chrono_literals;
@@ -237,6 +239,28 @@ TEST_CASE("uv::FsPoll: an existing, unchanged file is never reported", "[uv][fs_
         5ms));
     REQUIRE(loop.run() == 0);
     REQUIRE(ticks == 20);
+    require_loop_quiescent(loop);
+}
+
+TEST_CASE("uv::FsPoll: uv::walk visits the handle and not its internal timer, and a walk that "
+          "closes every handle ends the loop",
+          "[uv][fs_poll][walk]") {
+    TempDir dir;
+    create_file(dir / "f");
+    uv::Loop loop;
+    uv::FsPoll poll(loop);
+    REQUIRE_FALSE(poll.start(dir / "f", 1ms, poll_cb_fail));
+    std::vector<uv::HandleType> seen;
+    uv::walk(loop, [&](uv::Handle& h) { seen.push_back(h.type()); });
+    REQUIRE(seen == std::vector<uv::HandleType>{uv::HandleType::fs_poll});
+    // libuv's tests close every handle at teardown this way.
+    uv::walk(loop, [](uv::Handle& h) {
+        if (!h.is_closing()) {
+            h.close();
+        }
+    });
+    REQUIRE(loop.run() == 0);
+    REQUIRE_FALSE(poll.is_active());
     require_loop_quiescent(loop);
 }
 

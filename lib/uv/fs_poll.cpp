@@ -42,7 +42,10 @@ bool same_status(const Stat& a, const Stat& b) noexcept {
 } // namespace
 
 FsPoll::FsPoll(Loop& loop) : Handle(loop, HandleType::fs_poll), timer_(loop) {
-    timer_.unref(); // libuv's internal timer never keeps the loop alive
+    // libuv's internal timer: it never keeps the loop alive and uv::walk
+    // does not visit it (UV_HANDLE_INTERNAL).
+    timer_.unref();
+    detail::hide_from_walk(timer_);
 }
 
 FsPoll::~FsPoll() {
@@ -152,7 +155,8 @@ void FsPoll::on_stat(const std::shared_ptr<Job>& job, boost::system::error_code 
     const Duration wait = interval_ - (took % interval_);
     const auto terr = timer_.start([this] { poll_now(); }, wait);
     if (terr) {
-        // Only if someone closed the internal timer (uv::walk): stop, say so.
+        // The timer is hidden from uv::walk and closed only with the handle,
+        // so this is defensive: stop, and say so rather than stall.
         stop();
         (void)invoke(cb_, *this, terr, stat_, Stat{});
     }

@@ -162,6 +162,10 @@ void Watcher::fire() {
 
 } // namespace detail
 
+void detail::hide_from_walk(Handle& h) noexcept {
+    h.handle_node_.unlink();
+}
+
 // libuv's uv_walk: the list is moved aside and each handle put back before
 // its callback, so a callback may close or destroy any handle (destruction
 // unlinks the node from whichever list holds it) and handles made during

@@ -34,11 +34,9 @@ namespace pollux::uv {
 /// started `interval` apart, counted from the start of the previous one.
 ///
 /// The interval timer is a `uv::Timer` of the handle's own, unreferenced
-/// (it never keeps the loop alive) and closed with the handle: `uv::walk`
-/// visits it and `Loop::handle_count()` counts it while the handle is open,
-/// where libuv hides its internal timer. Closing it yourself (a walk that
-/// closes every handle) stops the handle at its next poll, with
-/// `bad_descriptor` given to the callback.
+/// (it never keeps the loop alive), closed with the handle and, as libuv's
+/// internal timer, not visited by `uv::walk`; `Loop::handle_count()` counts
+/// it while the handle is open.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe. Loop thread only.

@@ -19,9 +19,15 @@ namespace pollux::uv {
 
 class Loop;
 
+class Handle;
+
 namespace detail {
 
 class LoopImpl;
+// Takes `h` off the list `uv::walk` visits, for a handle a pollux handle
+// owns as part of itself (libuv's UV_HANDLE_INTERNAL: FsPoll's timer). It
+// still counts in `Loop::handle_count()` and is closed by its owner.
+void hide_from_walk(Handle& h) noexcept;
 
 // An intrusive doubly linked list node. A node knows its handle, so the loop
 // can walk a list of handles without offsetof tricks. Unlinked nodes have
@@ -273,6 +279,7 @@ protected:
 
 private:
     friend class detail::LoopImpl;
+    friend void detail::hide_from_walk(Handle& h) noexcept;
 
     enum class State : unsigned char { open, closing, closed };
 
