@@ -6,6 +6,7 @@
 #include <pollux/net/tcp_socket.hpp>
 
 #include "connect.hpp"
+#include "endpoint_of.hpp"
 #include "from_fd.hpp"
 #include "socket_block.hpp"
 #include "sockopt.hpp"
@@ -40,13 +41,6 @@ struct TcpListener::Impl : detail::ListenerBlock<tcp::acceptor> {
 namespace {
 
 constexpr int listen_backlog = 1024;
-
-Result<tcp::endpoint> endpoint_or_error(const tcp::endpoint& ep, boost::system::error_code ec) {
-    if (ec) {
-        return ec;
-    }
-    return ep;
-}
 
 boost::system::error_code invalid_host_port() {
     return make_error_code(boost::asio::error::invalid_argument);
@@ -134,15 +128,11 @@ void detail::shutdown_write_now(TcpStream& s) noexcept {
 }
 
 Result<tcp::endpoint> TcpStream::peer_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.remote_endpoint(ec);
-    return endpoint_or_error(ep, ec);
+    return detail::remote_endpoint_of(impl_->sock);
 }
 
 Result<tcp::endpoint> TcpStream::local_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    return endpoint_or_error(ep, ec);
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 Result<void> TcpStream::set_nodelay(bool on) {
@@ -438,9 +428,7 @@ Result<tcp::endpoint> TcpListener::local_addr() const {
         return Result<tcp::endpoint>(boost::system::in_place_error,
                                      boost::asio::error::bad_descriptor);
     }
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    return endpoint_or_error(ep, ec);
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 tcp::acceptor& TcpListener::acceptor() noexcept {

@@ -5,6 +5,7 @@
 
 #include "../detail/retry_eintr.hpp"
 #include "connect.hpp"
+#include "endpoint_of.hpp"
 #include "from_fd.hpp"
 #include "socket_block.hpp"
 #include "sockopt.hpp"
@@ -133,21 +134,11 @@ Poll<Result<std::size_t>> UdpSocket::poll_recv(Context& cx, boost::asio::mutable
 }
 
 Result<udp::endpoint> UdpSocket::local_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 Result<udp::endpoint> UdpSocket::peer_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.remote_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::remote_endpoint_of(impl_->sock);
 }
 
 Result<UdpSocket> UdpSocket::from_fd(int fd, const boost::asio::any_io_executor& ex) {

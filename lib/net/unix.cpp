@@ -6,6 +6,7 @@
 
 #include "../detail/retry_eintr.hpp"
 #include "connect.hpp"
+#include "endpoint_of.hpp"
 #include "socket_block.hpp"
 #include "unix_fds.hpp"
 
@@ -221,21 +222,11 @@ Poll<Result<void>> UnixStream::poll_shutdown(Context&) {
 }
 
 Result<UnixStream::endpoint> UnixStream::peer_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.remote_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::remote_endpoint_of(impl_->sock);
 }
 
 Result<UnixStream::endpoint> UnixStream::local_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 Result<UCred> UnixStream::peer_cred() const {
@@ -417,12 +408,7 @@ UnixListener::poll_accept(Context& cx) {
 }
 
 Result<stream_protocol::endpoint> UnixListener::local_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 } // namespace pollux::net

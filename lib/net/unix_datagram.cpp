@@ -2,6 +2,7 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include "../detail/retry_eintr.hpp"
+#include "endpoint_of.hpp"
 #include "socket_block.hpp"
 #include "unix_fds.hpp"
 
@@ -216,21 +217,11 @@ Poll<Result<RecvFds>> UnixDatagram::poll_recv_with_fds(Context& cx,
 }
 
 Result<datagram_protocol::endpoint> UnixDatagram::local_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.local_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::local_endpoint_of(impl_->sock);
 }
 
 Result<datagram_protocol::endpoint> UnixDatagram::peer_addr() const {
-    boost::system::error_code ec;
-    auto ep = impl_->sock.remote_endpoint(ec);
-    if (ec) {
-        return ec;
-    }
-    return ep;
+    return detail::remote_endpoint_of(impl_->sock);
 }
 
 Result<UCred> UnixDatagram::peer_cred() const {
