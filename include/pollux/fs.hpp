@@ -6,6 +6,7 @@
 /// `OpenOptions`, and `Metadata`; every blocking call runs on the worker
 /// pool (docs/fs.md). It only includes the headers under `pollux/fs/`.
 
+#include <pollux/fs/error.hpp>
 #include <pollux/fs/file.hpp>
 #include <pollux/fs/metadata.hpp>
 #include <pollux/fs/op_future.hpp>

@@ -345,7 +345,9 @@ OpFuture<T> pool_op(fsys::path path, const char* what, WorkKind kind, Fn fn) {
 template <class T, class Fn>
 OpFuture<T> pool_op2(fsys::path a, fsys::path b, const char* what, WorkKind kind, Fn fn) {
     fsys::path pa = a;
+    fsys::path pb = b;
     return OpFuture<T>(std::move(a),
+                       std::move(pb),
                        what,
                        on_pool<T>(
                            [pa = std::move(pa), b = std::move(b), fn = std::move(fn)]() mutable {

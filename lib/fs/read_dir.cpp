@@ -2,6 +2,7 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include <pollux/detail/work_pool.hpp>
+#include <pollux/fs/error.hpp>
 #include <pollux/fs/ops.hpp>
 
 #include "pool_op.hpp"
@@ -53,7 +54,8 @@ struct ReadDirImpl {
             dirent* e = ::readdir(dir);
             if (e == nullptr) {
                 if (errno != 0) {
-                    out.emplace_back(boost::system::in_place_error, sys::last_error());
+                    out.emplace_back(boost::system::in_place_error,
+                                     path_error(sys::last_error(), path));
                 }
                 at_end = true;
                 break;
@@ -90,7 +92,8 @@ struct ReadDirImpl {
                 if (::fstatat(::dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                     type = FileType::from_mode(st.st_mode);
                 } else {
-                    type = Result<FileType>(boost::system::in_place_error, sys::last_error());
+                    type = Result<FileType>(boost::system::in_place_error,
+                                            path_error(sys::last_error(), path / name));
                 }
             }
             }

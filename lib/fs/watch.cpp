@@ -1,4 +1,5 @@
 #include <pollux/current_executor.hpp>
+#include <pollux/fs/error.hpp>
 #include <pollux/fs/watch.hpp>
 
 #include <boost/asio/buffer.hpp>
@@ -95,18 +96,20 @@ Poll<std::optional<Watcher::Item>> Watcher::poll_next(Context& cx) {
 }
 
 Result<Watcher> watch(std::string_view path, const boost::asio::any_io_executor& ex) {
+    // The errors name the path (pollux/fs/error.hpp), as the other
+    // pollux::fs operations on a path do.
+    const std::filesystem::path p(path);
     if (path.find('\0') != std::string_view::npos) {
-        return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+        return detail::path_error(sys_error(EINVAL), p);
     }
     const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) {
-        return sys_error(errno);
+        return detail::path_error(sys_error(errno), p);
     }
-    const std::string p(path);
     if (::inotify_add_watch(fd, p.c_str(), watch_mask) < 0) {
         const int e = errno;
         ::close(fd);
-        return sys_error(e);
+        return detail::path_error(sys_error(e), p);
     }
     auto afd = io::AsyncFd::create(fd, ex);
     if (!afd) {

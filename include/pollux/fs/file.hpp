@@ -166,7 +166,10 @@ private:
 /// @par Wakes / resumes on
 /// A pool thread wakes the polling task.
 /// @par Errors
-/// The errno of the failing call as an `error_code` (system category):
+/// The errno of the failing call as an `error_code` in the system
+/// category, without a path: a File does not keep the path it was opened
+/// with (`open`/`create`/`OpenOptions::open` errors name it; see
+/// pollux/fs/error.hpp):
 /// `bad_descriptor` (EBADF) reading a write-only file, `is_a_directory`
 /// reading a directory, `no_space_on_device` (ENOSPC) from a write's flush,
 /// `resource_unavailable_try_again` when the pool refused the job (the

@@ -10,6 +10,7 @@
 #include <pollux/core/result.hpp>
 #include <pollux/core/waker.hpp>
 #include <pollux/detail/config.hpp>
+#include <pollux/fs/error.hpp>
 
 #include <boost/asio/execution_context.hpp>
 
@@ -70,7 +71,7 @@ POLLUX_API boost::system::error_code refused_error() noexcept;
 /// A file-system operation that runs on the worker pool of the current
 /// task's io_context (docs/fs.md, "The pool"). Nothing starts until the first
 /// poll; then the operation is queued on the pool and the future waits for
-/// it. `path()` is the path it works on, for error messages.
+/// it. `path()` is the path it works on.
 ///
 /// @par Cancel safety
 /// Dropping the future after its first poll does not stop the operation: a
@@ -86,10 +87,13 @@ POLLUX_API boost::system::error_code refused_error() noexcept;
 /// A pool thread wakes the polling task, which resumes on its executor.
 /// @par Errors
 /// `Result<T>` with the errno of the failing system call as an
-/// `error_code` in the system category; `invalid_argument` for a path with
-/// a NUL byte; `resource_unavailable_try_again` (EAGAIN) when the pool
-/// refused the job (queue full: `RuntimeOptions::max_queued_blocking`).
-/// Throws `std::logic_error` when first polled outside a pollux task.
+/// `error_code` whose message names the path ("<path>: <strerror>", or
+/// "<from> -> <to>: <strerror>" for the two-path operations; see
+/// pollux/fs/error.hpp): compare it with `errc` conditions;
+/// `invalid_argument` for a path with a NUL byte;
+/// `resource_unavailable_try_again` (EAGAIN) when the pool refused the job
+/// (queue full: `RuntimeOptions::max_queued_blocking`). Throws
+/// `std::logic_error` when first polled outside a pollux task.
 /// @par Preconditions
 /// Not polled after Ready (asserts).
 template <class T>
@@ -101,11 +105,21 @@ public:
     /// Made by the `pollux::fs` functions; `start` runs on the first poll.
     OpFuture(std::filesystem::path path, const char* what, detail::OpStarter<T> start)
         : path_(std::move(path)), what_(what), start_(std::move(start)) {}
+    /// As above, for an operation on two paths (`rename`, `copy`, ...): its
+    /// errors name both.
+    OpFuture(std::filesystem::path from,
+             std::filesystem::path to,
+             const char* what,
+             detail::OpStarter<T> start)
+        : path_(std::move(from)), to_(std::move(to)), two_paths_(true), what_(what),
+          start_(std::move(start)) {}
     OpFuture(OpFuture&& o) noexcept = default;
     OpFuture& operator=(OpFuture&& o) noexcept {
         if (this != &o) {
             forget_waker();
             path_ = std::move(o.path_);
+            to_ = std::move(o.to_);
+            two_paths_ = o.two_paths_;
             what_ = o.what_;
             start_ = std::move(o.start_);
             state_ = std::move(o.state_);
@@ -137,7 +151,7 @@ public:
             if (!start(ctx, state)) {
                 finished_ = true;
                 return Ready<Output>{
-                    Output(boost::system::in_place_error, detail::refused_error())};
+                    named(Output(boost::system::in_place_error, detail::refused_error()))};
             }
             state_ = std::move(state);
         }
@@ -150,10 +164,21 @@ public:
         }
         lock.unlock();
         finished_ = true;
-        return Ready<Output>{std::move(*state_->result)};
+        return Ready<Output>{named(std::move(*state_->result))};
     }
 
 private:
+    // The one place where an operation's error gets its path: the jobs and
+    // ring completions report plain errnos (pollux/fs/error.hpp).
+    Output named(Output r) const {
+        if (r) {
+            return r;
+        }
+        return Output(boost::system::in_place_error,
+                      two_paths_ ? detail::path_error(r.error(), path_, to_)
+                                 : detail::path_error(r.error(), path_));
+    }
+
     void forget_waker() noexcept {
         if (state_) {
             Waker old = Waker::noop();
@@ -165,6 +190,8 @@ private:
     }
 
     std::filesystem::path path_;
+    std::filesystem::path to_; // the second path of a two-path operation
+    bool two_paths_ = false;
     const char* what_;
     detail::OpStarter<T> start_;
     std::shared_ptr<detail::OpState<T>> state_;

@@ -33,7 +33,8 @@ public:
     [[nodiscard]] std::uint64_t ino() const noexcept { return ino_; }
     /// The entry's type, not following symlinks: from readdir(3)'s
     /// `d_type`, or, where the file system does not give it, an lstat(2)
-    /// made on the pool with the batch (its error, if it failed).
+    /// made on the pool with the batch (its error, naming the entry's path,
+    /// if it failed).
     [[nodiscard]] Result<FileType> file_type() const { return type_; }
     /// lstat(2) of the entry (tokio's `DirEntry::metadata` does not follow
     /// symlinks either). See `fs::symlink_metadata`.
@@ -66,8 +67,9 @@ struct ReadDirImpl;
 /// @par Wakes / resumes on
 /// A pool thread wakes the polling task.
 /// @par Errors
-/// readdir(3)'s errno, or `resource_unavailable_try_again` when the pool
-/// refused a batch (the next poll tries again). Throws `std::logic_error`
+/// readdir(3)'s errno, its message naming the directory
+/// (pollux/fs/error.hpp), or `resource_unavailable_try_again` (plain) when
+/// the pool refused a batch (the next poll tries again). Throws `std::logic_error`
 /// when a batch must be read outside a pollux task.
 class POLLUX_API ReadDir {
 public:

@@ -110,8 +110,10 @@ private:
 /// `permission_denied`, `not_a_directory` for a path through a file,
 /// `invalid_argument` for a path with a NUL byte, and `too_many_files_open`
 /// or `no_space_on_device` (ENOSPC) at the system's inotify limits
-/// (`fs.inotify.max_user_instances`, `max_user_watches`). Throws
-/// `std::logic_error` outside a pollux task (as `io::AsyncFd::create`).
+/// (`fs.inotify.max_user_instances`, `max_user_watches`); their messages
+/// name the path (pollux/fs/error.hpp). Errors of the stream (a failed
+/// read of the inotify descriptor) do not. Throws `std::logic_error`
+/// outside a pollux task (as `io::AsyncFd::create`).
 /// @par Cancel safety
 /// Not a future: it watches at once, so events after the call are seen.
 [[nodiscard]] POLLUX_API Result<Watcher> watch(std::string_view path);
