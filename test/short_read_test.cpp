@@ -25,6 +25,7 @@
 #include <pollux/uv/pipe.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
+#include <pollux/uv/tty.hpp>
 
 #include "support/result_string.hpp"
 
@@ -569,4 +570,35 @@ TEST_CASE("AsyncFd: a terminal's two lines on one edge are both read (a canonica
         REQUIRE(*two == 4);
         REQUIRE(std::string(buf.data(), 4) == "two\n");
     }());
+}
+
+// The same for uv::Tty (uv::Stream's read loop): the warm-up line's
+// callback makes the terminal's next two lines arrive.
+TEST_CASE("uv::Tty: a terminal's two lines on one edge are both read (a canonical read returns "
+          "one line)",
+          "[uv][tty][readiness]") {
+    uv::Loop loop;
+    Pty pty;
+    uv::Tty tty(loop, pty.term);
+    std::string got;
+    uv::Timer warm(loop);
+    uv::Timer guard(loop);
+    auto finish = [&] {
+        guard.close();
+        warm.close();
+        tty.close();
+    };
+    REQUIRE_FALSE(tty.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+        REQUIRE_FALSE(rec);
+        got.append(d.begin(), d.end());
+        if (got == "warm\n") {
+            REQUIRE(::write(pty.master, "one\ntwo\n", 8) == 8);
+        } else if (got == "warm\none\ntwo\n") {
+            finish();
+        }
+    }));
+    REQUIRE_FALSE(warm.start([&] { REQUIRE(::write(pty.master, "warm\n", 5) == 5); }, 50ms));
+    REQUIRE_FALSE(guard.start(finish, hang_guard)); // a hang guard
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "warm\none\ntwo\n");
 }

@@ -201,7 +201,8 @@
 // data and FIN; a dropped read; and for the faces left out, each of which
 // hangs if a short read marked it drained: a Unix peer's data and
 // shutdown(SHUT_WR) for UnixStream and uv::Pipe, bytes behind a message
-// with a descriptor, a terminal's two lines on one edge),
+// with a descriptor, a terminal's two lines on one edge for AsyncFd
+// and uv::Tty),
 // test/readiness_syscall_test.cpp (no read syscall after a drained read,
 // for each covered face; two per message for uv::Pipe and
 // pipe::Receiver on a Unix socket).
