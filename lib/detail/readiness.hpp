@@ -156,8 +156,9 @@
 // O_DIRECT from the descriptor's F_GETFL at open; stream.cpp waits after
 // the callback of a drained read). The wrappers (tls::TlsStream, the split
 // halves, io::BufReader, codec::Framed) read through their transport's
-// poll_read and inherit its rule: a TLS record read short from a TcpStream
-// is one TCP_INQ read.
+// poll_read and inherit its rule (a TlsStream's ciphertext reads from a
+// TcpStream are TCP_INQ reads). uv::Pipe on a pipe is net::pipe's case in
+// uv::Tcp's read loop: the same (a) and (b), so the same argument above.
 //
 // Not, and why no signal there is both sound and free:
 //
