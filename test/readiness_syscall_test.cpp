@@ -22,6 +22,7 @@
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
 #include <pollux/uv/loop.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
 
@@ -588,4 +589,70 @@ TEST_CASE("uv: after a uv::Tcp read that drained the socket, the read loop waits
     REQUIRE(loop.run() == 0);
     REQUIRE(round == warm_up_rounds + counted_rounds);
     watch.reset();
+}
+
+namespace {
+
+// Runs uv::Pipe `rd`'s read loop for warm_up_rounds + counted_rounds
+// messages, one at a time: each callback starts a timer that writes the
+// next message to `w`, so it is not there yet when the callback returns.
+// Returns the reads of `rd`'s descriptor made for the counted rounds.
+int uv_pipe_reads_per_counted_rounds(uv::Loop& loop, uv::Pipe& rd, int w) {
+    const WatchReads watch(rd.fd());
+    uv::Timer next(loop);
+    int round = 0;
+    int reads_at_count_start = 0;
+    int counted_reads = -1;
+    auto send_round = [&] {
+        const auto m = message(round);
+        REQUIRE(::write(w, m.data(), m.size()) == static_cast<ssize_t>(m.size()));
+    };
+    REQUIRE_FALSE(rd.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+        REQUIRE_FALSE(rec);
+        REQUIRE(d.size() == message_size); // one message at a time
+        ++round;
+        if (round == warm_up_rounds) {
+            reads_at_count_start = watch.reads();
+        }
+        if (round == warm_up_rounds + counted_rounds) {
+            counted_reads = watch.reads() - reads_at_count_start;
+            rd.close();
+            next.close();
+            return;
+        }
+        REQUIRE_FALSE(next.start(send_round, std::chrono::milliseconds(0)));
+    }));
+    send_round();
+    REQUIRE(loop.run() == 0);
+    REQUIRE(round == warm_up_rounds + counted_rounds);
+    return counted_reads;
+}
+
+} // namespace
+
+// uv::Stream's read loop on a uv::Pipe opened on a pipe's read end: a read
+// shorter than asked emptied the pipe, so the loop waits after its
+// callback without the read that would say would-block.
+TEST_CASE("uv: after a uv::Pipe read that drained a pipe, the read loop waits without a read "
+          "syscall",
+          "[readiness][uv]") {
+    uv::Loop loop;
+    Pipe p;
+    uv::Pipe rd(loop);
+    REQUIRE_FALSE(rd.open(p.take_r()));
+    // One read per message, none that would block.
+    REQUIRE(uv_pipe_reads_per_counted_rounds(loop, rd, p.w) == counted_rounds);
+}
+
+// On a Unix stream socket a short read proves nothing (readiness.hpp):
+// uv::Pipe reads until would-block there, two reads per message.
+TEST_CASE("uv: a uv::Pipe on a Unix stream socket reads until would-block after a short read",
+          "[readiness][uv]") {
+    uv::Loop loop;
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    uv::Pipe rd(loop);
+    REQUIRE_FALSE(rd.open(sv[0]));
+    REQUIRE(uv_pipe_reads_per_counted_rounds(loop, rd, sv[1]) == 2 * counted_rounds);
+    ::close(sv[1]);
 }

@@ -22,8 +22,10 @@
 #include <pollux/runtime.hpp>
 #include <pollux/time.hpp>
 #include <pollux/uv/loop.hpp>
+#include <pollux/uv/pipe.hpp>
 #include <pollux/uv/tcp.hpp>
 #include <pollux/uv/timer.hpp>
+#include <pollux/uv/tty.hpp>
 
 #include "support/result_string.hpp"
 
@@ -35,14 +37,17 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <fcntl.h>
 #include <functional>
 #include <memory>
 #include <netinet/in.h>
 #include <optional>
 #include <span>
+#include <stdlib.h>
 #include <string>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 #include <utility>
 
@@ -345,4 +350,255 @@ TEST_CASE("uv::Tcp: a peer's last bytes and FIN on one edge are read, then end o
     ::close(client);
     REQUIRE(got == "warmlast");
     REQUIRE(eofs == 1);
+}
+
+// The same for uv::Pipe opened on a pipe's read end (a short read empties
+// a pipe): the warm-up's callback writes the last bytes and closes the
+// writer, whose data and hang-up reach the reactor on one edge.
+TEST_CASE("uv::Pipe: a pipe writer's last bytes and close on one edge are read, then end of "
+          "stream",
+          "[uv][pipe][readiness]") {
+    uv::Loop loop;
+    auto fds = uv::pipe(uv::nonblock_pipe, 0);
+    REQUIRE(fds);
+    int w = (*fds)[1];
+    uv::Pipe rd(loop);
+    REQUIRE_FALSE(rd.open((*fds)[0]));
+    std::string got;
+    int eofs = 0;
+    uv::Timer warm(loop);
+    uv::Timer guard(loop);
+    auto finish = [&] {
+        guard.close();
+        warm.close();
+        rd.close();
+    };
+    REQUIRE_FALSE(rd.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+        if (rec) {
+            REQUIRE(rec == asio::error::eof);
+            ++eofs;
+            finish();
+            return;
+        }
+        got.append(d.begin(), d.end());
+        if (got == "warm") {
+            REQUIRE(::write(w, "last", 4) == 4);
+            ::close(std::exchange(w, -1)); // the last writer closes
+        }
+    }));
+    REQUIRE_FALSE(warm.start([&] { REQUIRE(::write(w, "warm", 4) == 4); }, 50ms));
+    REQUIRE_FALSE(guard.start(finish, hang_guard)); // a hang guard
+    REQUIRE(loop.run() == 0);
+    if (w >= 0) {
+        ::close(w);
+    }
+    REQUIRE(got == "warmlast");
+    REQUIRE(eofs == 1);
+}
+
+// Faces where a short read proves nothing, and which therefore read until
+// would-block (readiness.hpp, "A drained read"). Each case would hang if a
+// short read marked the direction drained there.
+
+// A Unix stream peer's shutdown(SHUT_WR) raises EPOLLIN|EPOLLRDHUP, no
+// EPOLLHUP: nothing tells the read of the last bytes that the end of
+// stream came with them.
+TEST_CASE("UnixStream: a peer's last bytes and shutdown(SHUT_WR) on one edge are read, then end "
+          "of stream",
+          "[net][unix][readiness]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto p = net::UnixStream::pair();
+        REQUIRE(p);
+        const int peer = p->second.socket().native_handle();
+        co_await warm_up(p->first, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(p->first, buf, [&] {
+            send_all(peer, "last");
+            REQUIRE(::shutdown(peer, SHUT_WR) == 0);
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto eof = co_await guarded_read(p->first, buf);
+        REQUIRE(eof);
+        REQUIRE(*eof == 0);
+    }());
+}
+
+// A message that carries descriptors ends a Unix stream read, with the
+// bytes sent after it still queued (unix_stream_read_generic).
+TEST_CASE("UnixStream: bytes queued behind a message carrying a descriptor are read without a new "
+          "edge",
+          "[net][unix][readiness]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto p = net::UnixStream::pair();
+        REQUIRE(p);
+        const int peer = p->second.socket().native_handle();
+        co_await warm_up(p->first, [&] { send_all(peer, "warm"); });
+        std::array<char, 1024> buf{};
+        auto n = co_await read_after_pending_poll(p->first, buf, [&] {
+            // "last" with a descriptor (the peer's own: it is closed by the
+            // receiving kernel, the reader asks for none), then "more".
+            char data[] = {'l', 'a', 's', 't'};
+            ::iovec iov{data, sizeof(data)};
+            alignas(::cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+            ::msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof(control);
+            ::cmsghdr* c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int));
+            std::memcpy(CMSG_DATA(c), &peer, sizeof(int));
+            REQUIRE(::sendmsg(peer, &msg, MSG_NOSIGNAL) == 4);
+            send_all(peer, "more");
+        });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "last");
+        auto more = co_await guarded_read(p->first, buf);
+        REQUIRE(more);
+        REQUIRE(*more == 4);
+        REQUIRE(std::string(buf.data(), 4) == "more");
+    }());
+}
+
+// The same for uv::Pipe on a Unix stream socket (uv::Stream's read loop).
+TEST_CASE("uv::Pipe: a Unix stream peer's last bytes and shutdown(SHUT_WR) on one edge are read, "
+          "then end of stream",
+          "[uv][pipe][readiness]") {
+    uv::Loop loop;
+    auto sv = uv::socketpair(uv::nonblock_pipe, 0);
+    REQUIRE(sv);
+    const int peer = (*sv)[1];
+    uv::Pipe rd(loop);
+    REQUIRE_FALSE(rd.open((*sv)[0]));
+    std::string got;
+    int eofs = 0;
+    uv::Timer warm(loop);
+    uv::Timer guard(loop);
+    auto finish = [&] {
+        guard.close();
+        warm.close();
+        rd.close();
+    };
+    REQUIRE_FALSE(rd.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+        if (rec) {
+            REQUIRE(rec == asio::error::eof);
+            ++eofs;
+            finish();
+            return;
+        }
+        got.append(d.begin(), d.end());
+        if (got == "warm") {
+            send_all(peer, "last");
+            REQUIRE(::shutdown(peer, SHUT_WR) == 0);
+        }
+    }));
+    REQUIRE_FALSE(warm.start([&] { send_all(peer, "warm"); }, 50ms));
+    REQUIRE_FALSE(guard.start(finish, hang_guard)); // a hang guard
+    REQUIRE(loop.run() == 0);
+    ::close(peer);
+    REQUIRE(got == "warmlast");
+    REQUIRE(eofs == 1);
+}
+
+namespace {
+
+// A pseudo-terminal in canonical mode without echo: the master, and its
+// terminal opened non-blocking.
+struct Pty {
+    int master = -1;
+    int term = -1;
+
+    Pty() {
+        master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        REQUIRE(master >= 0);
+        REQUIRE(::grantpt(master) == 0);
+        REQUIRE(::unlockpt(master) == 0);
+        const char* name = ::ptsname(master);
+        REQUIRE(name != nullptr);
+        term = ::open(name, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(term >= 0);
+        ::termios t{};
+        REQUIRE(::tcgetattr(term, &t) == 0);
+        t.c_lflag |= ICANON;
+        t.c_lflag &= ~static_cast<::tcflag_t>(ECHO | ECHONL);
+        REQUIRE(::tcsetattr(term, TCSANOW, &t) == 0);
+    }
+    Pty(const Pty&) = delete;
+    Pty& operator=(const Pty&) = delete;
+    ~Pty() {
+        if (term >= 0) {
+            ::close(term);
+        }
+        ::close(master);
+    }
+};
+
+} // namespace
+
+// A canonical terminal read returns one line, with more lines queued.
+TEST_CASE("AsyncFd: a terminal's two lines on one edge are both read (a canonical read returns "
+          "one line)",
+          "[io][readiness]") {
+    Runtime rt;
+    Pty pty;
+    auto rd = AsyncFd::create(std::exchange(pty.term, -1), rt.io_context().get_executor());
+    REQUIRE(rd);
+    rt.block_on([&]() -> Async<> {
+        std::array<char, 1024> buf{};
+        auto [warm, sent] = co_await join(guarded_read(*rd, buf), [&]() -> Async<bool> {
+            co_await time::sleep(50ms);
+            REQUIRE(::write(pty.master, "warm\n", 5) == 5);
+            co_return true;
+        }());
+        REQUIRE(sent);
+        REQUIRE(warm);
+        REQUIRE(*warm == 5);
+        auto n = co_await read_after_pending_poll(
+            *rd, buf, [&] { REQUIRE(::write(pty.master, "one\ntwo\n", 8) == 8); });
+        REQUIRE(n);
+        REQUIRE(*n == 4);
+        REQUIRE(std::string(buf.data(), 4) == "one\n");
+        auto two = co_await guarded_read(*rd, buf);
+        REQUIRE(two);
+        REQUIRE(*two == 4);
+        REQUIRE(std::string(buf.data(), 4) == "two\n");
+    }());
+}
+
+// The same for uv::Tty (uv::Stream's read loop): the warm-up line's
+// callback makes the terminal's next two lines arrive.
+TEST_CASE("uv::Tty: a terminal's two lines on one edge are both read (a canonical read returns "
+          "one line)",
+          "[uv][tty][readiness]") {
+    uv::Loop loop;
+    Pty pty;
+    uv::Tty tty(loop, pty.term);
+    std::string got;
+    uv::Timer warm(loop);
+    uv::Timer guard(loop);
+    auto finish = [&] {
+        guard.close();
+        warm.close();
+        tty.close();
+    };
+    REQUIRE_FALSE(tty.read_start([&](boost::system::error_code rec, std::span<const char> d) {
+        REQUIRE_FALSE(rec);
+        got.append(d.begin(), d.end());
+        if (got == "warm\n") {
+            REQUIRE(::write(pty.master, "one\ntwo\n", 8) == 8);
+        } else if (got == "warm\none\ntwo\n") {
+            finish();
+        }
+    }));
+    REQUIRE_FALSE(warm.start([&] { REQUIRE(::write(pty.master, "warm\n", 5) == 5); }, 50ms));
+    REQUIRE_FALSE(guard.start(finish, hang_guard)); // a hang guard
+    REQUIRE(loop.run() == 0);
+    REQUIRE(got == "warm\none\ntwo\n");
 }

@@ -149,21 +149,64 @@
 // The faces (each marks per (a) and reads read_unsure_ via
 // may_mark_drained): net's TcpStream and its read half (socket_block.hpp,
 // tcp.cpp); io::AsyncFd on a TCP socket (it sets TCP_INQ) or a pipe/FIFO
-// (lib/io/async_fd.cpp); net::pipe::Receiver on a pipe/FIFO (pipe.cpp);
-// uv::Tcp, in uv::Stream's read loop (lib/uv/tcp.cpp
-// sets TCP_INQ on the first read; stream.cpp waits after the callback of a
-// drained read). Not: Unix stream sockets, uv::Pipe included (a read stops
-// at a message carrying descriptors or credentials with more bytes queued,
-// and a peer's shutdown(SHUT_WR) raises EPOLLIN|EPOLLRDHUP but no EPOLLHUP,
-// which (b) cannot see); terminals, uv::Tty included (a canonical read
-// returns one line while more may wait, and the mode may change under the
-// reader); datagram sockets (one datagram per read). A stdin pipe that
-// io::std_stream reopens is taken as a pipe: its reopened end cannot show
-// the O_DIRECT of a packet-mode pipe (not handled). Tests:
-// test/short_read_test.cpp (coalesced data and FIN, data and RST, a pipe's
-// data and close for AsyncFd and pipe::Receiver, uv::Tcp's data and FIN; a
-// dropped read),
-// test/readiness_syscall_test.cpp (no read syscall after a drained read).
+// (lib/io/async_fd.cpp; process::ChildStdout/ChildStderr, pipe2 ends, are
+// AsyncFds); net::pipe::Receiver on a pipe/FIFO (pipe.cpp); uv::Tcp and
+// uv::Pipe opened on a pipe/FIFO's read end, in uv::Stream's read loop
+// (lib/uv/tcp.cpp sets TCP_INQ on the first read; lib/uv/pipe.cpp takes
+// O_DIRECT from the descriptor's F_GETFL at open; stream.cpp waits after
+// the callback of a drained read). The wrappers (tls::TlsStream, the split
+// halves, io::BufReader, codec::Framed) read through their transport's
+// poll_read and inherit its rule (a TlsStream's ciphertext reads from a
+// TcpStream are TCP_INQ reads). uv::Pipe on a pipe is net::pipe's case in
+// uv::Tcp's read loop: the same (a) and (b), so the same argument above.
+//
+// Not, and why no signal there is both sound and free:
+//
+// - Unix stream sockets: net::UnixStream and its halves, uv::Pipe on a
+//   socket (uv::socketpair, a process's stdio, connect/accept), an AsyncFd
+//   or pipe::Receiver::from_fd_unchecked on one. A short read is not (a):
+//   unix_stream_read_generic ends a read after a message that carried
+//   descriptors (scm.fp), between messages of different credentials while
+//   the reader has SO_PASSCRED, and (5.15+) at an out-of-band mark, with
+//   bytes still queued. Those three could be told apart (a recvmsg without
+//   a control buffer returns MSG_CTRUNC for the first two; an OOB byte
+//   raises EPOLLPRI, which (b) takes), the end of stream cannot: a peer's
+//   shutdown(SHUT_WR) sets RCV_SHUTDOWN and raises EPOLLIN|EPOLLRDHUP,
+//   EPOLLHUP only once both directions are shut (a close), and Asio
+//   registers without EPOLLRDHUP and maps only PRI, ERR and HUP to the
+//   except flag; a read that copies bytes returns the same count whether
+//   RCV_SHUTDOWN is set or not. So the last bytes and a half-close on one
+//   edge would hang a wait started on trust (`printf req | nc -U -N`).
+//   SIOCINQ after the read counts queued bytes only (unix_inq_len), no
+//   shutdown, and would cost the syscall it saves. These read until
+//   would-block: one read more per drained read than TCP.
+// - Terminals: AsyncFd on a tty (io::std_stream's stdin on a terminal),
+//   uv::Tty. n_tty's canonical read returns at most one line
+//   (canon_copy_from_read_buf stops at its end; an EOF character ends a
+//   read early) while more lines may be queued; a non-canonical read takes
+//   what the line discipline holds, but the mode is the terminal's, which
+//   any process sharing it may switch between two reads, and only
+//   tcgetattr (a syscall) would tell. (Bytes still in the flip buffer are
+//   not the hazard: flush_to_ldisc wakes the reader when it moves them,
+//   an edge after the read.) Terminal input is human-paced: a read per
+//   line more costs nothing measurable.
+// - Datagram sockets (one datagram per read), packet-mode pipes (O_DIRECT,
+//   one packet per read) and other descriptors (devices, eventfd ...).
+//
+// A stdin pipe that io::std_stream reopens is taken as a pipe: its
+// reopened end cannot show the O_DIRECT of a packet-mode pipe (not
+// handled).
+//
+// Tests: test/short_read_test.cpp (coalesced data and FIN, data and RST, a
+// pipe's data and close for AsyncFd, pipe::Receiver and uv::Pipe, uv::Tcp's
+// data and FIN; a dropped read; and for the faces left out, each of which
+// hangs if a short read marked it drained: a Unix peer's data and
+// shutdown(SHUT_WR) for UnixStream and uv::Pipe, bytes behind a message
+// with a descriptor, a terminal's two lines on one edge for AsyncFd
+// and uv::Tty),
+// test/readiness_syscall_test.cpp (no read syscall after a drained read,
+// for each covered face; two per message for uv::Pipe and
+// pipe::Receiver on a Unix socket).
 // uv::Tcp::socket() lends the socket for Asio operations: an out-of-band
 // async_receive started there after a read wait took the flag waits for
 // the next urgent byte instead of trying at once.

@@ -188,6 +188,9 @@ boost::system::error_code Pipe::open(int fd) {
         return ec;
     }
     const int acc = mode & O_ACCMODE;
+    // A pipe's O_DIRECT (packet mode) is the open file description's, set
+    // by pipe2 only: `mode` shows it (readiness.hpp, "A drained read", (a)).
+    short_read_drains_ = S_ISFIFO(st.st_mode) && (mode & O_DIRECT) == 0;
     stream_opened(acc != O_WRONLY, acc != O_RDONLY, !S_ISSOCK(st.st_mode));
     return {};
 }
@@ -375,7 +378,11 @@ int Pipe::take_pending() {
 
 std::size_t Pipe::read_some(char* buf, std::size_t size, boost::system::error_code& ec) {
     if (!ipc_) {
-        return Stream::read_some(buf, size, ec);
+        const std::size_t n = Stream::read_some(buf, size, ec);
+        // Bytes (n > 0 without an error), fewer than asked, from a pipe:
+        // it is empty ("A drained read", (a); do_read checks (b)).
+        read_emptied_ = short_read_drains_ && !ec && n < size;
+        return n;
     }
     ::iovec iov{buf, size};
     ::msghdr msg{};

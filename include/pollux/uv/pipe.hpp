@@ -165,6 +165,10 @@ private:
     std::deque<int> pending_; // received descriptors, oldest first
     std::string bound_path_;  // unlinked on close (not for abstract names)
     bool ipc_;
+    // `open` took the read end of a pipe or FIFO (not a packet-mode one): a
+    // read shorter than asked emptied it (lib/detail/readiness.hpp, "A
+    // drained read", (a)). Never for a UNIX-domain socket or a terminal.
+    bool short_read_drains_ = false;
 };
 
 /// libuv's `UV_NONBLOCK_PIPE`, for `pipe` and `socketpair`.

@@ -35,7 +35,10 @@ namespace pollux::uv {
 /// alive until their callback ran, even on an unreferenced handle).
 ///
 /// I/O is readiness based, as libuv's: reads, writes and accepts try the
-/// non-blocking system call and wait for readiness only after `EAGAIN`.
+/// non-blocking system call and wait for readiness only after `EAGAIN`,
+/// or, reading, after a read the kernel says emptied the descriptor (a
+/// `Tcp` by `TCP_INQ`, a `Pipe` on a pipe by a short read: the read loop
+/// waits after that read's callback; docs/callbacks.md).
 /// The handle never buffers on its own: `write_queue_size()` is what
 /// callers queued and the kernel has not taken yet — stop reading (or
 /// writing) while it grows, as with libuv.
