@@ -432,6 +432,7 @@ TEST_CASE("uv Tcp listener out of descriptors reports EMFILE, backs off and acce
         REQUIRE_FALSE(listener.accept(peer));
         peer.close();
         listener.close();
+        release.close();
     }));
     // A connection that completes in the backlog, then no descriptor left
     // for accept4.

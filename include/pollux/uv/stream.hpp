@@ -265,9 +265,9 @@ protected:
     // descriptors along (recvmsg). An override may set read_emptied_ when
     // the read returned bytes and the kernel said nothing is left after
     // them (lib/detail/readiness.hpp, "A drained read", (a)): a TCP handle,
-    // by TCP_INQ. do_read clears it before each read.
+    // by TCP_INQ. do_read clears it before each read. (read_emptied_ is
+    // declared after ready_, beside waiting_: no padding of its own.)
     virtual std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec);
-    bool read_emptied_ = false;
     // listen(): the subclass's checks and preparation, made first (Tcp
     // opens a socket, which listen(2) binds to an ephemeral port).
     virtual boost::system::error_code before_listen() { return {}; }
@@ -311,9 +311,13 @@ protected:
     // The readiness waits of the descriptor (lib/detail/readiness.hpp).
     // Made on first use; the handle holds one reference.
     pollux::detail::ReadinessOps<pollux::detail::CallbackSink>* ready_ = nullptr;
+    bool read_emptied_ = false; // see read_some
     static void on_ready(void* self, int direction);
 
 private:
+    // First of the private members: it fills the word read_emptied_ starts.
+    int waiting_ = -1; // an accepted connection, not yet handed out
+
     // A write that finished (or failed), waiting for its callback to run in
     // the pending phase.
     struct DoneWrite {
@@ -352,15 +356,14 @@ private:
 
     // What only a listening stream uses (its callback and the back-off
     // timer), made by listen(); and the write queue and the shutdown's
-    // callback, made by the first write or shutdown that has to wait (and
-    // kept: a steady write allocates nothing). Out of line so that an idle
-    // connection is no bigger than it must be (issue 22).
+    // callback, made by the first write (try_write does not queue) or
+    // shutdown, and kept: a steady write allocates nothing. Out of line so
+    // that an idle connection is no bigger than it must be (issue 22).
     struct ListenState;
     struct WriteState;
     std::unique_ptr<ListenState> listen_state_;
     std::unique_ptr<WriteState> wq_;
     WriteState& write_state();
-    int waiting_ = -1; // an accepted connection, not yet handed out
 
     ReadCallback read_cb_;
     std::size_t write_queue_size_ = 0;
