@@ -4,6 +4,7 @@
 
 #include "support/high_descriptors.hpp"
 #include "support/loop_quiescent.hpp"
+#include "support/open_fds.hpp"
 #include "support/uv_tcp_port.hpp"
 
 #include <boost/asio/error.hpp>
@@ -12,9 +13,14 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <netinet/in.h>
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
 
 using namespace pollux;
 using pollux::test::require_loop_quiescent;
@@ -371,5 +377,87 @@ TEST_CASE("uv Tcp read on a socket the reactor cannot wait on reports the reacto
         CHECK(read_ec == boost::system::error_code());
         CHECK(got == "hello");
     }
+    require_loop_quiescent(loop);
+}
+
+// The listener's back-off (uv::Stream's class comment): out of descriptors,
+// accept4 fails with EMFILE, which the connection callback gets; accepting
+// then pauses on a 100 ms timer instead of spinning on a listener that stays
+// readable, and resumes by itself once descriptors are free again.
+TEST_CASE("uv Tcp listener out of descriptors reports EMFILE, backs off and accepts again "
+          "afterwards",
+          "[uv][tcp][accept]") {
+    using Clock = std::chrono::steady_clock;
+    using namespace std::chrono_literals;
+    uv::Loop loop;
+    uv::Tcp listener(loop);
+    uv::Tcp peer(loop);
+    uv::Timer release(loop);
+    REQUIRE_FALSE(listener.bind(loopback()));
+    int errors = 0;
+    int accepted = 0;
+    bool other_error = false;
+    Clock::time_point first_error{};
+    Clock::time_point released{};
+    std::vector<int> filler;
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+    auto free_descriptors = [&] {
+        for (int fd : filler) {
+            ::close(fd);
+        }
+        filler.clear();
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+    };
+    REQUIRE_FALSE(listener.listen(16, [&](boost::system::error_code ec) {
+        if (ec) {
+            if (ec == boost::system::errc::too_many_files_open) {
+                if (errors++ == 0) {
+                    first_error = Clock::now();
+                    // Give the back-off time to pause at least twice.
+                    REQUIRE_FALSE(release.start(
+                        [&] {
+                            released = Clock::now();
+                            free_descriptors();
+                        },
+                        250ms,
+                        0ms));
+                }
+            } else {
+                other_error = true;
+            }
+            return;
+        }
+        ++accepted;
+        REQUIRE_FALSE(listener.accept(peer));
+        peer.close();
+        listener.close();
+        release.close();
+    }));
+    // A connection that completes in the backlog, then no descriptor left
+    // for accept4.
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(client >= 0);
+    const Endpoint ep = listener.getsockname().value();
+    REQUIRE(::connect(client, ep.data(), static_cast<socklen_t>(ep.size())) == 0);
+    rlimit low = old;
+    low.rlim_cur = static_cast<rlim_t>(pollux::test::open_fds()) + 16;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (int fd; (fd = ::dup(client)) >= 0;) {
+        filler.push_back(fd);
+    }
+    REQUIRE(loop.run() == 0);
+    if (!filler.empty()) {
+        free_descriptors(); // a failed check above left them
+    }
+    ::close(client);
+    CHECK_FALSE(other_error);
+    REQUIRE(accepted == 1);
+    REQUIRE(errors >= 1);
+    // One error per pause, not a busy loop: at most one more than the
+    // 100 ms pauses that fit between the first error and the release.
+    const auto paused_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(released - first_error).count();
+    REQUIRE(errors <= paused_ms / 100 + 1);
     require_loop_quiescent(loop);
 }

@@ -516,13 +516,15 @@ private:
     struct Op : boost::asio::detail::reactor_op {
         Op() : reactor_op(boost::system::error_code(), &Op::do_perform, &Op::do_complete) {}
         ReadinessOps* self = nullptr;
-        Direction dir = Direction::read;
-        std::atomic<State> state{State::idle};
         // The registration the wait was started on, and whether its perform
         // took a hang-up edge ("A drained read", (b)): the read wait's
         // perform() runs under the descriptor's mutex, before the
         // completion publishes it.
         Reactor::per_descriptor_data reg = nullptr;
+        // Together in one word (issue 22: the block's size is part of an
+        // idle connection's).
+        Direction dir = Direction::read;
+        std::atomic<State> state{State::idle};
         bool hangup = false;
 
         static Status do_perform(reactor_op* base) noexcept {
@@ -602,10 +604,11 @@ private:
     Reactor& reactor_;
 #endif
     std::atomic<std::uint32_t> refs_{1};
+    // Owner only: see may_mark_drained. Never set on the portable path.
+    // (Beside refs_, in what would be padding.)
+    bool read_unsure_ = false;
     Ops ops_{this};
     Sink sink_;
-    // Owner only: see may_mark_drained. Never set on the portable path.
-    bool read_unsure_ = false;
 };
 
 /// The Sink of a callback handle (lib/uv): calls `fn(target, int(d))` while the

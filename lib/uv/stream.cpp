@@ -126,6 +126,50 @@ std::size_t send_iov(
 
 } // namespace
 
+// A listening stream's own state (Stream::listen makes it).
+struct Stream::ListenState {
+    StatusCallback cb;
+    // Accepting pauses on it after a resource error (made on the first).
+    std::optional<boost::asio::steady_timer> backoff;
+};
+
+// The write queue: writes[head..] in order. A vector whose capacity is kept
+// (cleared when drained, compacted when half of it is done) rather than a
+// deque, which allocates and frees a block every few writes: in steady
+// state, queuing a write allocates nothing. Made by the first write or
+// shutdown (write_state()) and kept until the handle goes.
+struct Stream::WriteState {
+    std::vector<WriteReq> writes;
+    std::size_t head = 0;
+    // Completed writes whose callbacks one deferred call (done_deferred_)
+    // will run, and the batch it is running; both keep their capacity.
+    std::vector<DoneWrite> done;
+    std::vector<DoneWrite> running;
+    StatusCallback shutdown_cb;
+};
+
+Stream::WriteState& Stream::write_state() {
+    if (wq_ == nullptr) {
+        wq_ = std::make_unique<WriteState>();
+    }
+    return *wq_;
+}
+
+bool Stream::writes_empty() const noexcept {
+    return wq_ == nullptr || wq_->head == wq_->writes.size();
+}
+
+Stream::WriteReq& Stream::front_write() noexcept {
+    return wq_->writes[wq_->head];
+}
+
+boost::system::error_code Stream::take_wait_failure(int direction) noexcept {
+    if (!std::exchange(wait_failed_[direction], false)) {
+        return {};
+    }
+    return ready_->error(static_cast<pollux::detail::Direction>(direction));
+}
+
 // uv_handle_type: tcp, named_pipe or tty by kind (Tty sets its own too).
 Stream::Stream(Loop& loop, Kind kind)
     : Handle(loop,
@@ -159,7 +203,8 @@ void Stream::close_waiting() noexcept {
 void Stream::on_ready(void* p, int direction) {
     Stream* self = static_cast<Stream*>(p);
     const auto d = static_cast<pollux::detail::Direction>(direction);
-    self->wait_failed_[direction] = pollux::detail::wait_failure(self->ready_->error(d));
+    self->wait_failed_[direction] =
+        static_cast<bool>(pollux::detail::wait_failure(self->ready_->error(d)));
     self->ready_->consume(d);
     self->op_finished();
     if (d == pollux::detail::Direction::write) {
@@ -259,7 +304,7 @@ boost::system::error_code Stream::listen(int backlog, StatusCallback cb) {
         return boost::asio::error::bad_descriptor;
     }
     if (listening_) {
-        listen_cb_ = std::move(cb);
+        listen_state_->cb = std::move(cb);
         return {};
     }
     const int fd = stream_fd();
@@ -277,7 +322,10 @@ boost::system::error_code Stream::listen(int backlog, StatusCallback cb) {
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
         return errno_code();
     }
-    listen_cb_ = std::move(cb);
+    if (listen_state_ == nullptr) {
+        listen_state_ = std::make_unique<ListenState>();
+    }
+    listen_state_->cb = std::move(cb);
     listening_ = true;
     update_active();
     kick_accept();
@@ -369,7 +417,7 @@ void Stream::do_accept() {
             ec = errno_code();
         }
         if (would_block(ec)) {
-            ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
+            ec = take_wait_failure(static_cast<int>(pollux::detail::Direction::read));
             if (!ec) {
                 arm_accept();
                 return;
@@ -382,19 +430,20 @@ void Stream::do_accept() {
             // Out of descriptors or memory (or worse): report, then pause on
             // a timer so that the loop does not spin on a listener that
             // stays readable.
-            if (!invoke(listen_cb_, ec)) {
+            if (!invoke(listen_state_->cb, ec)) {
                 return;
             }
             if (!listening_ || is_closing() || accept_in_flight_) {
                 return;
             }
-            if (!backoff_) {
-                backoff_.emplace(loop().io_context());
+            std::optional<boost::asio::steady_timer>& backoff = listen_state_->backoff;
+            if (!backoff) {
+                backoff.emplace(loop().io_context());
             }
             accept_in_flight_ = true;
             op_started();
-            backoff_->expires_after(accept_backoff);
-            backoff_->async_wait([a = anchor()](const boost::system::error_code&) {
+            backoff->expires_after(accept_backoff);
+            backoff->async_wait([a = anchor()](const boost::system::error_code&) {
                 Stream* self = from_anchor<Stream>(a);
                 if (self == nullptr) {
                     return;
@@ -406,7 +455,7 @@ void Stream::do_accept() {
             return;
         }
         waiting_ = fd;
-        if (!invoke(listen_cb_, boost::system::error_code{})) {
+        if (!invoke(listen_state_->cb, boost::system::error_code{})) {
             return;
         }
     }
@@ -500,7 +549,7 @@ void Stream::do_read() {
             if (ready_ != nullptr) {
                 ready_->read_would_block();
             }
-            ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::read)], {});
+            ec = take_wait_failure(static_cast<int>(pollux::detail::Direction::read));
             if (!ec) {
                 arm_read();
                 return;
@@ -658,7 +707,7 @@ boost::system::error_code Stream::queue_write(WriteReq req) {
     }
     const bool was_empty = writes_empty();
     const std::size_t size = req.size;
-    writes_.push_back(std::move(req));
+    write_state().writes.push_back(std::move(req));
     write_queue_size_ += size;
     req_started();
     // While connecting, writes wait for connect_finished.
@@ -672,15 +721,16 @@ boost::system::error_code Stream::queue_write(WriteReq req) {
 
 void Stream::pop_write() noexcept {
     // Release the request's bytes now, not when the queue is next cleared.
-    writes_[writes_head_] = WriteReq{};
-    ++writes_head_;
+    WriteState& q = *wq_;
+    q.writes[q.head] = WriteReq{};
+    ++q.head;
     if (writes_empty()) {
-        writes_.clear();
-        writes_head_ = 0;
-    } else if (writes_head_ >= 16 && writes_head_ * 2 >= writes_.size()) {
+        q.writes.clear();
+        q.head = 0;
+    } else if (q.head >= 16 && q.head * 2 >= q.writes.size()) {
         // A queue that never drains: drop the finished half (amortised O(1)).
-        writes_.erase(writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(writes_head_));
-        writes_head_ = 0;
+        q.writes.erase(q.writes.begin(), q.writes.begin() + static_cast<std::ptrdiff_t>(q.head));
+        q.head = 0;
     }
 }
 
@@ -700,8 +750,7 @@ void Stream::flush_writes() {
             boost::system::error_code ec;
             const std::size_t n = write_some(w, ec);
             if (would_block(ec)) {
-                ec = std::exchange(wait_failed_[static_cast<int>(pollux::detail::Direction::write)],
-                                   {});
+                ec = take_wait_failure(static_cast<int>(pollux::detail::Direction::write));
                 if (!ec) {
                     arm_write();
                     return;
@@ -737,7 +786,7 @@ void Stream::fail_writes(boost::system::error_code ec) {
 // completed before it runs, in order, so a completion allocates nothing in
 // steady state.
 void Stream::complete_write(StatusCallback cb, boost::system::error_code ec) {
-    done_writes_.push_back(DoneWrite{std::move(cb), ec});
+    write_state().done.push_back(DoneWrite{std::move(cb), ec});
     if (!done_deferred_) {
         done_deferred_ = true;
         defer([this] { run_done_writes(); });
@@ -750,16 +799,17 @@ void Stream::complete_write(StatusCallback cb, boost::system::error_code ec) {
 // (the loop is then only fit to be destroyed, docs/callbacks.md).
 void Stream::run_done_writes() {
     done_deferred_ = false;
-    running_done_writes_.swap(done_writes_);
-    for (std::size_t i = 0; i < running_done_writes_.size(); ++i) {
-        StatusCallback cb = std::move(running_done_writes_[i].cb);
-        const boost::system::error_code ec = running_done_writes_[i].ec;
+    WriteState& q = *wq_; // made by complete_write; kept until the handle goes
+    q.running.swap(q.done);
+    for (std::size_t i = 0; i < q.running.size(); ++i) {
+        StatusCallback cb = std::move(q.running[i].cb);
+        const boost::system::error_code ec = q.running[i].ec;
         req_finished();
         if (cb && !guarded([&] { cb(ec); })) {
             return; // destroyed, with the rest of the batch
         }
     }
-    running_done_writes_.clear();
+    q.running.clear();
 }
 
 void Stream::arm_write() {
@@ -777,7 +827,7 @@ boost::system::error_code Stream::shutdown(StatusCallback cb) {
         return boost::asio::error::not_connected;
     }
     shutdown_requested_ = true;
-    shutdown_cb_ = std::move(cb);
+    write_state().shutdown_cb = std::move(cb);
     req_started();
     maybe_shutdown();
     return {};
@@ -795,8 +845,8 @@ void Stream::maybe_shutdown() {
         } else if (::shutdown(stream_fd(), SHUT_WR) != 0) {
             ec = errno_code();
         }
-        StatusCallback cb = std::move(shutdown_cb_);
-        shutdown_cb_ = nullptr;
+        StatusCallback cb = std::move(wq_->shutdown_cb);
+        wq_->shutdown_cb = nullptr;
         req_finished();
         if (cb) {
             (void)guarded([&] { cb(ec); });
@@ -812,8 +862,8 @@ void Stream::on_close() noexcept {
     update_active();
     // Closing the descriptor cancels the waits and a connect: their
     // handlers come back with operation_aborted (counted in flight).
-    if (backoff_) {
-        backoff_->cancel();
+    if (listen_state_ != nullptr && listen_state_->backoff) {
+        listen_state_->backoff->cancel();
     }
     close_waiting();
     close_descriptor();
@@ -832,8 +882,8 @@ void Stream::on_closed() {
     }
     if (shutdown_requested_ && !shutdown_queued_) {
         shutdown_queued_ = true;
-        StatusCallback cb = std::move(shutdown_cb_);
-        shutdown_cb_ = nullptr;
+        StatusCallback cb = std::move(wq_->shutdown_cb);
+        wq_->shutdown_cb = nullptr;
         req_finished();
         if (cb) {
             (void)guarded([&] { cb(boost::asio::error::operation_aborted); });

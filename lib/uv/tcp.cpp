@@ -130,8 +130,8 @@ boost::system::error_code Tcp::before_listen() {
     if (is_closing() || connected() || connecting()) {
         return boost::asio::error::bad_descriptor;
     }
-    if (delayed_error_) {
-        return delayed_error_;
+    if (bind_in_use_) {
+        return boost::asio::error::address_in_use;
     }
     if (!socket_.is_open()) {
         // listen(2) on an unbound socket binds an ephemeral port.
@@ -167,7 +167,7 @@ boost::system::error_code Tcp::bind(const Endpoint& ep) {
     if (ec == boost::asio::error::address_in_use) {
         // libuv's uv__tcp_bind: the error waits for listen or connect, so
         // that a caller binds the same way on every platform.
-        delayed_error_ = ec;
+        bind_in_use_ = true;
         return {};
     }
     return ec;
@@ -255,17 +255,16 @@ boost::system::error_code Tcp::connect(const Endpoint& ep, StatusCallback cb) {
         return ec;
     }
     connect_started();
-    if (delayed_error_) {
+    if (bind_in_use_) {
         // bind's address_in_use, reported as libuv's uv__io_feed does: by
         // the connect callback, in the poll phase.
-        boost::asio::post(loop().io_context(),
-                          [a = anchor(), cb = std::move(cb), ec = delayed_error_]() mutable {
-                              Tcp* self = from_anchor<Tcp>(a);
-                              if (self != nullptr) {
-                                  self->delayed_error_.clear();
-                                  self->connected_socket(cb, ec);
-                              }
-                          });
+        boost::asio::post(loop().io_context(), [a = anchor(), cb = std::move(cb)]() mutable {
+            Tcp* self = from_anchor<Tcp>(a);
+            if (self != nullptr) {
+                self->bind_in_use_ = false;
+                self->connected_socket(cb, boost::asio::error::address_in_use);
+            }
+        });
         return {};
     }
     socket_.async_connect(ep,
@@ -316,8 +315,8 @@ boost::system::error_code Tcp::keepalive(bool enable, std::chrono::seconds delay
 }
 
 Result<Tcp::Endpoint> Tcp::getsockname() const {
-    if (delayed_error_) {
-        return delayed_error_; // libuv's uv_tcp_getsockname
+    if (bind_in_use_) {
+        return boost::asio::error::address_in_use; // libuv's uv_tcp_getsockname
     }
     boost::system::error_code ec;
     Endpoint ep = socket_.local_endpoint(ec);

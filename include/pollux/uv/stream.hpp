@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -267,9 +268,9 @@ protected:
     // descriptors along (recvmsg). An override may set read_emptied_ when
     // the read returned bytes and the kernel said nothing is left after
     // them (lib/detail/readiness.hpp, "A drained read", (a)): a TCP handle,
-    // by TCP_INQ. do_read clears it before each read.
+    // by TCP_INQ. do_read clears it before each read. (read_emptied_ is
+    // declared after ready_, beside waiting_: no padding of its own.)
     virtual std::size_t read_some(char* buf, std::size_t size, boost::system::error_code& ec);
-    bool read_emptied_ = false;
     // listen(): the subclass's checks and preparation, made first (Tcp
     // opens a socket, which listen(2) binds to an ephemeral port).
     virtual boost::system::error_code before_listen() { return {}; }
@@ -313,9 +314,13 @@ protected:
     // The readiness waits of the descriptor (lib/detail/readiness.hpp).
     // Made on first use; the handle holds one reference.
     pollux::detail::ReadinessOps<pollux::detail::CallbackSink>* ready_ = nullptr;
+    bool read_emptied_ = false; // see read_some
     static void on_ready(void* self, int direction);
 
 private:
+    // First of the private members: it fills the word read_emptied_ starts.
+    int waiting_ = -1; // an accepted connection, not yet handed out
+
     // A write that finished (or failed), waiting for its callback to run in
     // the pending phase.
     struct DoneWrite {
@@ -326,8 +331,8 @@ private:
     void on_close() noexcept override;
     void on_closed() override;
 
-    [[nodiscard]] bool writes_empty() const noexcept { return writes_head_ == writes_.size(); }
-    WriteReq& front_write() noexcept { return writes_[writes_head_]; }
+    [[nodiscard]] bool writes_empty() const noexcept;
+    WriteReq& front_write() noexcept;
     void pop_write() noexcept;
     void flush_writes();
     // One writev/sendmsg of what is left of `w` (with its descriptor the
@@ -352,23 +357,19 @@ private:
 
     void update_active() noexcept { set_active(reading_ || listening_); }
 
-    std::optional<boost::asio::steady_timer> backoff_;
-    int waiting_ = -1; // an accepted connection, not yet handed out
+    // What only a listening stream uses (its callback and the back-off
+    // timer), made by listen(); and the write queue and the shutdown's
+    // callback, made by the first write (try_write does not queue) or
+    // shutdown, and kept: a steady write allocates nothing. Out of line so
+    // that an idle connection is no bigger than it must be (issue 22).
+    struct ListenState;
+    struct WriteState;
+    std::unique_ptr<ListenState> listen_state_;
+    std::unique_ptr<WriteState> wq_;
+    WriteState& write_state();
 
-    StatusCallback listen_cb_;
     ReadCallback read_cb_;
-    StatusCallback shutdown_cb_;
-    // The write queue: writes_[writes_head_..] in order. A vector whose
-    // capacity is kept (cleared when drained, compacted when half of it is
-    // done) rather than a deque, which allocates and frees a block every few
-    // writes: in steady state, queuing a write allocates nothing.
-    std::vector<WriteReq> writes_;
-    std::size_t writes_head_ = 0;
     std::size_t write_queue_size_ = 0;
-    // Completed writes whose callbacks one deferred call (done_deferred_)
-    // will run, and the batch it is running; both keep their capacity.
-    std::vector<DoneWrite> done_writes_;
-    std::vector<DoneWrite> running_done_writes_;
     bool done_deferred_ = false;
 
     Kind kind_;
@@ -392,8 +393,11 @@ private:
     bool write_in_flight_ = false;  // a wait for writability will call flush_writes
     // Per direction: the reactor refused the last readiness wait (Asio's
     // select reactor past FD_SETSIZE), so the next would-block is reported
-    // as that error instead of waiting again at once (a busy loop).
-    boost::system::error_code wait_failed_[2];
+    // as that error (the wait's, which ready_ keeps until the direction's
+    // next wait starts) instead of waiting again at once (a busy loop).
+    bool wait_failed_[2] = {false, false};
+    // The error of a refused wait for `direction`, once (empty if none).
+    boost::system::error_code take_wait_failure(int direction) noexcept;
     bool shutdown_requested_ = false;
     bool shutdown_queued_ = false;
 };

@@ -184,8 +184,8 @@ private:
 
     boost::asio::ip::tcp::socket socket_;
     // bind's address_in_use, reported by listen and connect (libuv's
-    // delayed_error).
-    boost::system::error_code delayed_error_;
+    // delayed_error; the only error bind delays).
+    bool bind_in_use_ = false;
     // TCP_INQ was asked for on the socket (on the first read), and granted.
     bool tcp_inq_asked_ = false;
     bool tcp_inq_ = false;
