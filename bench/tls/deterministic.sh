@@ -104,7 +104,7 @@ measure() {
     esac
     server_pid=$!
     for _ in $(seq 300); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/stdout" 2>/dev/null | head -n 1)
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/stdout" 2>/dev/null | head -n 1 || true)
         [ -n "$port" ] && break
         sleep 0.1
     done
