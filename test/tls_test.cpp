@@ -409,6 +409,47 @@ TEST_CASE("TlsStream read of garbage records after the handshake is an OpenSSL e
     }());
 }
 
+TEST_CASE("TlsStream read after an OpenSSL error fails again at once", "[tls][bad]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        unsigned char record[5 + 32] = {0x17, 0x03, 0x03, 0x00, 0x20};
+        for (int i = 5; i < 37; ++i) {
+            record[i] = static_cast<unsigned char>(i * 37);
+        }
+        CO_REQUIRE(io::write_all(c->get_ref(), asio::buffer(record)));
+        char buf[64];
+        auto n = co_await io::read(*s, asio::buffer(buf));
+        REQUIRE_FALSE(n);
+        // The connection is dead, with no byte waiting anywhere: the next
+        // read is an error too, not a wait for ciphertext that the open
+        // transport would never bring (the timeout is only a hang guard).
+        auto again = co_await time::timeout(10s, io::read(*s, asio::buffer(buf)));
+        REQUIRE(again);
+        CHECK_FALSE(*again);
+    }());
+}
+
+TEST_CASE("TlsStream read after the peer's close_notify is end of stream again", "[tls]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        CO_REQUIRE(io::write_all(*c, asio::buffer(std::string_view("abc"))));
+        CO_REQUIRE(io::shutdown(*c)); // close_notify, then FIN
+        auto got = co_await read_all(*s);
+        CHECK(got == "abc");
+        // No byte is left anywhere and the transport is at its end: the
+        // close_notify read decides, not the transport's end of stream.
+        char buf[64];
+        CO_CHECK_EQ(io::read(*s, asio::buffer(buf)), Result<std::size_t>(std::size_t{0}));
+        CO_CHECK_EQ(io::read(*s, asio::buffer(buf)), Result<std::size_t>(std::size_t{0}));
+    }());
+}
+
 TEST_CASE("TlsStream read of a transport end of stream without close_notify is "
           "stream_truncated",
           "[tls][bad]") {

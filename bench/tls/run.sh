@@ -109,7 +109,9 @@ for i in "${!servers[@]}"; do
     pids+=("$!")
     port=""
     for _ in $(seq 100); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -n 1)
+        # The shell may not have made $out yet: no file is no port (under
+        # pipefail a failing sed would end the script).
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -n 1 || true)
         [ -n "$port" ] && break
         sleep 0.1
     done

@@ -8,6 +8,12 @@
 // server's connections run, so drift on a shared machine hits every server
 // alike.
 //
+// With --messages N it makes instead exactly N round trips on every
+// connection, server after server, and prints
+//   port=P cipher=NAME messages=M errors=E
+// (bench/tls/deterministic.sh counts the servers' instructions and syscalls
+// over a fixed number of messages with it).
+//
 // Prints one line per server:
 //   port=P cipher=NAME rate=MEDIAN min=MIN max=MAX errors=E
 //          [cpu_ns_per_msg=NS server_cpu=PCT]
@@ -67,7 +73,8 @@ struct Conn {
     // Runs on the connection's own io_context thread only; `count` and
     // `errors` are read by the controller after `busy` drops to zero.
     void step() {
-        if (dead || active.load(std::memory_order_acquire) != server) {
+        if (dead || active.load(std::memory_order_acquire) != server ||
+            (limit >= 0 && count >= limit)) {
             busy.fetch_sub(1, std::memory_order_acq_rel);
             return;
         }
@@ -102,6 +109,7 @@ struct Conn {
     int server;
     std::vector<char> out, in;
     long count = 0;
+    long limit = -1; // --messages: stop after this many round trips
     long errors = 0;
     bool dead = false;
 };
@@ -141,6 +149,7 @@ double process_cpu_seconds(const std::string& pid) {
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1", ports_arg, pids_arg, suites = "TLS_AES_128_GCM_SHA256";
     int conns = 64, rounds = 3, slice_ms = 1000, threads = 2;
+    long messages = 0;
     std::size_t bytes = 1024;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i], v = argv[i + 1];
@@ -162,16 +171,19 @@ int main(int argc, char** argv) {
             slice_ms = std::stoi(v);
         } else if (a == "--threads") {
             threads = std::stoi(v);
+        } else if (a == "--messages") {
+            messages = std::stol(v);
         } else {
             ports_arg.clear();
         }
     }
     if (ports_arg.empty() || argc % 2 == 0 || conns < 1 || bytes < 1 || rounds < 1 ||
-        slice_ms < 1 || threads < 1) {
+        slice_ms < 1 || threads < 1 || messages < 0) {
         std::fprintf(
             stderr,
             "usage: %s --ports P1,P2,.. [--host H] [--conns 64] [--bytes 1024] "
-            "[--rounds 3] [--slice-ms 1000] [--threads 2] [--ciphersuites S] [--pids PID1,..]\n",
+            "[--rounds 3] [--slice-ms 1000] [--threads 2] [--ciphersuites S] [--pids PID1,..] "
+            "[--messages N]\n",
             argv[0]);
         return 2;
     }
@@ -225,6 +237,40 @@ int main(int argc, char** argv) {
             pool.emplace_back([&io] { io->run(); });
         }
 
+        if (messages > 0) {
+            // A fixed count, server after server, no slices: every
+            // connection makes `messages` round trips.
+            for (std::size_t s = 0; s < ports.size(); ++s) {
+                busy.store(static_cast<int>(by_server[s].size()), std::memory_order_release);
+                active.store(static_cast<int>(s), std::memory_order_release);
+                for (auto& c : by_server[s]) {
+                    c->limit = messages;
+                    asio::post(c->stream.get_executor(), [p = c.get()] { p->step(); });
+                }
+                while (busy.load(std::memory_order_acquire) != 0) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                }
+                active.store(-1, std::memory_order_release);
+                long count = 0, errors = 0;
+                for (auto& c : by_server[s]) {
+                    count += c->count;
+                    errors += c->errors;
+                }
+                std::printf("port=%s cipher=%s messages=%ld errors=%ld\n",
+                            ports[s].c_str(),
+                            cipher[s].c_str(),
+                            count,
+                            errors);
+            }
+            std::fflush(stdout);
+            for (auto& io : ios) {
+                io->stop();
+            }
+            for (auto& t : pool) {
+                t.join();
+            }
+            return 0;
+        }
         std::vector<std::vector<double>> rates(ports.size());
         // Per server over the measured slices: its CPU seconds, the
         // messages it echoed and the slices' length.

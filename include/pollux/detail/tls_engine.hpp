@@ -79,8 +79,18 @@ public:
     /// `SSL_do_handshake`: the handshake, or a post-handshake message such
     /// as a queued key update.
     TlsStepResult handshake() noexcept;
-    /// `SSL_read_ex` into `buf` (non-empty).
+    /// `SSL_read_ex` into `buf` (non-empty); `want_read` without calling
+    /// it when `starved()`.
     TlsStepResult read(boost::asio::mutable_buffer buf) noexcept;
+    /// Whether a read can only say `want_read`: the handshake is done (no
+    /// fatal error, no key update queued: OpenSSL puts the connection back
+    /// "in init" for those), the peer's close_notify has not been read, and
+    /// no byte is waiting, neither decrypted or part of a record in the
+    /// SSL's buffers nor ciphertext in the input buffer. Then `SSL_read_ex`
+    /// would only ask the BIO for bytes it does not have (a failed read,
+    /// `SSL_get_error` and the error queue: over a thousand instructions,
+    /// twice per echoed message before this check).
+    [[nodiscard]] bool starved() const noexcept;
     /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty).
     /// Preconditions: `write_ready()`.
     TlsStepResult write(boost::asio::const_buffer buf) noexcept;
