@@ -72,6 +72,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -148,13 +150,13 @@ void append_response(std::string& out,
     line[11] = static_cast<char>('0' + code % 10);
     out.append(line, sizeof line - 1);
     out += http::obsolete_reason(status);
-    out += "\r\nServer: pollux\r\nContent-Type: text/plain\r\n";
+    out += "\r\nServer: pollux\r\nContent-Type: text/plain\r\n"sv;
     if (!allow.empty()) {
-        out += "Allow: ";
+        out += "Allow: "sv;
         out += allow;
-        out += "\r\n";
+        out += "\r\n"sv;
     }
-    out += "Content-Length: ";
+    out += "Content-Length: "sv;
     char digits[20];
     std::size_t i = sizeof digits;
     std::size_t n = body.size();
@@ -164,17 +166,17 @@ void append_response(std::string& out,
     } while (n != 0);
     out.append(digits + i, sizeof digits - i);
     if (!keep_alive) {
-        out += "\r\nConnection: close";
+        out += "\r\nConnection: close"sv;
     } else if (version < 11) {
-        out += "\r\nConnection: keep-alive";
+        out += "\r\nConnection: keep-alive"sv;
     }
-    out += "\r\n\r\n";
+    out += "\r\n\r\n"sv;
     out += body;
 }
 
-// The routes. Returns whether the connection stays open.
-bool route(Request& req, std::string& out) {
-    const bool keep_alive = req.keep_alive();
+// The routes. `keep_alive`: whether the request lets the connection stay
+// open (the parser says); returned as is.
+bool route(const Request& req, bool keep_alive, std::string& out) {
     const unsigned version = req.version();
     if (req.target() == "/") {
         if (req.method() == http::verb::get) {
@@ -256,9 +258,11 @@ pollux::Async<> serve_http(S stream) {
                 break;
             }
             if (parser->is_done()) {
-                Request req = parser->release();
+                // Answered from the parser's own message (the keep-alive
+                // flag it worked out while parsing), then dropped.
+                const bool keep_alive = route(parser->get(), parser->keep_alive(), out);
                 parser.reset();
-                if (!route(req, out)) {
+                if (!keep_alive) {
                     close = true;
                     break;
                 }
