@@ -10,7 +10,13 @@
 #     raw_syscalls:sys_enter tracepoint on the server's PID, over N2
 #     requests after start-up, connections included), and the main ones by
 #     name. These depend on timing (a read that finds nothing costs an
-#     EAGAIN and an epoll_wait), so they vary a little from run to run.
+#     EAGAIN and an epoll_wait), so they vary a little from run to run;
+#   CPU time: the server's user + system CPU time per request (utime +
+#     stime from /proc/PID/stat, clock ticks) over 5 x N2 requests at full
+#     speed, no tracer attached: the kernel's share included, which the
+#     instruction count leaves out. Less exact than the counts (10 ms
+#     ticks, caches shared with whatever else runs), far less load-bound
+#     than requests/s.
 #
 # Usage: [CONNS=64] bench/http/per_request.sh [N1 N2]   (default 2000 22000)
 # Needs valgrind, h2load (nghttp2-client) and perf with tracepoints; builds
@@ -84,16 +90,22 @@ instructions() { # instructions NAME CMD...: total Ir of a run of N requests
     awk '/^totals:/ { print $2 }' "$tmp/cg"
 }
 
+cpu_ticks() { # the server's utime + stime so far, in clock ticks
+    # Fields 14 and 15 of /proc/PID/stat; field 2 (comm) has no spaces here.
+    awk '{ print $14 + $15 }' "/proc/$server/stat"
+}
+
 names="read recvfrom recvmsg write writev sendto sendmsg epoll_wait epoll_ctl timerfd_settime futex"
 events="-e raw_syscalls:sys_enter"
 for s in $names; do events="$events -e syscalls:sys_enter_$s"; done
 
 echo "h2load --h1 -c$conns; instructions: (Ir($n2) - Ir($n1)) / ($n2 - $n1) under callgrind;" \
+    "CPU: utime+stime over $((5 * n2)) requests;" \
     "syscalls: perf raw_syscalls:sys_enter over $n2 requests"
 echo
-printf '| server | instructions/request | syscalls/request |'
+printf '| server | instructions/request | CPU us/request | syscalls/request |'
 for s in $names; do printf ' %s |' "$s"; done
-printf '\n|---|---:|---:|'
+printf '\n|---|---:|---:|---:|'
 for _ in $names; do printf -- '---:|'; done
 echo
 measure() { # measure NAME CMD...
@@ -111,9 +123,15 @@ measure() { # measure NAME CMD...
     sleep 0.5
     kill -INT "$perf"
     wait "$perf" || true
+    local t0 t1
+    t0=$(cpu_ticks)
+    load $((5 * n2))
+    t1=$(cpu_ticks)
     stop
-    printf '| %s | %s |' "$name" "$(awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) \
-        'BEGIN { printf "%.0f", (b - a) / n }')"
+    printf '| %s | %s | %s |' "$name" "$(awk -v a="$a" -v b="$b" -v n=$((n2 - n1)) \
+        'BEGIN { printf "%.0f", (b - a) / n }')" \
+        "$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n=$((5 * n2)) \
+            'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
     for e in raw_syscalls:sys_enter $names; do
         case $e in raw_*) ;; *) e=syscalls:sys_enter_$e ;; esac
         printf ' %s |' "$(awk -F, -v e="$e" -v n="$n2" \
