@@ -46,8 +46,9 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pollux-http-perreq.XXXXXX")
 server=""
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
-    [ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
+    if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; fi
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
