@@ -4,15 +4,16 @@
 //
 // What it shows: a protocol parser driven over pollux streams (bytes read
 // with `io::read` are fed to the parser; responses are serialized into a
-// buffer written with `io::write_all`), per-connection timeouts with
-// `time::timeout_at`, `net::TcpSocket` for socket options before `listen`,
+// buffer written with `io::write_all`), per-connection timeouts (one timer
+// per connection, `select`ed with each read; `time::timeout` on writes),
+// `net::TcpSocket` for socket options before `listen`,
 // thread-per-core scaling with no shared run queue, and the same connection
 // code over TCP and TLS (`serve_http` is a template over the stream type).
 //
-// Parser and serializer: Boost.Beast's `http::request_parser` and
-// `http::response_serializer`. Beast is header-only, part of the Boost
-// release pollux already depends on (Debian's libboost1.81-dev), well kept
-// and fuzzed, and its parser works on caller-supplied buffers
+// Parser: Boost.Beast's `http::request_parser` (responses, a status line
+// and four fields, are formatted by hand: `append_response`). Beast is
+// header-only, part of the Boost release pollux already depends on (Debian's libboost1.81-dev),
+// well kept and fuzzed, and its parser works on caller-supplied buffers
 // (`put(buffer, ec)`), so it needs no Asio stream of its own: pollux owns
 // all the I/O.
 //
@@ -42,6 +43,7 @@
 // port and the others bind to it.
 
 #include <pollux/core/async.hpp>
+#include <pollux/core/by_ref.hpp>
 #include <pollux/core/select.hpp>
 #include <pollux/io.hpp>
 #include <pollux/net.hpp>
@@ -55,12 +57,10 @@
 #include <pollux/tls.hpp>
 #endif
 
-#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
@@ -72,6 +72,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -79,6 +80,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using namespace std::chrono_literals;
+using namespace std::string_view_literals;
 
 namespace {
 
@@ -121,54 +123,77 @@ bool parse(int argc, char** argv, Options& o) {
 }
 
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
-// Appends `res`, serialized, to `out`: responses to pipelined requests
-// collect there and go out in one write, in request order.
-void serialize(Response& res, std::string& out) {
-    http::response_serializer<http::string_body> sr{res};
-    beast::error_code ec;
-    while (!sr.is_done() && !ec) {
-        std::size_t n = 0;
-        sr.next(ec, [&](beast::error_code&, const auto& buffers) {
-            for (asio::const_buffer b : beast::buffers_range_ref(buffers)) {
-                out.append(static_cast<const char*>(b.data()), b.size());
-                n += b.size();
-            }
-        });
-        sr.consume(n);
+// Appends a response to `out`: the status line, our fixed fields,
+// Content-Length, Connection, then the body. Responses to pipelined
+// requests collect in `out` and go out in one write, in request order.
+//
+// Written by hand rather than through a Beast `http::response` and
+// `http::response_serializer`: for a 100-byte response those cost about
+// 11,000 instructions (a field list allocated element by element, then a
+// serializer walking a cat view of buffers), more than half of what a whole
+// request cost (docs/performance.md, "HTTP"). `Connection` follows what
+// Beast's `message::keep_alive` writes: `close` when the connection ends,
+// `keep-alive` for an HTTP/1.0 client that keeps it, nothing for HTTP/1.1.
+void append_response(std::string& out,
+                     http::status status,
+                     unsigned version,
+                     bool keep_alive,
+                     std::string_view body,
+                     std::string_view allow = {}) {
+    const auto code = static_cast<unsigned>(status);
+    char line[] = "HTTP/1.1 200 ";
+    line[5] = static_cast<char>('0' + version / 10 % 10);
+    line[7] = static_cast<char>('0' + version % 10);
+    line[9] = static_cast<char>('0' + code / 100 % 10);
+    line[10] = static_cast<char>('0' + code / 10 % 10);
+    line[11] = static_cast<char>('0' + code % 10);
+    out.append(line, sizeof line - 1);
+    out += http::obsolete_reason(status);
+    out += "\r\nServer: pollux\r\nContent-Type: text/plain\r\n"sv;
+    if (!allow.empty()) {
+        out += "Allow: "sv;
+        out += allow;
+        out += "\r\n"sv;
     }
+    out += "Content-Length: "sv;
+    char digits[20];
+    std::size_t i = sizeof digits;
+    std::size_t n = body.size();
+    do {
+        digits[--i] = static_cast<char>('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    out.append(digits + i, sizeof digits - i);
+    if (!keep_alive) {
+        out += "\r\nConnection: close"sv;
+    } else if (version < 11) {
+        out += "\r\nConnection: keep-alive"sv;
+    }
+    out += "\r\n\r\n"sv;
+    out += body;
 }
 
-Response make_response(http::status status, unsigned version, std::string body) {
-    Response res{status, version};
-    res.set(http::field::server, "pollux");
-    res.set(http::field::content_type, "text/plain");
-    res.body() = std::move(body);
-    return res;
-}
-
-// The routes. Returns whether the connection stays open.
-bool route(Request& req, std::string& out) {
-    Response res;
+// The routes. `keep_alive`: whether the request lets the connection stay
+// open (the parser says); returned as is.
+bool route(const Request& req, bool keep_alive, std::string& out) {
+    const unsigned version = req.version();
     if (req.target() == "/") {
-        res = req.method() == http::verb::get
-                  ? make_response(http::status::ok, req.version(), std::string(hello_body))
-                  : make_response(http::status::method_not_allowed, req.version(), "");
+        if (req.method() == http::verb::get) {
+            append_response(out, http::status::ok, version, keep_alive, hello_body);
+        } else {
+            append_response(out, http::status::method_not_allowed, version, keep_alive, "", "GET");
+        }
     } else if (req.target() == "/echo") {
-        res = req.method() == http::verb::post
-                  ? make_response(http::status::ok, req.version(), std::move(req.body()))
-                  : make_response(http::status::method_not_allowed, req.version(), "");
+        if (req.method() == http::verb::post) {
+            append_response(out, http::status::ok, version, keep_alive, req.body());
+        } else {
+            append_response(out, http::status::method_not_allowed, version, keep_alive, "", "POST");
+        }
     } else {
-        res = make_response(http::status::not_found, req.version(), "not found\n");
+        append_response(out, http::status::not_found, version, keep_alive, "not found\n");
     }
-    if (res.result() == http::status::method_not_allowed) {
-        res.set(http::field::allow, req.target() == "/" ? "GET" : "POST");
-    }
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    serialize(res, out);
-    return req.keep_alive();
+    return keep_alive;
 }
 
 // The answer to a request the parser refused; the connection closes after it.
@@ -179,10 +204,9 @@ void refuse(const beast::error_code& ec, std::string& out) {
     } else if (ec == http::error::body_limit) {
         status = http::status::payload_too_large;
     }
-    Response res = make_response(status, 11, std::string(http::obsolete_reason(status)) + "\n");
-    res.keep_alive(false);
-    res.prepare_payload();
-    serialize(res, out);
+    std::string body(http::obsolete_reason(status));
+    body += '\n';
+    append_response(out, status, 11, false, body);
 }
 
 // One connection: read, parse every complete request in what was read,
@@ -194,7 +218,9 @@ void refuse(const beast::error_code& ec, std::string& out) {
 // does not read makes our write wait, so we stop reading its requests:
 // backpressure, never unbounded buffering); `parser` is engaged between a
 // request's first byte being awaited and its last byte being parsed;
-// `deadline` bounds the wait for the current request's header.
+// `deadline` bounds the wait for the current request's header; `watchdog`,
+// once engaged, has a deadline no later than the current read's, and is not
+// finished (it is replaced as soon as it fires).
 template <class S>
 pollux::Async<> serve_http(S stream) {
     std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(read_buffer_size);
@@ -203,6 +229,8 @@ pollux::Async<> serve_http(S stream) {
     std::string out;
     std::optional<http::request_parser<http::string_body>> parser;
     pollux::time::Instant deadline{};
+    // Engaged from the first read on; see the read below.
+    std::optional<pollux::time::Sleep> watchdog;
     bool sent_continue = false;
     for (;;) {
         bool close = false;
@@ -230,9 +258,11 @@ pollux::Async<> serve_http(S stream) {
                 break;
             }
             if (parser->is_done()) {
-                Request req = parser->release();
+                // Answered from the parser's own message (the keep-alive
+                // flag it worked out while parsing), then dropped.
+                const bool keep_alive = route(parser->get(), parser->keep_alive(), out);
                 parser.reset();
-                if (!route(req, out)) {
+                if (!keep_alive) {
                     close = true;
                     break;
                 }
@@ -275,12 +305,34 @@ pollux::Async<> serve_http(S stream) {
         if (close) {
             break;
         }
+        // The read's deadline is checked against `watchdog`, one timer for
+        // the connection, rather than a timer armed and cancelled around
+        // every read (`time::timeout_at`: about 1,500 instructions and a
+        // timer-queue insert and remove per request). The watchdog is
+        // armed for a deadline no later than `until`; when it fires before
+        // `until` (it was armed for an earlier wait) it is re-armed for
+        // `until` and the read goes on, so each read still ends at its own
+        // deadline, and a busy connection re-arms about once per timeout.
         auto until = parser->is_header_done() ? pollux::time::Clock::now() + io_timeout : deadline;
-        auto n = pollux::flatten(co_await pollux::time::timeout_at(
-            until,
-            pollux::io::read(stream, asio::buffer(buf.get() + end, read_buffer_size - end))));
-        if (!n || *n == 0) {
-            co_return; // end of stream, an error such as a reset, or a timeout
+        if (!watchdog || watchdog->deadline() > until) {
+            watchdog.emplace(until);
+        }
+        std::optional<std::size_t> n;
+        while (!n) {
+            auto r = co_await pollux::select_biased(
+                pollux::io::read(stream, asio::buffer(buf.get() + end, read_buffer_size - end)),
+                pollux::by_ref(*watchdog));
+            if (r.index() == 0) {
+                auto& got = std::get<0>(r);
+                if (!got || *got == 0) {
+                    co_return; // end of stream or an error such as a reset
+                }
+                n = *got;
+            } else if (pollux::time::Clock::now() >= until) {
+                co_return; // timed out
+            } else {
+                watchdog.emplace(until);
+            }
         }
         end += *n;
     }
