@@ -24,6 +24,8 @@
 //   pollux_fs_bench meta DIR COUNT INFLIGHT --backend B
 //       INFLIGHT tasks opening DIR/0 .. DIR/COUNT-1 (File::open,
 //       File::metadata, then the File dropped: close(2))
+//   --threads T (any case) sets RuntimeOptions::max_blocking_threads (the
+//   pool's maximum; default 16), e.g. 4 to compare with libuv's 4 threads.
 
 #include <pollux/core/async.hpp>
 #include <pollux/detail/uring.hpp>
@@ -242,10 +244,13 @@ fs_meta(std::string dir, std::uint64_t k, std::uint64_t count, std::uint64_t ste
 int fs_api_main(int argc, char** argv) {
     const std::string what = argv[1];
     std::string backend = "ring";
+    std::size_t threads = 0;
     std::vector<std::string> pos;
     for (int i = 2; i < argc; ++i) {
         if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             backend = argv[++i];
+        } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            threads = std::strtoull(argv[++i], nullptr, 10);
         } else {
             pos.emplace_back(argv[i]);
         }
@@ -255,12 +260,15 @@ int fs_api_main(int argc, char** argv) {
     if (!ok_args || (backend != "ring" && backend != "pool")) {
         std::fprintf(stderr,
                      "usage: %s random FILE OPS INFLIGHT | seq FILE | meta DIR COUNT INFLIGHT "
-                     "[--backend ring|pool]\n",
+                     "[--backend ring|pool] [--threads T]\n",
                      argv[0]);
         return 2;
     }
     pollux::RuntimeOptions o;
     o.io_uring = backend == "ring";
+    if (threads > 0) {
+        o.max_blocking_threads = threads;
+    }
     pollux::Runtime rt(o);
     const std::string label = "pollux-" + backend;
     std::uint64_t bad = 0;
