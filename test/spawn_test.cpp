@@ -8,6 +8,7 @@
 #include "support/futures.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <catch2/catch.hpp>
 
@@ -57,6 +58,18 @@ struct ParkOnce {
         return Ready{*polls};
     }
 };
+
+Async<int> await_spawned_answer() {
+    co_return co_await spawn(answer());
+}
+
+Async<int> await_spawned_awaiter() {
+    co_return co_await spawn(await_spawned_answer());
+}
+
+Async<int> await_answer_on(boost::asio::io_context& io) {
+    co_return co_await spawn(io, answer());
+}
 
 } // namespace
 
@@ -284,4 +297,49 @@ TEST_CASE("spawn_blocking functions still running are waited for by ~Runtime",
         rt.block_on(body());
     }
     REQUIRE(finished->load());
+}
+
+// The joiner slot (lib/task/task.cpp, docs/design.md phase 2).
+TEST_CASE("a joiner is polled in the handler that completes its task, before handlers queued "
+          "earlier",
+          "[scheduler][join_handle]") {
+    boost::asio::io_context io;
+    auto parent = spawn(io, await_spawned_answer());
+    REQUIRE(io.run_one() == 1); // the parent spawns the child and awaits it
+    bool marker = false;
+    boost::asio::post(io, [&marker] { marker = true; });
+    REQUIRE(io.run_one() == 1); // the child completes, and the parent is polled after it
+    REQUIRE(parent.is_finished());
+    REQUIRE_FALSE(marker);
+    REQUIRE(io.run_one() == 1);
+    REQUIRE(marker);
+    REQUIRE(io.poll() == 0);
+    REQUIRE(block_on(std::move(parent)) == 42);
+}
+
+TEST_CASE("a joiner polled in place posts the wake of its own joiner", "[scheduler][join_handle]") {
+    boost::asio::io_context io;
+    auto grandparent = spawn(io, await_spawned_awaiter());
+    REQUIRE(io.run_one() == 1); // the grandparent spawns the parent
+    REQUIRE(io.run_one() == 1); // the parent spawns the child
+    REQUIRE(io.run_one() == 1); // the child completes, the parent after it
+    REQUIRE_FALSE(grandparent.is_finished());
+    REQUIRE(io.run_one() == 1); // the grandparent's posted run
+    REQUIRE(grandparent.is_finished());
+    REQUIRE(io.poll() == 0);
+    REQUIRE(block_on(std::move(grandparent)) == 42);
+}
+
+TEST_CASE("a joiner on a context that this thread is not running is posted",
+          "[scheduler][join_handle]") {
+    boost::asio::io_context io1;
+    boost::asio::io_context io2;
+    auto parent = spawn(io1, await_answer_on(io2));
+    REQUIRE(io1.run_one() == 1); // the parent spawns the child onto io2 and awaits it
+    REQUIRE(io2.run_one() == 1); // the child completes where io1 is not running
+    REQUIRE_FALSE(parent.is_finished());
+    io1.restart(); // it ran out of work (the parent was idle) and stopped
+    REQUIRE(io1.run_one() == 1);
+    REQUIRE(parent.is_finished());
+    REQUIRE(block_on(std::move(parent)) == 42);
 }

@@ -26,7 +26,41 @@ extern const RawWakerVTable task_waker_vtable;
 [[gnu::tls_model("initial-exec")]] thread_local constinit AwaitSiteSlot* current_task_slot =
     nullptr;
 
+// The joiner slot (tokio's LIFO slot, for one case). While a run's
+// completion is under way (TaskHeader::run, below), the slot is open. If
+// the completed task's JoinHandle waker is a task whose io_context this
+// thread runs, the join wake (wake_join) puts that task in the slot instead
+// of posting a run for it, and run() polls it right after, in the same
+// handler: the joiner gets its output one trip through Asio's queue sooner
+// (finding 5 of docs/performance.md), as an Asio handler runs its
+// continuation where it runs. Invariants:
+// - The slot holds at most one task. Its submit was won (`notified` set,
+//   as for a posted run) and the slot holds the reference that run would
+//   have held: to the state word it is a scheduled task whose run handler
+//   happens to be this one.
+// - It is filled only as the last step of complete() (wake_join), after
+//   which nothing throws, so a filled slot is never lost to an exception;
+//   and only while the completing run has it open, never by spawn's
+//   failure path or the shutdown's wake_join.
+// - The joiner's own run keeps the slot closed (its join wake posts), so a
+//   handler runs at most two polls, and the second is always the joiner of
+//   a task whose run came through Asio's queue: no chain of in-place runs,
+//   and nothing starves (the joiner's next child, or its own wake, goes to
+//   the back of the queue). docs/design.md, phase 2.
+// - A run nested in the completion (a user's waker or exception handler
+//   that runs a loop) saves and restores the slot around its own.
+//
+// One pointer: null while closed, slot_open() while open and empty, else
+// the task it holds.
+[[gnu::tls_model("initial-exec")]] thread_local constinit TaskHeader* joiner_slot = nullptr;
+
 namespace {
+
+// The open, empty joiner slot: an address no task has.
+char joiner_slot_open_marker;
+TaskHeader* slot_open() noexcept {
+    return reinterpret_cast<TaskHeader*>(&joiner_slot_open_marker);
+}
 
 // CurrentTaskScope for the poll path: not exported, so it inlines.
 class PollScope {
@@ -213,67 +247,101 @@ inline bool TaskHeader::poll_once(Context& cx) noexcept {
     }
 }
 
-// One run of a task, in the phase order of docs/design.md.
+// One run of a task, in the phase order of docs/design.md; then the run of
+// the joiner that its completion put in the joiner slot, if any.
 void TaskHeader::run() {
-again:
-    // Phase 2: a posted run claims the task; a stale one (after shutdown)
-    // does nothing.
-    switch (state_.transition_to_running()) {
-    case TransitionToRunning::failed:
-        return;
-    case TransitionToRunning::cancelled:
-        finish_cancelled();
-        return;
-    case TransitionToRunning::success:
-        break;
-    }
-
-    // The poll borrows the run handler's reference for its waker instead of
-    // taking one: the waker lives in raw storage whose destructor never runs.
-    alignas(Waker) unsigned char storage[sizeof(Waker)];
-    // SAFETY: the handler's reference keeps *this alive for the whole poll;
-    // clones made by the future take their own references.
-    const Waker* waker = ::new (static_cast<void*>(storage))
-        Waker(Waker::from_raw(RawWaker{this, &task_waker_vtable}));
-    // Phase 3: a fresh cooperative budget for this poll.
-    Budget budget;
-    Context cx(*waker, &budget);
-
-    bool ready = false;
-#if !defined(POLLUX_NO_TASK_DEBUG)
-    // ORDERING: relaxed load and store, not an RMW: see the debug record
-    // in task.hpp (one writer at a time, ordered by the state word).
-    polls_.store(polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (service_->detailed()) [[unlikely]] {
-        ready = run_timed(cx);
-    } else
-#endif
-    {
-        PollScope scope(this);
-        ready = poll_once(cx);
-    }
-    if (ready) {
-        complete();
-        return;
-    }
-    // Phase 2, end: a wake that arrived during the poll re-posts the task
-    // rather than looping here, so other handlers get their turn.
-    switch (state_.transition_to_idle()) {
-    case TransitionToIdle::ok:
-        return;
-    case TransitionToIdle::resubmit:
-        try {
-            post_run();
-        } catch (...) {
-            // The post threw (bad_alloc). The task is `notified` with no
-            // run queued; rather than lose the wake, this thread, which is
-            // on the task's executor, polls it again.
-            goto again;
+    // The completion of `t` (cancelled: its future is dropped first, as
+    // finish_cancelled does), with the joiner slot open when `slot`: returns
+    // the task put there (holding the slot's reference), or null.
+    const auto finish = [](TaskHeader& t, bool slot, bool cancelled) -> TaskHeader* {
+        if (cancelled) {
+            t.drop_future_as_current();
         }
-        return;
-    case TransitionToIdle::cancelled:
-        finish_cancelled();
-        return;
+        if (!slot) {
+            t.complete();
+            return nullptr;
+        }
+        // Restores the slot (an outer run's, or closed) however complete()
+        // ends; when it throws, nothing was put in the slot.
+        struct Open {
+            TaskHeader* saved = std::exchange(joiner_slot, slot_open());
+            ~Open() { joiner_slot = saved; }
+        } open;
+        t.complete();
+        TaskHeader* const joiner = joiner_slot;
+        return joiner == slot_open() ? nullptr : joiner;
+    };
+    // One run of `t`: what the run handler does. Returns the joiner that
+    // finish put in the slot, or null.
+    const auto run_one = [&finish](TaskHeader& t, bool slot) -> TaskHeader* {
+        again:
+            // Phase 2: a posted run claims the task; a stale one (after shutdown)
+            // does nothing.
+            switch (t.state_.transition_to_running()) {
+            case TransitionToRunning::failed:
+                return nullptr;
+            case TransitionToRunning::cancelled:
+                return finish(t, slot, true);
+            case TransitionToRunning::success:
+                break;
+            }
+
+            // The poll borrows the run handler's reference for its waker instead of
+            // taking one: the waker lives in raw storage whose destructor never runs.
+            alignas(Waker) unsigned char storage[sizeof(Waker)];
+            // SAFETY: the handler's reference keeps *this alive for the whole poll;
+            // clones made by the future take their own references.
+            const Waker* waker = ::new (static_cast<void*>(storage))
+                Waker(Waker::from_raw(RawWaker{&t, &task_waker_vtable}));
+            // Phase 3: a fresh cooperative budget for this poll.
+            Budget budget;
+            Context cx(*waker, &budget);
+
+            bool ready = false;
+#if !defined(POLLUX_NO_TASK_DEBUG)
+            // ORDERING: relaxed load and store, not an RMW: see the debug record
+            // in task.hpp (one writer at a time, ordered by the state word).
+            t.polls_.store(t.polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            if (t.service_->detailed()) [[unlikely]] {
+                ready = t.run_timed(cx);
+            } else
+#endif
+            {
+                PollScope scope(&t);
+                ready = t.poll_once(cx);
+            }
+            if (ready) {
+                return finish(t, slot, false);
+            }
+            // Phase 2, end: a wake that arrived during the poll re-posts the task
+            // rather than looping here, so other handlers get their turn.
+            switch (t.state_.transition_to_idle()) {
+            case TransitionToIdle::ok:
+                return nullptr;
+            case TransitionToIdle::resubmit:
+                try {
+                    t.post_run();
+                } catch (...) {
+                    // The post threw (bad_alloc). The task is `notified` with no
+                    // run queued; rather than lose the wake, this thread, which is
+                    // on the task's executor, polls it again.
+                    goto again;
+                }
+                return nullptr;
+            case TransitionToIdle::cancelled:
+                return finish(t, slot, true);
+            }
+            return nullptr; // unreachable: every case returns
+    };
+
+    TaskHeader* const joiner = run_one(*this, true);
+    if (joiner != nullptr) {
+        // The slot's reference, released however the joiner's run ends.
+        struct Release {
+            TaskHeader* t;
+            ~Release() { t->release(); }
+        } release{joiner};
+        (void)run_one(*joiner, false);
     }
 }
 
@@ -342,6 +410,26 @@ void TaskHeader::wake_join(std::uint32_t prev) {
             }
         }
     } hand_back{this};
+    if (joiner_slot == slot_open()) {
+        // The joiner slot is open: a task that may run on this thread goes
+        // there instead of being posted (see joiner_slot).
+        const RawWaker& raw = join_waker_.as_raw();
+        if (raw.vtable == &task_waker_vtable) {
+            auto* joiner = const_cast<TaskHeader*>(static_cast<const TaskHeader*>(raw.data));
+            // This thread runs the joiner's io_context, so its shutdown
+            // is not running.
+            if (joiner->vtable_->runs_here(*joiner)) {
+                if (joiner->state_.transition_to_notified() == TransitionToNotified::submit) {
+                    joiner->retain();
+                    joiner->state_.done_scheduling();
+                    joiner_slot = joiner;
+                }
+                // Otherwise it is scheduled, running or complete: the wake
+                // merges, as wake() would.
+                return;
+            }
+        }
+    }
     join_waker_.wake_by_ref();
 }
 
