@@ -174,6 +174,62 @@ TEST_CASE("sleep may be moved between polls", "[time][sleep]") {
     REQUIRE(rt.block_on(body()) >= 20ms);
 }
 
+// tokio's time tests `reset_future_sleep_before_fire`,
+// `reset_past_sleep_before_fire`, `reset_future_sleep_after_fire` and
+// `reset_sleep_to_past` (tokio/tests/time_sleep.rs), on the real clock.
+TEST_CASE("sleep reset to a later deadline completes at the new deadline, not the old one",
+          "[time][sleep][reset]") {
+    Runtime rt;
+    auto body = []() -> Async<bool> {
+        auto s = time::sleep(10ms);
+        (void)co_await poll_once(s); // arms the timer 10 ms ahead
+        const Instant later = Clock::now() + 100ms;
+        s.reset(later);
+        co_await s;
+        co_return Clock::now() >= later&& s.deadline() == later;
+    };
+    REQUIRE(rt.block_on(body()));
+}
+
+TEST_CASE("sleep reset to an earlier deadline re-arms its timer", "[time][sleep][reset]") {
+    Runtime rt;
+    auto body = []() -> Async<bool> {
+        auto s = time::sleep(1h);
+        (void)co_await poll_once(s); // arms the timer an hour ahead
+        const Instant soon = Clock::now() + 20ms;
+        s.reset(soon);
+        co_await s; // not an hour from now
+        co_return Clock::now() >= soon;
+    };
+    REQUIRE(rt.block_on(time::timeout(generous, body())).value());
+}
+
+TEST_CASE("sleep reset after it completed waits again for the new deadline",
+          "[time][sleep][reset]") {
+    Runtime rt;
+    auto body = []() -> Async<bool> {
+        auto s = time::sleep(1ms);
+        co_await s;
+        const Instant again = Clock::now() + 30ms;
+        s.reset(again);
+        const bool pending = !(co_await poll_once(s)).has_value();
+        co_await s;
+        co_return pending&& Clock::now() >= again;
+    };
+    REQUIRE(rt.block_on(body()));
+}
+
+TEST_CASE("sleep reset to a past deadline completes on its next poll", "[time][sleep][reset]") {
+    Runtime rt;
+    auto body = []() -> Async<bool> {
+        auto s = time::sleep(1h);
+        (void)co_await poll_once(s);
+        s.reset(Clock::now() - 1s);
+        co_return (co_await poll_once(s)).has_value();
+    };
+    REQUIRE(rt.block_on(time::timeout(generous, body())).value());
+}
+
 TEST_CASE("sleep in many tasks at once completes each after its own duration", "[time][sleep]") {
     Runtime rt;
     auto one = [](Duration d) -> Async<bool> {

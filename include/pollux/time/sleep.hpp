@@ -174,15 +174,14 @@ namespace pollux::time {
 /// The future returned by `sleep` and `sleep_until`: completes (Output
 /// `void`) on the first poll at or after its deadline.
 ///
-/// The deadline is fixed when the Sleep is made; nothing starts before the
-/// first poll. A deadline that has passed by the time of a poll (including
-/// `sleep(0ms)` and any deadline in the past) completes on that poll without
-/// arming a timer, as in tokio; it still spends one unit of the task's
-/// cooperative budget, so a loop of such sleeps cannot starve the event loop.
-/// Otherwise the first poll creates an Asio `steady_timer` on the executor of
-/// the task being polled and waits on it with `use_future`. The timer lives
-/// in a separate block from Asio's recycling allocator, so a Sleep may be
-/// moved between polls and a steady stream of sleeps allocates nothing.
+/// The deadline is set when the Sleep is made (and moved by `reset`);
+/// nothing starts before the first poll. A deadline that has passed by the time of a poll
+/// (including `sleep(0ms)` and any deadline in the past) completes on that poll without arming a
+/// timer, as in tokio; it still spends one unit of the task's cooperative budget, so a loop of such
+/// sleeps cannot starve the event loop. Otherwise the first poll creates an Asio `steady_timer` on
+/// the executor of the task being polled and waits on it with `use_future`. The timer lives in a
+/// separate block from Asio's recycling allocator, so a Sleep may be moved between polls and a
+/// steady stream of sleeps allocates nothing.
 ///
 /// While the clock is paused (`time::pause`, pollux/time/pause.hpp) no Asio
 /// timer is used: the Sleep waits in the process-wide virtual-timer list
@@ -264,6 +263,24 @@ public:
 
     /// The instant at which it completes.
     [[nodiscard]] Instant deadline() const noexcept { return deadline_; }
+
+    /// Moves the deadline to `deadline` (tokio's `Sleep::reset`), earlier or
+    /// later, also after the Sleep completed: the next poll waits for the new
+    /// deadline. A wait in flight is kept: one for a later expiry is re-armed
+    /// (aborted and started again), one for an earlier expiry fires and is
+    /// followed by another, so a deadline pushed back on every read (an
+    /// idle timeout) costs no new timer. A deadline that has already passed
+    /// drops the timer (as dropping the Sleep would), so the next poll is
+    /// Ready, as tokio's. Wakes nothing: poll it again.
+    /// @par Cancel safety
+    /// Not an operation; the Sleep stays cancel safe.
+    void reset(Instant deadline) noexcept {
+        deadline_ = deadline;
+        done_ = false;
+        if (timer_ && Clock::now() >= deadline) {
+            timer_.reset();
+        }
+    }
 
     /// True once the deadline has passed (whether or not it was polled).
     [[nodiscard]] bool is_elapsed() const noexcept { return Clock::now() >= deadline_; }
