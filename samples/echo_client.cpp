@@ -36,7 +36,8 @@
 // Prints (load mode), one line:
 //   conns=N bytes=B seconds=S round_trips=R rate=X/s p50=Aus p99=Bus errors=E
 // (interleaved mode: one such line per port, starting `port=P`, where rate
-// is the median over that port's slices and min/max are given too).
+// is the median over that port's slices and min/max are given too, and
+// all_round_trips counts the warm-up slices as well).
 
 #include <pollux/core/async.hpp>
 #include <pollux/io.hpp>
@@ -263,7 +264,8 @@ struct PortResult {
     std::vector<pollux::net::TcpStream> conns;
     std::vector<double> rates; // round trips/s, one per measured slice
     std::vector<std::uint32_t> micros;
-    long round_trips = 0;
+    long round_trips = 0;     // in the measured slices
+    long all_round_trips = 0; // warm-up slices too
     long errors = 0;
 };
 
@@ -289,6 +291,7 @@ pollux::Async<> run_slice(PortResult& port, std::size_t bytes, long ms, bool mea
         ConnResult r = co_await t;
         port.errors += r.error ? 1 : 0;
         count += static_cast<long>(r.micros.size());
+        port.all_round_trips += static_cast<long>(r.micros.size());
         if (measured) {
             port.micros.insert(port.micros.end(), r.micros.begin(), r.micros.end());
         }
@@ -328,6 +331,7 @@ pollux::Async<int> interleaved(Options o) {
         errors += r.errors;
         std::cout << "port=" << o.ports[p] << " conns=" << o.conns << " bytes=" << o.bytes
                   << " slices=" << r.rates.size() << " round_trips=" << r.round_trips
+                  << " all_round_trips=" << r.all_round_trips
                   << " rate=" << static_cast<long>(quantile(r.rates, 0.5))
                   << "/s min=" << static_cast<long>(r.rates.empty() ? 0 : r.rates.front())
                   << "/s max=" << static_cast<long>(r.rates.empty() ? 0 : r.rates.back())

@@ -21,12 +21,16 @@
 #            one message on every connection, then reads every reply, so the
 #            server is busy but never saturated: each read finds one
 #            request and the next one would block.
+#   wide     (not in the default set) the sweep with 1,000 connections: the
+#            server finds up to a thousand sockets readable per wait, as in
+#            bench/echo/run.sh's 1,000-connection scenario; give --n1 and
+#            --n2 as multiples of 1,000.
 # Unpaced, the figures depend on how often a request is already waiting,
 # that is on the machine's load while each server runs: --repeat R measures
 # every server R times, round-robin (so drift hits all alike), and prints
 # the median.
 #
-# Usage: bench/echo/deterministic.sh [--cases "paced unpaced sweep"]
+# Usage: bench/echo/deterministic.sh [--cases "paced unpaced sweep wide"]
 #                                    [--servers "asio_echo_server ..."]
 #                                    [--n1 200] [--n2 1200] [--pace-us 2000]
 #                                    [--repeat 1]
@@ -48,7 +52,7 @@ n1=200
 n2=1200
 pace_us=2000
 repeat=1
-usage="usage: $0 [--cases \"paced unpaced sweep\"] [--servers \"S...\"] [--n1 N] [--n2 N] [--pace-us U] [--repeat R]"
+usage="usage: $0 [--cases \"paced unpaced sweep wide\"] [--servers \"S...\"] [--n1 N] [--n2 N] [--pace-us U] [--repeat R]"
 while [ $# -gt 0 ]; do
     case $1 in
     --cases) cases=$2; shift 2 ;;
@@ -62,7 +66,7 @@ while [ $# -gt 0 ]; do
 done
 for c in $cases; do
     case $c in
-    paced | unpaced | sweep) ;;
+    paced | unpaced | sweep | wide) ;;
     *) echo "$0: unknown case $c" >&2; echo "$usage" >&2; exit 2 ;;
     esac
 done
@@ -70,6 +74,8 @@ for tool in valgrind strace; do
     command -v $tool >/dev/null || { echo "$0: needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
+# The wide case: 1,000 descriptors in the server and in the client.
+ulimit -n "$(ulimit -Hn)"
 echo_build
 if [ -n "$servers" ]; then
     # The ones asked for, in ECHO_SERVERS's order.
@@ -93,6 +99,7 @@ set_case() {
     paced) client_args=(--conns 1 --pace-us "$pace_us") label="1 conn, paced" ;;
     unpaced) client_args=(--conns 8 --pace-us 0) label="8 conns, unpaced" ;;
     sweep) client_args=(--conns 8 --pace-us 0 --shape sweep) label="8 conns, sweep" ;;
+    wide) client_args=(--conns 1000 --pace-us 0 --shape sweep) label="1000 conns, sweep" ;;
     esac
 }
 
