@@ -133,14 +133,19 @@ int TlsEngine::bio_write(BIO* b, const char* data, std::size_t len, std::size_t*
 // `native_handle()`); everything else (kTLS, push/pop, ...) is "not
 // supported", 0, as for rust-openssl's BIO.
 long TlsEngine::bio_ctrl(BIO* b, int cmd, long /*num*/, void* /*ptr*/) noexcept {
-    auto* e = static_cast<TlsEngine*>(BIO_get_data(b));
+    // OpenSSL 3.0 asks BIO_get_ktls_send/recv about a dozen times per
+    // echoed message: those answer before anything else.
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         return 1;
-    case BIO_CTRL_PENDING:
+    case BIO_CTRL_PENDING: {
+        auto* e = static_cast<TlsEngine*>(BIO_get_data(b));
         return static_cast<long>(e->in_end_ - e->in_begin_);
-    case BIO_CTRL_WPENDING:
+    }
+    case BIO_CTRL_WPENDING: {
+        auto* e = static_cast<TlsEngine*>(BIO_get_data(b));
         return static_cast<long>(e->out_end_ - e->out_begin_);
+    }
     default:
         return 0;
     }
@@ -194,6 +199,11 @@ TlsEngine::create(const std::shared_ptr<TlsShared>& shared, bool server, std::st
     SSL_clear_mode(e->ssl_,
                    SSL_MODE_RELEASE_BUFFERS); // keep record buffers: no allocation per record
     SSL_set_options(e->ssl_, SSL_OP_NO_RENEGOTIATION);
+    // Read ahead: OpenSSL takes all the input buffer holds in one BIO read
+    // (the bytes past its record wait in its own buffer, which
+    // SSL_has_pending counts, so starved() still sees them) rather than a
+    // read for each record's header and one for its body.
+    SSL_set_read_ahead(e->ssl_, 1);
     if (server) {
         SSL_set_accept_state(e->ssl_);
         return e;
@@ -271,9 +281,10 @@ TlsStepResult TlsEngine::handshake() noexcept {
 }
 
 bool TlsEngine::starved() const noexcept {
-    return SSL_is_init_finished(ssl_) == 1 &&
-           (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 && SSL_has_pending(ssl_) == 0 &&
-           in_end_ == in_begin_;
+    // The input buffer first: after a wake it holds the record, and the
+    // three calls into OpenSSL are skipped.
+    return in_end_ == in_begin_ && SSL_is_init_finished(ssl_) == 1 &&
+           (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 && SSL_has_pending(ssl_) == 0;
 }
 
 TlsStepResult TlsEngine::read(boost::asio::mutable_buffer buf) noexcept {
