@@ -2,7 +2,8 @@
 
 /// @file
 /// The OpenSSL side of `tls::TlsStream` (not API): one `SSL` whose
-/// ciphertext goes through a BIO pair of fixed size, so that the template
+/// ciphertext goes through two fixed buffers of the engine's own (a BIO
+/// of pollux's, lib/tls/engine.cpp), so that the template
 /// `TlsStream<S>` can move it to and from any `io::AsyncRead +
 /// io::AsyncWrite` transport by polling. Defined in lib/tls/engine.cpp.
 
@@ -13,6 +14,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,13 +60,28 @@ struct TlsStepResult {
 
 /// One TLS connection's OpenSSL state. Every call is non-blocking and never
 /// touches a descriptor: ciphertext leaves through `output()` and comes in
-/// through `input_space()`, both views into the BIO pair's two fixed
-/// buffers, allocated once with the engine.
+/// through `input_space()`, both views into the engine's two fixed
+/// buffers, allocated once with the engine. The SSL's BIO reads and writes
+/// those buffers with one `memcpy` (lib/tls/engine.cpp); the stream's side
+/// is the index arithmetic below.
+///
+/// Each buffer holds its bytes at `[begin, end)`; both indexes go back to 0
+/// whenever it empties. Bytes move to the front only when the input buffer
+/// is asked for room while OpenSSL has left some there (it takes all it has
+/// before it asks for more, so rarely), or when OpenSSL writes more than
+/// fits after the output's `end`: in the steady state nothing moves.
 class POLLUX_API TlsEngine {
 public:
     /// The largest plaintext given to one `SSL_write`: one record, so that
     /// it never splits a record across a full buffer (see `write_ready`).
     static constexpr std::size_t max_write = 16384;
+    /// More than one record's header, IV, MAC and padding.
+    static constexpr std::size_t record_slack = 1024;
+    /// The output buffer's size: two records of the largest size OpenSSL
+    /// makes.
+    static constexpr std::size_t out_capacity = 2 * (max_write + record_slack);
+    /// The input buffer's size: a bit more than one record.
+    static constexpr std::size_t in_capacity = max_write + record_slack;
 
     /// An engine for a client connecting to `domain` (SNI and hostname
     /// check) or a server. Errors: OpenSSL's (out of memory), or
@@ -96,20 +113,38 @@ public:
     TlsStepResult write(boost::asio::const_buffer buf) noexcept;
     /// Whether the output buffer has room for a whole record, so that a
     /// `write` cannot stop half-way through one.
-    [[nodiscard]] bool write_ready() const noexcept;
+    [[nodiscard]] bool write_ready() const noexcept {
+        return out_capacity - (out_end_ - out_begin_) >= max_write + record_slack;
+    }
     /// `SSL_shutdown`: queues close_notify.
     TlsStepResult shutdown() noexcept;
     /// `SSL_key_update`: schedules a key update (sent by `handshake()`).
     TlsStepResult key_update(bool request_peer) noexcept;
 
     /// Ciphertext waiting to be sent (empty when none).
-    [[nodiscard]] boost::asio::const_buffer output() noexcept;
+    [[nodiscard]] boost::asio::const_buffer output() const noexcept {
+        return {out_ + out_begin_, out_end_ - out_begin_};
+    }
     /// Marks `n` bytes of `output()` as sent.
-    void consume_output(std::size_t n) noexcept;
+    void consume_output(std::size_t n) noexcept {
+        out_begin_ += n;
+        if (out_begin_ == out_end_) {
+            out_begin_ = out_end_ = 0;
+        }
+    }
     /// Room for ciphertext from the peer (empty when the buffer is full).
-    [[nodiscard]] boost::asio::mutable_buffer input_space() noexcept;
+    /// Bytes OpenSSL has not taken yet move to the front first, so the room
+    /// is all the buffer has.
+    [[nodiscard]] boost::asio::mutable_buffer input_space() noexcept {
+        if (in_begin_ != 0) {
+            std::memmove(in_, in_ + in_begin_, in_end_ - in_begin_);
+            in_end_ -= in_begin_;
+            in_begin_ = 0;
+        }
+        return {in_ + in_end_, in_capacity - in_end_};
+    }
     /// Marks `n` bytes written into `input_space()` as received.
-    void commit_input(std::size_t n) noexcept;
+    void commit_input(std::size_t n) noexcept { in_end_ += n; }
 
     /// The negotiated ALPN protocol, if any.
     [[nodiscard]] std::optional<std::string_view> alpn_protocol() const noexcept;
@@ -132,11 +167,29 @@ public:
 private:
     TlsEngine() = default;
     TlsStepResult step_error(int ret, bool handshake) noexcept;
+    // The BIO's read and write (lib/tls/engine.cpp): OpenSSL's side of the
+    // two buffers.
+    static int bio_read(bio_st* b, char* data, std::size_t len, std::size_t* done) noexcept;
+    static int bio_write(bio_st* b, const char* data, std::size_t len, std::size_t* done) noexcept;
+    static long bio_ctrl(bio_st* b, int cmd, long num, void* ptr) noexcept;
+    // A BIO of that method over this engine's buffers, or null.
+    bio_st* new_bio() noexcept;
 
     std::shared_ptr<TlsShared> shared_;
     std::string domain_;
     ssl_st* ssl_ = nullptr;
-    bio_st* network_ = nullptr;
+    // One allocation for both buffers: out_capacity bytes, then in_capacity.
+    std::unique_ptr<unsigned char[]> memory_;
+    // Ciphertext for the transport: OpenSSL appends, the stream takes from
+    // the front.
+    unsigned char* out_ = nullptr;
+    std::size_t out_begin_ = 0;
+    std::size_t out_end_ = 0;
+    // Ciphertext from the transport: the stream appends, OpenSSL takes from
+    // the front.
+    unsigned char* in_ = nullptr;
+    std::size_t in_begin_ = 0;
+    std::size_t in_end_ = 0;
 };
 
 } // namespace pollux::detail

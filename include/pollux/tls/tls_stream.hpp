@@ -44,7 +44,7 @@ class KeyUpdate;
 /// Dropping it closes the transport without a close_notify (the peer reads
 /// `stream_truncated`): `io::shutdown` first for a clean end.
 ///
-/// How it works: OpenSSL runs on memory (a BIO pair with two fixed
+/// How it works: OpenSSL runs on memory (a BIO of pollux's over two fixed
 /// buffers, 51 KiB per stream besides OpenSSL's own record buffers,
 /// allocated once); each poll moves
 /// ciphertext between those buffers and `S` with `S::poll_read` and
@@ -299,7 +299,8 @@ private:
         boost::asio::mutable_buffer space = engine_->input_space();
         if (space.size() == 0) {
             // OpenSSL wants bytes yet has not taken those it has: cannot
-            // happen with a BIO pair; an error rather than a spin.
+            // happen (its read takes all it is given before asking for
+            // more); an error rather than a spin.
             return Ready{Result<void>(make_error_code(errc::protocol_error))};
         }
         Poll<Result<std::size_t>> p = io_.poll_read(cx, space);
