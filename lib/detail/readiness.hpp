@@ -367,14 +367,77 @@ inline boost::system::error_code wait_failure(const boost::system::error_code& e
     return ec;
 }
 
+/// A direction's wait: idle -> in_flight (start) -> completed -> idle
+/// (consume). ReadinessOps::State.
+enum class ReadinessState : std::uint8_t { idle, in_flight, completed };
+
+#if POLLUX_EPOLL_FAST_PATH
 template <class Sink>
-class ReadinessOps {
+class ReadinessOps;
+
+/// One direction's reactor operation of a ReadinessOps<Sink> on the fast
+/// path. The read direction's is the block's base class (issue 22: an idle
+/// connection's block is one operation, and the block's own small members
+/// sit in its tail padding); the write direction's is made by the first
+/// write wait (ReadinessOps::WriteOp). Private to ReadinessOps.
+template <class Sink>
+struct ReadinessOp : boost::asio::detail::reactor_op {
+    using Status = boost::asio::detail::reactor_op::status;
+
+    explicit ReadinessOp(Direction d)
+        : reactor_op(
+              boost::system::error_code(), &ReadinessOp::do_perform, &ReadinessOp::do_complete),
+          dir(static_cast<std::uint8_t>(d)) {}
+
+    [[nodiscard]] Direction direction() const noexcept { return static_cast<Direction>(dir); }
+
+    // The registration the wait was started on, and whether its perform
+    // took a hang-up edge ("A drained read", (b)): the read wait's
+    // perform() runs under the descriptor's mutex, before the completion
+    // publishes it.
+    Reactor::per_descriptor_data reg = nullptr;
+    // Three bytes together, and the rest of the word is tail padding that
+    // ReadinessOps's first members take.
+    std::uint8_t dir;
+    std::atomic<ReadinessState> state{ReadinessState::idle};
+    bool hangup = false;
+
+    static Status do_perform(reactor_op* base) noexcept {
+        auto* op = static_cast<ReadinessOp*>(base);
+        if (op->direction() == Direction::read) {
+            op->hangup = take_hangup_edge(op->reg);
+        }
+        return reactor_op::done_and_exhausted;
+    }
+
+    // `owner` is null when the io_context destroys the operation unrun
+    // (its shutdown): nothing is woken then.
+    static void do_complete(void* owner,
+                            boost::asio::detail::scheduler_operation* base,
+                            const boost::system::error_code&,
+                            std::size_t) {
+        auto* op = static_cast<ReadinessOp*>(base);
+        if (owner == nullptr) {
+            op->ec_ = boost::asio::error::operation_aborted;
+        }
+        ReadinessOps<Sink>::op_done(*op, owner != nullptr);
+    }
+};
+#endif
+
+template <class Sink>
+class ReadinessOps
+#if POLLUX_EPOLL_FAST_PATH
+    : private ReadinessOp<Sink>
+#endif
+{
 public:
-    enum class State : std::uint8_t { idle, in_flight, completed };
+    using State = ReadinessState;
 
 #if POLLUX_EPOLL_FAST_PATH
     /// For descriptors registered with `reactor` (reactor_of).
-    explicit ReadinessOps(Reactor& reactor) noexcept : reactor_(reactor) {
+    explicit ReadinessOps(Reactor& reactor) noexcept
+        : ReadinessOp<Sink>(Direction::read), reactor_(reactor) {
     }
 #else
     /// For descriptors of any I/O object (the argument is reactor_of's).
@@ -392,7 +455,7 @@ public:
     /// may); nothing was started then and the state is idle.
     void start(Direction d, int fd, Reactor::per_descriptor_data& reg) {
         if (d == Direction::write && write_op_ == nullptr) {
-            write_op_ = new Op(this, Direction::write);
+            write_op_ = new WriteOp(this);
         }
         Op& op = op_of(d);
         op.ec_ = boost::system::error_code();
@@ -454,7 +517,7 @@ public:
 #if POLLUX_EPOLL_FAST_PATH
         // Written by perform(), before the completion's release store that
         // state() acquired.
-        if (d == Direction::read && read_op_.hangup) {
+        if (d == Direction::read && read_op().hangup) {
             read_unsure_ = true;
         }
 #endif
@@ -533,45 +596,29 @@ private:
     }
 
 #if POLLUX_EPOLL_FAST_PATH
-    using Status = boost::asio::detail::reactor_op::status;
+    friend struct ReadinessOp<Sink>;
+    using Op = ReadinessOp<Sink>;
 
-    struct Op : boost::asio::detail::reactor_op {
-        Op(ReadinessOps* s, Direction d)
-            : reactor_op(boost::system::error_code(), &Op::do_perform, &Op::do_complete), self(s),
-              dir(d) {}
+    // The write direction's operation knows its block; the read one is the
+    // block.
+    struct WriteOp : Op {
+        explicit WriteOp(ReadinessOps* s) : Op(Direction::write), self(s) {}
         ReadinessOps* self;
-        // The registration the wait was started on, and whether its perform
-        // took a hang-up edge ("A drained read", (b)): the read wait's
-        // perform() runs under the descriptor's mutex, before the
-        // completion publishes it.
-        Reactor::per_descriptor_data reg = nullptr;
-        // Together in one word (issue 22: the block's size is part of an
-        // idle connection's).
-        Direction dir = Direction::read;
-        std::atomic<State> state{State::idle};
-        bool hangup = false;
-
-        static Status do_perform(reactor_op* base) noexcept {
-            Op* op = static_cast<Op*>(base);
-            if (op->dir == Direction::read) {
-                op->hangup = take_hangup_edge(op->reg);
-            }
-            return reactor_op::done_and_exhausted;
-        }
-
-        // `owner` is null when the io_context destroys the operation unrun
-        // (its shutdown): nothing is woken then.
-        static void do_complete(void* owner,
-                                boost::asio::detail::scheduler_operation* base,
-                                const boost::system::error_code&,
-                                std::size_t) {
-            Op* op = static_cast<Op*>(base);
-            if (owner == nullptr) {
-                op->ec_ = boost::asio::error::operation_aborted;
-            }
-            op->self->complete(op->dir, op->state, owner != nullptr);
-        }
     };
+
+    // ReadinessOp::do_complete's end.
+    static void op_done(Op& op, bool ran) {
+        ReadinessOps* self = op.direction() == Direction::read ? static_cast<ReadinessOps*>(&op)
+                                                               : static_cast<WriteOp&>(op).self;
+        self->complete(op.direction(), op.state, ran);
+    }
+
+    Op& read_op() noexcept {
+        return *this;
+    }
+    const Op& read_op() const noexcept {
+        return *this;
+    }
 #else
     struct Op {
         Op(ReadinessOps* s, Direction d) noexcept : self(s), dir(d) {}
@@ -616,18 +663,16 @@ private:
 #if POLLUX_EPOLL_FAST_PATH
     // The write operation is made by the first write wait (issue 22: an
     // idle connection only waits to read, and each operation is Asio's
-    // reactor_op, 72 B, and 24 B of ours). A direction that never waited is
+    // reactor_op, 72 B, and 16 B of ours; WriteOp 8 more). A direction that never waited is
     // idle with no error. The pointer is the owner's: written by start(),
     // read by the owner's calls and by the destructor (after the last
     // release, which orders it).
     Op& op_of(Direction d) noexcept {
-        return d == Direction::read ? read_op_ : *write_op_;
+        return d == Direction::read ? read_op() : *write_op_;
     }
     const Op& op_of(Direction d) const noexcept {
-        return d == Direction::read ? read_op_ : *write_op_;
+        return d == Direction::read ? read_op() : *write_op_;
     }
-
-    Reactor& reactor_;
 #else
     Op& op_of(Direction d) noexcept {
         return ops_[index(d)];
@@ -636,13 +681,14 @@ private:
         return ops_[index(d)];
     }
 #endif
-    std::atomic<std::uint32_t> refs_{1};
     // Owner only: see may_mark_drained. Never set on the portable path.
-    // (Beside refs_, in what would be padding.)
+    // (First, with refs_: in the read operation's tail padding on the fast
+    // path, beside each other on the portable one.)
     bool read_unsure_ = false;
+    std::atomic<std::uint32_t> refs_{1};
 #if POLLUX_EPOLL_FAST_PATH
-    Op read_op_{this, Direction::read};
-    Op* write_op_ = nullptr;
+    Reactor& reactor_;
+    WriteOp* write_op_ = nullptr;
 #else
     Op ops_[2] = {{this, Direction::read}, {this, Direction::write}};
 #endif
