@@ -22,7 +22,8 @@
 // within Asio's reactor.)
 //
 // So the block holds one reactor operation per direction, reused for every
-// wait, and starts it speculatively. Its perform() does no I/O and always
+// wait (the read's is part of the block, the write's is made by the first
+// write wait), and starts it speculatively. Its perform() does no I/O and always
 // answers "done, and the descriptor is exhausted":
 //
 // - Started (start_op) while the reactor's `try_speculative_` flag for the
@@ -366,14 +367,77 @@ inline boost::system::error_code wait_failure(const boost::system::error_code& e
     return ec;
 }
 
+/// A direction's wait: idle -> in_flight (start) -> completed -> idle
+/// (consume). ReadinessOps::State.
+enum class ReadinessState : std::uint8_t { idle, in_flight, completed };
+
+#if POLLUX_EPOLL_FAST_PATH
 template <class Sink>
-class ReadinessOps {
+class ReadinessOps;
+
+/// One direction's reactor operation of a ReadinessOps<Sink> on the fast
+/// path. The read direction's is the block's base class (issue 22: an idle
+/// connection's block is one operation, and the block's own small members
+/// sit in its tail padding); the write direction's is made by the first
+/// write wait (ReadinessOps::WriteOp). Private to ReadinessOps.
+template <class Sink>
+struct ReadinessOp : boost::asio::detail::reactor_op {
+    using Status = boost::asio::detail::reactor_op::status;
+
+    explicit ReadinessOp(Direction d)
+        : reactor_op(
+              boost::system::error_code(), &ReadinessOp::do_perform, &ReadinessOp::do_complete),
+          dir(static_cast<std::uint8_t>(d)) {}
+
+    [[nodiscard]] Direction direction() const noexcept { return static_cast<Direction>(dir); }
+
+    // The registration the wait was started on, and whether its perform
+    // took a hang-up edge ("A drained read", (b)): the read wait's
+    // perform() runs under the descriptor's mutex, before the completion
+    // publishes it.
+    Reactor::per_descriptor_data reg = nullptr;
+    // Three bytes together, and the rest of the word is tail padding that
+    // ReadinessOps's first members take.
+    std::uint8_t dir;
+    std::atomic<ReadinessState> state{ReadinessState::idle};
+    bool hangup = false;
+
+    static Status do_perform(reactor_op* base) noexcept {
+        auto* op = static_cast<ReadinessOp*>(base);
+        if (op->direction() == Direction::read) {
+            op->hangup = take_hangup_edge(op->reg);
+        }
+        return reactor_op::done_and_exhausted;
+    }
+
+    // `owner` is null when the io_context destroys the operation unrun
+    // (its shutdown): nothing is woken then.
+    static void do_complete(void* owner,
+                            boost::asio::detail::scheduler_operation* base,
+                            const boost::system::error_code&,
+                            std::size_t) {
+        auto* op = static_cast<ReadinessOp*>(base);
+        if (owner == nullptr) {
+            op->ec_ = boost::asio::error::operation_aborted;
+        }
+        ReadinessOps<Sink>::op_done(*op, owner != nullptr);
+    }
+};
+#endif
+
+template <class Sink>
+class ReadinessOps
+#if POLLUX_EPOLL_FAST_PATH
+    : private ReadinessOp<Sink>
+#endif
+{
 public:
-    enum class State : std::uint8_t { idle, in_flight, completed };
+    using State = ReadinessState;
 
 #if POLLUX_EPOLL_FAST_PATH
     /// For descriptors registered with `reactor` (reactor_of).
-    explicit ReadinessOps(Reactor& reactor) noexcept : reactor_(reactor) {
+    explicit ReadinessOps(Reactor& reactor) noexcept
+        : ReadinessOp<Sink>(Direction::read), reactor_(reactor) {
     }
 #else
     /// For descriptors of any I/O object (the argument is reactor_of's).
@@ -386,9 +450,14 @@ public:
 #if POLLUX_EPOLL_FAST_PATH
     /// Starts the wait for `d` on descriptor `fd`, registered as `reg`
     /// (Registration<IoObject>::of) with the reactor. The state must be
-    /// idle. Never completes inline, never throws.
-    void start(Direction d, int fd, Reactor::per_descriptor_data& reg) noexcept {
-        Op& op = ops_[index(d)];
+    /// idle. Never completes inline. Throws std::bad_alloc if the first
+    /// write wait cannot make its operation (as the portable path's start
+    /// may); nothing was started then and the state is idle.
+    void start(Direction d, int fd, Reactor::per_descriptor_data& reg) {
+        if (d == Direction::write && write_op_ == nullptr) {
+            write_op_ = new WriteOp(this);
+        }
+        Op& op = op_of(d);
         op.ec_ = boost::system::error_code();
         op.reg = reg;
         op.hangup = false;
@@ -407,7 +476,7 @@ public:
     /// wait; nothing was started then and the state is idle again.
     template <class IoObject>
     void start(Direction d, int /*fd*/, IoObject& io) {
-        Op& op = ops_[index(d)];
+        Op& op = op_of(d);
         op.ec = boost::system::error_code();
         // ORDERING: relaxed: the handler that ends this wait runs after
         // async_wait queued it with the reactor (under its lock) or posted
@@ -433,7 +502,12 @@ public:
     /// the wait's result.
     [[nodiscard]] State state(Direction d) const noexcept {
         // ORDERING: acquire pairs with the completion's release store.
-        return ops_[index(d)].state.load(std::memory_order_acquire);
+#if POLLUX_EPOLL_FAST_PATH
+        if (d == Direction::write && write_op_ == nullptr) {
+            return State::idle; // never waited
+        }
+#endif
+        return op_of(d).state.load(std::memory_order_acquire);
     }
 
     /// Consumes a completion: completed -> idle. Owner only. A read wait
@@ -443,11 +517,11 @@ public:
 #if POLLUX_EPOLL_FAST_PATH
         // Written by perform(), before the completion's release store that
         // state() acquired.
-        if (d == Direction::read && ops_[index(d)].hangup) {
+        if (d == Direction::read && read_op().hangup) {
             read_unsure_ = true;
         }
 #endif
-        ops_[index(d)].state.store(State::idle, std::memory_order_relaxed);
+        op_of(d).state.store(State::idle, std::memory_order_relaxed);
     }
 
     /// Whether a read that emptied the descriptor ("A drained read", (a))
@@ -470,9 +544,12 @@ public:
     /// operation_not_supported, a registration error such as epoll_ctl's).
     [[nodiscard]] boost::system::error_code error(Direction d) const noexcept {
 #if POLLUX_EPOLL_FAST_PATH
-        return ops_[index(d)].ec_;
+        if (d == Direction::write && write_op_ == nullptr) {
+            return {}; // never waited
+        }
+        return op_of(d).ec_;
 #else
-        return ops_[index(d)].ec;
+        return op_of(d).ec;
 #endif
     }
 
@@ -494,7 +571,15 @@ private:
         return static_cast<std::size_t>(d);
     }
 
+#if POLLUX_EPOLL_FAST_PATH
+    // The last reference is given back once no wait is in flight, so the
+    // write operation is no longer the reactor's.
+    ~ReadinessOps() {
+        delete write_op_;
+    }
+#else
     ~ReadinessOps() = default;
+#endif
 
     // The end of a wait for `d`, on either path: `ran` is false when the
     // io_context destroys the wait unrun (its shutdown), which wakes nothing.
@@ -511,47 +596,34 @@ private:
     }
 
 #if POLLUX_EPOLL_FAST_PATH
-    using Status = boost::asio::detail::reactor_op::status;
+    friend struct ReadinessOp<Sink>;
+    using Op = ReadinessOp<Sink>;
 
-    struct Op : boost::asio::detail::reactor_op {
-        Op() : reactor_op(boost::system::error_code(), &Op::do_perform, &Op::do_complete) {}
-        ReadinessOps* self = nullptr;
-        // The registration the wait was started on, and whether its perform
-        // took a hang-up edge ("A drained read", (b)): the read wait's
-        // perform() runs under the descriptor's mutex, before the
-        // completion publishes it.
-        Reactor::per_descriptor_data reg = nullptr;
-        // Together in one word (issue 22: the block's size is part of an
-        // idle connection's).
-        Direction dir = Direction::read;
-        std::atomic<State> state{State::idle};
-        bool hangup = false;
-
-        static Status do_perform(reactor_op* base) noexcept {
-            Op* op = static_cast<Op*>(base);
-            if (op->dir == Direction::read) {
-                op->hangup = take_hangup_edge(op->reg);
-            }
-            return reactor_op::done_and_exhausted;
-        }
-
-        // `owner` is null when the io_context destroys the operation unrun
-        // (its shutdown): nothing is woken then.
-        static void do_complete(void* owner,
-                                boost::asio::detail::scheduler_operation* base,
-                                const boost::system::error_code&,
-                                std::size_t) {
-            Op* op = static_cast<Op*>(base);
-            if (owner == nullptr) {
-                op->ec_ = boost::asio::error::operation_aborted;
-            }
-            op->self->complete(op->dir, op->state, owner != nullptr);
-        }
+    // The write direction's operation knows its block; the read one is the
+    // block.
+    struct WriteOp : Op {
+        explicit WriteOp(ReadinessOps* s) : Op(Direction::write), self(s) {}
+        ReadinessOps* self;
     };
+
+    // ReadinessOp::do_complete's end.
+    static void op_done(Op& op, bool ran) {
+        ReadinessOps* self = op.direction() == Direction::read ? static_cast<ReadinessOps*>(&op)
+                                                               : static_cast<WriteOp&>(op).self;
+        self->complete(op.direction(), op.state, ran);
+    }
+
+    Op& read_op() noexcept {
+        return *this;
+    }
+    const Op& read_op() const noexcept {
+        return *this;
+    }
 #else
     struct Op {
-        ReadinessOps* self = nullptr;
-        Direction dir = Direction::read;
+        Op(ReadinessOps* s, Direction d) noexcept : self(s), dir(d) {}
+        ReadinessOps* self;
+        Direction dir;
         std::atomic<State> state{State::idle};
         boost::system::error_code ec; // written by the handler, before `state`
     };
@@ -569,7 +641,7 @@ private:
         WaitHandler& operator=(WaitHandler&&) = delete;
         ~WaitHandler() {
             if (ReadinessOps* self = std::exchange(self_, nullptr)) {
-                Op& op = self->ops_[index(dir_)];
+                Op& op = self->op_of(dir_);
                 op.ec = boost::asio::error::operation_aborted;
                 self->complete(dir_, op.state, false);
             }
@@ -577,7 +649,7 @@ private:
 
         void operator()(const boost::system::error_code& ec) {
             ReadinessOps* self = std::exchange(self_, nullptr);
-            Op& op = self->ops_[index(dir_)];
+            Op& op = self->op_of(dir_);
             op.ec = ec;
             self->complete(dir_, op.state, true);
         }
@@ -588,26 +660,38 @@ private:
     };
 #endif
 
-    struct Ops {
-        Op ops[2];
-        explicit Ops(ReadinessOps* self) noexcept {
-            for (int i = 0; i < 2; ++i) {
-                ops[i].self = self;
-                ops[i].dir = static_cast<Direction>(i);
-            }
-        }
-        Op& operator[](std::size_t i) noexcept { return ops[i]; }
-        const Op& operator[](std::size_t i) const noexcept { return ops[i]; }
-    };
-
+#if POLLUX_EPOLL_FAST_PATH
+    // The write operation is made by the first write wait (issue 22: an
+    // idle connection only waits to read, and each operation is Asio's
+    // reactor_op, 72 B, and 16 B of ours; WriteOp 8 more). A direction that never waited is
+    // idle with no error. The pointer is the owner's: written by start(),
+    // read by the owner's calls and by the destructor (after the last
+    // release, which orders it).
+    Op& op_of(Direction d) noexcept {
+        return d == Direction::read ? read_op() : *write_op_;
+    }
+    const Op& op_of(Direction d) const noexcept {
+        return d == Direction::read ? read_op() : *write_op_;
+    }
+#else
+    Op& op_of(Direction d) noexcept {
+        return ops_[index(d)];
+    }
+    const Op& op_of(Direction d) const noexcept {
+        return ops_[index(d)];
+    }
+#endif
+    // Owner only: see may_mark_drained. Never set on the portable path.
+    // (First, with refs_: in the read operation's tail padding on the fast
+    // path, beside each other on the portable one.)
+    bool read_unsure_ = false;
+    std::atomic<std::uint32_t> refs_{1};
 #if POLLUX_EPOLL_FAST_PATH
     Reactor& reactor_;
+    WriteOp* write_op_ = nullptr;
+#else
+    Op ops_[2] = {{this, Direction::read}, {this, Direction::write}};
 #endif
-    std::atomic<std::uint32_t> refs_{1};
-    // Owner only: see may_mark_drained. Never set on the portable path.
-    // (Beside refs_, in what would be padding.)
-    bool read_unsure_ = false;
-    Ops ops_{this};
     Sink sink_;
 };
 
