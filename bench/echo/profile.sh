@@ -7,7 +7,9 @@
 # kcachegrind.
 #
 # Usage: bench/echo/profile.sh SERVER [--conns 1] [--n1 200] [--n2 1200]
-#                              [--pace-us 2000] [--top 30]
+#                              [--pace-us 2000] [--shape pingpong] [--top 30]
+#   --shape sweep: the load generator's sweep shape (deterministic.sh's
+#   sweep and wide cases, with --pace-us 0 and --conns 8 or 1000).
 #   SERVER: asio_echo_server, tokio_echo_server, echo_server_coro,
 #           echo_server_poll or echo_server_callback.
 set -euo pipefail
@@ -16,13 +18,14 @@ source bench/echo/common.sh
 
 server=${1:-}
 [ $# -gt 0 ] && shift
-conns=1 n1=200 n2=1200 pace_us=2000 top=30
+conns=1 n1=200 n2=1200 pace_us=2000 shape=pingpong top=30
 while [ $# -gt 0 ]; do
     case $1 in
     --conns) conns=$2; shift 2 ;;
     --n1) n1=$2; shift 2 ;;
     --n2) n2=$2; shift 2 ;;
     --pace-us) pace_us=$2; shift 2 ;;
+    --shape) shape=$2; shift 2 ;;
     --top) top=$2; shift 2 ;;
     *) server="" ; break ;;
     esac
@@ -32,7 +35,7 @@ for s in "${ECHO_SERVERS[@]}"; do
     [ "$s" = "$server" ] && known=1
 done
 if [ "$known" = 0 ]; then
-    echo "usage: $0 SERVER [--conns N] [--n1 N] [--n2 N] [--pace-us U] [--top K]" >&2
+    echo "usage: $0 SERVER [--conns N] [--n1 N] [--n2 N] [--pace-us U] [--shape S] [--top K]" >&2
     echo "  SERVER: ${ECHO_SERVERS[*]}" >&2
     exit 2
 fi
@@ -48,7 +51,7 @@ for n in "$n1" "$n2"; do
     start_server "$tmp/stdout" valgrind --tool=callgrind --dump-instr=yes \
         --log-file="$tmp/log" --callgrind-out-file="$out" "$(echo_server_path "$server")" --port 0
     "$BUILD/samples/echo_client" --port "$PORT" --conns "$conns" --bytes 64 --round-trips "$n" \
-        --pace-us "$pace_us" >/dev/null
+        --pace-us "$pace_us" --shape "$shape" >/dev/null
     stop_server
     callgrind_annotate --threshold=100 "$out" >"$tmp/$n.txt"
 done
