@@ -42,10 +42,11 @@ namespace {
 // OpenSSL's rule for SSL_get_error: the thread's error queue must be empty
 // before the I/O call. ERR_clear_error itself costs about 800 instructions
 // in OpenSSL 3 (it frees each of the 16 slots' strings, empty or not: a
-// quarter of this layer's cost per echoed message); ERR_peek_error is a
-// look at the queue's two indexes. Errors are left there only by other code
-// on this thread (step_error takes ours out), so the clear almost never
-// runs.
+// quarter of this layer's cost per echoed message); ERR_peek_error about
+// 200 (most of it finding the thread's queue): two per echoed message are
+// the largest single cost this layer still adds (docs/performance.md, "TLS
+// echo", says why it stays). Errors are left there only by other code on
+// this thread (step_error takes ours out), so the clear almost never runs.
 void clear_errors() noexcept {
     if (ERR_peek_error() != 0) {
         ERR_clear_error();
@@ -58,13 +59,11 @@ bool is_ip_literal(std::string_view s) {
     return !ec;
 }
 
-} // namespace
-
-// The BIO method, made once (thread-safe static) and kept for the process:
-// read, write and control only. `BIO_meth_set_read_ex`/`write_ex` take the
+// The BIO method, made once (thread-safe static) and kept for the process
+// (never freed: BIOs of it may live until exit): read, write and control
+// only. `BIO_meth_set_read_ex`/`write_ex` take the
 // size_t forms, which OpenSSL 3 calls without converting (the int forms go
 // through an adapter). Null if OpenSSL ran out of memory.
-namespace {
 BIO_METHOD* engine_bio_method(int (*read)(BIO*, char*, std::size_t, std::size_t*),
                               int (*write)(BIO*, const char*, std::size_t, std::size_t*),
                               long (*ctrl)(BIO*, int, long, void*)) noexcept {
@@ -82,6 +81,7 @@ BIO_METHOD* engine_bio_method(int (*read)(BIO*, char*, std::size_t, std::size_t*
     }();
     return method;
 }
+
 } // namespace
 
 // OpenSSL's read: as much of the input buffer as it asks for; with none
