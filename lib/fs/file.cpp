@@ -29,6 +29,13 @@ Poll<Result<T>> ready_error(boost::system::error_code ec) {
     return Ready<Result<T>>{Result<T>(boost::system::in_place_error, ec)};
 }
 
+// True when `ctx` has no io_uring ring (set up on first use), so every
+// backend call would be one pool job: the pool paths below then submit that
+// job directly, without the backend's std::function (one allocation less).
+bool pool_only(boost::asio::execution_context& ctx) {
+    return pollux::detail::uring_of(static_cast<boost::asio::io_context&>(ctx)) == nullptr;
+}
+
 backend::Done completion(FileImpl& f) {
     return [self = f.shared_from_this()](std::int64_t r) { self->finish(r); };
 }
@@ -159,7 +166,17 @@ poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& s
             queued = backend::fsync(ctx, f.fd, op == FileOp::sync_data, completion(f));
             break;
         case FileOp::metadata:
-            queued = backend::fstat(ctx, f.fd, &f.st, completion(f));
+            if (pool_only(ctx)) {
+                queued = pollux::detail::submit_blocking(
+                    ctx,
+                    [self = f.shared_from_this(), fd = f.fd, st = &f.st] {
+                        self->finish(sys::result_of(::fstat(fd, st)));
+                    },
+                    WorkKind::abandonable,
+                    pollux::detail::WorkLane::fs);
+            } else {
+                queued = backend::fstat(ctx, f.fd, &f.st, completion(f));
+            }
             break;
         case FileOp::seek:
             break;
@@ -483,8 +500,7 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         const int fd = file_->fd;
         file_->positional.fetch_add(1, std::memory_order_relaxed);
         bool queued = false;
-        if (!is_write_ &&
-            pollux::detail::uring_of(static_cast<boost::asio::io_context&>(ctx)) == nullptr) {
+        if (!is_write_ && detail::pool_only(ctx)) {
             // A read on the pool: one job that preads and completes the op,
             // without the backend's std::function (the op block and this
             // job are the read's two allocations). The job keeps both the
@@ -582,13 +598,27 @@ OpFuture<File> OpenOptions::open(std::filesystem::path path) const {
                 st->complete(Result<File>(boost::system::in_place_error, sys::error(EINVAL)));
                 return true;
             }
-            return backend::open(ctx, std::move(p), fl, mode, [st](std::int64_t res) {
+            auto opened = [st](std::int64_t res) {
                 if (res < 0) {
                     st->complete(Result<File>(boost::system::in_place_error, detail::err_of(res)));
                 } else {
                     st->complete(File::from_fd(static_cast<int>(res)));
                 }
-            });
+            };
+            if (detail::pool_only(ctx)) {
+                // backend::open's pool job, submitted here (see pool_only).
+                const bool changes = (fl & (O_CREAT | O_TRUNC)) != 0;
+                return pollux::detail::submit_blocking(
+                    ctx,
+                    [p = std::move(p), fl, mode, opened] {
+                        opened(sys::result_of(
+                            sys::retry([&] { return ::open(p.c_str(), fl, mode); })));
+                    },
+                    changes ? pollux::detail::WorkKind::mandatory
+                            : pollux::detail::WorkKind::abandonable,
+                    pollux::detail::WorkLane::fs);
+            }
+            return backend::open(ctx, std::move(p), fl, mode, std::move(opened));
         });
 }
 
