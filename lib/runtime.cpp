@@ -16,6 +16,7 @@ Runtime::Runtime(RuntimeOptions options)
     auto& pool = detail::work_pool(io_);
     pool.set_max_threads(options_.max_blocking_threads);
     pool.set_max_queued(options_.max_queued_blocking);
+    pool.set_max_fs_jobs(options_.max_fs_threads);
     if (!options_.io_uring) {
         detail::disable_uring(io_);
     }

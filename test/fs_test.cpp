@@ -4,6 +4,7 @@
 #include <pollux/core/async.hpp>
 #include <pollux/core/poll_fn.hpp>
 #include <pollux/core/stream.hpp>
+#include <pollux/detail/work_pool.hpp>
 #include <pollux/fs.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
@@ -552,6 +553,74 @@ TEST_CASE("fs::read blocks a pool thread, not the loop: a sleep completes while 
     CHECK(slept);
     REQUIRE(bytes);
     CHECK(as_string(*bytes) == "fifo");
+}
+
+TEST_CASE("fs: a runtime dropped with operations queued behind the fs cap runs the writes and "
+          "drops the rest",
+          "[fs][pool][fs_cap]") {
+    TempDir dir;
+    const auto fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    put(dir / "r", "r");
+    std::atomic<int> dropped_ran{0};
+    std::atomic<bool> go{false};
+    std::jthread opener; // joined on the way out, also when a REQUIRE throws
+    {
+        // One fs slot, held by a read whose open(2) waits for a FIFO writer.
+        auto rt = std::make_unique<Runtime>(RuntimeOptions{.max_fs_threads = 1, .io_uring = false});
+        auto& pool = pollux::detail::work_pool(rt->io_context());
+        // Lets the FIFO's reader go once the runtime's shutdown has begun
+        // (the pool refuses work); the shutdown waits for that running job.
+        // Started first, and told by `dropping`'s destructor (before the
+        // runtime's), so that a failed REQUIRE below still ends the job.
+        opener = std::jthread([&pool, &fifo, &go] {
+            while (!go) {
+                std::this_thread::sleep_for(1ms);
+            }
+            while (pool.submit(std::make_unique<pollux::detail::FnWorkJob<void (*)()>>(+[] {}),
+                               pollux::detail::WorkKind::abandonable)) {
+                std::this_thread::sleep_for(1ms);
+            }
+            const int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        });
+        struct Dropping {
+            std::atomic<bool>& go;
+            ~Dropping() { go = true; }
+        } dropping{go};
+        rt->block_on([&]() -> Async<> {
+            spawn(fs::read(fifo));
+            for (const char* name : {"a", "b", "c"}) {
+                spawn(fs::write(dir / name, name)); // mandatory
+                spawn(fs::read(dir / "r"));         // abandonable
+            }
+            // Hang guard only: the spawned tasks submit on their first poll.
+            auto all_in = [&] {
+                const auto m = pool.metrics();
+                return m.fs_running == 1 && m.queued == 6;
+            };
+            for (int i = 0; i < 60'000 && !all_in(); ++i) {
+                co_await time::sleep(1ms);
+            }
+            REQUIRE(pool.metrics().queued == 6);
+            // Queued behind the cap too, after the FIFO's read took the slot.
+            REQUIRE(pollux::detail::submit_blocking(
+                rt->io_context(),
+                [&] { ++dropped_ran; },
+                pollux::detail::WorkKind::abandonable,
+                pollux::detail::WorkLane::fs));
+            REQUIRE(pool.metrics().queued == 7);
+            REQUIRE(pool.metrics().fs_running == 1);
+        }());
+    } // `dropping`, then the runtime: its shutdown runs the writes
+    opener.join();
+    CHECK(dropped_ran == 0);
+    for (const char* name : {"a", "b", "c"}) {
+        auto f = slurp(dir / name);
+        CHECK(f == name);
+    }
 }
 
 TEST_CASE("fs functions report a full pool queue as EAGAIN and work again once it drains",

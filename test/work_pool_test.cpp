@@ -253,3 +253,224 @@ TEST_CASE("work pool: a loop's set_threadpool_size is refused once the pool has 
     CHECK(loop.set_threadpool_size(5) == boost::system::errc::device_or_resource_busy);
     CHECK(loop.threadpool_size() == 3);
 }
+
+// ---- the fs cap (WorkLane::fs) ---------------------------------------------------------------
+
+namespace {
+
+using pollux::detail::WorkLane;
+
+template <class Fn>
+bool submit_fs(WorkPool& pool, Fn fn, WorkKind kind = WorkKind::abandonable) {
+    return pool.submit(
+        std::make_unique<pollux::detail::FnWorkJob<Fn>>(std::move(fn)), kind, WorkLane::fs);
+}
+
+// The most jobs seen inside `enter`/`leave` at once.
+struct Concurrency {
+    std::atomic<int> now{0};
+    std::atomic<int> most{0};
+    void enter() {
+        const int n = ++now;
+        int m = most.load();
+        while (n > m && !most.compare_exchange_weak(m, n)) {
+        }
+    }
+    void leave() { --now; }
+};
+
+// Waits (hang guard: a minute) until `pred()` holds.
+template <class Pred>
+bool eventually(Pred pred) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > give_up) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("work pool: at most max_fs_jobs fs jobs run at once, on as many threads",
+          "[work_pool][fs_cap]") {
+    WorkPool pool(16, 100);
+    pool.set_max_fs_jobs(2);
+    CHECK(pool.max_fs_jobs() == 2);
+    Gate gate;
+    Concurrency c;
+    for (int i = 0; i < 6; ++i) {
+        REQUIRE(submit_fs(
+            pool,
+            [&] {
+                c.enter();
+                gate.wait();
+                c.leave();
+            },
+            WorkKind::mandatory));
+    }
+    gate.wait_for_waiters(2);
+    const auto m = pool.metrics();
+    CHECK(m.running == 2);
+    CHECK(m.fs_running == 2);
+    CHECK(m.queued == 4);
+    CHECK(m.threads == 2); // no thread started for a job the cap holds back
+    gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 6);
+    CHECK(c.most == 2);
+}
+
+TEST_CASE("work pool: blocking jobs get their threads while the fs cap is full",
+          "[work_pool][fs_cap]") {
+    WorkPool pool(8, 100);
+    pool.set_max_fs_jobs(2);
+    Gate fs_gate;
+    Gate blocking_gate;
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(submit_fs(pool, [&] { fs_gate.wait(); }));
+    }
+    fs_gate.wait_for_waiters(2);
+    // Submitted after fs jobs that wait for the cap, these still start.
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(submit(pool, [&] { blocking_gate.wait(); }));
+    }
+    blocking_gate.wait_for_waiters(3);
+    const auto m = pool.metrics();
+    CHECK(m.running == 5);
+    CHECK(m.fs_running == 2);
+    CHECK(m.queued == 2);
+    fs_gate.release();
+    blocking_gate.release();
+    REQUIRE(eventually([&] { return pool.metrics().completed == 7; }));
+}
+
+TEST_CASE("work pool: a blocked blocking job does not stop fs jobs", "[work_pool][fs_cap]") {
+    WorkPool pool(2, 100);
+    pool.set_max_fs_jobs(4);
+    Gate gate;
+    REQUIRE(submit(pool, [&] { gate.wait(); }));
+    gate.wait_for_waiters(1);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 10; ++i) {
+        REQUIRE(submit_fs(pool, [&] { ++ran; }));
+    }
+    CHECK(eventually([&] { return ran == 10; }));
+    gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 11);
+}
+
+TEST_CASE("work pool: jobs of both lanes start in submission order on a one-thread pool",
+          "[work_pool][fs_cap]") {
+    WorkPool pool(1, 100);
+    pool.set_max_fs_jobs(1);
+    std::mutex m;
+    std::vector<int> order;
+    for (int i = 0; i < 20; ++i) {
+        auto job = [&, i] {
+            std::lock_guard lock(m);
+            order.push_back(i);
+        };
+        // Lanes in an irregular pattern; mandatory, so shutdown runs them all.
+        const bool queued = i % 3 == 0 ? submit_fs(pool, job, WorkKind::mandatory)
+                                       : submit(pool, job, WorkKind::mandatory);
+        REQUIRE(queued);
+    }
+    pool.shutdown();
+    REQUIRE(order.size() == 20);
+    for (int i = 0; i < 20; ++i) {
+        CHECK(order[static_cast<std::size_t>(i)] == i);
+    }
+}
+
+TEST_CASE("work pool: an fs job waits for a free slot, not for a blocking job ahead of it",
+          "[work_pool][fs_cap]") {
+    // Two threads, one fs slot held; a blocking job holds the other thread.
+    // An fs job queued behind the held slot starts as soon as the slot frees.
+    WorkPool pool(3, 100);
+    pool.set_max_fs_jobs(1);
+    Gate fs_gate;
+    Gate blocking_gate;
+    std::atomic<bool> second_fs{false};
+    REQUIRE(submit_fs(pool, [&] { fs_gate.wait(); }));
+    fs_gate.wait_for_waiters(1);
+    REQUIRE(submit_fs(pool, [&] { second_fs = true; }));
+    REQUIRE(submit(pool, [&] { blocking_gate.wait(); }));
+    blocking_gate.wait_for_waiters(1); // started although an older fs job waits
+    CHECK_FALSE(second_fs);
+    fs_gate.release();
+    CHECK(eventually([&] { return second_fs.load(); }));
+    blocking_gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 3);
+}
+
+TEST_CASE("work pool: raising max_fs_jobs starts fs jobs the old cap held back",
+          "[work_pool][fs_cap]") {
+    WorkPool pool(8, 100);
+    pool.set_max_fs_jobs(1);
+    Gate gate;
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(submit_fs(
+            pool, [&] { gate.wait(); }, WorkKind::mandatory));
+    }
+    gate.wait_for_waiters(1);
+    pool.set_max_fs_jobs(3);
+    gate.wait_for_waiters(3);
+    CHECK(pool.metrics().fs_running == 3);
+    gate.release();
+    pool.shutdown();
+    CHECK(pool.metrics().completed == 4);
+}
+
+TEST_CASE("work pool: shutdown runs mandatory fs jobs queued behind the cap and drops the rest",
+          "[work_pool][fs_cap]") {
+    WorkPool pool(8, 1 << 24);
+    pool.set_max_fs_jobs(1);
+    Gate gate;
+    std::atomic<int> mandatory{0};
+    std::atomic<int> abandonable{0};
+    Concurrency c;
+    REQUIRE(submit_fs(pool, [&] { gate.wait(); }));
+    gate.wait_for_waiters(1);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(submit_fs(
+            pool,
+            [&] {
+                c.enter();
+                ++mandatory;
+                c.leave();
+            },
+            WorkKind::mandatory));
+        REQUIRE(submit_fs(
+            pool, [&] { ++abandonable; }, WorkKind::abandonable));
+    }
+    std::thread closer([&] { pool.shutdown(); });
+    while (submit(pool, [] {})) { // until the shutdown has begun (see above)
+        std::this_thread::yield();
+    }
+    gate.release();
+    closer.join();
+    CHECK(mandatory == 3);
+    CHECK(abandonable == 0);
+    CHECK(c.most == 1); // still one at a time
+}
+
+TEST_CASE("work pool: a runtime's fs cap is RuntimeOptions::max_fs_threads, a loop's its pool size",
+          "[work_pool][fs_cap]") {
+    {
+        Runtime rt;
+        CHECK(pollux::detail::work_pool(rt.io_context()).max_fs_jobs() == 4);
+    }
+    {
+        Runtime rt(RuntimeOptions{.max_fs_threads = 2});
+        CHECK(pollux::detail::work_pool(rt.io_context()).max_fs_jobs() == 2);
+        CHECK(pollux::detail::work_pool(rt.io_context()).max_threads() == 16);
+    }
+    uv::Loop loop;
+    REQUIRE_FALSE(loop.set_threadpool_size(7));
+    CHECK(pollux::detail::work_pool(loop.io_context()).max_fs_jobs() == 7);
+}

@@ -10,7 +10,8 @@
 // Usage: pollux_fs_bench FILE [--backend ring|pool|both] [--ops N]
 //                             [--inflight K] [--block B] [--threads T]
 //   defaults: both, 200000 ops, 64 in flight, 4096-byte blocks, the pool's
-//   default thread bound (16). bench/fs/run.sh makes the file.
+//   default bound on file jobs running at once (4). bench/fs/run.sh makes
+//   the file.
 //
 // The public API, pollux::fs (what bench/fs/run.sh compares with tokio::fs
 // and libuv), one case per run, on a current-thread Runtime whose file
@@ -25,7 +26,9 @@
 //       INFLIGHT tasks opening DIR/0 .. DIR/COUNT-1 (File::open,
 //       File::metadata, then the File dropped: close(2))
 //   --threads T (any case) sets RuntimeOptions::max_blocking_threads (the
-//   pool's maximum; default 16), e.g. 4 to compare with libuv's 4 threads.
+//   pool's maximum; default 16); --fs-threads F sets
+//   RuntimeOptions::max_fs_threads (file jobs running at once; default 4),
+//   e.g. 16 for the pool as it was before that cap.
 
 #include <pollux/core/async.hpp>
 #include <pollux/detail/uring.hpp>
@@ -126,14 +129,18 @@ void pool_start(Run& run, std::size_t slot) {
     ++run.issued;
     char* buf = run.bufs[slot].data();
     const std::int64_t off = run.next_offset();
-    const bool ok = pollux::detail::submit_blocking(run.io, [&run, slot, buf, off] {
-        const ssize_t n = ::pread(run.fd, buf, run.opt.block, off);
-        const int res = n < 0 ? -errno : static_cast<int>(n);
-        boost::asio::post(run.io, [&run, slot, res] {
-            run.finished(res);
-            pool_start(run, slot);
-        });
-    });
+    const bool ok = pollux::detail::submit_blocking(
+        run.io,
+        [&run, slot, buf, off] {
+            const ssize_t n = ::pread(run.fd, buf, run.opt.block, off);
+            const int res = n < 0 ? -errno : static_cast<int>(n);
+            boost::asio::post(run.io, [&run, slot, res] {
+                run.finished(res);
+                pool_start(run, slot);
+            });
+        },
+        pollux::detail::WorkKind::abandonable,
+        pollux::detail::WorkLane::fs);
     if (!ok) {
         std::fprintf(stderr, "the pool refused a read\n");
         std::exit(1);
@@ -167,7 +174,9 @@ bool bench(const Options& opt, const std::string& backend) {
     }
     run->bufs.assign(opt.inflight, std::vector<char>(opt.block));
     if (opt.threads > 0) {
+        // Its reads are file jobs: T of them at once on T threads.
         pollux::detail::work_pool(run->io).set_max_threads(opt.threads);
+        pollux::detail::work_pool(run->io).set_max_fs_jobs(opt.threads);
     }
     pollux::detail::UringService* ring = nullptr;
     if (backend == "ring") {
@@ -245,12 +254,15 @@ int fs_api_main(int argc, char** argv) {
     const std::string what = argv[1];
     std::string backend = "ring";
     std::size_t threads = 0;
+    std::size_t fs_threads = 0;
     std::vector<std::string> pos;
     for (int i = 2; i < argc; ++i) {
         if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             backend = argv[++i];
         } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = std::strtoull(argv[++i], nullptr, 10);
+        } else if (std::strcmp(argv[i], "--fs-threads") == 0 && i + 1 < argc) {
+            fs_threads = std::strtoull(argv[++i], nullptr, 10);
         } else {
             pos.emplace_back(argv[i]);
         }
@@ -260,7 +272,7 @@ int fs_api_main(int argc, char** argv) {
     if (!ok_args || (backend != "ring" && backend != "pool")) {
         std::fprintf(stderr,
                      "usage: %s random FILE OPS INFLIGHT | seq FILE | meta DIR COUNT INFLIGHT "
-                     "[--backend ring|pool] [--threads T]\n",
+                     "[--backend ring|pool] [--threads T] [--fs-threads F]\n",
                      argv[0]);
         return 2;
     }
@@ -268,6 +280,9 @@ int fs_api_main(int argc, char** argv) {
     o.io_uring = backend == "ring";
     if (threads > 0) {
         o.max_blocking_threads = threads;
+    }
+    if (fs_threads > 0) {
+        o.max_fs_threads = fs_threads;
     }
     pollux::Runtime rt(o);
     const std::string label = "pollux-" + backend;

@@ -75,6 +75,13 @@ struct RuntimeOptions {
     /// runtime (docs/design.md, "The worker pool"). Threads start as work
     /// arrives, up to this many (at least 1).
     std::size_t max_blocking_threads = 16;
+    /// File operations (pollux::fs, and uv::fs on loops of this runtime) that
+    /// run on the pool at once, at least 1; more wait in the queue, in
+    /// order. libuv's 4 (`UV_THREADPOOL_SIZE`'s default): a read of a cached
+    /// page is shorter than waking a thread, so more threads than cores only
+    /// add futex traffic (docs/fs.md, "The worker pool"). spawn_blocking
+    /// keeps `max_blocking_threads`; a file operation counts against both.
+    std::size_t max_fs_threads = 4;
     /// Jobs that may wait in the pool's queue for a thread; a submission
     /// beyond it fails with `errc::resource_unavailable_try_again` (EAGAIN)
     /// through the operation's own error channel (at least 1).

@@ -18,7 +18,10 @@ namespace {
 template <class Call>
 bool run(boost::asio::execution_context& ctx, WorkKind kind, Call call, Done done) {
     return pollux::detail::submit_blocking(
-        ctx, [call = std::move(call), done = std::move(done)]() mutable { done(call()); }, kind);
+        ctx,
+        [call = std::move(call), done = std::move(done)]() mutable { done(call()); },
+        kind,
+        pollux::detail::WorkLane::fs);
 }
 
 } // namespace

@@ -29,6 +29,13 @@ Poll<Result<T>> ready_error(boost::system::error_code ec) {
     return Ready<Result<T>>{Result<T>(boost::system::in_place_error, ec)};
 }
 
+// True when `ctx` has no io_uring ring (set up on first use), so every
+// backend call would be one pool job: the pool paths below then submit that
+// job directly, without the backend's std::function (one allocation less).
+bool pool_only(boost::asio::execution_context& ctx) {
+    return pollux::detail::uring_of(static_cast<boost::asio::io_context&>(ctx)) == nullptr;
+}
+
 backend::Done completion(FileImpl& f) {
     return [self = f.shared_from_this()](std::int64_t r) { self->finish(r); };
 }
@@ -150,7 +157,8 @@ poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& s
                 [fd, size, done = completion(f)] {
                     done(sys::result_of(sys::retry([&] { return ::ftruncate(fd, size); })));
                 },
-                WorkKind::mandatory);
+                WorkKind::mandatory,
+                pollux::detail::WorkLane::fs);
             break;
         }
         case FileOp::sync_all:
@@ -158,7 +166,17 @@ poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& s
             queued = backend::fsync(ctx, f.fd, op == FileOp::sync_data, completion(f));
             break;
         case FileOp::metadata:
-            queued = backend::fstat(ctx, f.fd, &f.st, completion(f));
+            if (pool_only(ctx)) {
+                queued = pollux::detail::submit_blocking(
+                    ctx,
+                    [self = f.shared_from_this(), fd = f.fd, st = &f.st] {
+                        self->finish(sys::result_of(::fstat(fd, st)));
+                    },
+                    WorkKind::abandonable,
+                    pollux::detail::WorkLane::fs);
+            } else {
+                queued = backend::fstat(ctx, f.fd, &f.st, completion(f));
+            }
             break;
         case FileOp::seek:
             break;
@@ -184,16 +202,40 @@ Metadata file_metadata(const FileImpl& f) noexcept {
     return Metadata(f.st);
 }
 
-// A read_at/write_at in flight: its own buffer and result.
+// A read_at/write_at in flight: its own buffer and result. Up to
+// `inline_size` bytes the buffer is part of the block (one allocation for
+// block and buffer: the 4 KiB random read is the common case); larger ones
+// get their own.
 struct PositionalOp {
+    static constexpr std::size_t inline_size = 4096;
     std::mutex mutex;
     bool done = false;
     std::int64_t res = 0;
     Waker waker = Waker::noop();
-    std::unique_ptr<std::byte[]> buf;
+    std::unique_ptr<std::byte[]> heap;
     std::size_t len = 0;
-    // A read's: lets a dropped future cancel it on the ring.
+    // A read's on the ring: lets a dropped future cancel it there (the pool
+    // cannot interrupt a job, so a pool read has none).
     std::shared_ptr<backend::ReadCancel> cancel;
+    alignas(std::max_align_t) std::byte small[inline_size];
+
+    explicit PositionalOp(std::size_t n)
+        : heap(n > inline_size ? std::make_unique_for_overwrite<std::byte[]>(n) : nullptr), len(n) {
+    }
+    std::byte* data() noexcept { return heap ? heap.get() : small; }
+
+    // The backend's result, on whichever thread it arrives.
+    void finish(FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        Waker w = Waker::noop();
+        {
+            std::lock_guard lock(mutex);
+            res = r;
+            done = true;
+            w = std::move(waker);
+        }
+        std::move(w).wake();
+    }
 };
 
 } // namespace detail
@@ -449,34 +491,39 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         }
         boost::asio::execution_context& ctx = detail::current_context(
             is_write_ ? "pollux::fs::File::write_at" : "pollux::fs::File::read_at");
-        auto op = std::make_shared<detail::PositionalOp>();
-        op->buf = std::make_unique_for_overwrite<std::byte[]>(n);
-        op->len = n;
+        auto op = std::make_shared<detail::PositionalOp>(n);
         op->waker = cx.waker();
         if (is_write_) {
-            std::memcpy(op->buf.get(), write_from_.data(), n);
+            std::memcpy(op->data(), write_from_.data(), n);
         }
-        // The callback keeps both the op's buffer and the file's descriptor.
-        backend::Done done = [op, file = file_](std::int64_t r) {
-            file->positional.fetch_sub(1, std::memory_order_relaxed);
-            Waker w = Waker::noop();
-            {
-                std::lock_guard lock(op->mutex);
-                op->res = r;
-                op->done = true;
-                w = std::move(op->waker);
-            }
-            std::move(w).wake();
-        };
         const auto off = static_cast<std::int64_t>(offset_);
+        const int fd = file_->fd;
         file_->positional.fetch_add(1, std::memory_order_relaxed);
-        if (!is_write_) {
-            op->cancel = std::make_shared<backend::ReadCancel>();
+        bool queued = false;
+        if (!is_write_ && detail::pool_only(ctx)) {
+            // A read on the pool: one job that preads and completes the op,
+            // without the backend's std::function (the op block and this
+            // job are the read's two allocations). The job keeps both the
+            // op's buffer and the file's descriptor.
+            queued = pollux::detail::submit_blocking(
+                ctx,
+                [op, file = file_, fd, off] {
+                    op->finish(*file, sys::result_of(sys::retry([&] {
+                        return ::pread(fd, op->data(), op->len, off);
+                    })));
+                },
+                pollux::detail::WorkKind::abandonable,
+                pollux::detail::WorkLane::fs);
+        } else {
+            // The callback keeps both the op's buffer and the file's descriptor.
+            backend::Done done = [op, file = file_](std::int64_t r) { op->finish(*file, r); };
+            if (is_write_) {
+                queued = backend::write_at(ctx, fd, op->data(), n, off, std::move(done));
+            } else {
+                op->cancel = std::make_shared<backend::ReadCancel>();
+                queued = backend::read_at(ctx, fd, op->data(), n, off, std::move(done), op->cancel);
+            }
         }
-        const bool queued =
-            is_write_ ? backend::write_at(ctx, file_->fd, op->buf.get(), n, off, std::move(done))
-                      : backend::read_at(
-                            ctx, file_->fd, op->buf.get(), n, off, std::move(done), op->cancel);
         if (!queued) {
             file_->positional.fetch_sub(1, std::memory_order_relaxed);
             file_.reset();
@@ -500,7 +547,7 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         return detail::ready_error<std::size_t>(detail::err_of(r));
     }
     if (!is_write_) {
-        std::memcpy(read_into_.data(), op_->buf.get(), static_cast<std::size_t>(r));
+        std::memcpy(read_into_.data(), op_->data(), static_cast<std::size_t>(r));
     }
     return Ready<Output>{Output(static_cast<std::size_t>(r))};
 }
@@ -551,13 +598,27 @@ OpFuture<File> OpenOptions::open(std::filesystem::path path) const {
                 st->complete(Result<File>(boost::system::in_place_error, sys::error(EINVAL)));
                 return true;
             }
-            return backend::open(ctx, std::move(p), fl, mode, [st](std::int64_t res) {
+            auto opened = [st](std::int64_t res) {
                 if (res < 0) {
                     st->complete(Result<File>(boost::system::in_place_error, detail::err_of(res)));
                 } else {
                     st->complete(File::from_fd(static_cast<int>(res)));
                 }
-            });
+            };
+            if (detail::pool_only(ctx)) {
+                // backend::open's pool job, submitted here (see pool_only).
+                const bool changes = (fl & (O_CREAT | O_TRUNC)) != 0;
+                return pollux::detail::submit_blocking(
+                    ctx,
+                    [p = std::move(p), fl, mode, opened] {
+                        opened(sys::result_of(
+                            sys::retry([&] { return ::open(p.c_str(), fl, mode); })));
+                    },
+                    changes ? pollux::detail::WorkKind::mandatory
+                            : pollux::detail::WorkKind::abandonable,
+                    pollux::detail::WorkLane::fs);
+            }
+            return backend::open(ctx, std::move(p), fl, mode, std::move(opened));
         });
 }
 

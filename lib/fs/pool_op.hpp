@@ -20,7 +20,10 @@ OpStarter<T> on_pool(Fn fn, pollux::detail::WorkKind kind) {
     return [fn = std::move(fn), kind](boost::asio::execution_context& ctx,
                                       const std::shared_ptr<OpState<T>>& st) mutable {
         return pollux::detail::submit_blocking(
-            ctx, [fn = std::move(fn), st]() mutable { st->complete(fn()); }, kind);
+            ctx,
+            [fn = std::move(fn), st]() mutable { st->complete(fn()); },
+            kind,
+            pollux::detail::WorkLane::fs);
     };
 }
 

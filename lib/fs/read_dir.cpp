@@ -176,7 +176,10 @@ Poll<std::optional<ReadDir::Item>> ReadDir::poll_next(Context& cx) {
         d.waker = cx.waker();
     }
     if (!pollux::detail::submit_blocking(
-            ctx, [impl = impl_] { impl->read_batch(); }, pollux::detail::WorkKind::abandonable)) {
+            ctx,
+            [impl = impl_] { impl->read_batch(); },
+            pollux::detail::WorkKind::abandonable,
+            pollux::detail::WorkLane::fs)) {
         return Ready<std::optional<Item>>{
             std::optional<Item>(Item(boost::system::in_place_error, detail::refused_error()))};
     }

@@ -63,7 +63,8 @@ Request submit(Loop& loop, WorkKind kind, Op op, Callback<T> cb) {
             loop,
             [out, op = std::move(op)] { *out = op(); },
             [out, cb = std::move(cb)](error_code ec) { cb(ec ? ec : *out); },
-            kind);
+            kind,
+            pollux::detail::WorkLane::fs);
     } else {
         auto out = std::make_shared<Outcome<T>>();
         return uv::detail::start_work(
@@ -82,7 +83,8 @@ Request submit(Loop& loop, WorkKind kind, Op op, Callback<T> cb) {
                 out->delivered = true;
                 cb({}, std::move(*r));
             },
-            kind);
+            kind,
+            pollux::detail::WorkLane::fs);
     }
 }
 

@@ -113,7 +113,9 @@ void FsPoll::poll_now() {
             }
             self->op_finished();
             self->on_stat(job, ec);
-        });
+        },
+        pollux::detail::WorkKind::abandonable,
+        pollux::detail::WorkLane::fs);
 }
 
 void FsPoll::on_stat(const std::shared_ptr<Job>& job, boost::system::error_code ec) {

@@ -54,7 +54,9 @@ LoopImpl::LoopImpl(boost::asio::io_context* external)
         // A loop's own context gets libuv's pool size; on a Runtime's
         // context the runtime's setting stands (set_threadpool_size may
         // still change it before the first job).
+        // libuv's one pool runs file operations on all of its threads.
         work_pool().set_max_threads(env_threadpool_size());
+        work_pool().set_max_fs_jobs(env_threadpool_size());
     }
 }
 
@@ -401,7 +403,9 @@ boost::system::error_code Loop::set_threadpool_size(std::size_t threads) noexcep
     if (pool.started()) {
         return boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
     }
-    pool.set_max_threads(std::clamp<std::size_t>(threads, 1, max_threadpool_size));
+    const std::size_t n = std::clamp<std::size_t>(threads, 1, max_threadpool_size);
+    pool.set_max_threads(n);
+    pool.set_max_fs_jobs(n); // libuv runs fs requests on every pool thread
     return {};
 }
 

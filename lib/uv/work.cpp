@@ -170,12 +170,13 @@ struct RunJob {
 Request start_work(Loop& loop,
                    WorkCallback work,
                    AfterWorkCallback after_work,
-                   pollux::detail::WorkKind kind) {
+                   pollux::detail::WorkKind kind,
+                   pollux::detail::WorkLane lane) {
     auto impl = shared_impl(loop);
     auto st = std::make_shared<WorkState>(std::move(work), std::move(after_work), impl);
     ++impl->active_reqs;
-    if (!impl->work_pool().submit(std::make_unique<pollux::detail::FnWorkJob<RunJob>>(RunJob{st}),
-                                  kind)) {
+    if (!impl->work_pool().submit(
+            std::make_unique<pollux::detail::FnWorkJob<RunJob>>(RunJob{st}), kind, lane)) {
         // The queue is at its bound: the callback reports EAGAIN from the
         // loop, never from inside this call (libuv's rule for callbacks).
         st->refuse();

@@ -17,10 +17,12 @@ namespace pollux::uv::detail {
 // `after_work` ran. Cancel safety as uv_cancel: only while queued. `kind`
 // says what the pool does with it if the loop's io_context shuts down while
 // it is queued: drop it (abandonable) or run it first (mandatory: fs calls
-// that change files); either way `after_work` is then never called.
+// that change files); either way `after_work` is then never called. `lane`:
+// WorkLane::fs for file-system calls (they count against the pool's fs cap).
 Request start_work(Loop& loop,
                    WorkCallback work,
                    AfterWorkCallback after_work,
-                   pollux::detail::WorkKind kind = pollux::detail::WorkKind::abandonable);
+                   pollux::detail::WorkKind kind = pollux::detail::WorkKind::abandonable,
+                   pollux::detail::WorkLane lane = pollux::detail::WorkLane::blocking);
 
 } // namespace pollux::uv::detail

@@ -25,6 +25,9 @@ namespace pollux::detail {
 inline constexpr std::size_t default_max_blocking_threads = 16;
 /// Jobs that may wait for a thread before submissions are refused.
 inline constexpr std::size_t default_max_queued_work = 65536;
+/// File-system jobs that may run at once unless a Runtime or uv::Loop says
+/// otherwise (libuv's 4 threads, `UV_THREADPOOL_SIZE`'s default).
+inline constexpr std::size_t default_max_fs_jobs = 4;
 
 /// What the pool does with a job still queued when the context shuts down.
 enum class WorkKind : std::uint8_t {
@@ -37,6 +40,16 @@ enum class WorkKind : std::uint8_t {
     mandatory,
 };
 
+/// Which limit a job counts against. `blocking` jobs (spawn_blocking,
+/// queue_work, getaddrinfo) may use every thread of the pool; `fs` jobs
+/// (pollux::fs, uv::fs, uv::FsPoll's stats) run at most `max_fs_jobs` at
+/// once, so that 64 reads in flight keep 4 threads busy, as libuv's pool
+/// does, instead of waking 16 threads on 2 cores (docs/performance.md).
+enum class WorkLane : std::uint8_t {
+    blocking,
+    fs,
+};
+
 /// A queued unit of work. The pool owns it from a successful submit on, and
 /// deletes it after `run()` or, abandoned at shutdown, without running it.
 class WorkJob {
@@ -47,7 +60,9 @@ public:
 private:
     friend class WorkPool;
     WorkJob* next_ = nullptr;
+    std::uint64_t seq_ = 0; // submission order across both queues
     WorkKind kind_ = WorkKind::abandonable;
+    WorkLane lane_ = WorkLane::blocking;
 };
 
 /// Counters for metrics (a snapshot; relaxed).
@@ -56,18 +71,33 @@ struct WorkPoolMetrics {
     std::size_t max_threads = 0;
     std::size_t queued = 0;     ///< jobs waiting for a thread
     std::size_t running = 0;    ///< jobs on a thread now
+    std::size_t fs_running = 0; ///< of them, `WorkLane::fs` jobs
+    std::size_t max_fs_jobs = 0;
     std::size_t max_queued = 0; ///< the bound on `queued`
     std::uint64_t completed = 0;
     std::uint64_t refused = 0; ///< submissions refused (queue full or shut down)
 };
 
-// Jobs run in submission order (one FIFO queue), each on whichever thread is
-// free; threads start on demand, one per job that finds none idle, up to
+// Jobs run in submission order, each on whichever thread is free; threads
+// start on demand, one per runnable job that finds none idle, up to
 // `max_threads`, and stay until shutdown (libuv keeps its threads; tokio
 // retires idle ones after 10 s — the difference only shows as idle threads).
-// The queue holds at most `max_queued` jobs waiting for a thread; a submit
+// The queues hold at most `max_queued` jobs waiting for a thread; a submit
 // beyond that is refused (the caller reports EAGAIN), so that a producer
 // faster than the disk cannot grow the queue without bound.
+//
+// Two FIFO queues, one per WorkLane, and a sequence number: a free thread
+// takes the older of the two heads, except that an `fs` head is not
+// runnable while `max_fs_jobs` fs jobs run. So jobs start in submission
+// order among the runnable ones, and a queued fs job waits only for a
+// running fs job (which ends: an fs job is one system call or a short run
+// of them and never waits for another job), never for a blocking job; a
+// blocking job waits for no fs job beyond the ones already running. The cap
+// therefore cannot deadlock: no job the cap holds back is one a running job
+// waits for. A thread that finishes an fs job takes the next one itself
+// without sleeping, and a submit wakes (or starts) a thread only for a job
+// that is runnable and has no thread on its way — with 64 reads in flight
+// and a cap of 4, four threads run back to back and nobody sleeps.
 //
 // Shutdown (the scheduler service's, when the context is destroyed): refuse
 // new jobs; let running jobs finish; run the queued `mandatory` jobs; delete
@@ -82,12 +112,16 @@ public:
 
     /// Queues `job` (the pool takes ownership) or, when the queue is full or
     /// the pool shut down, deletes it unrun and returns false.
-    [[nodiscard]] bool submit(std::unique_ptr<WorkJob> job, WorkKind kind);
+    [[nodiscard]] bool
+    submit(std::unique_ptr<WorkJob> job, WorkKind kind, WorkLane lane = WorkLane::blocking);
 
     /// Settings; they take effect for threads started later / the next submit.
     void set_max_threads(std::size_t n);
     void set_max_queued(std::size_t n);
+    /// At least 1; a job already running stays running when it is lowered.
+    void set_max_fs_jobs(std::size_t n);
     [[nodiscard]] std::size_t max_threads() const;
+    [[nodiscard]] std::size_t max_fs_jobs() const;
     [[nodiscard]] bool started() const;
 
     /// See above. Safe to call twice; not from a pool thread.
@@ -96,17 +130,38 @@ public:
     [[nodiscard]] WorkPoolMetrics metrics() const;
 
 private:
+    struct Queue {
+        WorkJob* head = nullptr;
+        WorkJob* tail = nullptr;
+        std::size_t size = 0;
+        void push(WorkJob* j) noexcept;
+        WorkJob* pop() noexcept;
+    };
     void worker() noexcept;
+    // The next job a free thread may take (popped), or null. Under mutex_.
+    WorkJob* take_locked() noexcept;
+    // Queued jobs a free thread could start now. Under mutex_.
+    [[nodiscard]] std::size_t runnable_locked() const noexcept;
+    enum class Wake : std::uint8_t { none, notify, start };
+    // Whether a runnable job lacks a thread on its way; counts the one it
+    // asks for in `waking_` (and starts it, for `start`). Under mutex_.
+    Wake wake_locked();
 
     mutable std::mutex mutex_;
     std::condition_variable cv_;
-    WorkJob* head_ = nullptr;
-    WorkJob* tail_ = nullptr;
+    Queue blocking_q_;
+    Queue fs_q_;
+    std::uint64_t next_seq_ = 0;
     std::size_t queued_ = 0;
     std::size_t running_ = 0;
+    std::size_t fs_running_ = 0;
     std::size_t idle_ = 0;
+    // Threads notified (or started) and not yet back at the queue: each will
+    // take a runnable job, so a submit need not wake another for it.
+    std::size_t waking_ = 0;
     std::size_t max_threads_;
     std::size_t max_queued_;
+    std::size_t max_fs_jobs_ = default_max_fs_jobs;
     std::uint64_t completed_ = 0;
     std::uint64_t refused_ = 0;
     bool stopping_ = false;
@@ -131,12 +186,15 @@ POLLUX_API WorkPool& work_pool(boost::asio::execution_context& ctx);
 /// pool refuses it: the queue is at its bound, or the context shut down.
 /// A queued `abandonable` job is destroyed unrun if the context shuts down
 /// first; a `mandatory` one still runs.
+/// `lane` says which limit it counts against (WorkLane::fs: file-system
+/// calls that never wait for another job).
 template <class Fn>
 [[nodiscard]] bool submit_blocking(boost::asio::execution_context& ctx,
                                    Fn&& fn,
-                                   WorkKind kind = WorkKind::abandonable) {
+                                   WorkKind kind = WorkKind::abandonable,
+                                   WorkLane lane = WorkLane::blocking) {
     return work_pool(ctx).submit(
-        std::make_unique<FnWorkJob<std::decay_t<Fn>>>(std::forward<Fn>(fn)), kind);
+        std::make_unique<FnWorkJob<std::decay_t<Fn>>>(std::forward<Fn>(fn)), kind, lane);
 }
 
 } // namespace pollux::detail

@@ -135,11 +135,15 @@ public:
     /// environment (read once per process; clamped to 1..1024 as libuv
     /// does), `default_threadpool_size` (4) if it is unset, or what
     /// `set_threadpool_size` set; a loop on a Runtime's context: the
-    /// runtime's `max_blocking_threads` unless set here.
+    /// runtime's `max_blocking_threads` unless set here. File operations run
+    /// on at most as many threads at once: this size on a loop's own context
+    /// (libuv runs fs requests on every pool thread), the runtime's
+    /// `max_fs_threads` (4) on a Runtime's unless set here.
     [[nodiscard]] std::size_t threadpool_size() const noexcept;
     /// Sets the number of threads of the loop's work pool, clamped to
-    /// 1..`max_threadpool_size`. The pool starts on the first request that
-    /// needs it and grows to this many threads; each io_context has one pool.
+    /// 1..`max_threadpool_size`, and as many file operations at once. The
+    /// pool starts on the first request that needs it and grows to this many
+    /// threads; each io_context has one pool.
     /// @par Errors
     /// `errc::device_or_resource_busy` if the pool has already started
     /// (nothing changes).
