@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <source_location>
 #include <string>
@@ -35,6 +36,21 @@ namespace pollux::detail {
 
 class TaskHeader;
 class SchedulerService;
+
+/// A task's name for dumps: one pointer, null for an unnamed task (most
+/// are), where a `std::string` costs every task 32 bytes. Set at most once,
+/// before the task is registered.
+class TaskName {
+public:
+    [[nodiscard]] bool empty() const noexcept { return text_ == nullptr; }
+    void assign(std::string_view name) { text_ = std::make_unique<std::string>(name); }
+    operator std::string_view() const noexcept {
+        return text_ ? std::string_view(*text_) : std::string_view();
+    }
+
+private:
+    std::unique_ptr<std::string> text_;
+};
 
 /// Where a task was spawned and the name it was given (empty: none).
 struct TaskOrigin {
@@ -141,10 +157,14 @@ public:
 
     // Fields shared with JoinHandle and SchedulerService (see (c) in
     // task_state.hpp for who may touch what).
+    //
+    // Layout: `output_taken_` fills the word that `state_` starts, and the
+    // name is one pointer (TaskName), so a task takes a smaller malloc chunk
+    // (docs/performance.md, "Idle memory (issue 22): the coroutine sample").
     mutable TaskState state_{task_state::initial | task_state::notified};
+    bool output_taken_ = false;        // the JoinHandle's alone
     Waker join_waker_ = Waker::noop(); // the join slot: owned as the join_waker bit says
     std::exception_ptr error_;         // written before complete, read after
-    bool output_taken_ = false;        // the JoinHandle's alone
     TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
@@ -165,7 +185,7 @@ public:
     // poll_time_ns_ are written only while the service's detailed metrics
     // are on (they cost two clock reads per poll).
     std::uint64_t id_ = 0;
-    std::string name_;
+    TaskName name_;
     std::source_location spawn_site_;
     std::atomic<std::uint64_t> polls_{0};
     std::atomic<std::int64_t> last_poll_ns_{0}; // steady_clock, at the start of the last poll
