@@ -119,28 +119,44 @@ public:
     // `Stored&&` is `Fut&&` for an owned future and `Fut&` for a borrowed
     // one: the operand is moved straight into the slot, with no by-value
     // parameter in between.
-    FutureAwaiter(Stored&& fut, CoroChain* chain) : chain_(chain) {
+    //
+    // The first poll happens here, with `cx`, the Context of the outer poll
+    // that is running the coroutine (most awaits complete without
+    // suspending): polling in await_ready would need the chain's address in
+    // every awaiter, 8 bytes of the frame per `co_await`. The awaiter is
+    // made by await_transform, just before await_ready, in the same
+    // expression: the order of what runs is the same. If the poll throws,
+    // the future is dropped and the exception leaves at the co_await.
+    FutureAwaiter(Stored&& fut, Context& cx) {
         if constexpr (owned) {
             ::new (static_cast<void*>(std::addressof(slot_.fut))) Fut(std::forward<Stored>(fut));
         } else {
             borrowed_ = std::addressof(fut);
+        }
+        try {
+            (void)store(future().poll(cx));
+        } catch (...) {
+            reset();
+            throw;
         }
     }
     FutureAwaiter(const FutureAwaiter&) = delete;
     FutureAwaiter& operator=(const FutureAwaiter&) = delete;
     ~FutureAwaiter() { reset(); }
 
-    // The first poll happens here, with the Context of the outer poll that
-    // is running the coroutine; most awaits complete without suspending.
-    bool await_ready() {
-        POLLUX_ASSERT(chain_->cx != nullptr, "co_await outside a poll of its Async");
-        return store(future().poll(*chain_->cx));
-    }
+    // Ready when the constructor's poll was.
+    bool await_ready() const noexcept { return holds_ != Holds::future; }
 
-    void await_suspend(std::coroutine_handle<> h) noexcept {
-        chain_->leaf = h;
-        chain_->awaiter = this;
-        chain_->repoll = &repoll;
+    // Parks this awaiter as the leaf of the chain that `h` (a frame of a
+    // chain: its promise derives from ChainPromiseBase) runs on. Once
+    // suspended, the frame may be detached into another chain (see
+    // CoroChain), and repoll gets its Context from the chain that drives it.
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> h) noexcept {
+        CoroChain* chain = h.promise().chain_;
+        chain->leaf = h;
+        chain->awaiter = this;
+        chain->repoll = &repoll;
     }
 
     Out await_resume() {
@@ -215,10 +231,6 @@ private:
     }
 
     Slot slot_;
-    // Read only by await_ready and await_suspend: once suspended, the frame
-    // may be detached into another chain (see CoroChain) and repoll gets its
-    // Context from the chain that drives it.
-    CoroChain* chain_;
     [[no_unique_address]] std::conditional_t<owned, Unit, Fut*> borrowed_{};
     Holds holds_ = Holds::future;
 };
