@@ -157,14 +157,10 @@ public:
 
     // Fields shared with JoinHandle and SchedulerService (see (c) in
     // task_state.hpp for who may touch what).
-    //
-    // Layout: `output_taken_` fills the word that `state_` starts, and the
-    // name is one pointer (TaskName), so a task takes a smaller malloc chunk
-    // (docs/performance.md, "Idle memory (issue 22): the coroutine sample").
     mutable TaskState state_{task_state::initial | task_state::notified};
-    bool output_taken_ = false;        // the JoinHandle's alone
     Waker join_waker_ = Waker::noop(); // the join slot: owned as the join_waker bit says
     std::exception_ptr error_;         // written before complete, read after
+    bool output_taken_ = false;        // the JoinHandle's alone
     TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
@@ -185,6 +181,9 @@ public:
     // poll_time_ns_ are written only while the service's detailed metrics
     // are on (they cost two clock reads per poll).
     std::uint64_t id_ = 0;
+    // One pointer: a Task<Async<>> on an io_context executor is 184 B, one
+    // 192-byte malloc chunk (docs/performance.md, "Idle memory (issue 22):
+    // the coroutine sample").
     TaskName name_;
     std::source_location spawn_site_;
     std::atomic<std::uint64_t> polls_{0};
