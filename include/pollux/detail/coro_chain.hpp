@@ -178,6 +178,18 @@ private:
         }
     }
 
+    // Destroys the owned future if the slot still holds it (a move of the
+    // output that threw left `nothing`); cheaper than reset()'s switch on
+    // the path every completion takes.
+    void drop_future() noexcept {
+        if constexpr (owned) {
+            if (holds_ == Holds::future) {
+                std::destroy_at(std::addressof(slot_.fut));
+            }
+        }
+        holds_ = Holds::nothing;
+    }
+
     // Destroys what the slot holds: the owned future, the output or the
     // exception.
     void reset() noexcept {
@@ -206,7 +218,7 @@ private:
         try {
             return a->store(a->future().poll(cx));
         } catch (...) {
-            a->reset();
+            a->drop_future();
             ::new (static_cast<void*>(std::addressof(a->slot_.error)))
                 std::exception_ptr(std::current_exception());
             a->holds_ = Holds::error;
@@ -220,7 +232,7 @@ private:
         if (p.is_pending()) {
             return false;
         }
-        reset();
+        drop_future();
         if constexpr (std::is_void_v<Out>) {
             ::new (static_cast<void*>(std::addressof(slot_.value))) Value{};
         } else {
