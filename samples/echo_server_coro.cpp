@@ -57,7 +57,7 @@ bool parse(int argc, char** argv, Options& o) {
 //
 // Memory: the coroutine frame lives as long as the connection, so it holds
 // only a small buffer, enough for short messages; an idle connection costs
-// about 2 KiB in all (docs/performance.md). The first read that fills it shows that the
+// about 1.5 KiB in all (docs/performance.md). The first read that fills it shows that the
 // peer sends more: from then on the connection reads into a 16 KiB buffer,
 // allocated once.
 pollux::Async<> serve(pollux::net::TcpStream stream) {

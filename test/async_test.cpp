@@ -66,6 +66,57 @@ struct DropFlag {
     Poll<int> poll(Context&) { return Pending{}; }
 };
 
+// Pending for its first `pending` polls (waking itself), then Ready with 5;
+// sets a flag when destroyed.
+struct DropWhenReady {
+    using Output = int;
+    std::shared_ptr<bool> dropped;
+    int pending = 0;
+    DropWhenReady(std::shared_ptr<bool> d, int p) : dropped(std::move(d)), pending(p) {}
+    DropWhenReady(DropWhenReady&& o) noexcept : dropped(std::move(o.dropped)), pending(o.pending) {}
+    ~DropWhenReady() {
+        if (dropped) {
+            *dropped = true;
+        }
+    }
+    Poll<int> poll(Context& cx) {
+        if (pending-- > 0) {
+            cx.waker().wake_by_ref();
+            return Pending{};
+        }
+        return Ready{5};
+    }
+};
+
+// Pending for its first `pending` polls (waking itself), then throws;
+// counts the destructions of the object that was awaited (not of the
+// moved-from ones).
+struct CountDrops {
+    using Output = int;
+    std::shared_ptr<int> drops;
+    int pending = 0;
+    CountDrops(std::shared_ptr<int> d, int p) : drops(std::move(d)), pending(p) {}
+    CountDrops(CountDrops&& o) noexcept : drops(std::move(o.drops)), pending(o.pending) {}
+    ~CountDrops() {
+        if (drops) {
+            ++*drops;
+        }
+    }
+    Poll<int> poll(Context& cx) {
+        if (pending-- > 0) {
+            cx.waker().wake_by_ref();
+            return Pending{};
+        }
+        throw std::runtime_error("poll failed");
+    }
+};
+
+// Ready at once with a Counted.
+struct CountedReady {
+    using Output = Counted;
+    Poll<Counted> poll(Context&) { return Ready{Counted(3)}; }
+};
+
 struct ThrowsOnSecondPoll {
     using Output = int;
     int polls = 0;
@@ -229,6 +280,61 @@ TEST_CASE("Async destroyed while suspended destroys the future it awaits", "[cor
         REQUIRE_FALSE(*dropped);
     }
     REQUIRE(*dropped);
+}
+
+TEST_CASE("Async co_await of an rvalue future drops it on Ready, before the coroutine resumes",
+          "[core][async]") {
+    for (int pending : {0, 1}) {
+        auto dropped = std::make_shared<bool>(false);
+        // Read in the co_await's own full-expression, before its temporaries
+        // (the awaiter among them) are destroyed.
+        auto body = [](std::shared_ptr<bool> d, int p) -> Async<bool> {
+            co_return co_await DropWhenReady(d, p) == 5 && *d;
+        };
+        REQUIRE(block_on(body(dropped, pending)));
+    }
+}
+
+TEST_CASE("Async co_await of an rvalue future whose poll throws drops it once and rethrows at the "
+          "co_await",
+          "[core][async]") {
+    for (int pending : {0, 1}) {
+        auto drops = std::make_shared<int>(0);
+        auto body = [](std::shared_ptr<int> n, int p) -> Async<int> {
+            try {
+                co_await CountDrops(n, p);
+            } catch (const std::runtime_error&) {
+                co_return 1;
+            }
+            co_return 0;
+        };
+        REQUIRE(block_on(body(drops, pending)) == 1);
+        REQUIRE(*drops == 1);
+    }
+}
+
+TEST_CASE("Async co_await of an lvalue future keeps it after Ready", "[core][async]") {
+    auto dropped = std::make_shared<bool>(false);
+    auto body = [](std::shared_ptr<bool> d) -> Async<bool> {
+        DropWhenReady fut(d, 1);
+        int v = co_await fut;
+        co_return v == 5 && !*d;
+    };
+    REQUIRE(block_on(body(dropped)));
+    REQUIRE(*dropped);
+}
+
+TEST_CASE("Async co_await of a plain future moves its output, never copies it, and destroys it "
+          "once",
+          "[core][async]") {
+    Counted::reset();
+    {
+        auto body = []() -> Async<Counted> { co_return co_await CountedReady{}; };
+        Counted c = block_on(body());
+        REQUIRE(c.id == 3);
+        REQUIRE(Counted::copies == 0);
+    }
+    REQUIRE(Counted::alive() == 0);
 }
 
 TEST_CASE("Async chain 100,000 deep of synchronous completions does not overflow the stack",

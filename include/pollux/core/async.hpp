@@ -59,7 +59,9 @@ public:
             return typename std::remove_cvref_t<F>::template ChainAwaiter<F>(std::forward<F>(fut),
                                                                              chain_);
         } else {
-            return FutureAwaiter<F>(std::forward<F>(fut), chain_);
+            POLLUX_ASSERT(chain_->cx != nullptr, "co_await outside a poll of its Async");
+            // Polls once (FutureAwaiter's constructor).
+            return FutureAwaiter<F>(std::forward<F>(fut), *chain_->cx);
         }
     }
 
@@ -204,7 +206,11 @@ public:
 /// `co_await` accepts any `Future`, by value or lvalue reference; the awaited
 /// future is polled with the `Context` of this `Async`'s own poll, and a
 /// `Pending` suspends the coroutine and makes the outer poll return
-/// `Pending`. An exception escaping the body is rethrown from `poll` (so at
+/// `Pending`. A future awaited by value (a temporary, or `std::move(f)`) is
+/// moved into the `co_await` and destroyed as soon as it is Ready, or its
+/// poll threw, before the coroutine continues (Rust's `.await` consumes its
+/// future); one awaited by lvalue reference stays with its holder. An
+/// exception escaping the body is rethrown from `poll` (so at
 /// the parent's `co_await`, or from `block_on`).
 ///
 /// `co_await` of an `Async` by lvalue reference borrows it, as Rust's
@@ -321,7 +327,7 @@ public:
             POLLUX_ASSERT(!child_.handle_.done(), "co_await of an Async that already finished");
             if (p.started_) {
                 // Already driven as a root: poll it like any Future.
-                fallback_.emplace(child_, chain_);
+                fallback_.emplace(child_, *chain_->cx);
                 if (fallback_->await_ready()) {
                     chain_->next = parent;
                 } else {

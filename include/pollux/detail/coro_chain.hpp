@@ -9,6 +9,8 @@
 
 #include <coroutine>
 #include <exception>
+#include <memory>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -83,74 +85,166 @@ struct CoroChain {
 /// Awaits a plain `Future` inside a chain. `Stored` is the future type (the
 /// future was passed as an rvalue and is moved, once, into this awaiter, in
 /// the coroutine frame) or an lvalue reference to it (the caller keeps it).
+///
+/// An owned future is dropped as soon as it is Ready (or its poll threw),
+/// before the coroutine resumes, as Rust's `.await` consumes its future: the
+/// awaiter keeps the future, then the output or the exception, in one slot,
+/// so a `co_await` costs the frame the largest of the three, not their sum
+/// (docs/performance.md, "Idle memory (issue 22): the coroutine sample").
 template <class Stored>
 class FutureAwaiter {
     using Fut = std::remove_reference_t<Stored>;
     using Out = output_t<Fut>;
+    using Value = value_t<Out>;
+    static constexpr bool owned = !std::is_reference_v<Stored>;
+
+    // What `slot_` holds: the owned future until it finished (`future`
+    // for a borrowed one too, whose slot is empty meanwhile), then its
+    // output or the exception its poll threw. `nothing` only between
+    // dropping the future and storing what replaces it, or after a move of
+    // the output threw.
+    enum class Holds : unsigned char { future, value, error, nothing };
+
+    // Trivial for an empty member: only one of them is alive, as `holds_`
+    // says; the awaiter constructs and destroys them.
+    union Slot {
+        Slot() noexcept {}
+        ~Slot() {}
+        std::conditional_t<owned, Fut, Unit> fut;
+        Value value;
+        std::exception_ptr error;
+    };
 
 public:
     // `Stored&&` is `Fut&&` for an owned future and `Fut&` for a borrowed
-    // one: the operand is moved straight into `fut_`, with no by-value
+    // one: the operand is moved straight into the slot, with no by-value
     // parameter in between.
-    FutureAwaiter(Stored&& fut, CoroChain* chain)
-        : fut_(std::forward<Stored>(fut)), chain_(chain) {}
+    //
+    // The first poll happens here, with `cx`, the Context of the outer poll
+    // that is running the coroutine (most awaits complete without
+    // suspending): polling in await_ready would need the chain's address in
+    // every awaiter, 8 bytes of the frame per `co_await`. The awaiter is
+    // made by await_transform, just before await_ready, in the same
+    // expression: the order of what runs is the same. If the poll throws,
+    // the future is dropped and the exception leaves at the co_await.
+    FutureAwaiter(Stored&& fut, Context& cx) {
+        if constexpr (owned) {
+            ::new (static_cast<void*>(std::addressof(slot_.fut))) Fut(std::forward<Stored>(fut));
+        } else {
+            borrowed_ = std::addressof(fut);
+        }
+        try {
+            (void)store(future().poll(cx));
+        } catch (...) {
+            reset();
+            throw;
+        }
+    }
     FutureAwaiter(const FutureAwaiter&) = delete;
     FutureAwaiter& operator=(const FutureAwaiter&) = delete;
+    ~FutureAwaiter() { reset(); }
 
-    // The first poll happens here, with the Context of the outer poll that
-    // is running the coroutine; most awaits complete without suspending.
-    bool await_ready() {
-        POLLUX_ASSERT(chain_->cx != nullptr, "co_await outside a poll of its Async");
-        return store(fut_.poll(*chain_->cx));
-    }
+    // Ready when the constructor's poll was.
+    bool await_ready() const noexcept { return holds_ != Holds::future; }
 
-    void await_suspend(std::coroutine_handle<> h) noexcept {
-        chain_->leaf = h;
-        chain_->awaiter = this;
-        chain_->repoll = &repoll;
+    // Parks this awaiter as the leaf of the chain that `h` (a frame of a
+    // chain: its promise derives from ChainPromiseBase) runs on. Once
+    // suspended, the frame may be detached into another chain (see
+    // CoroChain), and repoll gets its Context from the chain that drives it.
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> h) noexcept {
+        CoroChain* chain = h.promise().chain_;
+        chain->leaf = h;
+        chain->awaiter = this;
+        chain->repoll = &repoll;
     }
 
     Out await_resume() {
-        if (error_) {
-            std::rethrow_exception(error_);
+        if (holds_ == Holds::error) {
+            std::rethrow_exception(slot_.error);
         }
+        POLLUX_ASSERT(holds_ == Holds::value, "co_await resumed without an output");
         if constexpr (!std::is_void_v<Out>) {
-            return std::move(*value_);
+            return std::move(slot_.value);
         }
     }
 
 private:
+    Fut& future() noexcept {
+        if constexpr (owned) {
+            return slot_.fut;
+        } else {
+            return *borrowed_;
+        }
+    }
+
+    // Destroys the owned future if the slot still holds it (a move of the
+    // output that threw left `nothing`); cheaper than reset()'s switch on
+    // the path every completion takes.
+    void drop_future() noexcept {
+        if constexpr (owned) {
+            if (holds_ == Holds::future) {
+                std::destroy_at(std::addressof(slot_.fut));
+            }
+        }
+        holds_ = Holds::nothing;
+    }
+
+    // Destroys what the slot holds: the owned future, the output or the
+    // exception.
+    void reset() noexcept {
+        switch (std::exchange(holds_, Holds::nothing)) {
+        case Holds::future:
+            if constexpr (owned) {
+                std::destroy_at(std::addressof(slot_.fut));
+            }
+            break;
+        case Holds::value:
+            std::destroy_at(std::addressof(slot_.value));
+            break;
+        case Holds::error:
+            std::destroy_at(std::addressof(slot_.error));
+            break;
+        case Holds::nothing:
+            break;
+        }
+    }
+
     // Called by CoroChain::drive with the coroutine suspended. An exception
     // from the future's poll is kept and rethrown inside the coroutine, at
     // the co_await, by await_resume.
     static bool repoll(void* self, Context& cx) {
         auto* a = static_cast<FutureAwaiter*>(self);
         try {
-            return a->store(a->fut_.poll(cx));
+            return a->store(a->future().poll(cx));
         } catch (...) {
-            a->error_ = std::current_exception();
+            a->drop_future();
+            ::new (static_cast<void*>(std::addressof(a->slot_.error)))
+                std::exception_ptr(std::current_exception());
+            a->holds_ = Holds::error;
             return true;
         }
     }
 
+    // On Ready: drops the owned future (the output lives in `p`), then
+    // moves the output into the slot.
     bool store(Poll<Out>&& p) {
         if (p.is_pending()) {
             return false;
         }
-        if constexpr (!std::is_void_v<Out>) {
-            value_.emplace(std::move(p).value());
+        drop_future();
+        if constexpr (std::is_void_v<Out>) {
+            ::new (static_cast<void*>(std::addressof(slot_.value))) Value{};
+        } else {
+            ::new (static_cast<void*>(std::addressof(slot_.value))) Value(std::move(p).value());
         }
+        holds_ = Holds::value;
         return true;
     }
 
-    Stored fut_;
-    // Read only by await_ready and await_suspend: once suspended, the frame
-    // may be detached into another chain (see CoroChain) and repoll gets its
-    // Context from the chain that drives it.
-    CoroChain* chain_;
-    std::exception_ptr error_;
-    [[no_unique_address]] std::conditional_t<std::is_void_v<Out>, Unit, std::optional<value_t<Out>>>
-        value_;
+    Slot slot_;
+    [[no_unique_address]] std::conditional_t<owned, Unit, Fut*> borrowed_{};
+    Holds holds_ = Holds::future;
 };
 
 } // namespace pollux::detail

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <source_location>
 #include <string>
@@ -35,6 +36,21 @@ namespace pollux::detail {
 
 class TaskHeader;
 class SchedulerService;
+
+/// A task's name for dumps: one pointer, null for an unnamed task (most
+/// are), where a `std::string` costs every task 32 bytes. Set at most once,
+/// before the task is registered.
+class TaskName {
+public:
+    [[nodiscard]] bool empty() const noexcept { return text_ == nullptr; }
+    void assign(std::string_view name) { text_ = std::make_unique<std::string>(name); }
+    operator std::string_view() const noexcept {
+        return text_ ? std::string_view(*text_) : std::string_view();
+    }
+
+private:
+    std::unique_ptr<std::string> text_;
+};
 
 /// Where a task was spawned and the name it was given (empty: none).
 struct TaskOrigin {
@@ -165,7 +181,10 @@ public:
     // poll_time_ns_ are written only while the service's detailed metrics
     // are on (they cost two clock reads per poll).
     std::uint64_t id_ = 0;
-    std::string name_;
+    // One pointer: a Task<Async<>> on an io_context executor is 184 B, one
+    // 192-byte malloc chunk (docs/performance.md, "Idle memory (issue 22):
+    // the coroutine sample").
+    TaskName name_;
     std::source_location spawn_site_;
     std::atomic<std::uint64_t> polls_{0};
     std::atomic<std::int64_t> last_poll_ns_{0}; // steady_clock, at the start of the last poll
