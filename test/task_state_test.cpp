@@ -159,6 +159,22 @@ TEST_CASE("task state counts a won submit as scheduling until done_scheduling",
     REQUIRE(s.load() & ts::notified);
 }
 
+TEST_CASE("task state submit on the task's context is not counted as scheduling",
+          "[scheduler][task_state]") {
+    TaskState s(idle_word);
+    REQUIRE(s.transition_to_notified_on_context() == TransitionToNotified::submit);
+    REQUIRE(s.load() & ts::notified);
+    REQUIRE((s.load() & ts::scheduling_mask) == 0);
+    // As a wake: a second merges, and the run clears it.
+    REQUIRE(s.transition_to_notified_on_context() == TransitionToNotified::do_nothing);
+    REQUIRE(s.transition_to_running() == TransitionToRunning::success);
+    REQUIRE(s.transition_to_notified_on_context() == TransitionToNotified::do_nothing);
+    REQUIRE(s.transition_to_idle() == TransitionToIdle::resubmit);
+    (void)s.transition_to_complete();
+    REQUIRE(s.transition_to_notified_on_context() == TransitionToNotified::do_nothing);
+    REQUIRE((s.load() & ts::scheduling_mask) == 0);
+}
+
 TEST_CASE("task state counts an abort's submit as scheduling, and no merged wake",
           "[scheduler][task_state]") {
     TaskState s(idle_word);

@@ -36,9 +36,10 @@ namespace pollux {
 
 namespace detail {
 
-// Spawns onto `ex`, whose context's scheduler is `service`.
+// Spawns onto `ex`, whose context's scheduler is `service`. Always
+// inlined into its two callers: one call fewer per spawn (issue 22).
 template <class Executor, class F>
-JoinHandle<output_t<F>>
+[[gnu::always_inline]] inline JoinHandle<output_t<F>>
 spawn_task_in(SchedulerService& service, const Executor& ex, F&& f, const TaskOrigin& origin) {
     using Fut = std::remove_cvref_t<F>;
     auto* task = detail::Task<Fut, Executor>::create(ex, std::forward<F>(f), service, origin);

@@ -50,27 +50,6 @@ bool SchedulerService::register_task(TaskHeader& task) {
     return true;
 }
 
-void SchedulerService::unregister_task(TaskHeader& task) noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        if (task.prev_) {
-            task.prev_->next_ = task.next_;
-        } else if (head_ == &task) {
-            head_ = task.next_;
-        } else {
-            // Already unlinked by shutdown, which owns the reference now.
-            return;
-        }
-        if (task.next_) {
-            task.next_->prev_ = task.prev_;
-        }
-        task.prev_ = task.next_ = nullptr;
-        --live_;
-        retire_counters(task);
-    }
-    task.release();
-}
-
 namespace {
 
 // Wakes are counted as the polls they cause: every poll but a task's first
@@ -82,12 +61,6 @@ std::uint64_t wakes_of(std::uint64_t polls) noexcept {
 }
 
 } // namespace
-
-void SchedulerService::retire_counters(const TaskHeader& task) noexcept {
-    const std::uint64_t polls = task.polls_.load(std::memory_order_relaxed);
-    retired_polls_ += polls;
-    retired_wakes_ += wakes_of(polls);
-}
 
 std::size_t SchedulerService::live_tasks() const {
     std::lock_guard lock(mutex_);

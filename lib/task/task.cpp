@@ -4,6 +4,7 @@
 
 #include "../debug/poll_slot.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -50,16 +51,21 @@ extern const RawWakerVTable task_waker_vtable;
 // - A run nested in the completion (a user's waker or exception handler
 //   that runs a loop) saves and restores the slot around its own.
 //
-// One pointer: null while closed, slot_open() while open and empty, else
-// the task it holds.
+// - Only the completion of the task whose run opened the slot fills it:
+//   the open slot names that task, so a wake_join nested in its
+//   completion (the shutdown of another context, run by a user's
+//   exception handler or waker) posts as usual.
+//
+// One pointer: null while closed, slot_open(t) while open and empty for the
+// completion of task t, else the task it holds.
 [[gnu::tls_model("initial-exec")]] thread_local constinit TaskHeader* joiner_slot = nullptr;
 
 namespace {
 
-// The open, empty joiner slot: an address no task has.
-char joiner_slot_open_marker;
-TaskHeader* slot_open() noexcept {
-    return reinterpret_cast<TaskHeader*>(&joiner_slot_open_marker);
+// The open, empty joiner slot of task `t`'s completion: `t`'s address with
+// the low bit set, which no task has (a task is aligned to at least 8).
+TaskHeader* slot_open(const TaskHeader* t) noexcept {
+    return reinterpret_cast<TaskHeader*>(reinterpret_cast<std::uintptr_t>(t) | 1u);
 }
 
 // CurrentTaskScope for the poll path: not exported, so it inlines.
@@ -118,17 +124,6 @@ void waker_drop(const void* p) {
 
 const RawWakerVTable task_waker_vtable{&waker_clone, &waker_wake, &waker_wake_by_ref, &waker_drop};
 
-TaskHeader::TaskHeader(const TaskVTable* vtable,
-                       SchedulerService& service,
-                       const TaskOrigin& origin)
-    : spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable), service_(&service) {
-    // Most tasks have no name: an empty std::string from an empty
-    // string_view still costs a construct call per spawn (finding 5).
-    if (!origin.name.empty()) {
-        name_.assign(origin.name);
-    }
-}
-
 Waker TaskHeader::waker() const {
     retain();
     return Waker::from_raw(RawWaker{this, &task_waker_vtable});
@@ -162,20 +157,15 @@ void TaskHeader::wake() const {
     }
 }
 
-void TaskHeader::post_first_run() {
-    try {
-        // Adopts the reference spawn counted for the first run. A closed
-        // context (false) posts nothing: its shutdown drops the task.
-        (void)vtable_->schedule(*this);
-    } catch (...) {
-        // Registered but never runnable: finish it here, as its run would
-        // have on seeing it cancelled (complete() gives back the registry's
-        // reference), and let spawn's caller see the exception.
-        state_.transition_from_failed_submit();
-        drop_future_as_current();
-        complete();
-        throw;
-    }
+void TaskHeader::first_run_failed() noexcept {
+    // Registered but never runnable: finish it here, as its run would have
+    // on seeing it cancelled (complete() gives back the registry's
+    // reference); spawn's caller sees the post's exception. A wake of the
+    // JoinHandle's waker that throws here cannot happen: the handle has
+    // not been returned, so the slot holds no waker.
+    state_.transition_from_failed_submit();
+    drop_future_as_current();
+    complete();
 }
 
 void TaskHeader::refuse() {
@@ -264,74 +254,77 @@ void TaskHeader::run() {
         // Restores the slot (an outer run's, or closed) however complete()
         // ends; when it throws, nothing was put in the slot.
         struct Open {
-            TaskHeader* saved = std::exchange(joiner_slot, slot_open());
+            TaskHeader* saved;
             ~Open() { joiner_slot = saved; }
-        } open;
+        } open{std::exchange(joiner_slot, slot_open(&t))};
         t.complete();
         TaskHeader* const joiner = joiner_slot;
-        return joiner == slot_open() ? nullptr : joiner;
+        return joiner == slot_open(&t) ? nullptr : joiner;
     };
     // One run of `t`: what the run handler does. Returns the joiner that
     // finish put in the slot, or null.
-    const auto run_one = [&finish](TaskHeader& t, bool slot) -> TaskHeader* {
-        again:
-            // Phase 2: a posted run claims the task; a stale one (after shutdown)
-            // does nothing.
-            switch (t.state_.transition_to_running()) {
-            case TransitionToRunning::failed:
-                return nullptr;
-            case TransitionToRunning::cancelled:
-                return finish(t, slot, true);
-            case TransitionToRunning::success:
-                break;
-            }
+    // Inlined into both calls below (GCC otherwise makes it one
+    // out-of-line function: a call and a prologue more per run).
+    const auto run_one = [&finish](TaskHeader & t, bool slot) __attribute__((always_inline))
+                             ->TaskHeader* {
+    again:
+        // Phase 2: a posted run claims the task; a stale one (after shutdown)
+        // does nothing.
+        switch (t.state_.transition_to_running()) {
+        case TransitionToRunning::failed:
+            return nullptr;
+        case TransitionToRunning::cancelled:
+            return finish(t, slot, true);
+        case TransitionToRunning::success:
+            break;
+        }
 
-            // The poll borrows the run handler's reference for its waker instead of
-            // taking one: the waker lives in raw storage whose destructor never runs.
-            alignas(Waker) unsigned char storage[sizeof(Waker)];
-            // SAFETY: the handler's reference keeps *this alive for the whole poll;
-            // clones made by the future take their own references.
-            const Waker* waker = ::new (static_cast<void*>(storage))
-                Waker(Waker::from_raw(RawWaker{&t, &task_waker_vtable}));
-            // Phase 3: a fresh cooperative budget for this poll.
-            Budget budget;
-            Context cx(*waker, &budget);
+        // The poll borrows the run handler's reference for its waker instead of
+        // taking one: the waker lives in raw storage whose destructor never runs.
+        alignas(Waker) unsigned char storage[sizeof(Waker)];
+        // SAFETY: the handler's reference keeps *this alive for the whole poll;
+        // clones made by the future take their own references.
+        const Waker* waker = ::new (static_cast<void*>(storage))
+            Waker(Waker::from_raw(RawWaker{&t, &task_waker_vtable}));
+        // Phase 3: a fresh cooperative budget for this poll.
+        Budget budget;
+        Context cx(*waker, &budget);
 
-            bool ready = false;
+        bool ready = false;
 #if !defined(POLLUX_NO_TASK_DEBUG)
-            // ORDERING: relaxed load and store, not an RMW: see the debug record
-            // in task.hpp (one writer at a time, ordered by the state word).
-            t.polls_.store(t.polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            if (t.service_->detailed()) [[unlikely]] {
-                ready = t.run_timed(cx);
-            } else
+        // ORDERING: relaxed load and store, not an RMW: see the debug record
+        // in task.hpp (one writer at a time, ordered by the state word).
+        t.polls_.store(t.polls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (t.service_->detailed()) [[unlikely]] {
+            ready = t.run_timed(cx);
+        } else
 #endif
-            {
-                PollScope scope(&t);
-                ready = t.poll_once(cx);
+        {
+            PollScope scope(&t);
+            ready = t.poll_once(cx);
+        }
+        if (ready) {
+            return finish(t, slot, false);
+        }
+        // Phase 2, end: a wake that arrived during the poll re-posts the task
+        // rather than looping here, so other handlers get their turn.
+        switch (t.state_.transition_to_idle()) {
+        case TransitionToIdle::ok:
+            return nullptr;
+        case TransitionToIdle::resubmit:
+            try {
+                t.post_run();
+            } catch (...) {
+                // The post threw (bad_alloc). The task is `notified` with no
+                // run queued; rather than lose the wake, this thread, which is
+                // on the task's executor, polls it again.
+                goto again;
             }
-            if (ready) {
-                return finish(t, slot, false);
-            }
-            // Phase 2, end: a wake that arrived during the poll re-posts the task
-            // rather than looping here, so other handlers get their turn.
-            switch (t.state_.transition_to_idle()) {
-            case TransitionToIdle::ok:
-                return nullptr;
-            case TransitionToIdle::resubmit:
-                try {
-                    t.post_run();
-                } catch (...) {
-                    // The post threw (bad_alloc). The task is `notified` with no
-                    // run queued; rather than lose the wake, this thread, which is
-                    // on the task's executor, polls it again.
-                    goto again;
-                }
-                return nullptr;
-            case TransitionToIdle::cancelled:
-                return finish(t, slot, true);
-            }
-            return nullptr; // unreachable: every case returns
+            return nullptr;
+        case TransitionToIdle::cancelled:
+            return finish(t, slot, true);
+        }
+        return nullptr; // unreachable: every case returns
     };
 
     TaskHeader* const joiner = run_one(*this, true);
@@ -373,6 +366,29 @@ void TaskHeader::finish_cancelled() {
     complete();
 }
 
+// The registry's side of a completion. Here rather than in
+// scheduler_service.cpp so that complete() inlines it (issue 22).
+void SchedulerService::unregister_task(TaskHeader& task) noexcept {
+    {
+        std::lock_guard lock(mutex_);
+        if (task.prev_) {
+            task.prev_->next_ = task.next_;
+        } else if (head_ == &task) {
+            head_ = task.next_;
+        } else {
+            // Already unlinked by shutdown, which owns the reference now.
+            return;
+        }
+        if (task.next_) {
+            task.next_->prev_ = task.prev_;
+        }
+        task.prev_ = task.next_ = nullptr;
+        --live_;
+        retire_counters(task);
+    }
+    task.release();
+}
+
 void TaskHeader::complete() {
     // Leave the registry first, so that whoever sees the task complete (its
     // JoinHandle, on any thread) also sees it gone from live_tasks and
@@ -410,18 +426,28 @@ void TaskHeader::wake_join(std::uint32_t prev) {
             }
         }
     } hand_back{this};
-    if (joiner_slot == slot_open()) {
-        // The joiner slot is open: a task that may run on this thread goes
-        // there instead of being posted (see joiner_slot).
+    if (joiner_slot == slot_open(this)) {
+        // The joiner slot is open for this completion: a task that may run
+        // on this thread goes there instead of being posted (see
+        // joiner_slot).
         const RawWaker& raw = join_waker_.as_raw();
         if (raw.vtable == &task_waker_vtable) {
             auto* joiner = const_cast<TaskHeader*>(static_cast<const TaskHeader*>(raw.data));
-            // This thread runs the joiner's io_context, so its shutdown
-            // is not running.
-            if (joiner->vtable_->runs_here(*joiner)) {
-                if (joiner->state_.transition_to_notified() == TransitionToNotified::submit) {
+            // This thread runs this task's io_context: the run that opened
+            // the slot is one of its handlers (a posted run, or
+            // wake_from_handler after runs_here). So a joiner on a plain
+            // executor of the same context runs here too, which the
+            // services' comparison says without the vtable call and Asio's
+            // call-stack walk of runs_here (finding 5); any other joiner
+            // asks runs_here.
+            const bool here = (plain_io_ && joiner->plain_io_ && joiner->service_ == service_) ||
+                              joiner->vtable_->runs_here(*joiner);
+            if (here) {
+                // This thread runs the joiner's io_context, so its shutdown
+                // is not running: the submit need not count itself.
+                if (joiner->state_.transition_to_notified_on_context() ==
+                    TransitionToNotified::submit) {
                     joiner->retain();
-                    joiner->state_.done_scheduling();
                     joiner_slot = joiner;
                 }
                 // Otherwise it is scheduled, running or complete: the wake
@@ -431,11 +457,6 @@ void TaskHeader::wake_join(std::uint32_t prev) {
         }
     }
     join_waker_.wake_by_ref();
-}
-
-TaskHeader* current_task() noexcept {
-    // static_cast keeps null null.
-    return static_cast<TaskHeader*>(current_task_slot);
 }
 
 CurrentTaskScope::CurrentTaskScope(TaskHeader* task) noexcept : previous_(current_task_slot) {

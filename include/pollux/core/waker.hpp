@@ -42,6 +42,22 @@ struct RawWaker {
     const RawWakerVTable* vtable;
 };
 
+namespace detail {
+
+// The no-op waker's vtable, inline: moving a Waker leaves a no-op behind
+// and dropping one is a comparison (see ~Waker), so neither calls into
+// libpollux (issue 22's spawn + join). Exported (POLLUX_API), so that the
+// program and libpollux share one vtable: every no-op waker, moved-from
+// or Waker::noop(), is will_wake of every other.
+struct POLLUX_API NoopWaker {
+    static RawWaker clone(const void*) noexcept { return RawWaker{nullptr, &vtable}; }
+    static void op(const void*) noexcept {}
+    static constexpr RawWakerVTable vtable{&clone, &op, &op, &op};
+    static constexpr RawWaker raw{nullptr, &vtable};
+};
+
+} // namespace detail
+
 /// A handle that wakes a task: copying clones it, destroying drops it.
 ///
 /// @par Thread safety
@@ -86,7 +102,12 @@ public:
         swap(moved);
         return *this;
     }
-    ~Waker() { raw_.vtable->drop(raw_.data); }
+    ~Waker() {
+        // A moved-from Waker (the usual one to drop) skips the call.
+        if (raw_.vtable != &detail::NoopWaker::vtable) {
+            raw_.vtable->drop(raw_.data);
+        }
+    }
 
     /// Wakes the task and releases this reference; `*this` becomes a no-op
     /// waker.
@@ -112,7 +133,7 @@ public:
 
 private:
     explicit Waker(RawWaker raw) noexcept : raw_(raw) {}
-    static RawWaker noop_raw() noexcept;
+    static RawWaker noop_raw() noexcept { return detail::NoopWaker::raw; }
 
     RawWaker raw_;
 };

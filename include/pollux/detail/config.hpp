@@ -15,6 +15,14 @@
 #define POLLUX_API
 #endif
 
+// A member of a POLLUX_API class that only libpollux calls: hidden, so the
+// library's calls to it are direct (no PLT) and may be inlined.
+#if defined(POLLUX_BUILDING_LIBRARY)
+#define POLLUX_LOCAL __attribute__((visibility("hidden")))
+#else
+#define POLLUX_LOCAL
+#endif
+
 namespace pollux::detail {
 
 [[noreturn]] inline void

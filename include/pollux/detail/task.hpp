@@ -12,6 +12,7 @@
 #include <pollux/debug/await_site.hpp>
 #include <pollux/detail/config.hpp>
 #include <pollux/detail/context_gate.hpp>
+#include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/task_state.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -35,7 +36,6 @@
 namespace pollux::detail {
 
 class TaskHeader;
-class SchedulerService;
 
 /// A task's name for dumps: one pointer, null for an unnamed task (most
 /// are), where a `std::string` costs every task 32 bytes. Set at most once,
@@ -129,8 +129,24 @@ public:
 
     /// Posts the first run of a task that spawn registered; the run handler
     /// adopts the initial reference meant for it (or it is released if the
-    /// context closed meanwhile: the shutdown drops the task).
-    void post_first_run();
+    /// context closed meanwhile: the shutdown drops the task). Inline, so a
+    /// spawn makes no call into libpollux for it; the rare failure is.
+    void post_first_run() {
+        try {
+            // A closed context (false) posts nothing: its shutdown drops
+            // the task.
+            (void)vtable_->schedule(*this);
+        } catch (...) {
+            first_run_failed();
+            throw;
+        }
+    }
+
+    /// post_first_run's post threw: registered but never runnable, the task
+    /// is finished here, as its run would have on seeing it cancelled
+    /// (complete() gives back the registry's reference). The caller
+    /// rethrows.
+    void first_run_failed() noexcept;
 
     /// A task that its context refused (spawned after the scheduler shut
     /// down): marks it complete and cancelled, drops its future with the
@@ -158,10 +174,17 @@ public:
     // Fields shared with JoinHandle and SchedulerService (see (c) in
     // task_state.hpp for who may touch what).
     mutable TaskState state_{task_state::initial | task_state::notified};
-    Waker join_waker_ = Waker::noop(); // the join slot: owned as the join_waker bit says
-    std::exception_ptr error_;         // written before complete, read after
-    bool output_taken_ = false;        // the JoinHandle's alone
-    TaskHeader* prev_ = nullptr;       // registry links, under the service's mutex
+    // The join slot: owned as the join_waker bit says. Starts as a no-op
+    // waker made inline (no call into libpollux, no clone).
+    Waker join_waker_ = Waker::from_raw(NoopWaker::raw);
+    std::exception_ptr error_;  // written before complete, read after
+    bool output_taken_ = false; // the JoinHandle's alone
+    // The executor is a plain io_context executor (stored as one, or inside
+    // an any_io_executor): set by the typed task's constructor, never
+    // changed. Unlike io_executor() it stays readable after the task
+    // completed, from any thread (the joiner slot's check in wake_join).
+    bool plain_io_ = false;
+    TaskHeader* prev_ = nullptr; // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
     // # The debug record (docs/debugging.md)
@@ -191,7 +214,18 @@ public:
     std::atomic<std::int64_t> poll_time_ns_{0}; // sum over polls
 
 protected:
-    TaskHeader(const TaskVTable* vtable, SchedulerService& service, const TaskOrigin& origin);
+    // Inline, always: spawn makes the task without a call (GCC otherwise
+    // keeps it out of line in spawn_task_in, a call and a prologue more).
+    [[gnu::always_inline]] TaskHeader(const TaskVTable* vtable,
+                                      SchedulerService& service,
+                                      const TaskOrigin& origin)
+        : spawn_site_(origin.site), gate_(service.gate()), vtable_(vtable), service_(&service) {
+        // Most tasks have no name: an empty std::string from an empty
+        // string_view still costs a construct call per spawn (finding 5).
+        if (!origin.name.empty()) {
+            name_.assign(origin.name);
+        }
+    }
     ~TaskHeader() = default;
 
     // The gate of the executor's context: held for the task's whole life,
@@ -201,25 +235,27 @@ protected:
 private:
     friend class SchedulerService;
 
-    void complete();
-    void finish_cancelled();
+    // The members below are called only inside libpollux: hidden
+    // (POLLUX_LOCAL), so those calls are direct and may be inlined.
+    POLLUX_LOCAL void complete();
+    POLLUX_LOCAL void finish_cancelled();
     // After the transition to complete (or shutdown) that returned `prev`:
     // wakes the JoinHandle's waker if the slot holds one, then hands the
     // slot back (or drops the waker when the handle is gone). Throws what
     // the wake throws, after handing the slot back.
-    void wake_join(std::uint32_t prev);
+    POLLUX_LOCAL void wake_join(std::uint32_t prev);
     // Drops the future with this task current (as a completing poll does),
     // so a destructor may use spawn(f) or the task's executor.
-    void drop_future_as_current() noexcept;
+    POLLUX_LOCAL void drop_future_as_current() noexcept;
     // One poll of the future; an exception is stored and counts as Ready.
-    bool poll_once(Context& cx) noexcept;
-    bool run_timed(Context& cx) noexcept;
+    POLLUX_LOCAL bool poll_once(Context& cx) noexcept;
+    POLLUX_LOCAL bool run_timed(Context& cx) noexcept;
     // Posts a run handler with a new reference: every submit and resubmit.
     // Returns false when the context is closed (nothing posted).
-    bool post_run() const;
+    POLLUX_LOCAL bool post_run() const;
     // The post of a won submit (wake, abort). If it throws, puts the task
     // back to idle so that a later wake posts again, then rethrows.
-    void post_submitted() const;
+    POLLUX_LOCAL void post_submitted() const;
 
     // Initial references: the registry, the JoinHandle and the first run
     // handler (spawn submits the task at once, hence `notified` above).
@@ -301,7 +337,9 @@ public:
     template <class G>
     Task(const Executor& ex, G&& fut, SchedulerService& service, const TaskOrigin& origin)
         : TaskWithOutput<output_t<F>>(&vtable, service, origin), executor_(std::in_place, ex),
-          future_(std::in_place, std::forward<G>(fut)) {}
+          future_(std::in_place, std::forward<G>(fut)) {
+        this->plain_io_ = io_executor(*this) != nullptr;
+    }
 
 private:
     static bool poll(TaskHeader& h, Context& cx) {
@@ -402,7 +440,19 @@ private:
 };
 
 /// The task whose poll is running on this thread, or null.
-POLLUX_API TaskHeader* current_task() noexcept;
+inline TaskHeader* current_task() noexcept {
+    // static_cast keeps null null.
+    return static_cast<TaskHeader*>(current_task_slot);
+}
+
+// SchedulerService::retire_counters, here where TaskHeader is complete.
+// Every poll but the first follows a wake (metrics() counts the live
+// tasks' wakes the same way).
+inline void SchedulerService::retire_counters(const TaskHeader& task) noexcept {
+    const std::uint64_t polls = task.polls_.load(std::memory_order_relaxed);
+    retired_polls_ += polls;
+    retired_wakes_ += polls == 0 ? 0 : polls - 1;
+}
 
 /// Wakes `w` from an Asio completion handler (use_future's). A task's own
 /// waker, woken on a thread that runs the task's io_context while no task

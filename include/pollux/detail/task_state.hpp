@@ -124,7 +124,9 @@ namespace pollux::detail {
 //     later submit can win) and then waits for the count to reach zero
 //     (wait_for_schedulers) before it may release the executor. The count
 //     rides in the same CAS as the submit, so there is no window between
-//     winning and being counted.
+//     winning and being counted. A submit by a thread inside one of the
+//     context's handlers (the joiner slot's, transition_to_notified_on_context)
+//     is not counted: the shutdown cannot run while that thread is there.
 namespace task_state {
 
 /// A thread is polling the future.
@@ -184,6 +186,27 @@ public:
             if (word_.compare_exchange_weak(
                     s, next, std::memory_order_acq_rel, std::memory_order_relaxed)) {
                 return submit ? TransitionToNotified::submit : TransitionToNotified::do_nothing;
+            }
+        }
+    }
+
+    /// As transition_to_notified, for a thread that runs the task's
+    /// io_context (the joiner slot's submit): it does not count itself in
+    /// `scheduling` ((f): the context's shutdown cannot run while this
+    /// thread is inside one of its handlers), one read-modify-write fewer.
+    TransitionToNotified transition_to_notified_on_context() noexcept {
+        std::uint32_t s = word_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (s & (task_state::complete | task_state::notified)) {
+                return TransitionToNotified::do_nothing;
+            }
+            // ORDERING: acq_rel, as transition_to_notified.
+            if (word_.compare_exchange_weak(s,
+                                            s | task_state::notified,
+                                            std::memory_order_acq_rel,
+                                            std::memory_order_relaxed)) {
+                return (s & task_state::running) == 0 ? TransitionToNotified::submit
+                                                      : TransitionToNotified::do_nothing;
             }
         }
     }
