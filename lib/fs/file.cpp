@@ -206,12 +206,8 @@ Metadata file_metadata(const FileImpl& f) noexcept {
 // `inline_size` bytes the buffer is part of the block (one allocation for
 // block and buffer: the 4 KiB random read is the common case); larger ones
 // get their own.
-struct PositionalOp {
+struct PositionalOp : CompletionSlot {
     static constexpr std::size_t inline_size = 4096;
-    std::mutex mutex;
-    bool done = false;
-    std::int64_t res = 0;
-    Waker waker = Waker::noop();
     std::unique_ptr<std::byte[]> heap;
     std::size_t len = 0;
     // A read's on the ring: lets a dropped future cancel it there (the pool
@@ -227,14 +223,7 @@ struct PositionalOp {
     // The backend's result, on whichever thread it arrives.
     void finish(FileImpl& file, std::int64_t r) {
         file.positional.fetch_sub(1, std::memory_order_relaxed);
-        Waker w = Waker::noop();
-        {
-            std::lock_guard lock(mutex);
-            res = r;
-            done = true;
-            w = std::move(waker);
-        }
-        std::move(w).wake();
+        CompletionSlot::finish(r);
     }
 };
 

@@ -48,7 +48,33 @@ inline constexpr std::size_t default_max_buf_size = 2 * 1024 * 1024;
 
 enum class Flight : std::uint8_t { none, read, write, other };
 
-struct FileImpl : std::enable_shared_from_this<FileImpl> {
+// A job's result handed from the thread that ran it to the one polling
+// for it: `done`, `res` and `waker` are guarded by `mutex`. The job's
+// completion stores the result, sets `done` and takes the waker under the
+// lock, then wakes outside it; the poller reads `done` and `res` (or
+// registers its waker) under the same lock, which orders the job's other
+// writes before the poller's reads. The File's operation in flight and
+// each read_at/write_at have one.
+struct CompletionSlot {
+    std::mutex mutex;
+    bool done = false;
+    std::int64_t res = 0;
+    Waker waker = Waker::noop();
+
+    // Called by the job's completion (any thread).
+    void finish(std::int64_t r) {
+        Waker w = Waker::noop();
+        {
+            std::lock_guard lock(mutex);
+            res = r;
+            done = true;
+            w = std::move(waker);
+        }
+        std::move(w).wake();
+    }
+};
+
+struct FileImpl : std::enable_shared_from_this<FileImpl>, CompletionSlot {
     explicit FileImpl(int fd_) noexcept : fd(fd_) {}
     FileImpl(const FileImpl&) = delete;
     FileImpl& operator=(const FileImpl&) = delete;
@@ -83,24 +109,6 @@ struct FileImpl : std::enable_shared_from_this<FileImpl> {
     std::unique_ptr<std::byte[]> buf;
     std::size_t cap = 0;
     struct stat st {};
-
-    // Guarded by mutex.
-    std::mutex mutex;
-    bool done = false;
-    std::int64_t res = 0;
-    Waker waker = Waker::noop();
-
-    // Called by the job's completion (any thread).
-    void finish(std::int64_t r) {
-        Waker w = Waker::noop();
-        {
-            std::lock_guard lock(mutex);
-            res = r;
-            done = true;
-            w = std::move(waker);
-        }
-        std::move(w).wake();
-    }
 };
 
 } // namespace pollux::fs::detail
