@@ -8,8 +8,10 @@
 #include "sys.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace pollux::fs {
@@ -47,6 +49,111 @@ void ensure_cap(FileImpl& f, std::size_t n) {
     }
 }
 
+void ensure_ahead_cap(FileImpl& f, std::size_t n) {
+    if (f.ahead_cap < n) {
+        f.ahead_buf = std::make_unique_for_overwrite<std::byte[]>(n);
+        f.ahead_cap = n;
+    }
+}
+
+// Counts a completed read of `r` bytes towards "sequential": reads in a row
+// that got all they asked for.
+void count_read(FileImpl& f, std::int64_t r) {
+    if (static_cast<std::size_t>(r) == f.flight_len) {
+        f.ahead_size = f.flight_len;
+        f.full_reads = static_cast<std::uint8_t>(std::min(f.full_reads + 1, 2));
+    } else {
+        f.full_reads = 0;
+    }
+}
+
+// A read(2) of the File's on the pool: into `buf` (the caller's read) or
+// `ahead_buf` (a read-ahead). The first one also learns whether the
+// descriptor is a regular file (`kind`). Destroyed unrun (the pool shut down
+// with it queued), it completes the File's flight with ECANCELED without
+// waking anyone, so the File stays usable: a read-ahead is forgotten, a
+// caller's read reports `operation_canceled`.
+struct PoolRead {
+    std::shared_ptr<FileImpl> self;
+    std::byte* into;
+    std::size_t n;
+    bool learn_kind;
+
+    PoolRead(std::shared_ptr<FileImpl> s, std::byte* to, std::size_t len, bool learn) noexcept
+        : self(std::move(s)), into(to), n(len), learn_kind(learn) {}
+    PoolRead(PoolRead&&) noexcept = default;
+    PoolRead(const PoolRead&) = delete;
+    PoolRead& operator=(const PoolRead&) = delete;
+    PoolRead& operator=(PoolRead&&) = delete;
+    ~PoolRead() {
+        if (self) {
+            self->abandon(-ECANCELED);
+        }
+    }
+
+    void operator()() {
+        const int fd = self->fd;
+        const std::int64_t r = sys::result_of(sys::retry([&] { return ::read(fd, into, n); }));
+        if (learn_kind) {
+            struct stat s {};
+            self->kind =
+                ::fstat(fd, &s) == 0 && S_ISREG(s.st_mode) ? FileKind::regular : FileKind::other;
+        }
+        std::exchange(self, nullptr)->finish(r);
+    }
+};
+
+// Submits a read of `n` bytes into `into` as the File's flight. False when
+// the pool refused it (nothing in flight then).
+bool submit_read(FileImpl& f,
+                 boost::asio::execution_context& ctx,
+                 std::byte* into,
+                 std::size_t n,
+                 Flight flight) {
+    bool queued = false;
+    if (pool_only(ctx)) {
+        queued = pollux::detail::submit_blocking(
+            ctx,
+            PoolRead(f.shared_from_this(), into, n, f.kind == FileKind::unknown),
+            WorkKind::abandonable,
+            pollux::detail::WorkLane::fs);
+        if (!queued) {
+            // The refused job was destroyed unrun: undo its abandon().
+            std::lock_guard lock(f.mutex);
+            f.done = false;
+        }
+    } else {
+        queued = backend::read_at(ctx, f.fd, into, n, -1, completion(f));
+    }
+    if (queued) {
+        f.busy = true;
+        f.flight = flight;
+        f.flight_len = n;
+    }
+    return queued;
+}
+
+// Starts the next read of a regular file read sequentially into
+// `ahead_buf`, while the caller takes bytes out of `buf` (see file_impl.hpp,
+// "Read-ahead"). Nothing when the File is busy, already holds bytes read
+// ahead, or has not been read sequentially; a refused job is no error (the
+// caller's own read comes later).
+void maybe_read_ahead(FileImpl& f) {
+    if (f.busy || f.ahead_len > 0 || f.kind != FileKind::regular || f.full_reads < 2 ||
+        f.ahead_size == 0) {
+        return;
+    }
+    boost::asio::execution_context& ctx = current_context("pollux::fs::File::poll_read");
+    if (!pool_only(ctx)) {
+        // The ring reads a cached page inside the submission, on this
+        // thread: a read ahead there would not overlap the copy
+        // (docs/decisions.md, "Read-ahead on the pool only").
+        return;
+    }
+    ensure_ahead_cap(f, f.ahead_size);
+    (void)submit_read(f, ctx, f.ahead_buf.get(), f.ahead_size, Flight::read_ahead);
+}
+
 // Takes the result of the operation in flight if it has completed; with a
 // context, registers its waker otherwise. True when the file is idle.
 bool complete(FileImpl& f, Context* cx) {
@@ -72,9 +179,23 @@ bool complete(FileImpl& f, Context* cx) {
         if (r < 0) {
             f.len = 0;
             f.read_err = err_of(r);
+            f.full_reads = 0;
         } else {
             f.len = static_cast<std::size_t>(r);
             f.eof = r == 0;
+            count_read(f, r);
+        }
+        break;
+    case Flight::read_ahead:
+        // Bytes, or nothing: a failed, abandoned or empty read-ahead is
+        // forgotten (the descriptor did not move), and the read that gets
+        // here reads again itself.
+        if (r > 0) {
+            f.ahead_len = static_cast<std::size_t>(r);
+            count_read(f, r);
+        } else {
+            f.ahead_len = 0;
+            f.full_reads = 0;
         }
         break;
     case Flight::write:
@@ -96,17 +217,16 @@ bool complete(FileImpl& f, Context* cx) {
 
 // Drops the bytes read ahead, moving the file position back over them so
 // that it is where the caller has read to.
+// Called while idle (no read-ahead in flight).
 boost::system::error_code give_back_read_ahead(FileImpl& f) {
     f.read_err.reset();
     f.eof = false;
-    if (f.pos < f.len) {
-        const off_t back = static_cast<off_t>(f.len - f.pos);
-        f.len = f.pos = 0;
-        if (::lseek(f.fd, -back, SEEK_CUR) < 0) {
-            return sys::last_error();
-        }
+    f.full_reads = 0;
+    const std::size_t unread = f.len - f.pos + f.ahead_len;
+    f.len = f.pos = f.ahead_len = 0;
+    if (unread > 0 && ::lseek(f.fd, -static_cast<off_t>(unread), SEEK_CUR) < 0) {
+        return sys::last_error();
     }
-    f.len = f.pos = 0;
     return {};
 }
 
@@ -128,11 +248,12 @@ poll_file_op(FileImpl& f, Context& cx, FileOp op, SeekFrom arg, std::uint64_t& s
             int whence = SEEK_SET;
             if (arg.whence == SeekFrom::Whence::current) {
                 whence = SEEK_CUR;
-                off -= static_cast<std::int64_t>(f.len - f.pos);
+                off -= static_cast<std::int64_t>(f.len - f.pos + f.ahead_len);
             } else if (arg.whence == SeekFrom::Whence::end) {
                 whence = SEEK_END;
             }
-            f.len = f.pos = 0;
+            f.len = f.pos = f.ahead_len = 0;
+            f.full_reads = 0;
             f.read_err.reset();
             f.eof = false;
             // lseek(2) only sets a number in the open file description: it
@@ -317,7 +438,11 @@ Poll<Result<std::size_t>> File::poll_read(Context& cx, boost::asio::mutable_buff
     POLLUX_ASSERT(impl_ != nullptr, "pollux::fs::File used after it was moved from");
     FileImpl& f = *impl_;
     for (;;) {
-        if (!detail::complete(f, &cx)) {
+        // A read-ahead in flight does not hold up the bytes already in
+        // `buf`; anything else in flight (a caller's read, a write, a sync)
+        // is waited for first.
+        const bool serve_now = f.busy && f.flight == detail::Flight::read_ahead && f.pos < f.len;
+        if (!detail::complete(f, serve_now ? nullptr : &cx) && !serve_now) {
             return Pending{};
         }
         if (f.read_err) {
@@ -331,9 +456,21 @@ Poll<Result<std::size_t>> File::poll_read(Context& cx, boost::asio::mutable_buff
         }
         if (f.pos < f.len) {
             const std::size_t n = std::min(f.len - f.pos, dst.size());
+            // The next read first, then the copy: they run side by side.
+            if (n > 0) {
+                detail::maybe_read_ahead(f);
+            }
             std::memcpy(dst.data(), f.buf.get() + f.pos, n);
             f.pos += n;
             return Ready<R>{R(n)};
+        }
+        if (f.ahead_len > 0) {
+            // The caller got to the bytes read ahead: they become `buf`.
+            std::swap(f.buf, f.ahead_buf);
+            std::swap(f.cap, f.ahead_cap);
+            f.len = std::exchange(f.ahead_len, 0);
+            f.pos = 0;
+            continue;
         }
         if (dst.size() == 0) {
             return Ready<R>{R(std::size_t{0})};
@@ -346,11 +483,9 @@ Poll<Result<std::size_t>> File::poll_read(Context& cx, boost::asio::mutable_buff
             detail::current_context("pollux::fs::File::poll_read");
         detail::ensure_cap(f, n);
         f.len = f.pos = 0;
-        if (!backend::read_at(ctx, f.fd, f.buf.get(), n, -1, detail::completion(f))) {
+        if (!detail::submit_read(f, ctx, f.buf.get(), n, detail::Flight::read)) {
             return detail::ready_error<std::size_t>(detail::refused_error());
         }
-        f.busy = true;
-        f.flight = detail::Flight::read;
     }
 }
 

@@ -15,9 +15,12 @@
 // - Owner fields (`busy`, `flight`, sequence numbers, the saved errors,
 //   `len`/`pos`): touched only by the thread polling the File (tokio's
 //   `&mut self`), never by a job.
-// - The buffer `buf` and `st`: the job of the operation in flight owns them
-//   from submission until it publishes `done`; the owner touches them only
-//   while `busy` is false. `done`, `res` and `waker` are guarded by `mutex`:
+// - The buffers `buf` and `ahead_buf`, `st` and `kind`: the job of the
+//   operation in flight owns what it writes from submission until it
+//   publishes `done`; the owner touches them only while `busy` is false,
+//   except `buf` while the flight is a read-ahead (which writes only
+//   `ahead_buf`): the caller's bytes are copied out of `buf` while the next
+//   read runs (see "Read-ahead" below). `done`, `res` and `waker` are guarded by `mutex`:
 //   the job writes `res`, sets `done` and takes the waker under it, then
 //   wakes outside; the owner reads `done` and `res` under it, which orders
 //   the job's writes to `buf`/`st` before the owner's reads.
@@ -27,6 +30,19 @@
 // operation first drives the one before it to idle, so they take effect in
 // the order they were started (the write before a read, a write before the
 // fsync that follows it).
+//
+// Read-ahead (the worker pool only; docs/fs.md "Read-ahead"): once a
+// regular file has been read sequentially (two reads in a row that got all
+// they asked for), each read that hands out bytes of `buf` first starts the
+// next read of the same size into `ahead_buf` (Flight::read_ahead), so the
+// pool's read(2) runs while the loop copies out. The descriptor's position
+// then runs ahead of the caller's by `len - pos + ahead_len` bytes (plus
+// the read in flight); every operation that needs the caller's position
+// first waits for the flight and gives those bytes back (lseek). A
+// read-ahead that fails, finds the end of the file or is abandoned unrun
+// at shutdown leaves nothing ahead: the read that gets there reads again
+// itself, so it sees what a read without read-ahead would (new bytes of a
+// file that grew, the error if it persists).
 
 #include <pollux/core/waker.hpp>
 #include <pollux/fs/file.hpp>
@@ -46,7 +62,12 @@ namespace pollux::fs::detail {
 
 inline constexpr std::size_t default_max_buf_size = 2 * 1024 * 1024;
 
-enum class Flight : std::uint8_t { none, read, write, other };
+enum class Flight : std::uint8_t { none, read, read_ahead, write, other };
+
+// What the descriptor is, learnt by the first pool read (fstat): only
+// regular files are read ahead (a pipe's or a terminal's bytes, once read,
+// cannot be given back by a seek).
+enum class FileKind : std::uint8_t { unknown, regular, other };
 
 // A job's result handed from the thread that ran it to the one polling
 // for it: `done`, `res` and `waker` are guarded by `mutex`. The job's
@@ -71,6 +92,19 @@ struct CompletionSlot {
             w = std::move(waker);
         }
         std::move(w).wake();
+    }
+
+    // Called when the job is destroyed unrun (its pool shut down first):
+    // completes with `r` without waking (the waiting task, if any, belongs
+    // to the runtime going away); the waker is dropped on this thread.
+    void abandon(std::int64_t r) {
+        Waker w = Waker::noop();
+        {
+            std::lock_guard lock(mutex);
+            res = r;
+            done = true;
+            w = std::move(waker);
+        }
     }
 };
 
@@ -101,14 +135,21 @@ struct FileImpl : std::enable_shared_from_this<FileImpl>, CompletionSlot {
     std::int64_t completed_res = 0;
     std::optional<boost::system::error_code> last_write_err;
     std::optional<boost::system::error_code> read_err;
-    bool eof = false;    // the last read completed with 0 bytes, not yet reported
-    std::size_t len = 0; // bytes read ahead into buf ...
-    std::size_t pos = 0; // ... of which the caller has taken this many
+    bool eof = false;            // the last read completed with 0 bytes, not yet reported
+    std::size_t len = 0;         // bytes read ahead into buf ...
+    std::size_t pos = 0;         // ... of which the caller has taken this many
+    std::size_t ahead_len = 0;   // bytes of a completed read-ahead in ahead_buf
+    std::size_t flight_len = 0;  // bytes the read in flight asked for
+    std::size_t ahead_size = 0;  // what the last full read asked for
+    std::uint8_t full_reads = 0; // reads in a row that got all they asked (at most 2)
 
     // Owned by the job in flight.
     std::unique_ptr<std::byte[]> buf;
     std::size_t cap = 0;
+    std::unique_ptr<std::byte[]> ahead_buf;
+    std::size_t ahead_cap = 0;
     struct stat st {};
+    FileKind kind = FileKind::unknown;
 };
 
 } // namespace pollux::fs::detail
