@@ -201,6 +201,24 @@ TEST_CASE("Read-ahead: after two full reads of a regular file, the next read run
     CHECK(eventually([&] { return os_offset(f) == static_cast<off_t>(3 * chunk); }));
 }
 
+TEST_CASE("Read-ahead: the read-ahead asks for twice the caller's read (at most max_buf_size), and "
+          "the position stays the caller's",
+          "[fs][file][read_ahead]") {
+    TempDir dir;
+    const std::string data = pattern(20 * chunk);
+    put(dir / "f", data);
+    Runtime rt(pool_options());
+    auto f = open_chunked(rt, fs::File::open(dir / "f"));
+    f.set_max_buf_size(8 * chunk);
+    CHECK(read_once(rt, f) == data.substr(0, chunk));
+    CHECK(read_once(rt, f) == data.substr(chunk, chunk));
+    CHECK(eventually([&] { return os_offset(f) == static_cast<off_t>(4 * chunk); }));
+    auto pos = rt.block_on(f.seek(fs::SeekFrom::current(0)));
+    REQUIRE(pos);
+    CHECK(*pos == 2 * chunk);
+    CHECK(read_to_end(rt, f) == data.substr(2 * chunk));
+}
+
 TEST_CASE("Read-ahead: one read is not read ahead of (the offset stays where the caller read to "
           "once the File is idle)",
           "[fs][file][read_ahead]") {
@@ -245,6 +263,7 @@ TEST_CASE("Read-ahead: reads of changing sizes give every byte in order",
     put(dir / "f", data);
     Runtime rt(pool_options());
     auto f = open_chunked(rt, fs::File::open(dir / "f"));
+    f.set_max_buf_size(4 * chunk); // room for read-aheads longer than a read
     const std::size_t sizes[] = {chunk, chunk, chunk, 100, chunk, 5000, 1, chunk, chunk, 3000};
     std::string all;
     for (std::size_t i = 0;; ++i) {

@@ -34,7 +34,8 @@
 // Read-ahead (the worker pool only; docs/fs.md "Read-ahead"): once a
 // regular file has been read sequentially (two reads in a row that got all
 // they asked for), each read that hands out bytes of `buf` first starts the
-// next read of the same size into `ahead_buf` (Flight::read_ahead), so the
+// next read, of twice the caller's read size (at most `max_buf`), into
+// `ahead_buf` (Flight::read_ahead), so the
 // pool's read(2) runs while the loop copies out. The descriptor's position
 // then runs ahead of the caller's by `len - pos + ahead_len` bytes (plus
 // the read in flight); every operation that needs the caller's position
@@ -140,7 +141,7 @@ struct FileImpl : std::enable_shared_from_this<FileImpl>, CompletionSlot {
     std::size_t pos = 0;         // ... of which the caller has taken this many
     std::size_t ahead_len = 0;   // bytes of a completed read-ahead in ahead_buf
     std::size_t flight_len = 0;  // bytes the read in flight asked for
-    std::size_t ahead_size = 0;  // what the last full read asked for
+    std::size_t read_size = 0;   // what the caller's last pool read asked for
     std::uint8_t full_reads = 0; // reads in a row that got all they asked (at most 2)
 
     // Owned by the job in flight.

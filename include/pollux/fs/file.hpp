@@ -135,7 +135,12 @@ private:
 /// Model (tokio's): one operation at a time runs on the worker pool of the
 /// polling task's io_context, through an internal buffer of at most
 /// `max_buf_size()` bytes (2 MiB). `poll_read` reads up to the caller's
-/// buffer size into it and copies out; `poll_write` copies up to that many
+/// buffer size into it and copies out; on the worker pool, once a regular
+/// file has been read sequentially (two full reads in a row), the next read
+/// runs ahead into a second buffer while the caller copies the last one out
+/// (docs/fs.md, "Read-ahead"): the caller's position, EOF and errors are as
+/// without it, and the operations that need the position first wait for
+/// it and give its bytes back. `poll_write` copies up to that many
 /// bytes of the caller's buffer into it, starts the write and returns
 /// Ready at once: the write's error, if any, comes from the next
 /// `poll_write`, `poll_flush`, or `sync_all`/`sync_data`. Every operation
@@ -199,7 +204,8 @@ public:
 
     /// Gives the descriptor back to the caller, who then must close it.
     /// Fails with `device_or_resource_busy` (EBUSY) while an operation is
-    /// in flight (await `io::flush` first) or a `read_at`/`write_at` runs
+    /// in flight, a read-ahead after sequential reads included (await
+    /// `io::flush` first), or a `read_at`/`write_at` runs
     /// on the pool; the File is unchanged then. Bytes read ahead into the
     /// buffer are given back by seeking back over them. A write error not
     /// yet reported is lost: flush first. Afterwards the File holds no
@@ -220,7 +226,8 @@ public:
     Poll<Result<std::size_t>> poll_read(Context& cx, boost::asio::mutable_buffer buf);
     /// `io::AsyncWrite`: see the class.
     Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
-    /// Waits for the write in flight and returns its error, if any.
+    /// Waits for the operation in flight (a write, or a read-ahead) and
+    /// returns a write's error, if any.
     Poll<Result<void>> poll_flush(Context& cx);
     /// `poll_flush` (a file has no write direction to close).
     Poll<Result<void>> poll_shutdown(Context& cx);
