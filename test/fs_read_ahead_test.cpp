@@ -413,6 +413,26 @@ TEST_CASE("Read-ahead: a pipe is not read ahead: after two full reads the rest i
     ::close(*fd);
 }
 
+TEST_CASE("Read-ahead: a read dropped while it waits for the read-ahead loses no byte: the next "
+          "reads return everything in order",
+          "[fs][file][read_ahead][cancel]") {
+    TempDir dir;
+    const std::string data = pattern(10 * chunk);
+    put(dir / "f", data);
+    Runtime rt(pool_options());
+    auto f = open_chunked(rt, fs::File::open(dir / "f"));
+    auto blocker = read_two_with_read_ahead_queued(rt, f, data);
+    {
+        std::string buf(chunk, '\0');
+        auto rd = io::read(f, asio::buffer(buf));
+        const bool pending = rt.block_on(poll_fn<bool>(
+            [&](Context& cx) -> Poll<bool> { return Ready{rd.poll(cx).is_pending()}; }));
+        CHECK(pending); // waits for the read-ahead, queued behind the blocker
+    }                   // dropped
+    blocker->release();
+    CHECK(read_to_end(rt, f) == data.substr(2 * chunk));
+}
+
 TEST_CASE("Read-ahead: a File dropped with its read-ahead in flight closes the descriptor once "
           "the job ends",
           "[fs][file][read_ahead][teardown]") {
