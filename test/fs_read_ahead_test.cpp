@@ -276,6 +276,29 @@ TEST_CASE("Read-ahead: reads of changing sizes give every byte in order",
     CHECK(all == data);
 }
 
+TEST_CASE("Read-ahead: bytes read ahead are handed out by a poll_read outside any task, which "
+          "starts no read-ahead",
+          "[fs][file][read_ahead]") {
+    TempDir dir;
+    const std::string data = pattern(10 * chunk);
+    put(dir / "f", data);
+    Runtime rt(pool_options());
+    auto f = open_chunked(rt, fs::File::open(dir / "f"));
+    CHECK(read_once(rt, f) == data.substr(0, chunk));
+    CHECK(read_once(rt, f) == data.substr(chunk, chunk));
+    REQUIRE(rt.block_on(io::flush(f))); // the third chunk is read ahead
+    Waker w = Waker::noop();
+    Context cx(w);
+    char buf[100];
+    auto p = f.poll_read(cx, asio::buffer(buf)); // no task on this thread
+    REQUIRE(p.is_ready());
+    REQUIRE(p.value());
+    CHECK(*p.value() == sizeof buf);
+    CHECK(std::string(buf, sizeof buf) == data.substr(2 * chunk, sizeof buf));
+    CHECK(os_offset(f) == static_cast<off_t>(3 * chunk)); // nothing more read ahead
+    CHECK(read_to_end(rt, f) == data.substr(2 * chunk + sizeof buf));
+}
+
 TEST_CASE("Read-ahead: a file that grows after a read-ahead found its end: the next read returns "
           "the new bytes (the end is not remembered)",
           "[fs][file][read_ahead]") {

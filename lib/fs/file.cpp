@@ -1,6 +1,7 @@
 #include <pollux/fs/file.hpp>
 // Own header first: this proves it is self-contained (STYLE H1).
 
+#include <pollux/current_executor.hpp>
 #include <pollux/detail/work_pool.hpp>
 
 #include "backend.hpp"
@@ -142,7 +143,13 @@ void maybe_read_ahead(FileImpl& f) {
         f.read_size == 0) {
         return;
     }
-    boost::asio::execution_context& ctx = current_context("pollux::fs::File::poll_read");
+    // Polled outside a pollux task (bytes already buffered need none):
+    // no read-ahead rather than the error a read that needs the pool gets.
+    const std::optional<boost::asio::any_io_executor> ex = pollux::try_current_executor();
+    if (!ex) {
+        return;
+    }
+    boost::asio::execution_context& ctx = boost::asio::query(*ex, boost::asio::execution::context);
     if (!pool_only(ctx)) {
         // The ring reads a cached page inside the submission, on this
         // thread: a read ahead there would not overlap the copy
