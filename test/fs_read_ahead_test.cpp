@@ -516,3 +516,35 @@ TEST_CASE("Read-ahead: a read-ahead queued when the Runtime is destroyed is drop
     f.reset();
     CHECK(open_fds() == before);
 }
+
+TEST_CASE("A caller's read queued when the Runtime is destroyed is dropped unrun: the File's next "
+          "read, in another Runtime, fails with operation_canceled, and the one after reads from "
+          "where the caller was",
+          "[fs][file][teardown]") {
+    TempDir dir;
+    const std::string data = pattern(3 * chunk);
+    put(dir / "f", data);
+    std::optional<fs::File> f;
+    std::unique_ptr<PoolBlocker> blocker; // outlives the Runtime
+    std::thread releaser;
+    {
+        Runtime rt(pool_options());
+        f.emplace(open_chunked(rt, fs::File::open(dir / "f")));
+        blocker = std::make_unique<PoolBlocker>(rt);
+        blocker->wait_started();
+        std::string buf(chunk, '\0');
+        auto rd = io::read(*f, asio::buffer(buf));
+        const bool pending = rt.block_on(poll_fn<bool>(
+            [&](Context& cx) -> Poll<bool> { return Ready{rd.poll(cx).is_pending()}; }));
+        REQUIRE(pending); // queued behind the blocker
+        // Released while the runtime's destructor waits for the pool.
+        releaser = blocker->release_after(20ms);
+    }
+    releaser.join();
+    Runtime rt(pool_options());
+    std::string buf(chunk, '\0');
+    auto r = rt.block_on(io::read(*f, asio::buffer(buf)));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == boost::system::errc::operation_canceled);
+    CHECK(read_to_end(rt, *f) == data);
+}
