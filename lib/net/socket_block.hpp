@@ -102,6 +102,14 @@ inline bool has_budget(Context& cx) noexcept {
     return true;
 }
 
+/// Spends one unit of a budget that has_budget said is not spent (what
+/// coop::poll_proceed does then, without its call and its waker path).
+inline void spend_budget(Context& cx) noexcept {
+    if (Budget* b = cx.budget()) {
+        (void)b->consume();
+    }
+}
+
 using pollux::detail::Direction;
 
 template <class Socket>
@@ -149,10 +157,28 @@ struct SocketBlock {
     /// Whether the readiness wait for `d` is still in flight, after
     /// registering `w` to be woken when it completes. A completed wait is
     /// consumed, and its failure (readiness.hpp's wait_failure), if it had
-    /// one, is stored in `*failed` (when given). Owner only (the thread polling the direction).
+    /// one, is stored in `*failed` (when given; left as it was otherwise). Owner
+    /// only (the thread polling the direction).
+    ///
+    /// Inline, and its rare steps out of line: a readiness round trip
+    /// passes here three times (the read the completion woke, the write,
+    /// the read that starts the next wait), twice with the direction idle
+    /// (issue 22, "deterministic.sh: the coroutine sample in the sweep").
     bool wait_in_flight(Direction d, const Waker& w, boost::system::error_code* failed = nullptr) {
         using State = Readiness::State;
-        State st = ready->state(d);
+        const State st = ready->state(d);
+        if (st == State::idle) {
+            return false;
+        }
+        return wait_in_flight_slow(st, d, w, failed);
+    }
+
+    // wait_in_flight with the direction in flight or completed.
+    [[gnu::noinline]] bool wait_in_flight_slow(Readiness::State st,
+                                               Direction d,
+                                               const Waker& w,
+                                               boost::system::error_code* failed) {
+        using State = Readiness::State;
         if (st == State::in_flight) {
             ready->sink().wakers[static_cast<int>(d)].register_waker(w);
             st = ready->state(d);
@@ -161,8 +187,12 @@ struct SocketBlock {
             }
         }
         if (st == State::completed) {
+            // Readiness (no error) is the common completion: wait_failure's
+            // comparison with operation_aborted only for an error.
             if (failed != nullptr) {
-                *failed = pollux::detail::wait_failure(ready->error(d));
+                if (const boost::system::error_code ec = ready->error(d); ec.failed()) {
+                    *failed = pollux::detail::wait_failure(ec);
+                }
             }
             ready->consume(d);
         }
@@ -250,8 +280,15 @@ bool wait_pending(std::optional<Wait>& wait, Context& cx) {
 
 /// Steps 1-4 for direction `d` with syscall `op` (returns `Result<T>`, the
 /// error would_block when the socket is not ready).
+///
+/// Inlined into each public poll function (TcpStream::poll_read, ...): a
+/// round trip of an echo server runs two read polls and one write poll, and
+/// a call here would pass the lambda's captures and the Poll through
+/// memory once more for each (issue 22, "deterministic.sh: the coroutine
+/// sample in the sweep").
 template <class Block, class Op>
-auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_result_t<Op&>> {
+[[gnu::always_inline]] inline auto poll_io(Block& b, Direction d, Context& cx, Op&& op)
+    -> Poll<std::invoke_result_t<Op&>> {
     using R = std::invoke_result_t<Op&>;
     boost::system::error_code wait_error;
     if (b.wait_in_flight(d, cx.waker(), &wait_error)) {
@@ -266,7 +303,7 @@ auto poll_io(Block& b, Direction d, Context& cx, Op&& op) -> Poll<std::invoke_re
     }
     R r = op();
     if (r || !is_would_block(r.error())) {
-        (void)coop::poll_proceed(cx); // cannot fail: has_budget said so
+        spend_budget(cx);
         return Ready<R>{std::move(r)};
     }
     if (d == Direction::read) {

@@ -142,7 +142,14 @@ public:
     }
     FutureAwaiter(const FutureAwaiter&) = delete;
     FutureAwaiter& operator=(const FutureAwaiter&) = delete;
-    ~FutureAwaiter() { reset(); }
+    // await_resume leaves the slot empty on the path every completed await
+    // takes: only an await the coroutine never resumed from (destroyed while
+    // suspended), or whose await_resume threw, has something to destroy.
+    ~FutureAwaiter() {
+        if (holds_ != Holds::nothing) {
+            reset();
+        }
+    }
 
     // Ready when the constructor's poll was.
     bool await_ready() const noexcept { return holds_ != Holds::future; }
@@ -159,13 +166,22 @@ public:
         chain->repoll = &repoll;
     }
 
+    // Moves the output out and destroys the slot's (moved-from) value, so
+    // the destructor has nothing left to do. If the move throws, the value
+    // stays and the destructor destroys it.
     Out await_resume() {
         if (holds_ == Holds::error) {
             std::rethrow_exception(slot_.error);
         }
         POLLUX_ASSERT(holds_ == Holds::value, "co_await resumed without an output");
-        if constexpr (!std::is_void_v<Out>) {
-            return std::move(slot_.value);
+        if constexpr (std::is_void_v<Out>) {
+            std::destroy_at(std::addressof(slot_.value));
+            holds_ = Holds::nothing;
+        } else {
+            Out out(std::move(slot_.value));
+            std::destroy_at(std::addressof(slot_.value));
+            holds_ = Holds::nothing;
+            return out;
         }
     }
 

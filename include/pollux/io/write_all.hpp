@@ -44,8 +44,12 @@ public:
     /// rather than this.
     WriteAll(W& w, boost::asio::const_buffer buf) noexcept : w_(&w), buf_(buf) {}
 
+    // Inlined where it is polled (a coroutine's co_await, usually): most
+    // polls write the whole buffer in one poll_write, and a call would pass
+    // the Poll through memory once more (issue 22, "deterministic.sh: the
+    // coroutine sample in the sweep").
     /// Polls the operation; see the class for cancel safety and errors.
-    Poll<Output> poll(Context& cx) {
+    [[gnu::always_inline]] Poll<Output> poll(Context& cx) {
         POLLUX_ASSERT(!done_, "io::write_all polled after it returned Ready");
         while (written_ < buf_.size()) {
             Poll<Result<std::size_t>> p = w_->poll_write(cx, buf_ + written_);
