@@ -82,7 +82,8 @@ public:
         }
         return *this;
     }
-    ~JoinHandle() { detach(); }
+    // Inline, always, as detach (GCC otherwise keeps it out of line).
+    [[gnu::always_inline]] ~JoinHandle() { detach(); }
 
     /// `Ready` with the task's output once it finished, else `Pending` (and
     /// `cx`'s waker is woken when it finishes). Counts against the task budget.
@@ -91,7 +92,9 @@ public:
     /// @par Errors
     /// Rethrows what the task threw; throws `TaskCancelled` if it was aborted or
     /// dropped before it finished.
-    Poll<T> poll(Context& cx) {
+    // Inline, always: an await's first poll otherwise calls it out of line
+    // (a call and its prologue; issue 22).
+    [[gnu::always_inline]] Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(task_ != nullptr, "JoinHandle polled after it was moved from");
         POLLUX_ASSERT(!task_->output_taken_, "JoinHandle polled after it returned its output");
         namespace ts = detail::task_state;
@@ -106,8 +109,20 @@ public:
         }
         task_->output_taken_ = true;
         if (!(task_->state_.load() & ts::join_waker)) {
-            // Ours: drop the waker the completer handed back, now.
+            // Ours: drop the waker the completer handed back, now. The
+            // completer is done with the word's join_interest too: it read
+            // it when it handed the slot back (or, without join_waker, has
+            // no slot to hand back), and nothing reads it after that. So
+            // detach need not clear it: join_settled_.
             Waker dropped = std::move(task_->join_waker_);
+            task_->join_settled_ = true;
+        } else if (task_->join_adopted_.load(std::memory_order_acquire)) {
+            // The completer gave the slot's waker to the joiner slot's run
+            // and keeps join_waker set for good (TaskHeader::wake_join):
+            // nothing to drop, and it is done with the slot and the word.
+            // ORDERING: acquire pairs with the completer's release store,
+            // which follows its last read of both.
+            task_->join_settled_ = true;
         }
         if (task_->error_) {
             std::rethrow_exception(std::exchange(task_->error_, nullptr));
@@ -170,10 +185,25 @@ private:
         return false;
     }
 
-    void detach() noexcept {
+    // Inline, always: a moved-from handle's destructor (every spawn's
+    // temporary) is then one test, and a settled one's a release, without
+    // a call and its prologue (issue 22).
+    [[gnu::always_inline]] void detach() noexcept {
         if (!task_) {
             return;
         }
+        if (task_->join_settled_) {
+            // poll returned the output after the completer handed the slot
+            // back (see poll): no waker to drop, no exception to report,
+            // and nobody reads join_interest any more, so the read-modify-
+            // write of drop_join_interest is left out (issue 22).
+            std::exchange(task_, nullptr)->release();
+            return;
+        }
+        detach_unsettled();
+    }
+
+    void detach_unsettled() noexcept {
         const std::uint32_t prev = task_->state_.drop_join_interest();
         if (!(prev & detail::task_state::complete) || !(prev & detail::task_state::join_waker)) {
             // Ours (drop_join_interest cleared join_waker of a task that runs
