@@ -85,6 +85,16 @@ public:
     // Inline, always, as detach (GCC otherwise keeps it out of line).
     [[gnu::always_inline]] ~JoinHandle() { detach(); }
 
+    // poll, detach and ~JoinHandle are always inlined (issue 22). Inlined
+    // into a std::optional<JoinHandle>'s destructor, g++ 12 -O2 warns that
+    // task_ "may be used uninitialized" (its known false positive with
+    // std::optional's payload); the pragma, down to detach's end, keeps
+    // users' -Werror builds quiet.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
     /// `Ready` with the task's output once it finished, else `Pending` (and
     /// `cx`'s waker is woken when it finishes). Counts against the task budget.
     /// @par Cancel safety
@@ -147,7 +157,9 @@ public:
     }
 
     /// True once the task has finished (output, exception or cancellation).
-    [[nodiscard]] bool is_finished() const noexcept { return !task_ || task_->is_complete(); }
+    [[nodiscard]] bool is_finished() const noexcept {
+        return !task_ || task_->is_complete();
+    }
 
     /// A copyable, thread-safe handle that can abort the task but not await
     /// it (tokio's `JoinHandle::abort_handle`). For a moved-from JoinHandle,
@@ -159,7 +171,9 @@ public:
     /// The task's id, as task dumps and stall reports show it (unique among
     /// the tasks of one execution context); 0 for a moved-from handle.
     /// Thread-safe.
-    [[nodiscard]] std::uint64_t id() const noexcept { return task_ ? task_->id_ : 0; }
+    [[nodiscard]] std::uint64_t id() const noexcept {
+        return task_ ? task_->id_ : 0;
+    }
 
 private:
     // Leaves `w` in the join slot for the completer to wake. Returns false
@@ -202,6 +216,9 @@ private:
         }
         detach_unsettled();
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     void detach_unsettled() noexcept {
         const std::uint32_t prev = task_->state_.drop_join_interest();
