@@ -1,10 +1,12 @@
 #include <pollux/core/async.hpp>
 #include <pollux/core/block_on.hpp>
 #include <pollux/core/poll_fn.hpp>
+#include <pollux/core/ready.hpp>
 #include <pollux/core/yield_now.hpp>
 #include <pollux/runtime.hpp>
 #include <pollux/spawn.hpp>
 
+#include "support/counted.hpp"
 #include "support/futures.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +24,7 @@
 #include <vector>
 
 using namespace pollux;
+using pollux::test::Counted;
 
 namespace {
 
@@ -69,6 +72,14 @@ Async<int> await_spawned_awaiter() {
 
 Async<int> await_answer_on(boost::asio::io_context& io) {
     co_return co_await spawn(io, answer());
+}
+
+// Awaits a child on its own context (the joiner slot's path); both outputs
+// count their destructions, and each task's moved-from output lives until
+// that task is deleted.
+Async<Counted> await_counted_child() {
+    Counted child = co_await spawn(ready(Counted(7)));
+    co_return Counted(child.id);
 }
 
 } // namespace
@@ -315,6 +326,27 @@ TEST_CASE("a joiner is polled in the handler that completes its task, before han
     REQUIRE(marker);
     REQUIRE(io.poll() == 0);
     REQUIRE(block_on(std::move(parent)) == 42);
+}
+
+TEST_CASE("a joiner polled in place and its child are deleted once both are done, awaited or "
+          "detached",
+          "[scheduler][join_handle]") {
+    // The slot's run takes over the child's join waker (TaskHeader::wake_join):
+    // a reference lost would leave a task undeleted, one released twice
+    // would delete the joiner while it runs.
+    const bool detached = GENERATE(false, true);
+    Counted::reset();
+    boost::asio::io_context io;
+    std::optional<JoinHandle<Counted>> parent(spawn(io, await_counted_child()));
+    if (detached) {
+        parent.reset();
+    }
+    REQUIRE(io.run() == 2); // the parent, then the child with the parent after it
+    if (!detached) {
+        REQUIRE(block_on(std::move(*parent)).id == 7);
+        parent.reset();
+    }
+    REQUIRE(Counted::alive() == 0);
 }
 
 TEST_CASE("a joiner polled in place posts the wake of its own joiner", "[scheduler][join_handle]") {

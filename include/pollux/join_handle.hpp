@@ -82,7 +82,18 @@ public:
         }
         return *this;
     }
-    ~JoinHandle() { detach(); }
+    // Inline, always, as detach (GCC otherwise keeps it out of line).
+    [[gnu::always_inline]] ~JoinHandle() { detach(); }
+
+    // poll, detach and ~JoinHandle are always inlined (issue 22). Inlined
+    // into a std::optional<JoinHandle>'s destructor, g++ 12 -O2 warns that
+    // task_ "may be used uninitialized" (its known false positive with
+    // std::optional's payload); the pragma, down to detach's end, keeps
+    // users' -Werror builds quiet.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
     /// `Ready` with the task's output once it finished, else `Pending` (and
     /// `cx`'s waker is woken when it finishes). Counts against the task budget.
@@ -91,7 +102,9 @@ public:
     /// @par Errors
     /// Rethrows what the task threw; throws `TaskCancelled` if it was aborted or
     /// dropped before it finished.
-    Poll<T> poll(Context& cx) {
+    // Inline, always: an await's first poll otherwise calls it out of line
+    // (a call and its prologue; issue 22).
+    [[gnu::always_inline]] Poll<T> poll(Context& cx) {
         POLLUX_ASSERT(task_ != nullptr, "JoinHandle polled after it was moved from");
         POLLUX_ASSERT(!task_->output_taken_, "JoinHandle polled after it returned its output");
         namespace ts = detail::task_state;
@@ -106,8 +119,20 @@ public:
         }
         task_->output_taken_ = true;
         if (!(task_->state_.load() & ts::join_waker)) {
-            // Ours: drop the waker the completer handed back, now.
+            // Ours: drop the waker the completer handed back, now. The
+            // completer is done with the word's join_interest too: it read
+            // it when it handed the slot back (or, without join_waker, has
+            // no slot to hand back), and nothing reads it after that. So
+            // detach need not clear it: join_settled_.
             Waker dropped = std::move(task_->join_waker_);
+            task_->join_settled_ = true;
+        } else if (task_->join_adopted_.load(std::memory_order_acquire)) {
+            // The completer gave the slot's waker to the joiner slot's run
+            // and keeps join_waker set for good (TaskHeader::wake_join):
+            // nothing to drop, and it is done with the slot and the word.
+            // ORDERING: acquire pairs with the completer's release store,
+            // which follows its last read of both.
+            task_->join_settled_ = true;
         }
         if (task_->error_) {
             std::rethrow_exception(std::exchange(task_->error_, nullptr));
@@ -132,7 +157,9 @@ public:
     }
 
     /// True once the task has finished (output, exception or cancellation).
-    [[nodiscard]] bool is_finished() const noexcept { return !task_ || task_->is_complete(); }
+    [[nodiscard]] bool is_finished() const noexcept {
+        return !task_ || task_->is_complete();
+    }
 
     /// A copyable, thread-safe handle that can abort the task but not await
     /// it (tokio's `JoinHandle::abort_handle`). For a moved-from JoinHandle,
@@ -144,7 +171,9 @@ public:
     /// The task's id, as task dumps and stall reports show it (unique among
     /// the tasks of one execution context); 0 for a moved-from handle.
     /// Thread-safe.
-    [[nodiscard]] std::uint64_t id() const noexcept { return task_ ? task_->id_ : 0; }
+    [[nodiscard]] std::uint64_t id() const noexcept {
+        return task_ ? task_->id_ : 0;
+    }
 
 private:
     // Leaves `w` in the join slot for the completer to wake. Returns false
@@ -170,10 +199,28 @@ private:
         return false;
     }
 
-    void detach() noexcept {
+    // Inline, always: a moved-from handle's destructor (every spawn's
+    // temporary) is then one test, and a settled one's a release, without
+    // a call and its prologue (issue 22).
+    [[gnu::always_inline]] void detach() noexcept {
         if (!task_) {
             return;
         }
+        if (task_->join_settled_) {
+            // poll returned the output after the completer handed the slot
+            // back (see poll): no waker to drop, no exception to report,
+            // and nobody reads join_interest any more, so the read-modify-
+            // write of drop_join_interest is left out (issue 22).
+            std::exchange(task_, nullptr)->release();
+            return;
+        }
+        detach_unsettled();
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+    void detach_unsettled() noexcept {
         const std::uint32_t prev = task_->state_.drop_join_interest();
         if (!(prev & detail::task_state::complete) || !(prev & detail::task_state::join_waker)) {
             // Ours (drop_join_interest cleared join_waker of a task that runs

@@ -147,7 +147,11 @@ RuntimeMetrics SchedulerService::metrics() const {
         m.live_tasks = live_;
         m.spawned = next_id_ - 1;
         m.polls = retired_polls_;
-        m.wakes = retired_wakes_;
+        // Every retired task's polls but its first (retire_counters): the
+        // retired tasks are those registered (next_id_ - 1) and no longer
+        // live, and each that was polled had a first poll.
+        const std::uint64_t retired = next_id_ - 1 - live_;
+        m.wakes = retired_polls_ - (retired - retired_unpolled_);
         for (const TaskHeader* t = head_; t; t = t->next_) {
             const std::uint64_t polls = t->polls_.load(std::memory_order_relaxed);
             m.polls += polls;

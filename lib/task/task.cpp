@@ -37,8 +37,8 @@ extern const RawWakerVTable task_waker_vtable;
 // continuation where it runs. Invariants:
 // - The slot holds at most one task. Its submit was won (`notified` set,
 //   as for a posted run) and the slot holds the reference that run would
-//   have held: to the state word it is a scheduled task whose run handler
-//   happens to be this one.
+//   have held (the join waker's, taken over): to the state word it is a
+//   scheduled task whose run handler happens to be this one.
 // - It is filled only as the last step of complete() (wake_join), after
 //   which nothing throws, so a filled slot is never lost to an exception;
 //   and only while the completing run has it open, never by spawn's
@@ -367,8 +367,9 @@ void TaskHeader::finish_cancelled() {
 }
 
 // The registry's side of a completion. Here rather than in
-// scheduler_service.cpp so that complete() inlines it (issue 22).
-void SchedulerService::unregister_task(TaskHeader& task) noexcept {
+// scheduler_service.cpp, and inline (complete() is its only caller), so
+// that complete() inlines it (issue 22).
+inline void SchedulerService::unregister_task(TaskHeader& task) noexcept {
     {
         std::lock_guard lock(mutex_);
         if (task.prev_) {
@@ -418,9 +419,10 @@ void TaskHeader::wake_join(std::uint32_t prev) {
         return; // no waker, or the handle owns the slot
     }
     struct HandBack {
-        TaskHeader* t;
+        TaskHeader* t; // null: the joiner slot adopted the waker, no hand-back
         ~HandBack() {
-            if (!(t->state_.unset_join_waker_after_complete() & task_state::join_interest)) {
+            if (t != nullptr &&
+                !(t->state_.unset_join_waker_after_complete() & task_state::join_interest)) {
                 // The handle is gone: the slot is ours alone.
                 Waker dropped = std::move(t->join_waker_);
             }
@@ -447,7 +449,17 @@ void TaskHeader::wake_join(std::uint32_t prev) {
                 // is not running: the submit need not count itself.
                 if (joiner->state_.transition_to_notified_on_context() ==
                     TransitionToNotified::submit) {
-                    joiner->retain();
+                    // The slot's run takes over the join waker's reference
+                    // to the joiner instead of taking one of its own (one
+                    // atomic fewer, and none for the handle's drop of the
+                    // waker; issue 22). So the slot is never handed back:
+                    // join_waker stays set for good, which tells the handle
+                    // the slot is not its to drop, and ~TaskHeader forgets
+                    // the waker. This is the completer's last use of the
+                    // slot and of the word: the release store publishes that
+                    // to the handle's acquire load (JoinHandle::poll).
+                    join_adopted_.store(true, std::memory_order_release);
+                    hand_back.t = nullptr;
                     joiner_slot = joiner;
                 }
                 // Otherwise it is scheduled, running or complete: the wake

@@ -103,7 +103,11 @@ private:
     std::uint64_t next_id_ = 1;       // under mutex_
     bool closed_ = false;             // registry drained by shutdown, under mutex_
     std::uint64_t retired_polls_ = 0; // polls of unregistered tasks, under mutex_
-    std::uint64_t retired_wakes_ = 0; // their wakes (polls after the first), under mutex_
+    // Unregistered tasks that were never polled, under mutex_. Their wakes
+    // (polls after the first) are retired_polls_ less the retired tasks
+    // that were polled, so a completion adds to two counters, one of them
+    // rarely, instead of computing its wakes (issue 22).
+    std::uint64_t retired_unpolled_ = 0;
     std::atomic<bool> detailed_{false};
     std::array<Shard, shard_count> shards_{};
     WorkPool pool_{default_max_blocking_threads, default_max_queued_work};

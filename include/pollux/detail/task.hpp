@@ -127,22 +127,7 @@ public:
     /// Runs one poll. Called by the run handler, which holds a reference.
     void run();
 
-    /// Posts the first run of a task that spawn registered; the run handler
-    /// adopts the initial reference meant for it (or it is released if the
-    /// context closed meanwhile: the shutdown drops the task). Inline, so a
-    /// spawn makes no call into libpollux for it; the rare failure is.
-    void post_first_run() {
-        try {
-            // A closed context (false) posts nothing: its shutdown drops
-            // the task.
-            (void)vtable_->schedule(*this);
-        } catch (...) {
-            first_run_failed();
-            throw;
-        }
-    }
-
-    /// post_first_run's post threw: registered but never runnable, the task
+    /// Task::post_first_run's post threw: registered but never runnable, the task
     /// is finished here, as its run would have on seeing it cancelled
     /// (complete() gives back the registry's reference). The caller
     /// rethrows.
@@ -179,11 +164,23 @@ public:
     Waker join_waker_ = Waker::from_raw(NoopWaker::raw);
     std::exception_ptr error_;  // written before complete, read after
     bool output_taken_ = false; // the JoinHandle's alone
+    // The JoinHandle's alone: its poll took the output after the completer
+    // had handed the join slot back, so the completer reads neither the
+    // slot nor join_interest again, and ~JoinHandle only releases its
+    // reference. In the padding after output_taken_: no size change.
+    bool join_settled_ = false;
     // The executor is a plain io_context executor (stored as one, or inside
     // an any_io_executor): set by the typed task's constructor, never
     // changed. Unlike io_executor() it stays readable after the task
     // completed, from any thread (the joiner slot's check in wake_join).
     bool plain_io_ = false;
+    // Set once, by the completer, when the joiner slot's run took over the
+    // join waker's reference (wake_join): join_waker then stays set for
+    // good, nobody drops the slot's waker, and ~TaskHeader forgets it. Its
+    // release store follows the completer's last read of the slot and of
+    // the word, so a JoinHandle that loads it true (acquire) is settled.
+    // In the padding after the bools: no size change.
+    std::atomic<bool> join_adopted_{false};
     TaskHeader* prev_ = nullptr; // registry links, under the service's mutex
     TaskHeader* next_ = nullptr;
 
@@ -226,7 +223,15 @@ protected:
             name_.assign(origin.name);
         }
     }
-    ~TaskHeader() = default;
+    ~TaskHeader() {
+        // The last release (acq_rel) orders the completer's store before
+        // this load.
+        if (join_adopted_.load(std::memory_order_relaxed)) {
+            // The joiner slot's run took over the join waker's reference
+            // and released it: forget the waker, do not drop it.
+            ::new (static_cast<void*>(&join_waker_)) Waker(Waker::from_raw(NoopWaker::raw));
+        }
+    }
 
     // The gate of the executor's context: held for the task's whole life,
     // so a late wake can ask it whether the context is still there.
@@ -271,7 +276,14 @@ public:
     std::optional<value_t<T>> output_; // written before complete, read after
 
 protected:
-    using TaskHeader::TaskHeader;
+    // Spelled out rather than inherited (`using TaskHeader::TaskHeader`):
+    // an inheriting constructor is a function of its own, which GCC kept
+    // out of line in every spawn (a call, five pushes and pops; issue 22),
+    // whatever the always_inline on TaskHeader's.
+    [[gnu::always_inline]] TaskWithOutput(const TaskVTable* vtable,
+                                          SchedulerService& service,
+                                          const TaskOrigin& origin)
+        : TaskHeader(vtable, service, origin) {}
 };
 
 // Calls TaskHeader::run and holds the reference that schedule() took. A
@@ -330,6 +342,25 @@ public:
             return ::new (mem) Task(ex, std::forward<G>(fut), service, origin);
         } catch (...) {
             deallocate(mem);
+            throw;
+        }
+    }
+
+    /// Posts the first run of a task that spawn registered; the run handler
+    /// adopts the initial reference meant for it (or it is released if the
+    /// context closed meanwhile: the shutdown drops the task). Inline, so a
+    /// spawn makes no call into libpollux for it; the rare failure is. Here
+    /// rather than in TaskHeader: spawn knows the task's type, so it calls
+    /// schedule directly instead of through the vtable. (Inlining schedule
+    /// here too gained nothing: GCC then split Asio's post into three
+    /// out-of-line pieces, as many instructions in all; issue 22.)
+    void post_first_run() {
+        try {
+            // A closed context (false) posts nothing: its shutdown drops
+            // the task.
+            (void)schedule(*this);
+        } catch (...) {
+            this->first_run_failed();
             throw;
         }
     }
@@ -446,12 +477,14 @@ inline TaskHeader* current_task() noexcept {
 }
 
 // SchedulerService::retire_counters, here where TaskHeader is complete.
-// Every poll but the first follows a wake (metrics() counts the live
-// tasks' wakes the same way).
+// Every poll but the first follows a wake, so the retired tasks' wakes are
+// their polls less the number of them that were polled (metrics()).
 inline void SchedulerService::retire_counters(const TaskHeader& task) noexcept {
     const std::uint64_t polls = task.polls_.load(std::memory_order_relaxed);
     retired_polls_ += polls;
-    retired_wakes_ += polls == 0 ? 0 : polls - 1;
+    if (polls == 0) [[unlikely]] {
+        ++retired_unpolled_;
+    }
 }
 
 /// Wakes `w` from an Asio completion handler (use_future's). A task's own

@@ -30,7 +30,11 @@ namespace pollux::detail {
 //     complete      the future is gone and the output (value, exception or
 //                   cancellation) is final. Never unset once set.
 //     cancelled     abort() was called, or the loop shut down. Never unset.
-//     join_interest a JoinHandle is alive; cleared by its destructor.
+//     join_interest a JoinHandle is alive; cleared by its destructor,
+//                   except when it took the output after the completer
+//                   had handed the slot back (`join_settled_`): then the
+//                   completer is past its last read of the bit, and it
+//                   stays set, unread, until the task is deleted.
 //     join_waker    the join slot (`TaskHeader::join_waker_`) holds the
 //                   waker of the JoinHandle's last Pending poll, and the
 //                   completer may read it (tokio's JOIN_WAKER).
@@ -56,6 +60,14 @@ namespace pollux::detail {
 //                                clears join_waker, which hands the slot
 //                                back to the handle, or drops the waker
 //                                itself when join_interest is already gone.
+//                                Or the joiner slot's run takes over the
+//                                waker's reference (wake_join): then
+//                                join_waker stays set for good, nobody
+//                                drops the slot's waker (~TaskHeader
+//                                forgets it), and `join_adopted_` (a
+//                                release store after the completer's last
+//                                read of the slot and the word) tells the
+//                                handle so.
 //     So the handle writes the slot only with join_waker clear, and sets the
 //     bit after writing (release); the completer reads it only after
 //     setting `complete` (acq_rel) saw the bit.
