@@ -111,12 +111,11 @@ inline constexpr std::size_t max_spinning_threads = 1;
 // for up to `fs_spin_us` (one such thread at a time, `max_spinning_threads`)
 // watching `submits_` before it sleeps on the condition variable: a few
 // dozen pause instructions, then sched_yield(2) between looks, so that on
-// a busy machine the spin gives its core to the loop rather than burn it. The loop
-// re-submits a read from the completion a few microseconds later (64 in
-// flight), and the spinning thread takes it without the futex wake and wait
-// that a sleep costs (libuv's threads find the next read queued because its
-// loop drains completions in a batch). A spinning thread counts as one on
-// its way: a submit wakes another only for a job beyond it. After the spin
+// a busy machine the spin gives its core to the loop rather than burn it.
+// The loop re-submits a read from the completion a few microseconds later
+// (64 in flight), and the spinning thread takes it without the futex wake
+// and wait that a sleep costs. A spinning thread counts as one on its way:
+// a submit wakes another only for a job beyond it. After the spin
 // it takes a job under the mutex as usual or sleeps, so a pool with nothing
 // to do costs no CPU beyond one spin after its last file job.
 //
@@ -185,8 +184,9 @@ private:
     std::size_t waking_ = 0;
     // Threads spinning outside the lock (see above); under mutex_.
     std::size_t spinning_ = 0;
-    // Bumped under mutex_ by each submit (and a raised fs cap), read by the
-    // spinning thread without the lock: a change says a job may be there.
+    // Bumped under mutex_ by each submit made while a thread spins (and by
+    // a raised fs cap and by shutdown), read by the spinning thread without
+    // the lock: a change says a job may be there.
     std::atomic<std::uint64_t> submits_{0};
     std::size_t max_threads_;
     std::size_t max_queued_;
