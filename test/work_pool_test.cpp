@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -473,4 +474,77 @@ TEST_CASE("work pool: a runtime's fs cap is RuntimeOptions::max_fs_threads, a lo
     uv::Loop loop;
     REQUIRE_FALSE(loop.set_threadpool_size(7));
     CHECK(pollux::detail::work_pool(loop.io_context()).max_fs_jobs() == 7);
+}
+
+// ---- the spin after an fs job ----------------------------------------------------------------
+
+TEST_CASE("work pool: fs jobs submitted one at a time, each as the last ends, all run",
+          "[work_pool][spin]") {
+    // Each submit falls inside the spin of the thread that ran the job
+    // before, at its end, or after it (the thread asleep): a spinning thread
+    // counts as one on its way, so none of these may leave a job unserved.
+    WorkPool pool(4, 100);
+    std::mutex m;
+    std::condition_variable cv;
+    int done = 0;
+    constexpr int n = 1200;
+    for (int i = 0; i < n; ++i) {
+        REQUIRE(submit_fs(pool, [&] {
+            std::lock_guard lock(m);
+            ++done;
+            cv.notify_all();
+        }));
+        {
+            std::unique_lock lock(m);
+            REQUIRE(cv.wait_for(lock, std::chrono::minutes(1), [&] { return done == i + 1; }));
+        }
+        if (i % 3 == 1) {
+            std::this_thread::sleep_for(std::chrono::microseconds(pollux::detail::fs_spin_us));
+        } else if (i % 3 == 2) {
+            std::this_thread::sleep_for(std::chrono::microseconds(3 * pollux::detail::fs_spin_us));
+        }
+    }
+    pool.shutdown();
+    CHECK(pool.metrics().completed == n);
+}
+
+TEST_CASE("work pool: a thread that ended an fs job stops spinning when no job comes",
+          "[work_pool][spin]") {
+    WorkPool pool(4, 100);
+    std::atomic<int> ran{0};
+    REQUIRE(submit_fs(pool, [&] { ++ran; }));
+    REQUIRE(eventually([&] {
+        const auto m = pool.metrics();
+        return m.completed == 1 && m.running == 0 && m.spinning == 0;
+    }));
+    CHECK(ran == 1);
+    // Asleep now: a later job still gets a thread.
+    REQUIRE(submit_fs(pool, [&] { ++ran; }));
+    REQUIRE(eventually([&] { return ran == 2; }));
+    CHECK(pool.metrics().spinning <= pollux::detail::max_spinning_threads);
+}
+
+TEST_CASE("work pool: a blocking job is not a reason to spin", "[work_pool][spin]") {
+    WorkPool pool(4, 100);
+    std::atomic<int> ran{0};
+    REQUIRE(submit(pool, [&] { ++ran; }));
+    REQUIRE(eventually([&] { return pool.metrics().completed == 1; }));
+    // The thread went from its blocking job straight to sleep.
+    CHECK(pool.metrics().spinning == 0);
+    CHECK(ran == 1);
+}
+
+TEST_CASE("work pool: shutdown right after an fs job ends joins the spinning thread",
+          "[work_pool][spin]") {
+    WorkPool pool(4, 100);
+    std::atomic<bool> ran{false};
+    REQUIRE(submit_fs(pool, [&] { ran = true; }));
+    REQUIRE(eventually([&] { return pool.metrics().completed == 1; }));
+    pool.shutdown(); // most likely inside the spin
+    CHECK(ran);
+    const auto m = pool.metrics();
+    CHECK(m.spinning == 0);
+    CHECK(m.running == 0);
+    CHECK_FALSE(submit_fs(
+        pool, [] {}, WorkKind::mandatory));
 }

@@ -334,6 +334,86 @@ Metadata file_metadata(const FileImpl& f) noexcept {
     return Metadata(f.st);
 }
 
+namespace {
+
+// The end of an open: the File, or the error of a negative result.
+void complete_open(OpState<File>& st, std::int64_t res) {
+    if (res < 0) {
+        st.complete(Result<File>(boost::system::in_place_error, err_of(res)));
+    } else {
+        st.complete(File::from_fd(static_cast<int>(res)));
+    }
+}
+
+} // namespace
+
+// Recycled op blocks of read_at/write_at: a block with its 4 KiB buffer
+// inline is a 4.1 KiB allocation, above glibc's per-thread cache, and one
+// per read cost a free-list search and `malloc_consolidate` in the profile.
+// Each thread keeps up to `capacity` freed blocks of the one size
+// PositionalOp's shared block has and hands them to the next read_at it
+// starts. Only a thread that has started a read_at keeps any (a pool thread
+// that happens to drop an op's last reference frees it as before), so at
+// most `capacity` blocks, 66 KiB, stay with a thread. After the thread's
+// cache is destroyed (thread exit), blocks go back to the heap.
+class OpBlockCache {
+public:
+    static constexpr std::size_t capacity = 16;
+
+    static void* take(std::size_t bytes) {
+        OpBlockCache& c = local;
+        c.used_ = true;
+        if (c.count_ > 0 && c.bytes_ == bytes) {
+            return c.blocks_[--c.count_];
+        }
+        return ::operator new(bytes);
+    }
+    static void give(void* p, std::size_t bytes) noexcept {
+        OpBlockCache& c = local;
+        if (c.used_ && !c.closed_ && c.count_ < capacity && (c.count_ == 0 || c.bytes_ == bytes)) {
+            c.bytes_ = bytes;
+            c.blocks_[c.count_++] = p;
+            return;
+        }
+        ::operator delete(p);
+    }
+
+    OpBlockCache() = default;
+    OpBlockCache(const OpBlockCache&) = delete;
+    OpBlockCache& operator=(const OpBlockCache&) = delete;
+    ~OpBlockCache() {
+        closed_ = true;
+        while (count_ > 0) {
+            ::operator delete(blocks_[--count_]);
+        }
+    }
+
+private:
+    static thread_local OpBlockCache local;
+    bool used_ = false;
+    bool closed_ = false;
+    std::size_t count_ = 0;
+    std::size_t bytes_ = 0;
+    void* blocks_[capacity] = {};
+};
+
+thread_local OpBlockCache OpBlockCache::local;
+
+// The allocator std::allocate_shared<PositionalOp> uses (it allocates the
+// shared block, one object, through it).
+template <class T>
+struct OpBlockAllocator {
+    using value_type = T;
+    OpBlockAllocator() noexcept = default;
+    template <class U>
+    OpBlockAllocator(const OpBlockAllocator<U>& /*other*/) noexcept {} // NOLINT: as std::allocator
+    T* allocate(std::size_t n) { return static_cast<T*>(OpBlockCache::take(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { OpBlockCache::give(p, n * sizeof(T)); }
+    friend bool operator==(const OpBlockAllocator& /*a*/, const OpBlockAllocator& /*b*/) noexcept {
+        return true;
+    }
+};
+
 // A read_at/write_at in flight: its own buffer and result. Up to
 // `inline_size` bytes the buffer is part of the block (one allocation for
 // block and buffer: the 4 KiB random read is the common case); larger ones
@@ -356,6 +436,25 @@ struct PositionalOp : CompletionSlot {
     void finish(FileImpl& file, std::int64_t r) {
         file.positional.fetch_sub(1, std::memory_order_relaxed);
         CompletionSlot::finish(r);
+    }
+
+    // As finish, for a job that holds `op` by its own reference: the
+    // reference goes after the result is published and before the wake, so
+    // that the future's thread, not the job's, normally drops the last one
+    // and the block goes back to that thread's cache (OpBlockCache). After
+    // `done` is set nothing here touches the block.
+    static void
+    finish_and_release(std::shared_ptr<PositionalOp>&& op, FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        Waker w = Waker::noop();
+        {
+            std::lock_guard lock(op->mutex);
+            op->res = r;
+            op->done = true;
+            w = std::move(op->waker);
+        }
+        op.reset();
+        std::move(w).wake();
     }
 };
 
@@ -626,7 +725,8 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         }
         boost::asio::execution_context& ctx = detail::current_context(
             is_write_ ? "pollux::fs::File::write_at" : "pollux::fs::File::read_at");
-        auto op = std::make_shared<detail::PositionalOp>(n);
+        auto op = std::allocate_shared<detail::PositionalOp>(
+            detail::OpBlockAllocator<detail::PositionalOp>(), n);
         op->waker = cx.waker();
         if (is_write_) {
             std::memcpy(op->data(), write_from_.data(), n);
@@ -642,10 +742,10 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
             // op's buffer and the file's descriptor.
             queued = pollux::detail::submit_blocking(
                 ctx,
-                [op, file = file_, fd, off] {
-                    op->finish(*file, sys::result_of(sys::retry([&] {
-                        return ::pread(fd, op->data(), op->len, off);
-                    })));
+                [op, file = file_, fd, off]() mutable {
+                    const std::int64_t r = sys::result_of(
+                        sys::retry([&] { return ::pread(fd, op->data(), op->len, off); }));
+                    detail::PositionalOp::finish_and_release(std::move(op), *file, r);
                 },
                 pollux::detail::WorkKind::abandonable,
                 pollux::detail::WorkLane::fs);
@@ -722,38 +822,37 @@ int OpenOptions::flags() const noexcept {
 OpFuture<File> OpenOptions::open(std::filesystem::path path) const {
     const int fl = flags();
     const mode_t mode = mode_;
-    std::filesystem::path p = path;
+    // The starter keeps no path of its own: the future moves its path into
+    // the shared state before it starts (detail::OpState), and the pool's job
+    // opens `st->path`. So the starter fits std::function's inline storage,
+    // and an open costs no path copy and no function box (docs/performance.md).
     return OpFuture<File>(
         std::move(path),
         "pollux::fs::OpenOptions::open",
-        [p = std::move(p), fl, mode](boost::asio::execution_context& ctx,
-                                     const std::shared_ptr<detail::OpState<File>>& st) mutable {
-            if (fl < 0 || sys::has_nul(p)) {
+        [fl, mode](boost::asio::execution_context& ctx,
+                   const std::shared_ptr<detail::OpState<File>>& st) {
+            if (fl < 0 || sys::has_nul(st->path)) {
                 // Completed at once: the first poll then sees it done.
                 st->complete(Result<File>(boost::system::in_place_error, sys::error(EINVAL)));
                 return true;
             }
-            auto opened = [st](std::int64_t res) {
-                if (res < 0) {
-                    st->complete(Result<File>(boost::system::in_place_error, detail::err_of(res)));
-                } else {
-                    st->complete(File::from_fd(static_cast<int>(res)));
-                }
-            };
             if (detail::pool_only(ctx)) {
                 // backend::open's pool job, submitted here (see pool_only).
                 const bool changes = (fl & (O_CREAT | O_TRUNC)) != 0;
                 return pollux::detail::submit_blocking(
                     ctx,
-                    [p = std::move(p), fl, mode, opened] {
-                        opened(sys::result_of(
-                            sys::retry([&] { return ::open(p.c_str(), fl, mode); })));
+                    [st, fl, mode] {
+                        detail::complete_open(*st, sys::result_of(sys::retry([&] {
+                            return ::open(st->path.c_str(), fl, mode);
+                        })));
                     },
                     changes ? pollux::detail::WorkKind::mandatory
                             : pollux::detail::WorkKind::abandonable,
                     pollux::detail::WorkLane::fs);
             }
-            return backend::open(ctx, std::move(p), fl, mode, std::move(opened));
+            return backend::open(ctx, st->path, fl, mode, [st](std::int64_t res) {
+                detail::complete_open(*st, res);
+            });
         });
 }
 

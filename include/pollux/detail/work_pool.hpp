@@ -9,6 +9,7 @@
 
 #include <boost/asio/execution_context.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -76,7 +77,14 @@ struct WorkPoolMetrics {
     std::size_t max_queued = 0; ///< the bound on `queued`
     std::uint64_t completed = 0;
     std::uint64_t refused = 0; ///< submissions refused (queue full or shut down)
+    std::size_t spinning = 0;  ///< threads spinning for the next job now
 };
+
+/// How long a thread that ended a file job spins for the next submission
+/// before it sleeps (see WorkPool).
+inline constexpr std::uint32_t fs_spin_us = 50;
+/// Threads that may spin at once.
+inline constexpr std::size_t max_spinning_threads = 1;
 
 // Jobs run in submission order, each on whichever thread is free; threads
 // start on demand, one per runnable job that finds none idle, up to
@@ -98,6 +106,18 @@ struct WorkPoolMetrics {
 // without sleeping, and a submit wakes (or starts) a thread only for a job
 // that is runnable and has no thread on its way — with 64 reads in flight
 // and a cap of 4, four threads run back to back and nobody sleeps.
+//
+// Spinning: a thread that ends an fs job and finds nothing runnable spins
+// for up to `fs_spin_us` (one such thread at a time, `max_spinning_threads`)
+// watching `submits_` before it sleeps on the condition variable: a few
+// dozen pause instructions, then sched_yield(2) between looks, so that on
+// a busy machine the spin gives its core to the loop rather than burn it.
+// The loop re-submits a read from the completion a few microseconds later
+// (64 in flight), and the spinning thread takes it without the futex wake
+// and wait that a sleep costs. A spinning thread counts as one on its way:
+// a submit wakes another only for a job beyond it. After the spin
+// it takes a job under the mutex as usual or sleeps, so a pool with nothing
+// to do costs no CPU beyond one spin after its last file job.
 //
 // Shutdown (the scheduler service's, when the context is destroyed): refuse
 // new jobs; let running jobs finish; run the queued `mandatory` jobs; delete
@@ -146,6 +166,9 @@ private:
     // Whether a runnable job lacks a thread on its way; counts the one it
     // asks for in `waking_` (and starts it, for `start`). Under mutex_.
     Wake wake_locked();
+    // The spin described above: called with `lock` held and nothing
+    // runnable; returns with it held, with a job taken or null.
+    WorkJob* spin_locked(std::unique_lock<std::mutex>& lock) noexcept;
 
     mutable std::mutex mutex_;
     std::condition_variable cv_;
@@ -159,6 +182,12 @@ private:
     // Threads notified (or started) and not yet back at the queue: each will
     // take a runnable job, so a submit need not wake another for it.
     std::size_t waking_ = 0;
+    // Threads spinning outside the lock (see above); under mutex_.
+    std::size_t spinning_ = 0;
+    // Bumped under mutex_ by each submit made while a thread spins (and by
+    // a raised fs cap and by shutdown), read by the spinning thread without
+    // the lock: a change says a job may be there.
+    std::atomic<std::uint64_t> submits_{0};
     std::size_t max_threads_;
     std::size_t max_queued_;
     std::size_t max_fs_jobs_ = default_max_fs_jobs;

@@ -31,12 +31,18 @@ namespace detail {
 // `done` under the same mutex. Whoever drops the last reference frees it: the
 // job when the future was dropped first (the result, a File say, is then
 // destroyed on the pool thread), else the future.
+//
+// `path`: the future's (first) path, moved here by the first poll before the
+// operation starts, so that a job may read it (the pool's open does) without
+// a copy of its own; nobody writes it after the start, and the future names
+// its errors with it.
 template <class T>
 struct OpState {
     std::mutex mutex;
     bool done = false;
     std::optional<Result<T>> result;
     Waker waker = Waker::noop();
+    std::filesystem::path path;
 
     // Called once, from the completing thread.
     void complete(Result<T> r) {
@@ -135,7 +141,9 @@ public:
 
     /// The path the operation works on (the first one, for two-path
     /// operations such as `rename` and `copy`).
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept {
+        return state_ ? state_->path : path_;
+    }
 
     /// Polls the operation; see the class for cancel safety and errors.
     Poll<Output> poll(Context& cx) {
@@ -147,8 +155,10 @@ public:
                 std::lock_guard lock(state->mutex);
                 state->waker = cx.waker();
             }
+            state->path = std::move(path_);
             auto start = std::move(start_);
             if (!start(ctx, state)) {
+                path_ = std::move(state->path);
                 finished_ = true;
                 return Ready<Output>{
                     named(Output(boost::system::in_place_error, detail::refused_error()))};
@@ -175,8 +185,8 @@ private:
             return r;
         }
         return Output(boost::system::in_place_error,
-                      two_paths_ ? detail::path_error(r.error(), path_, to_)
-                                 : detail::path_error(r.error(), path_));
+                      two_paths_ ? detail::path_error(r.error(), path(), to_)
+                                 : detail::path_error(r.error(), path()));
     }
 
     void forget_waker() noexcept {
