@@ -688,6 +688,47 @@ TEST_CASE("TlsStream::key_update sends a KeyUpdate the peer reads on through",
     }());
 }
 
+TEST_CASE("TlsStream read sends a key update scheduled through native_handle() after "
+          "a read that found nothing",
+          "[tls][key_update]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        static int key_updates_seen = 0;
+        key_updates_seen = 0;
+        SSL_set_msg_callback(
+            c->native_handle(),
+            [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void*) {
+                if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+                    static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+                    ++key_updates_seen;
+                }
+            });
+        char buf[16];
+        // A read with nothing to read: the stream learns OpenSSL is idle
+        // and waits on the transport (dropped when yield_now wins).
+        auto r = co_await select(io::read(*s, asio::buffer(buf)), yield_now());
+        REQUIRE(r.index() == 1);
+        // The caller schedules a key update on the SSL itself; the next
+        // read must run OpenSSL (which sends it) rather than trust what it
+        // learned before.
+        REQUIRE(SSL_key_update(s->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+        r = co_await select(io::read(*s, asio::buffer(buf)), yield_now());
+        REQUIRE(r.index() == 1);
+        // The client reads the KeyUpdate record (no application data yet).
+        auto cr = co_await select(io::read(*c, asio::buffer(buf)), yield_now());
+        REQUIRE(cr.index() == 1);
+        CHECK(key_updates_seen == 1);
+        // Both go on under the new keys.
+        CO_REQUIRE(io::write_all(*s, asio::buffer(std::string_view("new"))));
+        CO_REQUIRE(io::flush(*s));
+        CO_REQUIRE(io::read_exact(*c, asio::buffer(buf, 3)));
+        CHECK(std::string_view(buf, 3) == "new");
+    }());
+}
+
 TEST_CASE("TlsConnector and TlsAcceptor take a boost::asio::ssl::context", "[tls][asio]") {
     Runtime rt;
     rt.block_on([]() -> Async<> {

@@ -272,6 +272,7 @@ TlsStepResult TlsEngine::step_error(int ret, bool handshake) noexcept {
 }
 
 TlsStepResult TlsEngine::handshake() noexcept {
+    ssl_idle_ = false;
     clear_errors();
     int ret = SSL_do_handshake(ssl_);
     if (ret == 1) {
@@ -282,15 +283,24 @@ TlsStepResult TlsEngine::handshake() noexcept {
 
 bool TlsEngine::starved() const noexcept {
     // The input buffer first: after a wake it holds the record, and the
-    // three calls into OpenSSL are skipped.
-    return in_end_ == in_begin_ && SSL_is_init_finished(ssl_) == 1 &&
-           (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 && SSL_has_pending(ssl_) == 0;
+    // three calls into OpenSSL are skipped; so are they when an earlier
+    // look found OpenSSL idle and no call into it came since (ssl_idle_).
+    if (in_end_ != in_begin_) {
+        return false;
+    }
+    if (!ssl_idle_) {
+        ssl_idle_ = SSL_is_init_finished(ssl_) == 1 &&
+                    (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 &&
+                    SSL_has_pending(ssl_) == 0;
+    }
+    return ssl_idle_;
 }
 
 TlsStepResult TlsEngine::read(boost::asio::mutable_buffer buf) noexcept {
     if (starved()) {
         return {TlsStep::want_read};
     }
+    ssl_idle_ = false;
     clear_errors();
     std::size_t n = 0;
     int ret = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
@@ -301,6 +311,7 @@ TlsStepResult TlsEngine::read(boost::asio::mutable_buffer buf) noexcept {
 }
 
 TlsStepResult TlsEngine::write(boost::asio::const_buffer buf) noexcept {
+    ssl_idle_ = false;
     clear_errors();
     std::size_t n = 0;
     int ret = SSL_write_ex(ssl_, buf.data(), std::min(buf.size(), max_write), &n);
@@ -311,6 +322,7 @@ TlsStepResult TlsEngine::write(boost::asio::const_buffer buf) noexcept {
 }
 
 TlsStepResult TlsEngine::shutdown() noexcept {
+    ssl_idle_ = false;
     clear_errors();
     int ret = SSL_shutdown(ssl_);
     if (ret >= 0) {
@@ -324,6 +336,7 @@ TlsStepResult TlsEngine::shutdown() noexcept {
 }
 
 TlsStepResult TlsEngine::key_update(bool request_peer) noexcept {
+    ssl_idle_ = false;
     clear_errors();
     if (SSL_key_update(
             ssl_, request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) == 1) {
