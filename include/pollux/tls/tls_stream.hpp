@@ -220,6 +220,10 @@ public:
         return engine_->peer_certificate();
     }
     /// The `SSL*`, for what pollux does not wrap. Do not change its BIOs.
+    /// Ask for it for each use rather than keeping it: a read that found
+    /// nothing to decrypt remembers that OpenSSL was idle until the next
+    /// call into OpenSSL by the stream or this call (so that, say, an
+    /// `SSL_key_update` made through it goes out with the next read).
     [[nodiscard]] ssl_st* native_handle() const noexcept { return engine_->native_handle(); }
     /// The transport.
     [[nodiscard]] S& get_ref() noexcept { return io_; }
