@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <openssl/ssl.h>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <unistd.h>
@@ -142,6 +143,25 @@ struct Chunked {
     }
     Poll<Result<std::size_t>> poll_write(Context& cx, asio::const_buffer b) {
         return inner.poll_write(cx, asio::buffer(b.data(), std::min(b.size(), limit)));
+    }
+    Poll<Result<void>> poll_flush(Context& cx) { return inner.poll_flush(cx); }
+    Poll<Result<void>> poll_shutdown(Context& cx) { return inner.poll_shutdown(cx); }
+};
+
+// A transport whose next write throws once `armed` is set.
+template <class S>
+struct ThrowOnWrite {
+    S inner;
+    bool armed = false;
+    Poll<Result<std::size_t>> poll_read(Context& cx, asio::mutable_buffer b) {
+        return inner.poll_read(cx, b);
+    }
+    Poll<Result<std::size_t>> poll_write(Context& cx, asio::const_buffer b) {
+        if (armed) {
+            armed = false;
+            throw std::runtime_error("transport write");
+        }
+        return inner.poll_write(cx, b);
     }
     Poll<Result<void>> poll_flush(Context& cx) { return inner.poll_flush(cx); }
     Poll<Result<void>> poll_shutdown(Context& cx) { return inner.poll_shutdown(cx); }
@@ -726,6 +746,61 @@ TEST_CASE("TlsStream read sends a key update scheduled through native_handle() a
         CO_REQUIRE(io::flush(*s));
         CO_REQUIRE(io::read_exact(*c, asio::buffer(buf, 3)));
         CHECK(std::string_view(buf, 3) == "new");
+    }());
+}
+
+TEST_CASE("TlsAcceptor handshake with a certificate chain larger than the stream's output "
+          "buffer completes",
+          "[tls]") {
+    // The CA's certificate 200 times after the leaf: a server flight of
+    // about 80 KB (PEM is about 1.4 times DER, so the PEM is over twice
+    // the buffer), more than the engine's output buffer holds, so
+    // OpenSSL's BIO finds it full mid-flight and says "retry" until the
+    // stream has sent the front (the BIO's "no room" path).
+    TlsOptions o = server_options();
+    std::string chain = certs().server.cert_pem;
+    for (int i = 0; i < 200; ++i) {
+        chain += certs().ca.cert_pem;
+    }
+    REQUIRE(chain.size() > 3 * detail::TlsEngine::out_capacity);
+    o.certificate_chain = Pem::memory(chain);
+    Runtime rt;
+    rt.block_on([o]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(o), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        CO_REQUIRE(io::write_all(*c, asio::buffer(std::string_view("ping"))));
+        CO_REQUIRE(io::flush(*c));
+        char buf[4];
+        CO_REQUIRE(io::read_exact(*s, asio::buffer(buf)));
+        CHECK(std::string_view(buf, 4) == "ping");
+    }());
+}
+
+TEST_CASE("TlsStream write rethrows its transport's exception, and the record goes out "
+          "with the next flush",
+          "[tls]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto p = UnixStream::pair();
+        REQUIRE(p);
+        ThrowOnWrite<UnixStream> transport{std::move(p->first)};
+        auto [c, s] = co_await join(make_connector().connect("localhost", std::move(transport)),
+                                    make_acceptor().accept(std::move(p->second)));
+        REQUIRE(c);
+        REQUIRE(s);
+        // The record is sent from inside OpenSSL's write: the exception
+        // must not cross OpenSSL's frames, and must still reach the writer.
+        c->get_ref().armed = true;
+        Context cx(Waker::noop());
+        std::string_view ping("ping");
+        REQUIRE_THROWS_WITH(c->poll_write(cx, asio::buffer(ping)), "transport write");
+        // OpenSSL took the bytes before the transport threw (as when a send
+        // after the write throws): the record waits in the output buffer.
+        CO_REQUIRE(io::flush(*c));
+        char buf[4];
+        CO_REQUIRE(io::read_exact(*s, asio::buffer(buf)));
+        CHECK(std::string_view(buf, 4) == "ping");
     }());
 }
 

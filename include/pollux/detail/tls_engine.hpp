@@ -110,9 +110,19 @@ public:
     /// answer (three calls) is kept until the next call into OpenSSL: only
     /// such a call can change it.
     [[nodiscard]] bool starved() const noexcept;
-    /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty).
+    /// Where `write` may send a record straight away: called from inside
+    /// `SSL_write_ex` with the ciphertext when the output buffer is empty;
+    /// returns how many of its bytes the transport took now (0 when it
+    /// would block, failed or threw: the caller keeps what it needs to
+    /// report that after `write` returns). Bytes it did not take go to the
+    /// output buffer, as without it.
+    using Sink = std::size_t (*)(void* state, const unsigned char* data, std::size_t len) noexcept;
+    /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty);
+    /// with a `sink`, the record goes to it first (see `Sink`), saving its
+    /// copy through the output buffer.
     /// Preconditions: `write_ready()`.
-    TlsStepResult write(boost::asio::const_buffer buf) noexcept;
+    TlsStepResult
+    write(boost::asio::const_buffer buf, Sink sink = nullptr, void* sink_state = nullptr) noexcept;
     /// Whether the output buffer has room for a whole record, so that a
     /// `write` cannot stop half-way through one.
     [[nodiscard]] bool write_ready() const noexcept {
@@ -203,6 +213,9 @@ private:
     // forgets it. Saves the three calls when a read that found nothing is
     // polled again after the wake (once per echoed message).
     mutable bool ssl_idle_ = false;
+    // write()'s sink, set only for the length of its SSL_write_ex.
+    Sink sink_ = nullptr;
+    void* sink_state_ = nullptr;
 };
 
 } // namespace pollux::detail
