@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <openssl/ssl.h>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <unistd.h>
@@ -142,6 +143,25 @@ struct Chunked {
     }
     Poll<Result<std::size_t>> poll_write(Context& cx, asio::const_buffer b) {
         return inner.poll_write(cx, asio::buffer(b.data(), std::min(b.size(), limit)));
+    }
+    Poll<Result<void>> poll_flush(Context& cx) { return inner.poll_flush(cx); }
+    Poll<Result<void>> poll_shutdown(Context& cx) { return inner.poll_shutdown(cx); }
+};
+
+// A transport whose next write throws once `armed` is set.
+template <class S>
+struct ThrowOnWrite {
+    S inner;
+    bool armed = false;
+    Poll<Result<std::size_t>> poll_read(Context& cx, asio::mutable_buffer b) {
+        return inner.poll_read(cx, b);
+    }
+    Poll<Result<std::size_t>> poll_write(Context& cx, asio::const_buffer b) {
+        if (armed) {
+            armed = false;
+            throw std::runtime_error("transport write");
+        }
+        return inner.poll_write(cx, b);
     }
     Poll<Result<void>> poll_flush(Context& cx) { return inner.poll_flush(cx); }
     Poll<Result<void>> poll_shutdown(Context& cx) { return inner.poll_shutdown(cx); }
@@ -685,6 +705,102 @@ TEST_CASE("TlsStream::key_update sends a KeyUpdate the peer reads on through",
         CO_REQUIRE(io::flush(*s));
         CO_REQUIRE(io::read_exact(*c, asio::buffer(buf, 4)));
         CHECK(std::string_view(buf, 4) == "back");
+    }());
+}
+
+TEST_CASE("TlsStream read sends a key update scheduled through native_handle() after "
+          "a read that found nothing",
+          "[tls][key_update]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        static int key_updates_seen = 0;
+        key_updates_seen = 0;
+        SSL_set_msg_callback(
+            c->native_handle(),
+            [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void*) {
+                if (write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+                    static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+                    ++key_updates_seen;
+                }
+            });
+        char buf[16];
+        // A read with nothing to read: the stream learns OpenSSL is idle
+        // and waits on the transport (dropped when yield_now wins).
+        auto r = co_await select(io::read(*s, asio::buffer(buf)), yield_now());
+        REQUIRE(r.index() == 1);
+        // The caller schedules a key update on the SSL itself; the next
+        // read must run OpenSSL (which sends it) rather than trust what it
+        // learned before.
+        REQUIRE(SSL_key_update(s->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
+        r = co_await select(io::read(*s, asio::buffer(buf)), yield_now());
+        REQUIRE(r.index() == 1);
+        // The client reads the KeyUpdate record (no application data yet).
+        auto cr = co_await select(io::read(*c, asio::buffer(buf)), yield_now());
+        REQUIRE(cr.index() == 1);
+        CHECK(key_updates_seen == 1);
+        // Both go on under the new keys.
+        CO_REQUIRE(io::write_all(*s, asio::buffer(std::string_view("new"))));
+        CO_REQUIRE(io::flush(*s));
+        CO_REQUIRE(io::read_exact(*c, asio::buffer(buf, 3)));
+        CHECK(std::string_view(buf, 3) == "new");
+    }());
+}
+
+TEST_CASE("TlsAcceptor handshake with a certificate chain larger than the stream's output "
+          "buffer completes",
+          "[tls]") {
+    // The CA's certificate 200 times after the leaf: a server flight of
+    // about 80 KB (PEM is about 1.4 times DER, so the PEM is over twice
+    // the buffer), more than the engine's output buffer holds, so
+    // OpenSSL's BIO finds it full mid-flight and says "retry" until the
+    // stream has sent the front (the BIO's "no room" path).
+    TlsOptions o = server_options();
+    std::string chain = certs().server.cert_pem;
+    for (int i = 0; i < 200; ++i) {
+        chain += certs().ca.cert_pem;
+    }
+    REQUIRE(chain.size() > 3 * detail::TlsEngine::out_capacity);
+    o.certificate_chain = Pem::memory(chain);
+    Runtime rt;
+    rt.block_on([o]() -> Async<> {
+        auto [c, s] = co_await handshake_pair(make_connector(), make_acceptor(o), "localhost");
+        REQUIRE(c);
+        REQUIRE(s);
+        CO_REQUIRE(io::write_all(*c, asio::buffer(std::string_view("ping"))));
+        CO_REQUIRE(io::flush(*c));
+        char buf[4];
+        CO_REQUIRE(io::read_exact(*s, asio::buffer(buf)));
+        CHECK(std::string_view(buf, 4) == "ping");
+    }());
+}
+
+TEST_CASE("TlsStream write rethrows its transport's exception, and the record goes out "
+          "with the next flush",
+          "[tls]") {
+    Runtime rt;
+    rt.block_on([]() -> Async<> {
+        auto p = UnixStream::pair();
+        REQUIRE(p);
+        ThrowOnWrite<UnixStream> transport{std::move(p->first)};
+        auto [c, s] = co_await join(make_connector().connect("localhost", std::move(transport)),
+                                    make_acceptor().accept(std::move(p->second)));
+        REQUIRE(c);
+        REQUIRE(s);
+        // The record is sent from inside OpenSSL's write: the exception
+        // must not cross OpenSSL's frames, and must still reach the writer.
+        c->get_ref().armed = true;
+        Context cx(Waker::noop());
+        std::string_view ping("ping");
+        REQUIRE_THROWS_WITH(c->poll_write(cx, asio::buffer(ping)), "transport write");
+        // OpenSSL took the bytes before the transport threw (as when a send
+        // after the write throws): the record waits in the output buffer.
+        CO_REQUIRE(io::flush(*c));
+        char buf[4];
+        CO_REQUIRE(io::read_exact(*s, asio::buffer(buf)));
+        CHECK(std::string_view(buf, 4) == "ping");
     }());
 }
 

@@ -109,17 +109,34 @@ int TlsEngine::bio_read(BIO* b, char* data, std::size_t len, std::size_t* done) 
 // still unsent to the front first if that makes room; with no room at all,
 // "retry" (WANT_WRITE: the stream sends output first). A record is written
 // whole (write_ready leaves room for one), a handshake flight in parts.
+//
+// Inside write() with a sink and nothing waiting in the output buffer (so
+// nothing can be overtaken), the bytes go to the sink first, the
+// transport's write from the caller's poll_write: those it takes are not
+// copied at all (tokio-openssl's BIO writes to the socket the same way);
+// the rest is appended as above, and fits, since the buffer is empty.
 int TlsEngine::bio_write(BIO* b, const char* data, std::size_t len, std::size_t* done) noexcept {
     auto* e = static_cast<TlsEngine*>(BIO_get_data(b));
     BIO_clear_retry_flags(b);
+    std::size_t direct = 0;
+    if (e->sink_ != nullptr && e->out_begin_ == e->out_end_) {
+        direct = std::min(
+            len, e->sink_(e->sink_state_, reinterpret_cast<const unsigned char*>(data), len));
+        if (direct == len) {
+            *done = len;
+            return 1;
+        }
+        data += direct;
+        len -= direct;
+    }
     if (out_capacity - e->out_end_ < len && e->out_begin_ != 0) {
         std::memmove(e->out_, e->out_ + e->out_begin_, e->out_end_ - e->out_begin_);
         e->out_end_ -= e->out_begin_;
         e->out_begin_ = 0;
     }
     std::size_t n = std::min(len, out_capacity - e->out_end_);
-    *done = n;
-    if (n == 0) {
+    *done = direct + n;
+    if (direct + n == 0) {
         BIO_set_retry_write(b);
         return 0;
     }
@@ -272,6 +289,7 @@ TlsStepResult TlsEngine::step_error(int ret, bool handshake) noexcept {
 }
 
 TlsStepResult TlsEngine::handshake() noexcept {
+    ssl_idle_ = false;
     clear_errors();
     int ret = SSL_do_handshake(ssl_);
     if (ret == 1) {
@@ -282,15 +300,24 @@ TlsStepResult TlsEngine::handshake() noexcept {
 
 bool TlsEngine::starved() const noexcept {
     // The input buffer first: after a wake it holds the record, and the
-    // three calls into OpenSSL are skipped.
-    return in_end_ == in_begin_ && SSL_is_init_finished(ssl_) == 1 &&
-           (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 && SSL_has_pending(ssl_) == 0;
+    // three calls into OpenSSL are skipped; so are they when an earlier
+    // look found OpenSSL idle and no call into it came since (ssl_idle_).
+    if (in_end_ != in_begin_) {
+        return false;
+    }
+    if (!ssl_idle_) {
+        ssl_idle_ = SSL_is_init_finished(ssl_) == 1 &&
+                    (SSL_get_shutdown(ssl_) & SSL_RECEIVED_SHUTDOWN) == 0 &&
+                    SSL_has_pending(ssl_) == 0;
+    }
+    return ssl_idle_;
 }
 
 TlsStepResult TlsEngine::read(boost::asio::mutable_buffer buf) noexcept {
     if (starved()) {
         return {TlsStep::want_read};
     }
+    ssl_idle_ = false;
     clear_errors();
     std::size_t n = 0;
     int ret = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
@@ -300,10 +327,16 @@ TlsStepResult TlsEngine::read(boost::asio::mutable_buffer buf) noexcept {
     return step_error(ret, false);
 }
 
-TlsStepResult TlsEngine::write(boost::asio::const_buffer buf) noexcept {
+TlsStepResult
+TlsEngine::write(boost::asio::const_buffer buf, Sink sink, void* sink_state) noexcept {
+    ssl_idle_ = false;
     clear_errors();
     std::size_t n = 0;
+    sink_ = sink;
+    sink_state_ = sink_state;
     int ret = SSL_write_ex(ssl_, buf.data(), std::min(buf.size(), max_write), &n);
+    sink_ = nullptr;
+    sink_state_ = nullptr;
     if (ret == 1) {
         return {TlsStep::done, n};
     }
@@ -311,6 +344,7 @@ TlsStepResult TlsEngine::write(boost::asio::const_buffer buf) noexcept {
 }
 
 TlsStepResult TlsEngine::shutdown() noexcept {
+    ssl_idle_ = false;
     clear_errors();
     int ret = SSL_shutdown(ssl_);
     if (ret >= 0) {
@@ -324,6 +358,7 @@ TlsStepResult TlsEngine::shutdown() noexcept {
 }
 
 TlsStepResult TlsEngine::key_update(bool request_peer) noexcept {
+    ssl_idle_ = false;
     clear_errors();
     if (SSL_key_update(
             ssl_, request_peer ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) == 1) {

@@ -106,11 +106,23 @@ public:
     /// SSL's buffers nor ciphertext in the input buffer. Then `SSL_read_ex`
     /// would only ask the BIO for bytes it does not have (a failed read,
     /// `SSL_get_error` and the error queue: over a thousand instructions,
-    /// twice per echoed message before this check).
+    /// twice per echoed message before this check). OpenSSL's part of the
+    /// answer (three calls) is kept until the next call into OpenSSL: only
+    /// such a call can change it.
     [[nodiscard]] bool starved() const noexcept;
-    /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty).
+    /// Where `write` may send a record straight away: called from inside
+    /// `SSL_write_ex` with the ciphertext when the output buffer is empty;
+    /// returns how many of its bytes the transport took now (0 when it
+    /// would block, failed or threw: the caller keeps what it needs to
+    /// report that after `write` returns). Bytes it did not take go to the
+    /// output buffer, as without it.
+    using Sink = std::size_t (*)(void* state, const unsigned char* data, std::size_t len) noexcept;
+    /// `SSL_write_ex` of at most `max_write` bytes of `buf` (non-empty);
+    /// with a `sink`, the record goes to it first (see `Sink`), saving its
+    /// copy through the output buffer.
     /// Preconditions: `write_ready()`.
-    TlsStepResult write(boost::asio::const_buffer buf) noexcept;
+    TlsStepResult
+    write(boost::asio::const_buffer buf, Sink sink = nullptr, void* sink_state = nullptr) noexcept;
     /// Whether the output buffer has room for a whole record, so that a
     /// `write` cannot stop half-way through one.
     [[nodiscard]] bool write_ready() const noexcept {
@@ -158,8 +170,12 @@ public:
     [[nodiscard]] std::string_view cipher() const noexcept;
     /// The peer's leaf certificate, if it sent one.
     [[nodiscard]] std::optional<tls::Certificate> peer_certificate() const;
-    /// The `SSL*`.
-    [[nodiscard]] ssl_st* native_handle() const noexcept { return ssl_; }
+    /// The `SSL*`. What the caller does with it may change what `starved()`
+    /// kept, so that is forgotten.
+    [[nodiscard]] ssl_st* native_handle() const noexcept {
+        ssl_idle_ = false;
+        return ssl_;
+    }
 
     /// Stores a session the server sent (the new-session callback).
     void store_session(void* session) noexcept;
@@ -190,6 +206,16 @@ private:
     unsigned char* in_ = nullptr;
     std::size_t in_begin_ = 0;
     std::size_t in_end_ = 0;
+    // starved()'s OpenSSL half, known true: the handshake is done, no
+    // close_notify read, nothing pending in the SSL. Only a call into
+    // OpenSSL on ssl_ can make it false, so each one (every engine
+    // operation, and native_handle(), which lets the caller make them)
+    // forgets it. Saves the three calls when a read that found nothing is
+    // polled again after the wake (once per echoed message).
+    mutable bool ssl_idle_ = false;
+    // write()'s sink, set only for the length of its SSL_write_ex.
+    Sink sink_ = nullptr;
+    void* sink_state_ = nullptr;
 };
 
 } // namespace pollux::detail

@@ -20,6 +20,7 @@
 #include <boost/asio/buffer.hpp>
 
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -48,15 +49,18 @@ class KeyUpdate;
 /// buffers, 51 KiB per stream besides OpenSSL's own record buffers,
 /// allocated once); each poll moves
 /// ciphertext between those buffers and `S` with `S::poll_read` and
-/// `S::poll_write`, so it needs no thread and no descriptor of its own.
+/// `S::poll_write`, so it needs no thread and no descriptor of its own. A
+/// record written while nothing waits to be sent goes to `S::poll_write`
+/// straight from OpenSSL's buffer; only what `S` does not take is copied.
 ///
 /// @par Cancel safety
 /// `poll_read` is cancel safe: decrypted bytes that do not fit the caller's
 /// buffer stay in OpenSSL's record buffer, and the next read returns them;
 /// ciphertext read from `S` stays in the stream. `poll_write` returns
 /// `Ready(n)` once OpenSSL took `n` bytes (at most one record, 16 KiB): they
-/// are encrypted into the output buffer and sent by this and later polls
-/// of any kind, and by `poll_flush`; `Pending` means none was taken. So a
+/// are encrypted and sent to `S` by this poll as far as `S` takes them, the
+/// rest kept in the output buffer and sent by later polls of any kind, and
+/// by `poll_flush`; `Pending` means none was taken. So a
 /// dropped `io::write_all` may have sent a prefix, as on a socket; call
 /// `io::flush` (or `io::shutdown`) to know the bytes reached `S`.
 /// @par Thread safety
@@ -132,7 +136,13 @@ public:
                 }
                 continue;
             }
-            detail::TlsStepResult r = engine_->write(buf);
+            DirectSend direct{this, &cx, nullptr};
+            detail::TlsStepResult r = engine_->write(buf, &direct_send, &direct);
+            if (direct.exception) {
+                // S's poll_write threw inside OpenSSL's call: the record is
+                // in the output buffer (as after a write whose send threw).
+                std::rethrow_exception(direct.exception);
+            }
             switch (r.step) {
             case detail::TlsStep::done:
                 (void)poll_send(cx);
@@ -220,6 +230,10 @@ public:
         return engine_->peer_certificate();
     }
     /// The `SSL*`, for what pollux does not wrap. Do not change its BIOs.
+    /// Ask for it for each use rather than keeping it: a read that found
+    /// nothing to decrypt remembers that OpenSSL was idle until the next
+    /// call into OpenSSL by the stream or this call (so that, say, an
+    /// `SSL_key_update` made through it goes out with the next read).
     [[nodiscard]] ssl_st* native_handle() const noexcept { return engine_->native_handle(); }
     /// The transport.
     [[nodiscard]] S& get_ref() noexcept { return io_; }
@@ -268,8 +282,47 @@ private:
     }
 
     // Sends the output buffer to S until it is empty (Ready(ok)), S would
-    // block (Pending; S wakes us) or fails.
-    Poll<Result<void>> poll_send(Context& cx) {
+    // block (Pending; S wakes us) or fails. Most calls find it empty (every
+    // read asks, and so does the flush after a write that sent its record):
+    // that check is inline (always: g++ kept it a call), the loop is not.
+    [[gnu::always_inline]] Poll<Result<void>> poll_send(Context& cx) {
+        if (engine_->output().size() == 0) {
+            return Ready{Result<void>()};
+        }
+        return send_output(cx);
+    }
+
+    // The engine's write sink (TlsEngine::Sink): the record straight to
+    // S's poll_write, from inside SSL_write_ex, when nothing waits in the
+    // output buffer; what S does not take now (Pending, which registered
+    // our waker, an error, or an exception) goes to the output buffer, and
+    // later polls send it and meet the error, as after any write. An
+    // exception must not cross OpenSSL's C frames: it is kept here and
+    // rethrown once SSL_write_ex returned.
+    struct DirectSend {
+        TlsStream* stream;
+        Context* cx;
+        std::exception_ptr exception;
+    };
+    static std::size_t
+    direct_send(void* state, const unsigned char* data, std::size_t len) noexcept {
+        auto* d = static_cast<DirectSend*>(state);
+        if (d->exception) {
+            return 0;
+        }
+        try {
+            Poll<Result<std::size_t>> p = d->stream->io_.poll_write(*d->cx, {data, len});
+            if (p.is_ready() && p.value()) {
+                return *p.value();
+            }
+        } catch (...) {
+            d->exception = std::current_exception();
+        }
+        return 0;
+    }
+
+    // poll_send's loop, for a non-empty output buffer.
+    Poll<Result<void>> send_output(Context& cx) {
         for (;;) {
             boost::asio::const_buffer out = engine_->output();
             if (out.size() == 0) {
