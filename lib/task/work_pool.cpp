@@ -54,7 +54,7 @@ inline void cpu_relax() noexcept {
 } // namespace
 
 WorkPool::Wake WorkPool::wake_locked() {
-    if (runnable_locked() <= waking_ + spinning_) {
+    if (runnable_locked() <= waking_ + eager_) {
         return Wake::none; // every runnable job has a thread on its way
     }
     if (idle_ > waking_) {
@@ -126,6 +126,8 @@ WorkJob* WorkPool::spin_locked(std::unique_lock<std::mutex>& lock) noexcept {
     // yields the CPU per read fell below the pool's without a spin.
     constexpr unsigned pause_spins = 64;
     ++spinning_;
+    ++eager_;
+    bool eager = true;
     std::uint64_t seen = submits_.load(std::memory_order_relaxed);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(fs_spin_us);
     WorkJob* j = nullptr;
@@ -145,12 +147,31 @@ WorkJob* WorkPool::spin_locked(std::unique_lock<std::mutex>& lock) noexcept {
             cpu_relax();
             continue;
         }
+        if (eager) {
+            // From here on each look yields the core, and a yield can hand it
+            // to another runnable thread for a whole time slice: this thread
+            // stops counting as on its way, so that a submit wakes a sleeping
+            // thread as it would without the spin (measured: counted as on
+            // its way through the yields, a loaded machine delayed the
+            // sequential read-ahead by about a slice per read).
+            lock.lock();
+            --eager_;
+            eager = false;
+            j = take_locked();
+            if (j != nullptr || stopping_) {
+                break;
+            }
+            lock.unlock();
+        }
         if (std::chrono::steady_clock::now() >= deadline) {
             lock.lock();
             j = take_locked();
             break;
         }
         sched_yield();
+    }
+    if (eager) {
+        --eager_;
     }
     --spinning_;
     return j;

@@ -114,8 +114,10 @@ inline constexpr std::size_t max_spinning_threads = 1;
 // a busy machine the spin gives its core to the loop rather than burn it.
 // The loop re-submits a read from the completion a few microseconds later
 // (64 in flight), and the spinning thread takes it without the futex wake
-// and wait that a sleep costs. A spinning thread counts as one on its way:
-// a submit wakes another only for a job beyond it. After the spin
+// and wait that a sleep costs. While it pauses, a spinning thread counts as
+// one on its way: a submit wakes another only for a job beyond it. Once it
+// yields it no longer does (a yield may give its core away for a whole time
+// slice), and a submit wakes a sleeping thread as without the spin. After the spin
 // it takes a job under the mutex as usual or sleeps, so a pool with nothing
 // to do costs no CPU beyond one spin after its last file job.
 //
@@ -184,6 +186,9 @@ private:
     std::size_t waking_ = 0;
     // Threads spinning outside the lock (see above); under mutex_.
     std::size_t spinning_ = 0;
+    // Of those, the ones still in the pause phase, which count as on their
+    // way to a job; a thread in the yield phase does not (see spin_locked).
+    std::size_t eager_ = 0;
     // Bumped under mutex_ by each submit made while a thread spins (and by
     // a raised fs cap and by shutdown), read by the spinning thread without
     // the lock: a change says a job may be there.
