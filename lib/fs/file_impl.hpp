@@ -84,28 +84,23 @@ struct CompletionSlot {
     Waker waker = Waker::noop();
 
     // Called by the job's completion (any thread).
-    void finish(std::int64_t r) {
-        Waker w = Waker::noop();
-        {
-            std::lock_guard lock(mutex);
-            res = r;
-            done = true;
-            w = std::move(waker);
-        }
-        std::move(w).wake();
-    }
+    void finish(std::int64_t r) { settle(r).wake(); }
 
     // Called when the job is destroyed unrun (its pool shut down first):
     // completes with `r` without waking (the waiting task, if any, belongs
     // to the runtime going away); the waker is dropped on this thread.
-    void abandon(std::int64_t r) {
+    void abandon(std::int64_t r) { (void)settle(r); }
+
+private:
+    // Records the result and hands back the waiting task's waker, to be
+    // woken or dropped outside the lock.
+    Waker settle(std::int64_t r) {
         Waker w = Waker::noop();
-        {
-            std::lock_guard lock(mutex);
-            res = r;
-            done = true;
-            w = std::move(waker);
-        }
+        std::lock_guard lock(mutex);
+        res = r;
+        done = true;
+        w = std::move(waker);
+        return w;
     }
 };
 
