@@ -446,13 +446,7 @@ struct PositionalOp : CompletionSlot {
     static void
     finish_and_release(std::shared_ptr<PositionalOp>&& op, FileImpl& file, std::int64_t r) {
         file.positional.fetch_sub(1, std::memory_order_relaxed);
-        Waker w = Waker::noop();
-        {
-            std::lock_guard lock(op->mutex);
-            op->res = r;
-            op->done = true;
-            w = std::move(op->waker);
-        }
+        Waker w = op->settle(r);
         op.reset();
         std::move(w).wake();
     }

@@ -91,7 +91,7 @@ struct CompletionSlot {
     // to the runtime going away); the waker is dropped on this thread.
     void abandon(std::int64_t r) { (void)settle(r); }
 
-private:
+protected:
     // Records the result and hands back the waiting task's waker, to be
     // woken or dropped outside the lock.
     Waker settle(std::int64_t r) {
