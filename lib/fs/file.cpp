@@ -2,6 +2,8 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include <pollux/current_executor.hpp>
+#include <pollux/detail/io_block.hpp>
+#include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/work_pool.hpp>
 
 #include "backend.hpp"
@@ -30,6 +32,12 @@ boost::system::error_code err_of(std::int64_t res) noexcept {
 template <class T>
 Poll<Result<T>> ready_error(boost::system::error_code ec) {
     return Ready<Result<T>>{Result<T>(boost::system::in_place_error, ec)};
+}
+
+// `fn` as a job for WorkPool::submit.
+template <class Fn>
+std::unique_ptr<pollux::detail::WorkJob> make_work_job(Fn&& fn) {
+    return std::make_unique<pollux::detail::FnWorkJob<std::decay_t<Fn>>>(std::forward<Fn>(fn));
 }
 
 // True when `ctx` has no io_uring ring (set up on first use), so every
@@ -686,7 +694,9 @@ PositionalFuture::PositionalFuture(PositionalFuture&& o) noexcept
 }
 
 PositionalFuture::~PositionalFuture() {
-    if (op_) {
+    // After Ready (file_ reset) the op is done and its waker was taken by
+    // the completion: nothing to release or cancel, and no lock to take.
+    if (op_ && file_) {
         Waker old = Waker::noop();
         bool running = false;
         {
@@ -717,8 +727,13 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
             file_.reset();
             return detail::ready_error<std::size_t>(sys::error(EINVAL));
         }
-        boost::asio::execution_context& ctx = detail::current_context(
-            is_write_ ? "pollux::fs::File::write_at" : "pollux::fs::File::read_at");
+        // The task's scheduler gives its context and pool directly (no
+        // service registry lookup, which takes Asio's registry lock).
+        pollux::detail::SchedulerService& svc =
+            pollux::detail::require_current_task(is_write_ ? "pollux::fs::File::write_at"
+                                                           : "pollux::fs::File::read_at")
+                .service();
+        boost::asio::execution_context& ctx = svc.context();
         auto op = std::allocate_shared<detail::PositionalOp>(
             detail::OpBlockAllocator<detail::PositionalOp>(), n);
         op->waker = cx.waker();
@@ -734,13 +749,12 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
             // without the backend's std::function (the op block and this
             // job are the read's two allocations). The job keeps both the
             // op's buffer and the file's descriptor.
-            queued = pollux::detail::submit_blocking(
-                ctx,
-                [op, file = file_, fd, off]() mutable {
+            queued = svc.work_pool().submit(
+                detail::make_work_job([op, file = file_, fd, off]() mutable {
                     const std::int64_t r = sys::result_of(
                         sys::retry([&] { return ::pread(fd, op->data(), op->len, off); }));
                     detail::PositionalOp::finish_and_release(std::move(op), *file, r);
-                },
+                }),
                 pollux::detail::WorkKind::abandonable,
                 pollux::detail::WorkLane::fs);
         } else {
