@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace pollux::fs {
 
@@ -460,6 +461,26 @@ struct PositionalOp : CompletionSlot {
     }
 };
 
+// A File::read_at_owned in flight: the caller's buffer, which the read
+// fills, and the result. The pool job (or the ring's completion) holds a
+// reference, so a dropped future leaves the buffer alive until the read ends.
+struct OwnedReadOp : CompletionSlot {
+    std::vector<std::byte> buf;
+    std::size_t len = 0;
+    std::shared_ptr<backend::ReadCancel> cancel; // on the ring only, as PositionalOp's
+
+    // As PositionalOp::finish_and_release: after `done` is set nothing here
+    // touches the block but the reference count, so the future may move the
+    // buffer out as soon as it sees `done`.
+    static void
+    finish_and_release(std::shared_ptr<OwnedReadOp>&& op, FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        Waker w = op->settle(r);
+        op.reset();
+        std::move(w).wake();
+    }
+};
+
 } // namespace detail
 
 using detail::FileImpl;
@@ -793,6 +814,111 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         std::memcpy(read_into_.data(), op_->data(), static_cast<std::size_t>(r));
     }
     return Ready<Output>{Output(static_cast<std::size_t>(r))};
+}
+
+// ---- OwnedReadFuture -------------------------------------------------------------
+
+OwnedReadFuture File::read_at_owned(std::vector<std::byte> buf, std::uint64_t offset) const {
+    return OwnedReadFuture(impl_, std::move(buf), offset);
+}
+
+OwnedReadFuture::OwnedReadFuture(std::shared_ptr<detail::FileImpl> f,
+                                 std::vector<std::byte> buf,
+                                 std::uint64_t offset)
+    : file_(std::move(f)), buf_(std::move(buf)), offset_(offset) {
+}
+
+OwnedReadFuture::OwnedReadFuture(OwnedReadFuture&& o) noexcept
+    : file_(std::move(o.file_)), op_(std::move(o.op_)), buf_(std::move(o.buf_)),
+      offset_(o.offset_) {
+}
+
+OwnedReadFuture::~OwnedReadFuture() {
+    // As ~PositionalFuture: nothing to do after Ready. Before, the waker is
+    // released here and a read on the ring is cancelled; the op block (and
+    // the buffer in it) lives until the read's job or completion drops it.
+    if (op_ && file_) {
+        Waker old = Waker::noop();
+        bool running = false;
+        {
+            std::lock_guard lock(op_->mutex);
+            old = std::exchange(op_->waker, Waker::noop());
+            running = !op_->done;
+        }
+        if (running && op_->cancel) {
+            op_->cancel->cancel();
+        }
+    }
+}
+
+Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
+    POLLUX_ASSERT(file_ != nullptr,
+                  "pollux::fs::File::read_at_owned polled after it returned Ready");
+    if (!op_) {
+        const std::size_t n = std::min(buf_.size(), file_->max_buf);
+        if (n == 0 || offset_ > static_cast<std::uint64_t>(INT64_MAX)) {
+            file_.reset();
+            Result<std::size_t> r =
+                n == 0 ? Result<std::size_t>(std::size_t{0})
+                       : Result<std::size_t>(boost::system::in_place_error, sys::error(EINVAL));
+            return Ready<OwnedRead>{OwnedRead{std::move(r), std::move(buf_)}};
+        }
+        pollux::detail::SchedulerService& svc =
+            pollux::detail::require_current_task("pollux::fs::File::read_at_owned").service();
+        boost::asio::execution_context& ctx = svc.context();
+        auto op = std::make_shared<detail::OwnedReadOp>();
+        op->buf = std::move(buf_);
+        op->len = n;
+        op->waker = cx.waker();
+        const auto off = static_cast<std::int64_t>(offset_);
+        const int fd = file_->fd;
+        file_->positional.fetch_add(1, std::memory_order_relaxed);
+        bool queued = false;
+        if (detail::pool_only(ctx)) {
+            // One job that preads into the caller's buffer and completes the
+            // op; it keeps the op (and so the buffer) and the descriptor.
+            queued = svc.work_pool().submit(
+                detail::make_work_job([op, file = file_, fd, off]() mutable {
+                    const std::int64_t r = sys::result_of(
+                        sys::retry([&] { return ::pread(fd, op->buf.data(), op->len, off); }));
+                    detail::OwnedReadOp::finish_and_release(std::move(op), *file, r);
+                }),
+                pollux::detail::WorkKind::abandonable,
+                pollux::detail::WorkLane::fs);
+        } else {
+            backend::Done done = [op, file = file_](std::int64_t r) {
+                file->positional.fetch_sub(1, std::memory_order_relaxed);
+                op->finish(r);
+            };
+            op->cancel = std::make_shared<backend::ReadCancel>();
+            queued = backend::read_at(ctx, fd, op->buf.data(), n, off, std::move(done), op->cancel);
+        }
+        if (!queued) {
+            // Nothing reads into the buffer: it goes back with the error.
+            file_->positional.fetch_sub(1, std::memory_order_relaxed);
+            file_.reset();
+            return Ready<OwnedRead>{OwnedRead{
+                Result<std::size_t>(boost::system::in_place_error, detail::refused_error()),
+                std::move(op->buf)}};
+        }
+        op_ = std::move(op);
+    }
+    std::int64_t r = 0;
+    {
+        std::lock_guard lock(op_->mutex);
+        if (!op_->done) {
+            if (!op_->waker.will_wake(cx.waker())) {
+                op_->waker = cx.waker();
+            }
+            return Pending{};
+        }
+        r = op_->res;
+    }
+    file_.reset();
+    Result<std::size_t> res =
+        r < 0 ? Result<std::size_t>(boost::system::in_place_error, detail::err_of(r))
+              : Result<std::size_t>(static_cast<std::size_t>(r));
+    return Ready<OwnedRead>{OwnedRead{std::move(res), std::move(op_->buf)}};
 }
 
 // ---- OpenOptions --------------------------------------------------------------------
