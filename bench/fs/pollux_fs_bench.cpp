@@ -308,7 +308,7 @@ int fs_api_main(int argc, char** argv) {
         o.max_fs_threads = fs_threads;
     }
     pollux::Runtime rt(o);
-    const std::string label = "pollux-" + backend;
+    const std::string label = "pollux-" + backend + (owned ? "-owned" : "");
     std::uint64_t bad = 0;
     const auto t0 = std::chrono::steady_clock::now();
     auto secs = [&] {
