@@ -48,6 +48,19 @@ bool pool_only(boost::asio::execution_context& ctx) {
     return pollux::detail::uring_of(static_cast<boost::asio::io_context&>(ctx)) == nullptr;
 }
 
+// pool_only for a positional read of `f` from a task of `svc`, through
+// FileImpl::pool_only_sched.
+bool pool_only(FileImpl& f, pollux::detail::SchedulerService& svc) {
+    if (f.pool_only_sched.load(std::memory_order_relaxed) == &svc) {
+        return true;
+    }
+    if (!pool_only(svc.context())) {
+        return false;
+    }
+    f.pool_only_sched.store(&svc, std::memory_order_relaxed);
+    return true;
+}
+
 backend::Done completion(FileImpl& f) {
     return [self = f.shared_from_this()](std::int64_t r) { self->finish(r); };
 }
@@ -765,7 +778,7 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         const int fd = file_->fd;
         file_->positional.fetch_add(1, std::memory_order_relaxed);
         bool queued = false;
-        if (!is_write_ && detail::pool_only(ctx)) {
+        if (!is_write_ && detail::pool_only(*file_, svc)) {
             // A read on the pool: one job that preads and completes the op,
             // without the backend's std::function (the op block and this
             // job are the read's two allocations). The job keeps both the
@@ -874,7 +887,7 @@ Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
         const int fd = file_->fd;
         file_->positional.fetch_add(1, std::memory_order_relaxed);
         bool queued = false;
-        if (detail::pool_only(ctx)) {
+        if (detail::pool_only(*file_, svc)) {
             // One job that preads into the caller's buffer and completes the
             // op; it keeps the op (and so the buffer) and the descriptor.
             queued = svc.work_pool().submit(
