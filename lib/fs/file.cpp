@@ -377,7 +377,10 @@ void complete_open(OpState<File>& st, std::int64_t res) {
 // starts. Only a thread that has started a read_at keeps any (a pool thread
 // that happens to drop an op's last reference frees it as before), so at
 // most `capacity` blocks, 66 KiB, stay with a thread. After the thread's
-// cache is destroyed (thread exit), blocks go back to the heap.
+// cache is destroyed (thread exit), blocks go back to the heap. One cache
+// per block type (`Block`: read_at's and read_at_owned's differ in size),
+// so that a thread mixing both reads recycles both.
+template <class Block>
 class OpBlockCache {
 public:
     static constexpr std::size_t capacity = 16;
@@ -419,7 +422,8 @@ private:
     void* blocks_[capacity] = {};
 };
 
-thread_local OpBlockCache OpBlockCache::local;
+template <class Block>
+thread_local OpBlockCache<Block> OpBlockCache<Block>::local;
 
 // The allocator std::allocate_shared<PositionalOp> uses (it allocates the
 // shared block, one object, through it).
@@ -429,8 +433,8 @@ struct OpBlockAllocator {
     OpBlockAllocator() noexcept = default;
     template <class U>
     OpBlockAllocator(const OpBlockAllocator<U>& /*other*/) noexcept {} // NOLINT: as std::allocator
-    T* allocate(std::size_t n) { return static_cast<T*>(OpBlockCache::take(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { OpBlockCache::give(p, n * sizeof(T)); }
+    T* allocate(std::size_t n) { return static_cast<T*>(OpBlockCache<T>::take(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { OpBlockCache<T>::give(p, n * sizeof(T)); }
     friend bool operator==(const OpBlockAllocator& /*a*/, const OpBlockAllocator& /*b*/) noexcept {
         return true;
     }
@@ -879,7 +883,10 @@ Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
         pollux::detail::SchedulerService& svc =
             pollux::detail::require_current_task("pollux::fs::File::read_at_owned").service();
         boost::asio::execution_context& ctx = svc.context();
-        auto op = std::make_shared<detail::OwnedReadOp>();
+        // Through the per-thread block cache, as read_at's blocks (one size
+        // per thread: a thread that mixes both reads recycles one of them).
+        auto op = std::allocate_shared<detail::OwnedReadOp>(
+            detail::OpBlockAllocator<detail::OwnedReadOp>());
         op->buf = std::move(buf_);
         op->len = n;
         op->waker = cx.waker();
