@@ -689,6 +689,26 @@ TEST_CASE("A read_at_owned dropped while queued on the pool: the read still runs
     CHECK(eventually_running(rt, [&] { return open_fds() == before; }));
 }
 
+TEST_CASE("A pending read_at_owned dropped on another thread releases its waker there and the "
+          "read completes into the buffer it keeps",
+          "[fs][file][positional][owned][cancel][teardown]") {
+    TempDir dir;
+    put(dir / "f", "0123456789");
+    RuntimeOptions opts = one_thread_pool();
+    opts.io_uring = false;
+    Runtime rt(opts);
+    first_file_op(rt, dir.path());
+    const auto before = open_fds();
+    {
+        auto f = open_ok(rt, fs::File::open(dir / "f"));
+        PoolBlocker blocker(rt);
+        auto r = std::make_unique<fs::OwnedReadFuture>(f.read_at_owned(bytes_of(4), 2));
+        CHECK(pending_once(rt, *r));
+        std::thread([r = std::move(r)]() mutable { r.reset(); }).join();
+    } // the File is dropped with the read queued; the blocker releases
+    CHECK(eventually_running(rt, [&] { return open_fds() == before; }));
+}
+
 TEST_CASE("A read_at_owned queued on the pool when its runtime is destroyed is dropped unrun "
           "with its buffer",
           "[fs][file][positional][owned][teardown]") {
