@@ -233,6 +233,26 @@ fs_reader(const pollux::fs::File& f, std::uint64_t n, std::uint64_t seed, std::u
     co_return bad;
 }
 
+// As fs_reader, through File::read_at_owned: the read fills the buffer it
+// was handed and gives it back (no copy out of an internal buffer).
+pollux::Async<std::uint64_t> fs_reader_owned(const pollux::fs::File& f,
+                                             std::uint64_t n,
+                                             std::uint64_t seed,
+                                             std::uint64_t blocks) {
+    Rng rng{0x9e3779b97f4a7c15ull ^ seed};
+    std::vector<std::byte> buf(4096);
+    std::uint64_t bad = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const std::uint64_t off = (rng.next() % blocks) * 4096;
+        auto r = co_await f.read_at_owned(std::move(buf), off);
+        buf = std::move(r.buf);
+        if (!r.result || *r.result != 4096) {
+            ++bad;
+        }
+    }
+    co_return bad;
+}
+
 pollux::Async<std::uint64_t>
 fs_meta(std::string dir, std::uint64_t k, std::uint64_t count, std::uint64_t step) {
     std::uint64_t bad = 0;
@@ -255,6 +275,7 @@ int fs_api_main(int argc, char** argv) {
     std::string backend = "ring";
     std::size_t threads = 0;
     std::size_t fs_threads = 0;
+    bool owned = false;
     std::vector<std::string> pos;
     for (int i = 2; i < argc; ++i) {
         if (std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
@@ -263,6 +284,8 @@ int fs_api_main(int argc, char** argv) {
             threads = std::strtoull(argv[++i], nullptr, 10);
         } else if (std::strcmp(argv[i], "--fs-threads") == 0 && i + 1 < argc) {
             fs_threads = std::strtoull(argv[++i], nullptr, 10);
+        } else if (std::strcmp(argv[i], "--owned") == 0) {
+            owned = true;
         } else {
             pos.emplace_back(argv[i]);
         }
@@ -272,7 +295,7 @@ int fs_api_main(int argc, char** argv) {
     if (!ok_args || (backend != "ring" && backend != "pool")) {
         std::fprintf(stderr,
                      "usage: %s random FILE OPS INFLIGHT | seq FILE | meta DIR COUNT INFLIGHT "
-                     "[--backend ring|pool] [--threads T] [--fs-threads F]\n",
+                     "[--backend ring|pool] [--threads T] [--fs-threads F] [--owned]\n",
                      argv[0]);
         return 2;
     }
@@ -285,7 +308,7 @@ int fs_api_main(int argc, char** argv) {
         o.max_fs_threads = fs_threads;
     }
     pollux::Runtime rt(o);
-    const std::string label = "pollux-" + backend;
+    const std::string label = "pollux-" + backend + (owned ? "-owned" : "");
     std::uint64_t bad = 0;
     const auto t0 = std::chrono::steady_clock::now();
     auto secs = [&] {
@@ -307,7 +330,8 @@ int fs_api_main(int argc, char** argv) {
             std::vector<pollux::JoinHandle<std::uint64_t>> hs;
             for (std::uint64_t i = 0; i < inflight; ++i) {
                 const std::uint64_t n = ops / inflight + (i < ops % inflight ? 1 : 0);
-                hs.push_back(pollux::spawn(fs_reader(*f, n, i + 1, blocks)));
+                hs.push_back(pollux::spawn(owned ? fs_reader_owned(*f, n, i + 1, blocks)
+                                                 : fs_reader(*f, n, i + 1, blocks)));
             }
             std::uint64_t b = 0;
             for (auto& h : hs) {

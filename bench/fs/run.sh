@@ -9,6 +9,10 @@
 #                with the io_uring ring
 #   pollux-pool  the same with the ring off (RuntimeOptions::io_uring =
 #                false, as POLLUX_IO_URING=0): the worker pool
+#   pollux-pool-owned  (random only) the pool through File::read_at_owned:
+#                the read fills a std::vector<std::byte> the reader hands it
+#                and gets back, instead of read_at's copy out of a buffer of
+#                its own (tokio-uring's owned-buffer read_at; docs/fs.md)
 #   tokio        tokio::fs on a current_thread runtime (Debian's tokio
 #                1.24): random reads are pread (FileExt::read_at) inside
 #                spawn_blocking, what tokio::fs does for each call
@@ -86,6 +90,7 @@ run() {
     case $who in
     pollux-ring) cmd=("$build/bench/pollux_fs_bench" "$@" --backend ring) ;;
     pollux-pool) cmd=("$build/bench/pollux_fs_bench" "$@" --backend pool) ;;
+    pollux-pool-owned) cmd=("$build/bench/pollux_fs_bench" "$@" --backend pool --owned) ;;
     libuv) cmd=("$build/uv_fs_bench" "$@") ;;
     tokio) cmd=("$build/tokio-fs/release/tokio_fs_bench" "$@") ;;
     esac
@@ -96,7 +101,10 @@ run() {
 echo "kernel $(uname -r), $(nproc) cores; contenders: ${contenders[*]}"
 for ((r = 1; r <= rounds; r++)); do
     echo "round $r (warm page cache)"
-    for c in "${contenders[@]}"; do run "$c" random "$file" "$ops" "$inflight"; done
+    for c in "${contenders[@]}"; do
+        run "$c" random "$file" "$ops" "$inflight"
+        if [ "$c" = pollux-pool ]; then run pollux-pool-owned random "$file" "$ops" "$inflight"; fi
+    done
     for c in "${contenders[@]}"; do run "$c" seq "$file"; done
     for c in "${contenders[@]}"; do run "$c" meta "$work/many" "$files" "$inflight"; done
 done

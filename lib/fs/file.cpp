@@ -2,6 +2,8 @@
 // Own header first: this proves it is self-contained (STYLE H1).
 
 #include <pollux/current_executor.hpp>
+#include <pollux/detail/io_block.hpp>
+#include <pollux/detail/scheduler_service.hpp>
 #include <pollux/detail/work_pool.hpp>
 
 #include "backend.hpp"
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace pollux::fs {
 
@@ -32,11 +35,30 @@ Poll<Result<T>> ready_error(boost::system::error_code ec) {
     return Ready<Result<T>>{Result<T>(boost::system::in_place_error, ec)};
 }
 
+// `fn` as a job for WorkPool::submit.
+template <class Fn>
+std::unique_ptr<pollux::detail::WorkJob> make_work_job(Fn&& fn) {
+    return std::make_unique<pollux::detail::FnWorkJob<std::decay_t<Fn>>>(std::forward<Fn>(fn));
+}
+
 // True when `ctx` has no io_uring ring (set up on first use), so every
 // backend call would be one pool job: the pool paths below then submit that
 // job directly, without the backend's std::function (one allocation less).
 bool pool_only(boost::asio::execution_context& ctx) {
     return pollux::detail::uring_of(static_cast<boost::asio::io_context&>(ctx)) == nullptr;
+}
+
+// pool_only for a positional read of `f` from a task of `svc`, through
+// FileImpl::pool_only_sched.
+bool pool_only(FileImpl& f, pollux::detail::SchedulerService& svc) {
+    if (f.pool_only_sched.load(std::memory_order_relaxed) == &svc) {
+        return true;
+    }
+    if (!pool_only(svc.context())) {
+        return false;
+    }
+    f.pool_only_sched.store(&svc, std::memory_order_relaxed);
+    return true;
 }
 
 backend::Done completion(FileImpl& f) {
@@ -355,7 +377,10 @@ void complete_open(OpState<File>& st, std::int64_t res) {
 // starts. Only a thread that has started a read_at keeps any (a pool thread
 // that happens to drop an op's last reference frees it as before), so at
 // most `capacity` blocks, 66 KiB, stay with a thread. After the thread's
-// cache is destroyed (thread exit), blocks go back to the heap.
+// cache is destroyed (thread exit), blocks go back to the heap. One cache
+// per block type (`Block`: read_at's and read_at_owned's differ in size),
+// so that a thread mixing both reads recycles both.
+template <class Block>
 class OpBlockCache {
 public:
     static constexpr std::size_t capacity = 16;
@@ -397,7 +422,8 @@ private:
     void* blocks_[capacity] = {};
 };
 
-thread_local OpBlockCache OpBlockCache::local;
+template <class Block>
+thread_local OpBlockCache<Block> OpBlockCache<Block>::local;
 
 // The allocator std::allocate_shared<PositionalOp> uses (it allocates the
 // shared block, one object, through it).
@@ -407,8 +433,8 @@ struct OpBlockAllocator {
     OpBlockAllocator() noexcept = default;
     template <class U>
     OpBlockAllocator(const OpBlockAllocator<U>& /*other*/) noexcept {} // NOLINT: as std::allocator
-    T* allocate(std::size_t n) { return static_cast<T*>(OpBlockCache::take(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { OpBlockCache::give(p, n * sizeof(T)); }
+    T* allocate(std::size_t n) { return static_cast<T*>(OpBlockCache<T>::take(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t n) noexcept { OpBlockCache<T>::give(p, n * sizeof(T)); }
     friend bool operator==(const OpBlockAllocator& /*a*/, const OpBlockAllocator& /*b*/) noexcept {
         return true;
     }
@@ -445,6 +471,26 @@ struct PositionalOp : CompletionSlot {
     // `done` is set nothing here touches the block.
     static void
     finish_and_release(std::shared_ptr<PositionalOp>&& op, FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        Waker w = op->settle(r);
+        op.reset();
+        std::move(w).wake();
+    }
+};
+
+// A File::read_at_owned in flight: the caller's buffer, which the read
+// fills, and the result. The pool job (or the ring's completion) holds a
+// reference, so a dropped future leaves the buffer alive until the read ends.
+struct OwnedReadOp : CompletionSlot {
+    std::vector<std::byte> buf;
+    std::size_t len = 0;
+    std::shared_ptr<backend::ReadCancel> cancel; // on the ring only, as PositionalOp's
+
+    // As PositionalOp::finish_and_release: after `done` is set nothing here
+    // touches the block but the reference count, so the future may move the
+    // buffer out as soon as it sees `done`.
+    static void
+    finish_and_release(std::shared_ptr<OwnedReadOp>&& op, FileImpl& file, std::int64_t r) {
         file.positional.fetch_sub(1, std::memory_order_relaxed);
         Waker w = op->settle(r);
         op.reset();
@@ -686,7 +732,9 @@ PositionalFuture::PositionalFuture(PositionalFuture&& o) noexcept
 }
 
 PositionalFuture::~PositionalFuture() {
-    if (op_) {
+    // After Ready (file_ reset) the op is done and its waker was taken by
+    // the completion: nothing to release or cancel, and no lock to take.
+    if (op_ && file_) {
         Waker old = Waker::noop();
         bool running = false;
         {
@@ -717,8 +765,13 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
             file_.reset();
             return detail::ready_error<std::size_t>(sys::error(EINVAL));
         }
-        boost::asio::execution_context& ctx = detail::current_context(
-            is_write_ ? "pollux::fs::File::write_at" : "pollux::fs::File::read_at");
+        // The task's scheduler gives its context and pool directly (no
+        // service registry lookup, which takes Asio's registry lock).
+        pollux::detail::SchedulerService& svc =
+            pollux::detail::require_current_task(is_write_ ? "pollux::fs::File::write_at"
+                                                           : "pollux::fs::File::read_at")
+                .service();
+        boost::asio::execution_context& ctx = svc.context();
         auto op = std::allocate_shared<detail::PositionalOp>(
             detail::OpBlockAllocator<detail::PositionalOp>(), n);
         op->waker = cx.waker();
@@ -729,18 +782,17 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         const int fd = file_->fd;
         file_->positional.fetch_add(1, std::memory_order_relaxed);
         bool queued = false;
-        if (!is_write_ && detail::pool_only(ctx)) {
+        if (!is_write_ && detail::pool_only(*file_, svc)) {
             // A read on the pool: one job that preads and completes the op,
             // without the backend's std::function (the op block and this
             // job are the read's two allocations). The job keeps both the
             // op's buffer and the file's descriptor.
-            queued = pollux::detail::submit_blocking(
-                ctx,
-                [op, file = file_, fd, off]() mutable {
+            queued = svc.work_pool().submit(
+                detail::make_work_job([op, file = file_, fd, off]() mutable {
                     const std::int64_t r = sys::result_of(
                         sys::retry([&] { return ::pread(fd, op->data(), op->len, off); }));
                     detail::PositionalOp::finish_and_release(std::move(op), *file, r);
-                },
+                }),
                 pollux::detail::WorkKind::abandonable,
                 pollux::detail::WorkLane::fs);
         } else {
@@ -779,6 +831,114 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         std::memcpy(read_into_.data(), op_->data(), static_cast<std::size_t>(r));
     }
     return Ready<Output>{Output(static_cast<std::size_t>(r))};
+}
+
+// ---- OwnedReadFuture -------------------------------------------------------------
+
+OwnedReadFuture File::read_at_owned(std::vector<std::byte> buf, std::uint64_t offset) const {
+    return OwnedReadFuture(impl_, std::move(buf), offset);
+}
+
+OwnedReadFuture::OwnedReadFuture(std::shared_ptr<detail::FileImpl> f,
+                                 std::vector<std::byte> buf,
+                                 std::uint64_t offset)
+    : file_(std::move(f)), buf_(std::move(buf)), offset_(offset) {
+}
+
+OwnedReadFuture::OwnedReadFuture(OwnedReadFuture&& o) noexcept
+    : file_(std::move(o.file_)), op_(std::move(o.op_)), buf_(std::move(o.buf_)),
+      offset_(o.offset_) {
+}
+
+OwnedReadFuture::~OwnedReadFuture() {
+    // As ~PositionalFuture: nothing to do after Ready. Before, the waker is
+    // released here and a read on the ring is cancelled; the op block (and
+    // the buffer in it) lives until the read's job or completion drops it.
+    if (op_ && file_) {
+        Waker old = Waker::noop();
+        bool running = false;
+        {
+            std::lock_guard lock(op_->mutex);
+            old = std::exchange(op_->waker, Waker::noop());
+            running = !op_->done;
+        }
+        if (running && op_->cancel) {
+            op_->cancel->cancel();
+        }
+    }
+}
+
+Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
+    POLLUX_ASSERT(file_ != nullptr,
+                  "pollux::fs::File::read_at_owned polled after it returned Ready");
+    if (!op_) {
+        const std::size_t n = std::min(buf_.size(), file_->max_buf);
+        if (n == 0 || offset_ > static_cast<std::uint64_t>(INT64_MAX)) {
+            file_.reset();
+            Result<std::size_t> r =
+                n == 0 ? Result<std::size_t>(std::size_t{0})
+                       : Result<std::size_t>(boost::system::in_place_error, sys::error(EINVAL));
+            return Ready<OwnedRead>{OwnedRead{std::move(r), std::move(buf_)}};
+        }
+        pollux::detail::SchedulerService& svc =
+            pollux::detail::require_current_task("pollux::fs::File::read_at_owned").service();
+        boost::asio::execution_context& ctx = svc.context();
+        // Through the per-thread block cache, as read_at's blocks (one size
+        // per thread: a thread that mixes both reads recycles one of them).
+        auto op = std::allocate_shared<detail::OwnedReadOp>(
+            detail::OpBlockAllocator<detail::OwnedReadOp>());
+        op->buf = std::move(buf_);
+        op->len = n;
+        op->waker = cx.waker();
+        const auto off = static_cast<std::int64_t>(offset_);
+        const int fd = file_->fd;
+        file_->positional.fetch_add(1, std::memory_order_relaxed);
+        bool queued = false;
+        if (detail::pool_only(*file_, svc)) {
+            // One job that preads into the caller's buffer and completes the
+            // op; it keeps the op (and so the buffer) and the descriptor.
+            queued = svc.work_pool().submit(
+                detail::make_work_job([op, file = file_, fd, off]() mutable {
+                    const std::int64_t r = sys::result_of(
+                        sys::retry([&] { return ::pread(fd, op->buf.data(), op->len, off); }));
+                    detail::OwnedReadOp::finish_and_release(std::move(op), *file, r);
+                }),
+                pollux::detail::WorkKind::abandonable,
+                pollux::detail::WorkLane::fs);
+        } else {
+            backend::Done done = [op, file = file_](std::int64_t r) {
+                file->positional.fetch_sub(1, std::memory_order_relaxed);
+                op->finish(r);
+            };
+            op->cancel = std::make_shared<backend::ReadCancel>();
+            queued = backend::read_at(ctx, fd, op->buf.data(), n, off, std::move(done), op->cancel);
+        }
+        if (!queued) {
+            // Nothing reads into the buffer: it goes back with the error.
+            file_->positional.fetch_sub(1, std::memory_order_relaxed);
+            file_.reset();
+            return Ready<OwnedRead>{OwnedRead{
+                Result<std::size_t>(boost::system::in_place_error, detail::refused_error()),
+                std::move(op->buf)}};
+        }
+        op_ = std::move(op);
+    }
+    std::int64_t r = 0;
+    {
+        std::lock_guard lock(op_->mutex);
+        if (!op_->done) {
+            if (!op_->waker.will_wake(cx.waker())) {
+                op_->waker = cx.waker();
+            }
+            return Pending{};
+        }
+        r = op_->res;
+    }
+    file_.reset();
+    Result<std::size_t> res =
+        r < 0 ? Result<std::size_t>(boost::system::in_place_error, detail::err_of(r))
+              : Result<std::size_t>(static_cast<std::size_t>(r));
+    return Ready<OwnedRead>{OwnedRead{std::move(res), std::move(op_->buf)}};
 }
 
 // ---- OpenOptions --------------------------------------------------------------------

@@ -121,6 +121,13 @@ struct FileImpl : std::enable_shared_from_this<FileImpl>, CompletionSlot {
     // the owner's thread, which also made each increment; a decrement it
     // misses only makes it refuse once more.
     std::atomic<std::size_t> positional{0};
+    // The scheduler of the last context a positional read found without a
+    // ring: pool_only's answer cached, since asking takes Asio's service
+    // registry lock and the ring service's. Only "no ring" is cached, which
+    // stays true for a context once decided; a stale hit (another context
+    // made at the same address) sends the read to that context's pool,
+    // which is always correct.
+    std::atomic<const void*> pool_only_sched{nullptr};
 
     // Owner fields.
     bool busy = false;

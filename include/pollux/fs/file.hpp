@@ -23,6 +23,7 @@
 #include <memory>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace pollux::fs {
 
@@ -46,6 +47,7 @@ namespace detail {
 
 struct FileImpl;
 struct PositionalOp;
+struct OwnedReadOp;
 
 enum class FileOp : std::uint8_t { seek, sync_all, sync_data, set_len, metadata };
 
@@ -126,6 +128,40 @@ private:
     boost::asio::mutable_buffer read_into_;
     boost::asio::const_buffer write_from_;
     bool is_write_;
+    std::uint64_t offset_;
+};
+
+/// What `File::read_at_owned` completes with: the read's result (bytes
+/// read, 0 at the end of the file; or the error) and the caller's buffer,
+/// handed back (its first `*result` bytes hold the data read).
+struct OwnedRead {
+    Result<std::size_t> result;
+    std::vector<std::byte> buf;
+};
+
+/// The future of `File::read_at_owned`. It holds the caller's buffer until
+/// the first poll, the read holds it from then on (it reads straight into
+/// it), and the ready future hands it back in its `OwnedRead`.
+class POLLUX_NODISCARD_FUTURE OwnedReadFuture {
+public:
+    /// What it completes with.
+    using Output = OwnedRead;
+
+    /// Made by `File::read_at_owned`.
+    POLLUX_API OwnedReadFuture(std::shared_ptr<detail::FileImpl> f,
+                               std::vector<std::byte> buf,
+                               std::uint64_t offset);
+    POLLUX_API OwnedReadFuture(OwnedReadFuture&& o) noexcept;
+    OwnedReadFuture& operator=(OwnedReadFuture&&) = delete;
+    POLLUX_API ~OwnedReadFuture();
+
+    /// Polls the read; see `File::read_at_owned`.
+    POLLUX_API Poll<Output> poll(Context& cx);
+
+private:
+    std::shared_ptr<detail::FileImpl> file_;
+    std::shared_ptr<detail::OwnedReadOp> op_;
+    std::vector<std::byte> buf_; // until the first poll
     std::uint64_t offset_;
 };
 
@@ -257,6 +293,19 @@ public:
     /// `io::flush` first. `buf` must outlive the future. Cancel safe.
     [[nodiscard]] PositionalFuture read_at(boost::asio::mutable_buffer buf,
                                            std::uint64_t offset) const;
+    /// pread(2) of up to `buf.size()` bytes (at most `max_buf_size()`) at
+    /// `offset` straight into `buf`, which the read owns while it runs and
+    /// the ready future hands back (tokio-uring's `read_at(buf, pos)`):
+    /// `read_at` without its copy out of an internal buffer. Positional as
+    /// `read_at` (the file position does not move; several may run at once).
+    /// An empty `buf` is ready at once with 0. Errors: EINVAL for an offset
+    /// past `INT64_MAX`, EAGAIN when the pool's queue is full, and pread(2)'s;
+    /// the buffer comes back with every error. Cancel safe: no side effect;
+    /// a future dropped mid-read keeps the buffer alive until the read ends
+    /// (then frees it; on the ring the read is cancelled as `read_at`'s),
+    /// so the buffer is lost with the future.
+    [[nodiscard]] OwnedReadFuture read_at_owned(std::vector<std::byte> buf,
+                                                std::uint64_t offset) const;
     /// pwrite(2) of all of `buf` (at most `max_buf_size()` bytes; copied
     /// on the first poll) at `offset`, as `read_at`. Once polled, the
     /// write completes even if the future is dropped (mandatory).
