@@ -110,7 +110,7 @@ pollux::Async<bool> write_rest(pollux::net::TcpStream& stream, std::vector<char>
 // thread, see shared_buffer), and `try_write`. Only when the kernel takes
 // less does the connection get a buffer of its own, until it is written.
 // The work between two waits is a plain function, so that its locals are
-// not in the frame. An idle connection costs about 1 KiB in all
+// not in the frame. An idle connection costs about 1.1 KiB in all
 // (docs/performance.md).
 pollux::Async<> serve(pollux::net::TcpStream stream) {
     for (;;) {
