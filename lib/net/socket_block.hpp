@@ -206,6 +206,26 @@ struct SocketBlock {
         ready->start(d, sock.native_handle(), pollux::detail::Registration<Socket>::of(sock));
     }
 
+    /// After a syscall of direction `d` said would-block outside a poll
+    /// (try_read, try_write): starts the readiness wait with no waker
+    /// registered (a later poll_read_ready/poll_write_ready, or read/write
+    /// poll, registers one through wait_in_flight), so the next readiness
+    /// poll waits for the edge instead of reporting a spurious readiness
+    /// (tokio's try_read clearing readiness). A wait in flight is left to
+    /// run; a completed one predates the would-block, which supersedes it:
+    /// it is consumed and a new wait started. Owner only.
+    void wait_after_would_block(Direction d) {
+        using State = Readiness::State;
+        State st = ready->state(d);
+        if (st == State::in_flight) {
+            return;
+        }
+        if (st == State::completed) {
+            ready->consume(d);
+        }
+        ready->start(d, sock.native_handle(), pollux::detail::Registration<Socket>::of(sock));
+    }
+
     // The refused path of destroy_block: the context is shut down, so the
     // queued waits are destroyed unrun or will be (they give back their own
     // references), and `sock`'s destructor must not run (its service may be
@@ -345,6 +365,84 @@ stream_poll_read(Block& b, Context& cx, boost::asio::mutable_buffer buf, bool tc
         b.read_drained = emptied && b.ready->may_mark_drained();
         return static_cast<std::size_t>(n);
     });
+}
+
+/// `TcpStream::poll_read_ready` / `poll_write_ready` (tokio's): Ready(ok)
+/// unless a wait is in flight, or a read emptied the socket (drained) or a
+/// try_read/try_write said would-block (which started the wait), when it
+/// waits for the edge. May be spurious: the caller's try_read/try_write
+/// tells. A wait that failed (the reactor's error) is reported. Spends one
+/// unit of the task's budget when Ready(ok).
+template <class Block>
+Poll<Result<void>> stream_poll_ready(Block& b, Direction d, Context& cx) {
+    boost::system::error_code wait_error;
+    if (b.wait_in_flight(d, cx.waker(), &wait_error)) {
+        return Pending{};
+    }
+    if (wait_error) {
+        return Ready<Result<void>>{Result<void>(wait_error)};
+    }
+    if (d == Direction::read && std::exchange(b.read_drained, false)) {
+        b.start_wait(d, cx.waker());
+        return Pending{};
+    }
+    if (!has_budget(cx)) {
+        return Pending{};
+    }
+    spend_budget(cx);
+    return Ready<Result<void>>{Result<void>()};
+}
+
+/// `TcpStream::try_read`: one `recv` now, as stream_poll_read's syscall.
+/// would_block starts the read wait (wait_after_would_block). A read that
+/// emptied the socket marks it drained only with no wait in flight or
+/// completed: a completed wait may carry an edge raised after this read,
+/// which a wait started on trust would miss ("A drained read").
+template <class Block>
+Result<std::size_t> stream_try_read(Block& b, boost::asio::mutable_buffer buf, bool tcp_inq) {
+    if (buf.size() == 0) {
+        return std::size_t{0};
+    }
+    const int fd = b.sock.native_handle();
+    bool emptied = false;
+    ssize_t n =
+        tcp_inq
+            ? pollux::detail::recv_inq(fd, buf.data(), buf.size(), &emptied)
+            : pollux::detail::retry_eintr([&] { return ::recv(fd, buf.data(), buf.size(), 0); });
+    b.read_drained = false;
+    if (n < 0) {
+        boost::system::error_code ec = last_error();
+        if (is_would_block(ec)) {
+            // A completed wait is consumed first: its hang-up, if any,
+            // predates this would-block, which clears read_unsure_.
+            b.wait_after_would_block(Direction::read);
+            b.ready->read_would_block();
+        }
+        return ec;
+    }
+    using State = typename Block::Readiness::State;
+    b.read_drained =
+        emptied && b.ready->may_mark_drained() && b.ready->state(Direction::read) == State::idle;
+    return static_cast<std::size_t>(n);
+}
+
+/// `TcpStream::try_write`: one `send` now; would_block starts the write
+/// wait (wait_after_would_block).
+template <class Block>
+Result<std::size_t> stream_try_write(Block& b, boost::asio::const_buffer buf) {
+    if (buf.size() == 0) {
+        return std::size_t{0};
+    }
+    ssize_t n = pollux::detail::retry_eintr(
+        [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+    if (n < 0) {
+        boost::system::error_code ec = last_error();
+        if (is_would_block(ec)) {
+            b.wait_after_would_block(Direction::write);
+        }
+        return ec;
+    }
+    return static_cast<std::size_t>(n);
 }
 
 template <class Block>

@@ -112,6 +112,26 @@ Poll<Result<std::size_t>> TcpStream::poll_write(Context& cx, boost::asio::const_
     return detail::stream_poll_write(*impl_, cx, buf);
 }
 
+Poll<Result<void>> TcpStream::poll_read_ready(Context& cx) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_poll_ready(*impl_, detail::Direction::read, cx);
+}
+
+Poll<Result<void>> TcpStream::poll_write_ready(Context& cx) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_poll_ready(*impl_, detail::Direction::write, cx);
+}
+
+Result<std::size_t> TcpStream::try_read(boost::asio::mutable_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_try_read(*impl_, buf, impl_->tcp_inq);
+}
+
+Result<std::size_t> TcpStream::try_write(boost::asio::const_buffer buf) {
+    POLLUX_ASSERT(impl_ != nullptr, "TcpStream used after it was moved from");
+    return detail::stream_try_write(*impl_, buf);
+}
+
 Poll<Result<void>> TcpStream::poll_flush(Context&) {
     return Ready<Result<void>>{Result<void>()};
 }

@@ -105,6 +105,58 @@ public:
     /// `io::AsyncWrite`. Ready(n): the kernel took the first n bytes. A
     /// closed peer gives `broken_pipe` or `connection_reset`, never SIGPIPE.
     Poll<Result<std::size_t>> poll_write(Context& cx, boost::asio::const_buffer buf);
+    /// tokio's `poll_read_ready`: Ready(ok) when the socket may be readable
+    /// (bytes, end of stream or an error: `try_read` tells which). May be
+    /// spurious. Pending, waking the waker at the next readiness, after a
+    /// read emptied the socket or `try_read` said `would_block`. One waker
+    /// slot, shared with `poll_read`.
+    /// @par Errors
+    /// The reactor's, when it cannot wait on the socket.
+    Poll<Result<void>> poll_read_ready(Context& cx);
+    /// tokio's `poll_write_ready`: as `poll_read_ready`, for writing
+    /// (Pending after `try_write` said `would_block`).
+    Poll<Result<void>> poll_write_ready(Context& cx);
+
+    /// The future `readable()` and `writable()` return.
+    class POLLUX_NODISCARD_FUTURE ReadyFuture {
+    public:
+        using Output = Result<void>;
+        ReadyFuture(TcpStream& s, bool write) noexcept : s_(&s), write_(write) {}
+        Poll<Result<void>> poll(Context& cx) {
+            return write_ ? s_->poll_write_ready(cx) : s_->poll_read_ready(cx);
+        }
+
+    private:
+        TcpStream* s_;
+        bool write_;
+    };
+    /// tokio's `readable()`: completes when the socket may be readable
+    /// (`poll_read_ready`); then `try_read`. Completes spuriously at times:
+    /// loop while `try_read` says `would_block`. The stream must outlive it.
+    /// @par Cancel safety
+    /// Cancel safe: a dropped future consumes nothing (the readiness wait
+    /// it started stays for the next one).
+    POLLUX_NODISCARD_FUTURE ReadyFuture readable() noexcept { return ReadyFuture(*this, false); }
+    /// tokio's `writable()`: as `readable()`, for `try_write`.
+    /// @par Cancel safety
+    /// Cancel safe, as `readable()`.
+    POLLUX_NODISCARD_FUTURE ReadyFuture writable() noexcept { return ReadyFuture(*this, true); }
+    /// tokio's `try_read`: one non-blocking `recv` into `buf` now, without
+    /// waiting. Ok(n): n bytes read; Ok(0) for a non-empty buffer: the peer
+    /// closed its write side. Call it on the stream's executor (where
+    /// `poll_read` is polled); `buf` is borrowed only during the call.
+    /// @par Errors
+    /// `would_block` when nothing is readable: it clears the read
+    /// readiness, so the next `readable()` waits for data. Otherwise the
+    /// `recv` error (`connection_reset`, ...).
+    Result<std::size_t> try_read(boost::asio::mutable_buffer buf);
+    /// tokio's `try_write`: one non-blocking `send` (`MSG_NOSIGNAL`) now.
+    /// Ok(n): the kernel took the first n bytes.
+    /// @par Errors
+    /// `would_block` when the send buffer is full: it clears the write
+    /// readiness, so the next `writable()` waits. Otherwise the `send`
+    /// error (`broken_pipe`, `connection_reset`, ...), never SIGPIPE.
+    Result<std::size_t> try_write(boost::asio::const_buffer buf);
     /// Always Ready(ok): a TCP socket buffers nothing in user space.
     Poll<Result<void>> poll_flush(Context& cx);
     /// Sends FIN (`shutdown(SHUT_WR)`); reading goes on. Ready at once.
