@@ -444,13 +444,51 @@ struct OpBlockAllocator {
 // `inline_size` bytes the buffer is part of the block (one allocation for
 // block and buffer: the 4 KiB random read is the common case); larger ones
 // get their own.
-struct PositionalOp : CompletionSlot {
-    static constexpr std::size_t inline_size = 4096;
-    std::unique_ptr<std::byte[]> heap;
-    std::size_t len = 0;
+// What the two positional ops in flight (PositionalOp, OwnedReadOp) share:
+// the result slot, the ring's cancel handle, the release of a job's
+// reference and what a future dropped before Ready does.
+struct PositionalSlot : CompletionSlot {
     // A read's on the ring: lets a dropped future cancel it there (the pool
     // cannot interrupt a job, so a pool read has none).
     std::shared_ptr<backend::ReadCancel> cancel;
+
+    // For a job that holds `op` by its own reference: the reference goes
+    // after the result is published and before the wake, so that the
+    // future's thread, not the job's, normally drops the last one and the
+    // block goes back to that thread's cache (OpBlockCache), and the future
+    // may move the block's contents out as soon as it sees `done`. After
+    // `done` is set nothing here touches the block.
+    template <class Op>
+    static void finish_and_release(std::shared_ptr<Op>&& op, FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        Waker w = op->settle(r);
+        op.reset();
+        std::move(w).wake();
+    }
+
+    // The future is dropped before Ready: its waker is released here, and a
+    // read nobody waits for any more is cancelled on the ring (its
+    // completion still comes, and frees the block). A write is left to
+    // complete (docs/fs.md, "Cancel safety"). After Ready there is nothing
+    // to do (the completion took the waker), so the caller skips this.
+    void forget() noexcept {
+        Waker old = Waker::noop();
+        bool running = false;
+        {
+            std::lock_guard lock(mutex);
+            old = std::exchange(waker, Waker::noop());
+            running = !done;
+        }
+        if (running && cancel) {
+            cancel->cancel();
+        }
+    }
+};
+
+struct PositionalOp : PositionalSlot {
+    static constexpr std::size_t inline_size = 4096;
+    std::unique_ptr<std::byte[]> heap;
+    std::size_t len = 0;
     alignas(std::max_align_t) std::byte small[inline_size];
 
     explicit PositionalOp(std::size_t n)
@@ -463,39 +501,14 @@ struct PositionalOp : CompletionSlot {
         file.positional.fetch_sub(1, std::memory_order_relaxed);
         CompletionSlot::finish(r);
     }
-
-    // As finish, for a job that holds `op` by its own reference: the
-    // reference goes after the result is published and before the wake, so
-    // that the future's thread, not the job's, normally drops the last one
-    // and the block goes back to that thread's cache (OpBlockCache). After
-    // `done` is set nothing here touches the block.
-    static void
-    finish_and_release(std::shared_ptr<PositionalOp>&& op, FileImpl& file, std::int64_t r) {
-        file.positional.fetch_sub(1, std::memory_order_relaxed);
-        Waker w = op->settle(r);
-        op.reset();
-        std::move(w).wake();
-    }
 };
 
 // A File::read_at_owned in flight: the caller's buffer, which the read
 // fills, and the result. The pool job (or the ring's completion) holds a
 // reference, so a dropped future leaves the buffer alive until the read ends.
-struct OwnedReadOp : CompletionSlot {
+struct OwnedReadOp : PositionalSlot {
     std::vector<std::byte> buf;
     std::size_t len = 0;
-    std::shared_ptr<backend::ReadCancel> cancel; // on the ring only, as PositionalOp's
-
-    // As PositionalOp::finish_and_release: after `done` is set nothing here
-    // touches the block but the reference count, so the future may move the
-    // buffer out as soon as it sees `done`.
-    static void
-    finish_and_release(std::shared_ptr<OwnedReadOp>&& op, FileImpl& file, std::int64_t r) {
-        file.positional.fetch_sub(1, std::memory_order_relaxed);
-        Waker w = op->settle(r);
-        op.reset();
-        std::move(w).wake();
-    }
 };
 
 } // namespace detail
@@ -735,19 +748,7 @@ PositionalFuture::~PositionalFuture() {
     // After Ready (file_ reset) the op is done and its waker was taken by
     // the completion: nothing to release or cancel, and no lock to take.
     if (op_ && file_) {
-        Waker old = Waker::noop();
-        bool running = false;
-        {
-            std::lock_guard lock(op_->mutex);
-            old = std::exchange(op_->waker, Waker::noop());
-            running = !op_->done;
-        }
-        // A read nobody waits for any more: on the ring, ask the kernel to
-        // stop it (its completion still comes, and frees the buffer). A
-        // write is left to complete (docs/fs.md, "Cancel safety").
-        if (running && op_->cancel) {
-            op_->cancel->cancel();
-        }
+        op_->forget();
     }
 }
 
@@ -855,16 +856,7 @@ OwnedReadFuture::~OwnedReadFuture() {
     // released here and a read on the ring is cancelled; the op block (and
     // the buffer in it) lives until the read's job or completion drops it.
     if (op_ && file_) {
-        Waker old = Waker::noop();
-        bool running = false;
-        {
-            std::lock_guard lock(op_->mutex);
-            old = std::exchange(op_->waker, Waker::noop());
-            running = !op_->done;
-        }
-        if (running && op_->cancel) {
-            op_->cancel->cancel();
-        }
+        op_->forget();
     }
 }
 
