@@ -452,6 +452,25 @@ struct PositionalSlot : CompletionSlot {
     // cannot interrupt a job, so a pool read has none).
     std::shared_ptr<backend::ReadCancel> cancel;
 
+    // The backend's result, on whichever thread it arrives.
+    void finish(FileImpl& file, std::int64_t r) {
+        file.positional.fetch_sub(1, std::memory_order_relaxed);
+        CompletionSlot::finish(r);
+    }
+
+    // The future's poll: the result once it is there; until then nothing,
+    // with `w` registered to be woken when it comes.
+    std::optional<std::int64_t> poll_result(const Waker& w) {
+        std::lock_guard lock(mutex);
+        if (!done) {
+            if (!waker.will_wake(w)) {
+                waker = w;
+            }
+            return std::nullopt;
+        }
+        return res;
+    }
+
     // For a job that holds `op` by its own reference: the reference goes
     // after the result is published and before the wake, so that the
     // future's thread, not the job's, normally drops the last one and the
@@ -495,12 +514,6 @@ struct PositionalOp : PositionalSlot {
         : heap(n > inline_size ? std::make_unique_for_overwrite<std::byte[]>(n) : nullptr), len(n) {
     }
     std::byte* data() noexcept { return heap ? heap.get() : small; }
-
-    // The backend's result, on whichever thread it arrives.
-    void finish(FileImpl& file, std::int64_t r) {
-        file.positional.fetch_sub(1, std::memory_order_relaxed);
-        CompletionSlot::finish(r);
-    }
 };
 
 // A File::read_at_owned in flight: the caller's buffer, which the read
@@ -813,17 +826,11 @@ Poll<PositionalFuture::Output> PositionalFuture::poll(Context& cx) {
         }
         op_ = std::move(op);
     }
-    std::int64_t r = 0;
-    {
-        std::lock_guard lock(op_->mutex);
-        if (!op_->done) {
-            if (!op_->waker.will_wake(cx.waker())) {
-                op_->waker = cx.waker();
-            }
-            return Pending{};
-        }
-        r = op_->res;
+    const std::optional<std::int64_t> settled = op_->poll_result(cx.waker());
+    if (!settled) {
+        return Pending{};
     }
+    const std::int64_t r = *settled;
     file_.reset();
     if (r < 0) {
         return detail::ready_error<std::size_t>(detail::err_of(r));
@@ -898,10 +905,7 @@ Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
                 pollux::detail::WorkKind::abandonable,
                 pollux::detail::WorkLane::fs);
         } else {
-            backend::Done done = [op, file = file_](std::int64_t r) {
-                file->positional.fetch_sub(1, std::memory_order_relaxed);
-                op->finish(r);
-            };
+            backend::Done done = [op, file = file_](std::int64_t r) { op->finish(*file, r); };
             op->cancel = std::make_shared<backend::ReadCancel>();
             queued = backend::read_at(ctx, fd, op->buf.data(), n, off, std::move(done), op->cancel);
         }
@@ -915,17 +919,11 @@ Poll<OwnedRead> OwnedReadFuture::poll(Context& cx) {
         }
         op_ = std::move(op);
     }
-    std::int64_t r = 0;
-    {
-        std::lock_guard lock(op_->mutex);
-        if (!op_->done) {
-            if (!op_->waker.will_wake(cx.waker())) {
-                op_->waker = cx.waker();
-            }
-            return Pending{};
-        }
-        r = op_->res;
+    const std::optional<std::int64_t> settled = op_->poll_result(cx.waker());
+    if (!settled) {
+        return Pending{};
     }
+    const std::int64_t r = *settled;
     file_.reset();
     Result<std::size_t> res =
         r < 0 ? Result<std::size_t>(boost::system::in_place_error, detail::err_of(r))
