@@ -344,6 +344,28 @@ template <class Block, class Op>
 
 // ---- Stream sockets (TCP and Unix) -------------------------------------------
 
+/// One `recv` into `buf` (non-empty), for both the poll and the try face:
+/// with `tcp_inq` (the socket is TCP with TCP_INQ asked for, tcp_inq.hpp)
+/// through recvmsg, setting `*emptied` when the kernel says nothing is left
+/// (readiness.hpp, "A drained read"); otherwise `*emptied` stays false.
+/// Inlined, as poll_io is: it is on every read of an echo round trip.
+template <class Block>
+[[gnu::always_inline]] inline ssize_t
+stream_recv(Block& b, boost::asio::mutable_buffer buf, bool tcp_inq, bool* emptied) {
+    const int fd = b.sock.native_handle();
+    return tcp_inq
+               ? pollux::detail::recv_inq(fd, buf.data(), buf.size(), emptied)
+               : pollux::detail::retry_eintr([&] { return ::recv(fd, buf.data(), buf.size(), 0); });
+}
+
+/// One `send` of `buf` (non-empty). MSG_NOSIGNAL: a peer that closed gives
+/// EPIPE, never SIGPIPE. Inlined, as stream_recv.
+template <class Block>
+[[gnu::always_inline]] inline ssize_t stream_send(Block& b, boost::asio::const_buffer buf) {
+    return pollux::detail::retry_eintr(
+        [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+}
+
 /// `tcp_inq`: the socket is TCP with TCP_INQ asked for (tcp_inq.hpp), so a
 /// read that empties it marks the direction drained (readiness.hpp, "A
 /// drained read").
@@ -354,11 +376,8 @@ stream_poll_read(Block& b, Context& cx, boost::asio::mutable_buffer buf, bool tc
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return poll_io(b, Direction::read, cx, [&]() -> Result<std::size_t> {
-        const int fd = b.sock.native_handle();
         bool emptied = false;
-        ssize_t n = tcp_inq ? pollux::detail::recv_inq(fd, buf.data(), buf.size(), &emptied)
-                            : pollux::detail::retry_eintr(
-                                  [&] { return ::recv(fd, buf.data(), buf.size(), 0); });
+        const ssize_t n = stream_recv(b, buf, tcp_inq, &emptied);
         if (n < 0) {
             return last_error();
         }
@@ -403,12 +422,8 @@ Result<std::size_t> stream_try_read(Block& b, boost::asio::mutable_buffer buf, b
     if (buf.size() == 0) {
         return std::size_t{0};
     }
-    const int fd = b.sock.native_handle();
     bool emptied = false;
-    ssize_t n =
-        tcp_inq
-            ? pollux::detail::recv_inq(fd, buf.data(), buf.size(), &emptied)
-            : pollux::detail::retry_eintr([&] { return ::recv(fd, buf.data(), buf.size(), 0); });
+    const ssize_t n = stream_recv(b, buf, tcp_inq, &emptied);
     b.read_drained = false;
     if (n < 0) {
         boost::system::error_code ec = last_error();
@@ -433,8 +448,7 @@ Result<std::size_t> stream_try_write(Block& b, boost::asio::const_buffer buf) {
     if (buf.size() == 0) {
         return std::size_t{0};
     }
-    ssize_t n = pollux::detail::retry_eintr(
-        [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+    const ssize_t n = stream_send(b, buf);
     if (n < 0) {
         boost::system::error_code ec = last_error();
         if (is_would_block(ec)) {
@@ -451,9 +465,7 @@ Poll<Result<std::size_t>> stream_poll_write(Block& b, Context& cx, boost::asio::
         return Ready<Result<std::size_t>>{std::size_t{0}};
     }
     return poll_io(b, Direction::write, cx, [&]() -> Result<std::size_t> {
-        // MSG_NOSIGNAL: a peer that closed gives EPIPE, never SIGPIPE.
-        ssize_t n = pollux::detail::retry_eintr(
-            [&] { return ::send(b.sock.native_handle(), buf.data(), buf.size(), MSG_NOSIGNAL); });
+        const ssize_t n = stream_send(b, buf);
         if (n < 0) {
             return last_error();
         }
